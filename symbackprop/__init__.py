@@ -1,0 +1,40 @@
+"""symbackprop: backpropagation derived by SymPy, rendered in your textbook's notation,
+checked against your hand-derived formulas, and exported as fast NumPy code.
+
+>>> import symbackprop as sb
+>>> d = sb.derive(sb.Network((400, 25, 10), hidden="sigmoid", output="sigmoid", loss="cross-entropy"))
+>>> d.output_delta.unit
+a - y
+"""
+from .catalogue import ACTIVATIONS, LOSSES, Activation, Loss
+from .derivation import Assumption, Derivation, Quantity, Rule, Step
+from .engine import derive
+from .errors import (NetworkSpecError, NotDifferentiableError, ParseError, ShapeError, SymbackpropError,
+                     UnknownNameError)
+from .network import Network
+
+__version__ = "0.1.0"
+
+# The renderers, the checker and the exporter are imported on first use: deriving needs only SymPy.
+_LAZY = {
+    "render": ("symbackprop.render", "render"),
+    "compare": ("symbackprop.render", "compare"),
+    "check": ("symbackprop.check", "check"),
+    "Verdict": ("symbackprop.check", "Verdict"),
+    "compile": ("symbackprop.export", "compile"),
+    "export_module": ("symbackprop.export", "export_module"),
+    "gradcheck": ("symbackprop.export", "gradcheck"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
+    raise AttributeError(f"module 'symbackprop' has no attribute {name!r}")
+
+
+__all__ = ["ACTIVATIONS", "LOSSES", "Activation", "Assumption", "Derivation", "Loss", "Network",
+           "NetworkSpecError", "NotDifferentiableError", "ParseError", "Quantity", "Rule", "ShapeError",
+           "Step", "SymbackpropError", "UnknownNameError", "derive", *_LAZY]

@@ -1,0 +1,71 @@
+"""The network options every subcommand shares (--layers --hidden --output --loss --l2 --bias)."""
+from __future__ import annotations
+
+import argparse
+
+from ..catalogue import ACTIVATIONS, LOSSES
+from ..errors import NetworkSpecError
+from ..network import Network
+
+#: With no options, symbackprop describes Andrew Ng's ex4 network.
+DEFAULTS = dict(layers="400,25,10", hidden="sigmoid", output="sigmoid", loss="cross-entropy", l2="1", bias="column")
+
+
+def catalogue_help() -> str:
+    """The catalogue, for --help epilogues."""
+    lines = ["activations (--hidden, --output; or an expression in z such as 'tanh(z)'):"]
+    lines += [f"  {a.name:<26} {a.description}" for a in ACTIVATIONS]
+    lines += ["losses (--loss; or an expression in a and y such as '(a-y)^2/2'):"]
+    lines += [f"  {l.name:<26} {l.description}" for l in LOSSES]
+    return "\n".join(lines)
+
+
+def network_parent() -> argparse.ArgumentParser:
+    """A parent parser holding the shared network options."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("network (default: Andrew Ng's ex4 network)")
+    group.add_argument("--layers", default=DEFAULTS["layers"], metavar="N,N,...",
+                       help="layer sizes from input to output (default %(default)s)")
+    group.add_argument("--hidden", default=DEFAULTS["hidden"], metavar="ACT[;ACT...]",
+                       help="hidden activation: a name or an expression in z; one per hidden layer "
+                            "separated by ';' where they differ (default %(default)s)")
+    group.add_argument("--output", default=DEFAULTS["output"], metavar="ACT",
+                       help="output activation: a name or an expression in z (default %(default)s)")
+    group.add_argument("--loss", default=DEFAULTS["loss"], metavar="LOSS",
+                       help="loss: a name or an expression in a and y (default %(default)s)")
+    group.add_argument("--l2", default=DEFAULTS["l2"], metavar="LAMBDA",
+                       help="L2 strength lambda >= 0; biases are never regularised (default %(default)s)")
+    group.add_argument("--bias", default=DEFAULTS["bias"], choices=("separate", "column"),
+                       help="separate vectors b^l, or Ng's bias column in Theta with a bias unit (default %(default)s)")
+    return parent
+
+
+def parse_layers(text: str) -> tuple[int, ...]:
+    """'400,25,10' -> (400, 25, 10), refusing anything else with a message."""
+    parts = [part.strip() for part in text.split(",")]
+    sizes = []
+    for position, part in enumerate(parts, start=1):
+        if not part.lstrip("-").isdigit():
+            raise NetworkSpecError(f"--layers: {part!r} (layer {position}) is not a whole number; "
+                                   f"accepted: sizes separated by commas, e.g. 400,25,10")
+        sizes.append(int(part))
+    return tuple(sizes)
+
+
+def parse_l2(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise NetworkSpecError(f"--l2: {text!r} is not a number; accepted: a number >= 0, e.g. 1 or 0.5") from None
+
+
+def network_from_args(args: argparse.Namespace) -> Network:
+    """The Network the shared options describe."""
+    sizes = parse_layers(args.layers)
+    hidden = args.hidden
+    if ";" in hidden:
+        hidden = [part.strip() for part in hidden.split(";")]
+    l2 = parse_l2(args.l2)
+    if l2 == int(l2) and abs(l2) < 1e15:
+        l2 = int(l2)
+    return Network(sizes, hidden=hidden, output=args.output, loss=args.loss, l2=l2, bias=args.bias)

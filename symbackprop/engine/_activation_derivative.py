@@ -1,0 +1,96 @@
+"""The derivative of an activation, by differentiation, and its most readable form.
+
+For an elementwise g the engine differentiates the definition in z, then looks for a polynomial
+P with g'(z) = P(g(z)) -- σ' = a(1 - a), tanh' = 1 - a², exp' = a -- by fitting P at sample points
+and *proving* the identity exactly (:func:`~._calculus.proved_zero`). Where no such P is proved
+(relu, softplus, silu, elu), g' stays in z. For a coupled activation (softmax) it forms the
+Jacobian ∂a_k/∂z_i and rewrites it in the activations.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import mpmath
+import sympy as sp
+
+from .. import symbols as S
+from ..errors import NotDifferentiableError
+from ._calculus import contract, positive_factors, proved_zero, tidy
+
+_SAMPLES = ("-1.3", "-0.4", "0.3", "0.9", "1.7", "2.3")
+_MAX_DEGREE = 3
+
+
+@lru_cache(maxsize=256)
+def derivative_in_z(definition: sp.Expr) -> sp.Expr:
+    """g'(z) as SymPy forms it from the definition."""
+    derivative = sp.diff(definition, S.z)
+    if derivative.has(sp.Derivative, sp.Subs):
+        raise NotDifferentiableError(f"SymPy cannot differentiate the activation {definition} in closed form")
+    return derivative
+
+
+@lru_cache(maxsize=256)
+def readable_derivative(definition: sp.Expr) -> tuple[sp.Expr, bool]:
+    """(g' in its most readable unit form, True when it is written in a rather than z)."""
+    derivative = derivative_in_z(definition)
+    polynomial = _polynomial_in_activation(definition, derivative)
+    if polynomial is not None:
+        return polynomial, True
+    if derivative.has(sp.Piecewise):
+        return derivative, False
+    return tidy(derivative) if not derivative.has(sp.Heaviside) else derivative, False
+
+
+def _polynomial_in_activation(definition: sp.Expr, derivative: sp.Expr):
+    if definition.has(sp.Piecewise, sp.Heaviside, sp.Abs, sp.sign) or derivative.has(sp.Piecewise):
+        return None
+    if S.z not in derivative.free_symbols:          # constant derivative: identity, scaled identity
+        return derivative
+    mpmath.mp.dps = 40
+    try:
+        g = sp.lambdify(S.z, definition, "mpmath")
+        dg = sp.lambdify(S.z, derivative, "mpmath")
+        points = [mpmath.mpf(s) for s in _SAMPLES]
+        values = [(g(p), dg(p)) for p in points]
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    for degree in range(1, _MAX_DEGREE + 1):
+        rows = [[v ** power for power in range(degree + 1)] for v, _ in values[: degree + 1]]
+        try:
+            coefficients = mpmath.lu_solve(mpmath.matrix(rows), mpmath.matrix([d for _, d in values[: degree + 1]]))
+        except ZeroDivisionError:
+            continue
+        rational = [sp.nsimplify(sp.Float(c, 30), rational=True, tolerance=1e-25) for c in coefficients]
+        if any(sp.denom(r) > 1000 for r in rational):
+            continue
+        polynomial = sum(c * S.a ** power for power, c in enumerate(rational))
+        if proved_zero(derivative - polynomial.subs(S.a, definition), S.z):
+            return positive_factors(sp.factor(polynomial))
+    return None
+
+
+@lru_cache(maxsize=64)
+def coupled_jacobian(definition: sp.Expr, layer) -> tuple[sp.Expr, sp.Expr]:
+    """(∂a_k/∂z_i as SymPy differentiates it, the same rewritten in the activations a_k, a_i)
+    for a coupled activation defined over indexed z[k] normalised by a sum over the layer's units."""
+    from ..catalogue.activations import COUPLED_INDEX as k
+    i = S.i
+    z_layer = definition.replace(lambda e: isinstance(e, sp.Indexed) and e.base == S.base("z"),
+                                 lambda e: S.unit("z", layer, e.indices[0]))
+    raw = contract(sp.diff(z_layer, S.unit("z", layer, i)))
+    normaliser = next(iter(z_layer.atoms(sp.Sum)))
+    a_k, a_i = S.unit("a", layer, k), S.unit("a", layer, i)
+    in_activations = raw.subs({sp.exp(S.unit("z", layer, k)): a_k * normaliser,
+                               sp.exp(S.unit("z", layer, i)): a_i * normaliser})
+    in_activations = sp.expand(sp.cancel(sp.expand(in_activations)))
+    if in_activations.has(sp.exp) or in_activations.has(sp.Sum):
+        raise NotDifferentiableError(f"the Jacobian of {definition} could not be written in its activations")
+    # Group as a_k (δ_ik - a_i) when that is what it is.
+    grouped = sp.factor_terms(in_activations)
+    return raw, grouped
+
+
+def activation_of(definition: sp.Expr, argument: sp.Expr) -> sp.Expr:
+    """g(argument) for an elementwise definition in z."""
+    return definition.subs(S.z, argument)

@@ -1,0 +1,145 @@
+"""Calculus helpers the derivations share: Kronecker contraction of sums and tidy simplification.
+
+Everything here is exact algebra on SymPy expressions; nothing knows about any activation or loss.
+"""
+from __future__ import annotations
+
+import sympy as sp
+from sympy.concrete.delta import deltasummation
+
+
+def contract(expr: sp.Expr) -> sp.Expr:
+    """Carry out every sum over an index that a Kronecker delta pins, and pull out factors that do not
+    depend on the summation index: Σ_k δ_ik f_k = f_i, Σ_k c g_k = c Σ_k g_k.
+
+    The index ranges are the units of a layer, so a pinned index always lies in range and the
+    contraction is exact (no Piecewise guard is needed).
+    """
+    return expr.replace(lambda e: isinstance(e, sp.Sum), _contract_sum)
+
+
+def _contract_sum(total: sp.Sum) -> sp.Expr:
+    body = contract(total.function)
+    if len(total.limits) > 1:  # one index at a time, innermost first
+        inner = _contract_sum(sp.Sum(body, total.limits[0]))
+        return contract(sp.Sum(inner, *total.limits[1:]))
+    limit = total.limits[0]
+    index = limit[0]
+    result = sp.Integer(0)
+    for term in sp.Add.make_args(body):
+        if _pinned(term, index) and not _pinned_inside_add(term, index):
+            result += deltasummation(term, limit, no_piecewise=True)
+        elif _pinned(term, index):      # a delta inside a bracket: multiply out that bracket only
+            result += _contract_sum(sp.Sum(sp.expand(term, deep=False, power_base=False, power_exp=False,
+                                                     log=False, multinomial=False), limit)) \
+                if sp.expand(term, deep=False) != term else deltasummation(term, limit, no_piecewise=True)
+        else:
+            outside, inside = term.as_independent(index, as_Add=False)
+            if inside == 1:
+                result += outside * (limit[2] - limit[1] + 1)
+            else:
+                result += outside * sp.Sum(inside, limit)
+    return result
+
+
+def _pinned(term, index) -> bool:
+    return any(index in d.free_symbols for d in term.atoms(sp.KroneckerDelta))
+
+
+def _pinned_inside_add(term, index) -> bool:
+    """A Kronecker delta that sits inside a sum of factors, e.g. a_k (δ_ik - a_i)."""
+    return any(isinstance(f, sp.Add) and _pinned(f, index) for f in sp.Mul.make_args(term))
+
+
+def tidy(expr: sp.Expr) -> sp.Expr:
+    """A readable canonical form: cancel common factors, then factor; factors written as 1 - a, not -(a - 1)."""
+    if expr.has(sp.Piecewise, sp.Heaviside, sp.Sum, sp.Indexed):
+        if expr.has(sp.Sum) or expr.has(sp.Indexed):
+            return expr
+        return _factor_around_piecewise(expr)
+    try:
+        result = sp.factor(sp.cancel(expr))
+    except sp.PolynomialError:
+        return expr
+    return positive_factors(result)
+
+
+def _factor_around_piecewise(expr: sp.Expr) -> sp.Expr:
+    smooth, rough = sp.S.One, sp.S.One
+    for factor in sp.Mul.make_args(expr):
+        if factor.has(sp.Piecewise, sp.Heaviside):
+            rough *= factor
+        else:
+            smooth *= factor
+    return tidy(smooth) * rough if smooth != 1 else rough
+
+
+def positive_factors(expr: sp.Expr) -> sp.Expr:
+    """Orient two-term factors as a teacher writes them: (1 - a), (1 + a), (a - y), not (a - 1) or (y - a).
+
+    A factor with a constant term gets the constant positive; otherwise its first symbol
+    (alphabetically, so a before y) gets a positive coefficient. Flips are paid for by the sign
+    of the coefficient, so the value is unchanged.
+    """
+    if not isinstance(expr, (sp.Mul, sp.Pow)) or expr.has(sp.Sum, sp.Piecewise, sp.Indexed):
+        return expr
+    numerator, denominator = sp.fraction(sp.factor_terms(expr))
+    sign = 1
+    parts = []
+    for side in (numerator, denominator):
+        factors = []
+        for factor in sp.Mul.make_args(side):
+            base, power = factor.as_base_exp()
+            if _needs_flip(base):
+                base = sp.expand(-base)
+                if power % 2 == 1 if power.is_Integer else False:
+                    sign = -sign
+                elif not power.is_Integer:
+                    base = sp.expand(-base)
+            factors.append((base, power))
+        parts.append(factors)
+    pieces = [sp.Pow(b, e, evaluate=False) if e != 1 else b for b, e in parts[0]]
+    pieces += [sp.Pow(b, -e) for b, e in parts[1]]
+    coefficient = sp.Integer(sign)
+    numbers = [p for p in pieces if p.is_Number]
+    others = [p for p in pieces if not p.is_Number]
+    coefficient *= sp.Mul(*numbers)
+    if coefficient == 1:
+        return sp.Mul(*others, evaluate=False) if len(others) > 1 else (others[0] if others else sp.Integer(1))
+    return sp.Mul(coefficient, *others, evaluate=False)
+
+
+def _needs_flip(base: sp.Expr) -> bool:
+    if not isinstance(base, sp.Add) or len(base.args) != 2:
+        return False
+    numbers = [t for t in base.args if t.is_Number]
+    if numbers:
+        return numbers[0] < 0 and not all(t.could_extract_minus_sign() for t in base.args if not t.is_Number)
+    first = sorted(base.free_symbols, key=str)[0]
+    return base.coeff(first).could_extract_minus_sign() if base.coeff(first) != 0 else False
+
+
+def proved_zero(expr: sp.Expr, variable: sp.Symbol) -> bool:
+    """True when exact algebra shows ``expr`` (a function of ``variable``) is identically zero.
+
+    Hyperbolic functions are rewritten as exponentials and every exp(c*variable) becomes t**c,
+    which turns the activations of the catalogue into rational functions of t; ``cancel`` then
+    decides. False means "not shown", not "nonzero".
+    """
+    t = sp.Dummy("t", positive=True)
+    rewritten = sp.sympify(expr).rewrite(sp.exp)
+
+    def as_power(term):
+        coefficient, rest = term.args[0].as_coeff_Mul()
+        return t ** coefficient if rest == variable else term
+
+    rewritten = rewritten.replace(lambda e: isinstance(e, sp.exp), as_power)
+    try:
+        return sp.cancel(sp.together(rewritten)) == 0
+    except sp.PolynomialError:
+        return False
+
+
+def equation(lhs, rhs) -> sp.Eq:
+    """A statement ``lhs = rhs``, kept as written (SymPy would otherwise try to decide it)."""
+    return sp.Eq(lhs, rhs, evaluate=False)

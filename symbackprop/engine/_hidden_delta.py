@@ -1,0 +1,87 @@
+"""δ^l of a hidden layer, by the chain rule through z^{l+1} = W^{l+1} a^l + b^{l+1}, at a generic unit i.
+
+The engine differentiates z^{l+1}_k with respect to z^l_i (a sum over the units j of layer l),
+contracts the Kronecker delta, and assembles the vector form ((W^{l+1})^T δ^{l+1}) ⊙ g'(z^l).
+With Ng's bias column the unit j = 0 is the constant bias unit a_0 = 1: it has no
+pre-activation, so the row δ_0 that (Θ^{(l)})^T δ^{(l+1)} produces is dropped.
+"""
+from __future__ import annotations
+
+import sympy as sp
+from sympy.matrices.expressions import HadamardProduct, MatMul, Transpose
+
+from .. import symbols as S
+from ..catalogue import Activation
+from ..derivation import Quantity, Rule, Step
+from ._activation_derivative import activation_of, derivative_in_z, readable_derivative
+from ._calculus import contract, positive_factors, equation
+from ._vectorise import vectorise
+
+i, j, k = S.i, S.j, S.k
+
+
+def next_preactivation(layer, bias: str) -> sp.Expr:
+    """z^{layer+1}_k written out over the units j of ``layer`` (a_j = g(z_j) left symbolic as a^layer_j)."""
+    upper = S.width[layer]
+    terms = sp.Sum(S.weight(layer + 1, k, j) * S.unit("a", layer, j), (j, 1, upper))
+    if bias == "column":
+        return terms + S.weight(layer + 1, k, 0)   # W_k0 multiplies the bias unit a_0 = 1
+    return terms + S.unit("b", layer + 1, k)
+
+
+def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quantity, tuple[Step, ...]]:
+    """δ^layer for a hidden layer with this activation; ``layer`` is the symbol l or a number."""
+    step = lambda statement, rule, note: Step("hidden_delta", statement, rule, note, layer)
+    z_i, a_i = S.unit("z", layer, i), S.unit("a", layer, i)
+    z_next_k = S.unit("z", layer + 1, k)
+    delta_i, delta_next_k = S.unit("delta", layer, i), S.unit("delta", layer + 1, k)
+    definition = activation.definition
+    g_prime_z = derivative_in_z(definition)
+    g_prime, in_a = readable_derivative(definition)
+
+    z_next = next_preactivation(layer, bias)
+    # Differentiate z^{l+1}_k with every a^l_j replaced by g(z^l_j): the engine, not a rule, finds W_ki g'(z_i).
+    z_next_in_z = z_next.replace(lambda e: isinstance(e, sp.Indexed) and e.base == S.base("a") and e.indices[0] == layer,
+                                 lambda e: activation_of(definition, S.unit("z", layer, e.indices[1])))
+    raw = sp.diff(z_next_in_z, z_i)
+    dz_next = contract(raw)
+    summed = contract(sp.Sum(delta_next_k * dz_next, (k, 1, S.width[layer + 1])))
+    steps = [
+        step(equation(delta_i, sp.Derivative(S.C, z_i)), Rule.DEFINITION,
+             "δ of a hidden unit is the cost's sensitivity to its pre-activation"),
+        step(equation(sp.Derivative(S.C, z_i), sp.Sum(sp.Derivative(S.C, z_next_k) * sp.Derivative(z_next_k, z_i),
+                                                   (k, 1, S.width[layer + 1]))),
+             Rule.CHAIN_RULE, "z^l_i reaches the cost only through the pre-activations z^{l+1}_k of the next layer"),
+        step(equation(sp.Derivative(S.C, z_next_k), delta_next_k), Rule.DEFINITION,
+             "those sensitivities are the next layer's δ"),
+        step(equation(z_next_k, z_next), Rule.DEFINITION,
+             "the next layer's pre-activation" + (", with the bias unit a_0 = 1 in column 0" if bias == "column" else "")),
+        step(equation(sp.Derivative(z_next_k, z_i), raw), Rule.CHAIN_RULE,
+             f"differentiate through a^l_j = {activation.name}(z^l_j): only the unit j = i depends on z^l_i"),
+        step(equation(sp.Derivative(z_next_k, z_i), dz_next), Rule.KRONECKER, "the Kronecker delta keeps j = i"),
+        step(equation(delta_i, summed), Rule.KRONECKER,
+             "sum over k; g'(z^l_i) does not depend on k and comes out of the sum"),
+    ]
+    if in_a:
+        steps.append(step(equation(g_prime_z.subs(S.z, z_i), g_prime.subs(S.a, a_i)), Rule.ACTIVATION_DERIVATIVE,
+                          f"the derivative of {activation.name}, written in its own output a = {activation.name}(z)"))
+    unit = positive_factors(S.e * g_prime) if g_prime != 1 else S.e
+    back_sum = sp.Sum(S.weight(layer + 1, k, i) * delta_next_k, (k, 1, S.width[layer + 1]))
+    index_rhs = unit.xreplace({S.e: back_sum, S.a: a_i, S.z: z_i})
+    steps.append(step(equation(delta_i, index_rhs), Rule.SIMPLIFICATION,
+                      "the back-propagated sum times the activation's derivative"))
+
+    W_next = S.matrix(layer + 1, cols=S.width[layer] + 1 if bias == "column" else None)
+    back = MatMul(Transpose(W_next), S.vector("delta", layer + 1))
+    if bias == "column":
+        back = back[1:, :]
+        steps.append(step(equation(S.vector("e", layer), back), Rule.BIAS_ROW,
+                          "(Θ)^T δ has a row 0 for the bias unit a_0 = 1, which has no pre-activation: drop it"))
+    g_vector = vectorise(g_prime, {S.a: S.vector("a", layer), S.z: S.vector("z", layer)}, S.width[layer])
+    vector = back if g_prime == 1 else HadamardProduct(back, g_vector)
+    steps.append(step(equation(S.vector("delta", layer), vector), Rule.VECTORISATION,
+                      "Σ_k W^{l+1}_{ki} δ^{l+1}_k is row i of (W^{l+1})^T δ^{l+1}; then multiply elementwise by g'(z^l)"))
+    quantity = Quantity("hidden_delta", layer, unit, equation(delta_i, index_rhs), equation(S.vector("delta", layer), vector),
+                        activation_derivative=g_prime, activation=activation,
+                        note="bias row δ_0 dropped" if bias == "column" else "")
+    return quantity, tuple(steps)

@@ -1,0 +1,188 @@
+"""δ^L = ∂C/∂z^L, by the chain rule through the output activation, at a generic output unit i.
+
+The cost is a sum over the output units k; the engine differentiates it, forms ∂a_k/∂z_i by
+differentiating the activation's definition, contracts the Kronecker deltas, and simplifies.
+Whether the activation's derivative cancelled is read off the result, not looked up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .. import symbols as S
+from ..catalogue import Activation, Loss
+from ..derivation import Assumption, Quantity, Rule, Step
+from ._activation_derivative import activation_of, coupled_jacobian, derivative_in_z, readable_derivative
+from ._calculus import contract, positive_factors, tidy, equation
+from ._vectorise import vectorise
+
+L, i, k, p = S.L, S.i, S.k, S.p
+a_L_i, a_L_k, z_L_i, z_L_k = S.unit("a", L, i), S.unit("a", L, k), S.unit("z", L, i), S.unit("z", L, k)
+y_i, y_k = S.target(i), S.target(k)
+n_L = S.width[L]
+
+
+@dataclass(frozen=True)
+class OutputResult:
+    quantity: Quantity
+    cost_sum: sp.Expr          #: C as a sum over the output units, in a^L_p and y_p
+    steps: tuple[Step, ...]
+    assumptions: tuple[Assumption, ...]
+
+
+def cost_of_example(loss: Loss) -> sp.Expr:
+    """C for one example, as a sum over the output units p (or the log-likelihood's -ln a_c)."""
+    if loss.separable:
+        return sp.Sum(loss.per_unit.subs({S.a: S.unit("a", L, p), S.y: S.target(p)}), (p, 1, n_L))
+    return loss.per_example.replace(lambda e: isinstance(e, sp.Indexed) and e.base == S.base("a"),
+                                    lambda e: S.unit("a", L, e.indices[0]))
+
+
+def loss_gradient(loss: Loss) -> tuple[sp.Expr, sp.Expr]:
+    """(∂C/∂a^L_k as differentiated and contracted, its tidy form)."""
+    cost = cost_of_example(loss)
+    raw = contract(sp.diff(cost, a_L_k))
+    return raw, raw
+
+
+def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
+    step = lambda statement, rule, note: Step("output_delta", statement, rule, note, L)
+    cost = cost_of_example(loss)
+    dC_da, dC_da_tidy = loss_gradient(loss)
+    steps = [
+        step(equation(S.C, cost), Rule.DEFINITION, "the cost of one example, summed over the output units"),
+        step(equation(S.unit("delta", L, i), sp.Derivative(S.C, z_L_i)), Rule.DEFINITION,
+             "δ of an output unit is the cost's sensitivity to its pre-activation"),
+        step(equation(sp.Derivative(S.C, z_L_i), sp.Sum(sp.Derivative(S.C, a_L_k) * sp.Derivative(a_L_k, z_L_i), (k, 1, n_L))),
+             Rule.CHAIN_RULE, "z^L_i reaches the cost through every output activation a^L_k"),
+        step(equation(sp.Derivative(S.C, a_L_k), dC_da_tidy), Rule.LOSS_DERIVATIVE,
+             "differentiate the cost with respect to one output activation"),
+    ]
+    assumptions: list[Assumption] = []
+    if output.elementwise:
+        definition = output.definition
+        g_prime_z = derivative_in_z(definition)
+        g_prime, in_a = readable_derivative(definition)
+        unit_g_prime = g_prime
+        raw_jacobian = sp.diff(activation_of(definition, z_L_k), z_L_i)
+        steps.append(step(equation(sp.Derivative(a_L_k, z_L_i), raw_jacobian), Rule.ACTIVATION_DERIVATIVE,
+                          f"a^L_k = {output.name}(z^L_k) depends on z^L_i only when k = i"))
+        if in_a:
+            steps.append(step(equation(g_prime_z.subs(S.z, z_L_i), g_prime.subs(S.a, a_L_i)), Rule.ACTIVATION_DERIVATIVE,
+                              f"the derivative of {output.name}, written in its own output a = {output.name}(z)"))
+        contracted = contract(sp.Sum(dC_da * sp.KroneckerDelta(i, k) * g_prime_z.subs(S.z, z_L_k), (k, 1, n_L)))
+        steps.append(step(equation(S.unit("delta", L, i), contracted), Rule.KRONECKER,
+                          "the Kronecker delta keeps only the term k = i of the sum"))
+        loss_factor = dC_da.subs(a_L_k, S.a).subs(y_k, S.y)
+        product = sp.Mul(sp.together(loss_factor), unit_g_prime, evaluate=False)
+        delta_unit = tidy(loss_factor * unit_g_prime) if in_a else _product_in_z(loss_factor, unit_g_prime)
+        cancels, note = _elementwise_cancellation(delta_unit, unit_g_prime, in_a, output)
+        to_layer = {S.a: a_L_i, S.y: y_i, S.z: z_L_i}
+        steps.append(step(equation(S.unit("delta", L, i), sp.Mul(loss_factor.subs(to_layer), unit_g_prime.subs(to_layer), evaluate=False)),
+                          Rule.CHAIN_RULE, "∂C/∂a^L_i times the activation's derivative"))
+        steps.append(step(equation(S.unit("delta", L, i), delta_unit.subs(to_layer)),
+                          Rule.CANCELLATION if cancels and unit_g_prime != 1 else Rule.SIMPLIFICATION, note))
+    else:
+        raw_jacobian, jacobian = coupled_jacobian(output.definition, L)
+        steps.append(step(equation(sp.Derivative(a_L_k, z_L_i), jacobian), Rule.ACTIVATION_DERIVATIVE,
+                          f"{output.name} couples the units: every a^L_k depends on every z^L_i"))
+        summed = contract(sp.Sum(dC_da * jacobian, (k, 1, n_L)))
+        summed = sp.collect(sp.expand(summed), a_L_i) if summed.has(sp.Sum) else summed
+        steps.append(step(equation(S.unit("delta", L, i), summed), Rule.KRONECKER,
+                          "the Kronecker delta picks k = i from the sum; the rest keeps Σ_k"))
+        delta_index, assumptions, extra = _apply_target_assumptions(summed, loss)
+        steps.extend(extra)
+        delta_unit = _unit_from_indexed(delta_index)
+        cancels = _coupled_cancellation(delta_index)
+        note = ("the Jacobian's coupling collapses: no Σ_k and no factor a^L_i is left" if cancels
+                else "the coupling through the other output units remains")
+        steps.append(step(equation(S.unit("delta", L, i), delta_index),
+                          Rule.CANCELLATION if cancels else Rule.SIMPLIFICATION, note))
+        unit_g_prime = None
+    vector = _vector_form(delta_unit)
+    steps.append(step(equation(S.vector("delta", L), vector), Rule.VECTORISATION,
+                      "the same formula for every output unit, as one vector equation (⊙: elementwise product)"))
+    quantity = Quantity("output_delta", L, delta_unit,
+                        equation(S.unit("delta", L, i), _indexed_from_unit(delta_unit)),
+                        equation(S.vector("delta", L), vector), cancels=cancels,
+                        activation_derivative=unit_g_prime, activation=output, note=note)
+    return OutputResult(quantity, cost, tuple(steps), tuple(assumptions))
+
+
+def _product_in_z(loss_factor: sp.Expr, g_prime: sp.Expr) -> sp.Expr:
+    """∂C/∂a · g'(z) where g' stays in z: tidy each factor; nothing can cancel across them."""
+    loss_part = tidy(loss_factor)
+    return loss_part * g_prime if g_prime != 1 else loss_part
+
+
+def _elementwise_cancellation(delta_unit, g_prime, in_a, output):
+    """Read off the result whether g' cancelled: no non-constant factor of g' is left in δ^L."""
+    if not g_prime.free_symbols:
+        return True, f"{output.name}'s derivative is the constant {g_prime}: δ^L is ∂C/∂a itself"
+    if not in_a:
+        return False, f"{output.name}'s derivative stays a factor of δ^L"
+    numerator = sp.numer(sp.together(delta_unit))
+    common = sp.gcd(sp.factor(numerator), sp.factor(g_prime))
+    if not common.free_symbols:
+        return True, f"the factor {g_prime} = {output.name}'(z) cancels against the denominator of ∂C/∂a"
+    if sp.cancel(g_prime / common).free_symbols:
+        return False, f"only part of {output.name}'(z) = {g_prime} cancels; the factor {common} remains"
+    return False, f"{output.name}'(z) = {g_prime} does not cancel: it stays a factor of δ^L"
+
+
+def _coupled_cancellation(delta_index: sp.Expr) -> bool:
+    """The coupled activation's Jacobian cancelled when no Σ_k and no overall factor a^L_i is left."""
+    if delta_index == 0 or delta_index.has(sp.Sum):
+        return False
+    return not sp.cancel(delta_index / a_L_i).is_polynomial(a_L_i)
+
+
+def _apply_target_assumptions(delta_index: sp.Expr, loss: Loss):
+    """Use what the targets are -- only where the expression needs it, and as an explicit step."""
+    steps, assumptions = [], []
+    step = lambda statement, rule, note: Step("output_delta", statement, rule, note, L)
+    sum_y = sp.Sum(y_k, (k, 1, n_L))
+    if loss.target_encoding == "one-hot":
+        c = S.label
+        replaced = delta_index.replace(lambda e: isinstance(e, sp.KroneckerDelta) and e.free_symbols == {i, c},
+                                       lambda e: y_i)
+        if replaced != delta_index:
+            fact = equation(y_i, sp.KroneckerDelta(i, c))
+            assumptions.append(Assumption("one-hot target", fact,
+                                          "y is the one-hot code of the true class c: y_i = 1 if i = c, else 0"))
+            steps.append(step(fact, Rule.ASSUMPTION, "y is the one-hot code of the true class c"))
+            delta_index = replaced
+    if delta_index.has(sum_y):
+        fact = equation(sum_y, 1)
+        assumptions.append(Assumption("targets sum to one", fact,
+                                      "the targets form a probability distribution (e.g. one-hot): Σ_k y_k = 1"))
+        steps.append(step(fact, Rule.ASSUMPTION, "the targets are a probability distribution over the classes"))
+        delta_index = sp.expand(delta_index.subs(sum_y, 1))
+    return delta_index, tuple(assumptions), steps
+
+
+_unit_bases = {"a": sp.IndexedBase("a", real=True), "y": sp.IndexedBase("y", real=True)}
+
+
+def _unit_from_indexed(expr: sp.Expr) -> sp.Expr:
+    """a^L_i -> a, y_i -> y, z^L_i -> z; summed units a^L_k -> a[k] (the unit form keeps Σ_k)."""
+    expr = expr.xreplace({a_L_i: S.a, y_i: S.y, z_L_i: S.z})
+    return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == S.base("a") and len(e.indices) == 2,
+                        lambda e: _unit_bases["a"][e.indices[1]]).replace(
+        lambda e: isinstance(e, sp.Indexed) and e.base == S.base("y"), lambda e: _unit_bases["y"][e.indices[0]])
+
+
+def _indexed_from_unit(expr: sp.Expr) -> sp.Expr:
+    expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == _unit_bases["a"],
+                        lambda e: S.unit("a", L, e.indices[0])).replace(
+        lambda e: isinstance(e, sp.Indexed) and e.base == _unit_bases["y"], lambda e: S.target(e.indices[0]))
+    return expr.xreplace({S.a: a_L_i, S.y: y_i, S.z: z_L_i})
+
+
+def _vector_form(delta_unit: sp.Expr):
+    vectors = {S.a: S.vector("a", L), S.y: S.vector("y", L), S.z: S.vector("z", L)}
+    return vectorise(delta_unit, vectors, n_L, {_unit_bases["a"]: S.vector("a", L), _unit_bases["y"]: S.vector("y", L)})
+
+
+unit_bases = _unit_bases

@@ -1,0 +1,94 @@
+"""From a per-unit formula to its vector form: + stays +, a product of units becomes ⊙,
+a sum over the units of a layer becomes an inner product with a vector of ones.
+
+The result is a SymPy matrix expression over :class:`~symbackprop.symbols.LayerArray` symbols,
+so it can be printed (any notation) and evaluated on concrete arrays (checker, tests).
+"""
+from __future__ import annotations
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions import (HadamardPower, HadamardProduct,
+                                        MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose)
+
+from .. import symbols as S
+from ..errors import SymbackpropError
+
+
+def vectorise(expr: sp.Expr, vectors: dict, size, sum_vectors: dict | None = None) -> MatrixExpr:
+    """The vector form of a per-unit ``expr``.
+
+    ``vectors`` maps unit symbols to column vectors of ``size`` rows (a -> a^L, y -> y, ...).
+    ``sum_vectors`` maps the IndexedBase of units summed over (inside ``Sum``) to their vectors.
+    """
+    sum_vectors = sum_vectors or {}
+    return _Vectoriser(vectors, size, sum_vectors).vector(expr)
+
+
+class _Vectoriser:
+    def __init__(self, vectors, size, sum_vectors):
+        self.vectors, self.size, self.sum_vectors = vectors, size, sum_vectors
+        self.ones = OneMatrix(size, 1)
+
+    def is_scalar(self, expr) -> bool:
+        return not (expr.free_symbols & set(self.vectors)) and not expr.has(sp.Indexed)
+
+    def vector(self, expr) -> MatrixExpr:
+        if isinstance(expr, MatrixExpr):
+            return expr
+        if expr in self.vectors:
+            return self.vectors[expr]
+        if self.is_scalar(expr):
+            return MatMul(expr, self.ones) if expr != 1 else self.ones
+        if isinstance(expr, sp.Add):
+            return MatAdd(*[self.vector(term) for term in expr.args])
+        if isinstance(expr, sp.Mul):
+            return self.product(expr)
+        if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
+            return HadamardPower(self.vector(expr.base), expr.exp)
+        if isinstance(expr, sp.Sum):
+            return MatMul(self.ones, self.inner(expr))
+        if isinstance(expr, (sp.Function, sp.Piecewise, sp.Pow)):
+            (symbol,) = expr.free_symbols & set(self.vectors) or (None,)
+            if symbol is None or len(expr.free_symbols & set(self.vectors)) != 1:
+                raise SymbackpropError(f"cannot write {expr} elementwise in one vector")
+            return ElementwiseApplyFunction(sp.Lambda(symbol, expr), self.vectors[symbol])
+        raise SymbackpropError(f"no vector form for {expr}")
+
+    def product(self, expr: sp.Mul) -> MatrixExpr:
+        scalars, sums, units = [], [], []
+        for factor in expr.args:
+            if self.is_scalar(factor):
+                scalars.append(factor)
+            elif isinstance(factor, sp.Sum):
+                sums.append(self.inner(factor))
+            else:
+                units.append(self.vector(factor))
+        scalar = sp.Mul(*scalars)
+        if units:
+            body = units[0] if len(units) == 1 else HadamardProduct(*units)
+        else:
+            body = self.ones
+        for inner in sums:            # a column times a 1x1 inner product
+            body = MatMul(body, inner)
+        return MatMul(scalar, body) if scalar != 1 else body
+
+    def inner(self, total: sp.Sum) -> MatrixExpr:
+        """Σ_k f(u_k, v_k) over a layer's units as the 1x1 product 1^T f(u, v) (or u^T v for a product)."""
+        (index, _, _), = total.limits
+        local = {}
+        for indexed in total.function.atoms(sp.Indexed):
+            if indexed.indices[-1] == index and indexed.base in self.sum_vectors:
+                local[indexed] = sp.Dummy(str(indexed.base))
+        body = total.function.xreplace(local)
+        vectors = {dummy: self.sum_vectors[indexed.base] for indexed, dummy in local.items()}
+        inner = _Vectoriser(vectors, self.size, {})
+        factors = sp.Mul.make_args(body)
+        coefficient = sp.Mul(*[f for f in factors if inner.is_scalar(f)])
+        rest = [f for f in factors if not inner.is_scalar(f)]
+        if len(rest) == 2:
+            left, right = (inner.vector(f) for f in rest)
+            product = MatMul(Transpose(left), right)
+        else:
+            product = MatMul(Transpose(inner.ones), inner.vector(sp.Mul(*rest)))
+        return MatMul(coefficient, product) if coefficient != 1 else product

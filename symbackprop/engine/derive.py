@@ -1,0 +1,69 @@
+"""derive(network) -> Derivation: the one entry point of the engine.
+
+The work is done once per distinct (activation, loss) at a generic unit and a generic layer, so it
+does not grow with layer widths; per hidden layer it only substitutes the layer number.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+import sympy as sp
+
+from .. import symbols as S
+from ..derivation import Derivation
+from ..network import Network
+from ._gradients import derive_bias_gradient, derive_cost, derive_weight_gradient
+from ._hidden_delta import derive_hidden_delta
+from ._output_delta import derive_output_delta
+
+
+def derive(network: Network) -> Derivation:
+    """Derive δ^L, the δ^l recursion, ∂C/∂W, ∂C/∂b and the batch cost of ``network`` by differentiation.
+
+    >>> from symbackprop import Network, derive
+    >>> d = derive(Network((400, 25, 10), loss="cross-entropy"))
+    >>> d.output_delta.unit, d.output_delta.cancels
+    (a - y, True)
+    """
+    if not isinstance(network, Network):
+        from ..errors import NetworkSpecError
+        raise NetworkSpecError(f"derive() takes a symbackprop.Network, not {type(network).__name__}; "
+                               f"build one with symbackprop.Network(sizes, hidden=..., output=..., loss=...)")
+    output = _output(network.output, network.loss)
+    cost, cost_steps = derive_cost(network)
+    hidden_layers = range(2, network.depth)
+    uniform = len(set(network.hidden)) <= 1
+    generic_hidden, generic_steps = (_hidden(network.hidden[0], network.bias) if network.hidden and uniform
+                                     else (None, ()))
+    hidden_deltas, hidden_steps = [], []
+    for layer in hidden_layers:
+        # The recursion is derived once at a generic layer l; layer `layer` is that result with l = layer.
+        quantity, steps = _hidden(network.activation_of(layer), network.bias)
+        hidden_deltas.append(_at_layer(quantity, layer))
+        if not uniform:
+            hidden_steps.extend(_at_layer(step, layer) for step in steps)
+    weight_gradient, weight_steps = derive_weight_gradient(network)
+    bias_gradient, bias_steps = derive_bias_gradient(network)
+    steps = (*cost_steps, *output.steps, *(generic_steps if uniform else hidden_steps), *weight_steps, *bias_steps)
+    return Derivation(network=network, cost=cost, output_delta=output.quantity, hidden_deltas=tuple(hidden_deltas),
+                      weight_gradient=weight_gradient, bias_gradient=bias_gradient,
+                      assumptions=output.assumptions, steps=steps, hidden_delta=generic_hidden)
+
+
+@lru_cache(maxsize=128)
+def _output(activation, loss):
+    return derive_output_delta(activation, loss)
+
+
+@lru_cache(maxsize=256)
+def _hidden(activation, bias):
+    return derive_hidden_delta(activation, S.l, bias)
+
+
+def _at_layer(item, layer: int):
+    """A generic-layer Quantity or Step with the layer symbol l replaced by a number."""
+    number = sp.Integer(layer)
+    changes = {name: getattr(item, name).xreplace({S.l: number})
+               for name in ("index", "vector", "statement") if getattr(item, name, None) is not None}
+    return replace(item, layer=number, **changes)
