@@ -48,10 +48,14 @@ class _Vectoriser:
             return HadamardPower(self.vector(expr.base), expr.exp)
         if isinstance(expr, sp.Sum):
             return MatMul(self.ones, self.inner(expr))
+        if isinstance(expr, sp.Function) and len(expr.args) == 1 and expr.args[0] not in self.vectors:
+            t = sp.Dummy("t")                     # f(a - y): f applied to each entry of the vector a - y
+            return ElementwiseApplyFunction(sp.Lambda(t, expr.func(t)), self.vector(expr.args[0]))
         if isinstance(expr, (sp.Function, sp.Piecewise, sp.Pow)):
-            (symbol,) = expr.free_symbols & set(self.vectors) or (None,)
-            if symbol is None or len(expr.free_symbols & set(self.vectors)) != 1:
+            used = expr.free_symbols & set(self.vectors)
+            if len(used) != 1:
                 raise SymbackpropError(f"cannot write {expr} elementwise in one vector")
+            (symbol,) = used
             return ElementwiseApplyFunction(sp.Lambda(symbol, expr), self.vectors[symbol])
         raise SymbackpropError(f"no vector form for {expr}")
 

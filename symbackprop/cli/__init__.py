@@ -1,0 +1,61 @@
+"""The ``symbackprop`` command: argparse front end. Each subcommand lives in its own module with
+``add_parser(subparsers, network_parent)`` and ``run(args) -> int``; none holds logic of its own.
+
+Exit codes: 0 success; 1 a negative answer (check: incorrect; gradcheck: above threshold);
+2 bad input (one line on stderr, never a traceback); 3 undecided (check).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import SymbackpropError
+from ._options import catalogue_help, network_parent
+
+SUBCOMMANDS = ("derive", "compare", "check", "export", "gradcheck")
+
+DESCRIPTION = """\
+Backpropagation derived by SymPy: delta^L, the delta^l recursion and the gradients, by
+differentiating the cost of your network; rendered in your textbook's notation; your own
+formula checked; NumPy gradient code exported. With no options every command uses
+Andrew Ng's ex4 network (400-25-10, sigmoid, cross-entropy, lambda = 1, bias column)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit code 2, as argparse does, but with our prefix
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="symbackprop", description=DESCRIPTION, epilog=catalogue_help(),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .. import __version__
+    parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parent = network_parent()
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.add_parser(subparsers, parent)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except SymbackpropError as error:
+        message = str(error)
+        print(f"symbackprop {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,53 @@
+"""``symbackprop derive``: derive and print (or write) the derivation of one network."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._options import catalogue_help, network_from_args
+
+FORMATS = ("text", "json", "latex", "tex", "html")
+
+
+def add_parser(subparsers, network_parent) -> None:
+    parser = subparsers.add_parser(
+        "derive", parents=[network_parent], help="derive delta^L, the delta^l recursion and the gradients",
+        description="Derive delta^L = dC/dz^L, the hidden delta^l recursion, dC/dW and dC/db by differentiating "
+                    "the cost, and print the derivation step by step.",
+        epilog=catalogue_help() + "\n\nexamples:\n  symbackprop derive\n"
+               "  symbackprop derive --layers 784,30,10 --loss quadratic --bias separate --notation nielsen\n"
+               "  symbackprop derive --output softmax --loss categorical-cross-entropy --format json\n"
+               "  symbackprop derive --format html -o derivation.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="text (terminal), json, latex (align* body), tex (full document), html (default %(default)s)")
+    parser.add_argument("--notation", default="nielsen", metavar="NAME",
+                        help="ng-ml, ng-dls, nielsen, goodfellow or bishop (default %(default)s)")
+    parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
+                        help="write to FILE instead of standard output")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..engine import derive
+    from ..render import render
+    network = network_from_args(args)
+    text = render(derive(network), format=args.format, notation=args.notation)
+    write(text, args.output_file)
+    return 0
+
+
+def write(text: str, path: str | None) -> None:
+    """Print ``text``, or write it to ``path`` and say where."""
+    if path is None:
+        print(text)
+        return
+    from ..errors import SymbackpropError
+    target = Path(path)
+    if target.is_dir():
+        raise SymbackpropError(f"-o {path}: is a directory; give a file name")
+    try:
+        target.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as error:
+        raise SymbackpropError(f"-o {path}: cannot write: {error.strerror}") from None
+    print(f"wrote {target}")
