@@ -6,7 +6,7 @@ re-derives anything. Every expression here was obtained by differentiating the c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Optional
 

@@ -6,7 +6,6 @@ from typing import Mapping
 
 import sympy as sp
 
-from .. import symbols as S
 
 
 @dataclass(frozen=True)

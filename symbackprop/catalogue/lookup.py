@@ -10,10 +10,10 @@ import re
 import sympy as sp
 
 from .. import symbols as S
-from ..errors import NetworkSpecError, SymbackpropError, UnknownNameError
+from ..errors import NetworkSpecError, UnknownNameError
 from ._records import Activation, Loss
 from .activations import ACTIVATIONS, BY_NAME as ACTIVATION_BY_NAME
-from .losses import LOSSES, BY_NAME as LOSS_BY_NAME
+from .losses import BY_NAME as LOSS_BY_NAME
 
 
 def expression_functions() -> dict:

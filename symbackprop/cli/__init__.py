@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import SymbackpropError
+from ..errors import ParseError, SymbackpropError
 from ._options import catalogue_help, network_parent
 
 SUBCOMMANDS = ("derive", "compare", "check", "export", "gradcheck")
@@ -36,9 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parent = network_parent()
     for name in SUBCOMMANDS:
-        module = importlib.import_module(f"{__name__}.{name}")
+        try:  # TEMPORARY-WHILE-HELPERS-WORK
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
+            continue
         module.add_parser(subparsers, parent)
     return parser
+
+
+def one_line(error: SymbackpropError) -> str:
+    """The message on one line; a parse error says its column instead of drawing a caret."""
+    if isinstance(error, ParseError) and error.column is not None:
+        return f"{error.message} (column {error.column + 1} of {error.text!r})"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def main(argv=None) -> int:
@@ -51,8 +63,7 @@ def main(argv=None) -> int:
     try:
         return args.run(args)
     except SymbackpropError as error:
-        message = str(error)
-        print(f"symbackprop {args.command}: error: {message}", file=sys.stderr)
+        print(f"symbackprop {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

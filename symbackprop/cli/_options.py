@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 
 from ..catalogue import ACTIVATIONS, LOSSES
-from ..errors import NetworkSpecError
+from ..catalogue import activation, loss
+from ..errors import NetworkSpecError, ParseError, SymbackpropError
 from ..network import Network
 
 #: With no options, symbackprop describes Andrew Ng's ex4 network.
@@ -40,15 +41,19 @@ def network_parent() -> argparse.ArgumentParser:
     return parent
 
 
-def parse_layers(text: str) -> tuple[int, ...]:
-    """'400,25,10' -> (400, 25, 10), refusing anything else with a message."""
+def parse_layers(text: str) -> tuple:
+    """'400,25,10' -> (400, 25, 10); a name such as 'n' stands for a symbolic size."""
+    import sympy as sp
     parts = [part.strip() for part in text.split(",")]
     sizes = []
     for position, part in enumerate(parts, start=1):
-        if not part.lstrip("-").isdigit():
-            raise NetworkSpecError(f"--layers: {part!r} (layer {position}) is not a whole number; "
-                                   f"accepted: sizes separated by commas, e.g. 400,25,10")
-        sizes.append(int(part))
+        if part.lstrip("-").isdigit():
+            sizes.append(int(part))
+        elif part.isidentifier() and part.isascii() and len(part) <= 20:
+            sizes.append(sp.Symbol(part, integer=True, positive=True))
+        else:
+            raise NetworkSpecError(f"--layers: {part!r} (layer {position}) is not a whole number or a name; "
+                                   f"accepted: sizes separated by commas, e.g. 400,25,10 or n,h,k")
     return tuple(sizes)
 
 
@@ -60,12 +65,22 @@ def parse_l2(text: str) -> float:
 
 
 def network_from_args(args: argparse.Namespace) -> Network:
-    """The Network the shared options describe."""
+    """The Network the shared options describe; an error names the option it came from."""
     sizes = parse_layers(args.layers)
-    hidden = args.hidden
-    if ";" in hidden:
-        hidden = [part.strip() for part in hidden.split(";")]
+    hidden = [_option("--hidden", activation, part.strip()) for part in args.hidden.split(";")]
+    output = _option("--output", activation, args.output)
+    loss_record = _option("--loss", loss, args.loss)
     l2 = parse_l2(args.l2)
     if l2 == int(l2) and abs(l2) < 1e15:
         l2 = int(l2)
-    return Network(sizes, hidden=hidden, output=args.output, loss=args.loss, l2=l2, bias=args.bias)
+    hidden_spec = hidden if len(hidden) > 1 else hidden[0]
+    return Network(sizes, hidden=hidden_spec, output=output, loss=loss_record, l2=l2, bias=args.bias)
+
+
+def _option(flag: str, lookup, value):
+    try:
+        return lookup(value)
+    except ParseError as error:
+        raise ParseError(f"{flag} {value!r}: {error.message}", error.text, error.column) from None
+    except SymbackpropError as error:
+        raise NetworkSpecError(f"{flag}: {error}") from None

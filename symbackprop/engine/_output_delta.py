@@ -14,7 +14,7 @@ from .. import symbols as S
 from ..catalogue import Activation, Loss
 from ..derivation import Assumption, Quantity, Rule, Step
 from ._activation_derivative import activation_of, coupled_jacobian, derivative_in_z, readable_derivative
-from ._calculus import contract, positive_factors, tidy, equation
+from ._calculus import contract, tidy, equation
 from ._vectorise import vectorise
 
 L, i, k, p = S.L, S.i, S.k, S.p
@@ -75,7 +75,6 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
         steps.append(step(equation(S.unit("delta", L, i), contracted), Rule.KRONECKER,
                           "the Kronecker delta keeps only the term k = i of the sum"))
         loss_factor = dC_da.subs(a_L_k, S.a).subs(y_k, S.y)
-        product = sp.Mul(sp.together(loss_factor), unit_g_prime, evaluate=False)
         delta_unit = tidy(loss_factor * unit_g_prime) if in_a else _product_in_z(loss_factor, unit_g_prime)
         cancels, note = _elementwise_cancellation(delta_unit, unit_g_prime, in_a, output)
         to_layer = {S.a: a_L_i, S.y: y_i, S.z: z_L_i}
@@ -162,7 +161,8 @@ def _apply_target_assumptions(delta_index: sp.Expr, loss: Loss):
     return delta_index, tuple(assumptions), steps
 
 
-_unit_bases = {"a": sp.IndexedBase("a", real=True), "y": sp.IndexedBase("y", real=True)}
+# In a unit form, Σ_k runs over the output units as a[k], y[k] (one index: the layer is implied).
+_unit_bases = {"a": S.base("a"), "y": S.base("y")}
 
 
 def _unit_from_indexed(expr: sp.Expr) -> sp.Expr:
@@ -174,7 +174,7 @@ def _unit_from_indexed(expr: sp.Expr) -> sp.Expr:
 
 
 def _indexed_from_unit(expr: sp.Expr) -> sp.Expr:
-    expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == _unit_bases["a"],
+    expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == _unit_bases["a"] and len(e.indices) == 1,
                         lambda e: S.unit("a", L, e.indices[0])).replace(
         lambda e: isinstance(e, sp.Indexed) and e.base == _unit_bases["y"], lambda e: S.target(e.indices[0]))
     return expr.xreplace({S.a: a_L_i, S.y: y_i, S.z: z_L_i})
@@ -185,4 +185,3 @@ def _vector_form(delta_unit: sp.Expr):
     return vectorise(delta_unit, vectors, n_L, {_unit_bases["a"]: S.vector("a", L), _unit_bases["y"]: S.vector("y", L)})
 
 
-unit_bases = _unit_bases

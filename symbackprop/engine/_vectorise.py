@@ -11,7 +11,6 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions import (HadamardPower, HadamardProduct,
                                         MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose)
 
-from .. import symbols as S
 from ..errors import SymbackpropError
 
 
