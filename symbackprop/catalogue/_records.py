@@ -36,6 +36,11 @@ class Activation:
         return (isinstance(other, Activation) and self.name == other.name
                 and self.definition == other.definition and self.parameters == other.parameters)
 
+    @property
+    def spoken(self) -> str:
+        """How notes name it: the catalogue name, or "g" for an activation given as an expression."""
+        return "g" if self.latex == "g" else self.name
+
     def with_parameters(self, **values) -> "Activation":
         """A copy with new default values for its parameters, e.g. ``with_parameters(alpha=0.2)``."""
         from ..errors import NetworkSpecError

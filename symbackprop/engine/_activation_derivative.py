@@ -23,11 +23,33 @@ _MAX_DEGREE = 3
 
 @lru_cache(maxsize=256)
 def derivative_in_z(definition: sp.Expr) -> sp.Expr:
-    """g'(z) as SymPy forms it from the definition."""
-    derivative = sp.diff(definition, S.z)
+    """g'(z) as SymPy forms it from the definition, a kink written with a step function.
+
+    SymPy gives the derivative of Piecewise((f1, z <= 0), (f2, True)) as a Piecewise; a SymPy ``Sum``
+    would fold a Piecewise around its whole summand (Kronecker delta included), so the engine carries
+    it as f1' + (f2' - f1') H(z) with H(0) = 0: the same function, g'(0) being the left derivative.
+    """
+    derivative = _step_form(sp.diff(definition, S.z))
     if derivative.has(sp.Derivative, sp.Subs):
         raise NotDifferentiableError(f"SymPy cannot differentiate the activation {definition} in closed form")
     return derivative
+
+
+def _step_form(expr: sp.Expr) -> sp.Expr:
+    def convert(piecewise):
+        (left, condition), (right, otherwise) = piecewise.args if len(piecewise.args) == 2 else ((None, None), (None, None))
+        if otherwise is not sp.true or condition not in (sp.Le(S.z, 0), sp.Lt(S.z, 0)):
+            return piecewise
+        at_zero = 0 if condition == sp.Le(S.z, 0) else 1      # H(0): which branch holds at z = 0
+        return left + (right - left) * sp.Heaviside(S.z, at_zero)
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise), convert)
+
+
+def _piecewise_form(expr: sp.Expr) -> sp.Expr:
+    """The readable form of a step-function derivative: one Piecewise with the cases spelled out."""
+    if not expr.has(sp.Heaviside):
+        return expr
+    return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
 
 
 @lru_cache(maxsize=256)
@@ -37,13 +59,13 @@ def readable_derivative(definition: sp.Expr) -> tuple[sp.Expr, bool]:
     polynomial = _polynomial_in_activation(definition, derivative)
     if polynomial is not None:
         return polynomial, True
-    if derivative.has(sp.Piecewise):
-        return derivative, False
-    return tidy(derivative) if not derivative.has(sp.Heaviside) else derivative, False
+    if derivative.has(sp.Heaviside):
+        return _piecewise_form(derivative), False
+    return tidy(derivative), False
 
 
 def _polynomial_in_activation(definition: sp.Expr, derivative: sp.Expr):
-    if definition.has(sp.Piecewise, sp.Heaviside, sp.Abs, sp.sign) or derivative.has(sp.Piecewise):
+    if definition.has(sp.Piecewise, sp.Heaviside, sp.Abs, sp.sign) or derivative.has(sp.Piecewise, sp.Heaviside):
         return None
     if S.z not in derivative.free_symbols:          # constant derivative: identity, scaled identity
         return derivative
@@ -89,6 +111,13 @@ def coupled_jacobian(definition: sp.Expr, layer) -> tuple[sp.Expr, sp.Expr]:
     # Group as a_k (δ_ik - a_i) when that is what it is.
     grouped = sp.factor_terms(in_activations)
     return raw, grouped
+
+
+def chain_through(definition: sp.Expr, unit: sp.Expr, variable: sp.Expr) -> sp.Expr:
+    """∂g(unit)/∂variable by the chain rule: g'(unit) (differentiated in z) times ∂unit/∂variable
+    (SymPy gives a Kronecker delta for two units of one layer). Kept as a product so that the delta
+    stays outside g' even where g' is Piecewise."""
+    return sp.Mul(derivative_in_z(definition).subs(S.z, unit), sp.diff(unit, variable))
 
 
 def activation_of(definition: sp.Expr, argument: sp.Expr) -> sp.Expr:

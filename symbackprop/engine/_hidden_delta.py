@@ -13,7 +13,7 @@ from sympy.matrices.expressions import HadamardProduct, MatMul, Transpose
 from .. import symbols as S
 from ..catalogue import Activation
 from ..derivation import Quantity, Rule, Step
-from ._activation_derivative import activation_of, derivative_in_z, readable_derivative
+from ._activation_derivative import derivative_in_z, readable_derivative
 from ._calculus import contract, positive_factors, equation
 from ._vectorise import vectorise
 
@@ -41,9 +41,13 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
 
     z_next = next_preactivation(layer, bias)
     # Differentiate z^{l+1}_k with every a^l_j replaced by g(z^l_j): the engine, not a rule, finds W_ki g'(z_i).
+    # ∂z^{l+1}_k/∂z^l_i: differentiate the weighted sum, each a^l_j = g(z^l_j) by the chain rule.
     z_next_in_z = z_next.replace(lambda e: isinstance(e, sp.Indexed) and e.base == S.base("a") and e.indices[0] == layer,
-                                 lambda e: activation_of(definition, S.unit("z", layer, e.indices[1])))
-    raw = sp.diff(z_next_in_z, z_i)
+                                 lambda e: sp.Function("_g")(S.unit("z", layer, e.indices[1])))
+    raw = sp.diff(z_next_in_z, z_i).replace(
+        lambda e: isinstance(e, sp.Derivative) and e.expr.func == sp.Function("_g"),
+        lambda e: derivative_in_z(definition).subs(S.z, e.variables[0]))
+    raw = raw.replace(lambda e: isinstance(e, sp.Subs), lambda e: e.doit())
     dz_next = contract(raw)
     summed = contract(sp.Sum(delta_next_k * dz_next, (k, 1, S.width[layer + 1])))
     steps = [
@@ -57,14 +61,14 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
         step(equation(z_next_k, z_next), Rule.DEFINITION,
              "the next layer's pre-activation" + (", with the bias unit a_0 = 1 in column 0" if bias == "column" else "")),
         step(equation(sp.Derivative(z_next_k, z_i), raw), Rule.CHAIN_RULE,
-             f"differentiate through a^l_j = {activation.name}(z^l_j): only the unit j = i depends on z^l_i"),
+             f"differentiate through a^l_j = {activation.spoken}(z^l_j): only the unit j = i depends on z^l_i"),
         step(equation(sp.Derivative(z_next_k, z_i), dz_next), Rule.KRONECKER, "the Kronecker delta keeps j = i"),
         step(equation(delta_i, summed), Rule.KRONECKER,
              "sum over k; g'(z^l_i) does not depend on k and comes out of the sum"),
     ]
     if in_a:
         steps.append(step(equation(g_prime_z.subs(S.z, z_i), g_prime.subs(S.a, a_i)), Rule.ACTIVATION_DERIVATIVE,
-                          f"the derivative of {activation.name}, written in its own output a = {activation.name}(z)"))
+                          f"the derivative of {activation.spoken}, written in its own output a = {activation.spoken}(z)"))
     unit = positive_factors(S.e * g_prime) if g_prime != 1 else S.e
     back_sum = sp.Sum(S.weight(layer + 1, k, i) * delta_next_k, (k, 1, S.width[layer + 1]))
     index_rhs = unit.xreplace({S.e: back_sum, S.a: a_i, S.z: z_i})
@@ -76,7 +80,7 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
     if bias == "column":
         back = back[1:, :]
         steps.append(step(equation(S.vector("e", layer), back), Rule.BIAS_ROW,
-                          "(Θ)^T δ has a row 0 for the bias unit a_0 = 1, which has no pre-activation: drop it"))
+                          "the transposed weights times δ give a row 0 for the bias unit a_0 = 1, which has no pre-activation: drop it"))
     g_vector = vectorise(g_prime, {S.a: S.vector("a", layer), S.z: S.vector("z", layer)}, S.width[layer])
     vector = back if g_prime == 1 else HadamardProduct(back, g_vector)
     steps.append(step(equation(S.vector("delta", layer), vector), Rule.VECTORISATION,

@@ -13,7 +13,7 @@ import sympy as sp
 from .. import symbols as S
 from ..catalogue import Activation, Loss
 from ..derivation import Assumption, Quantity, Rule, Step
-from ._activation_derivative import activation_of, coupled_jacobian, derivative_in_z, readable_derivative
+from ._activation_derivative import chain_through, coupled_jacobian, derivative_in_z, readable_derivative
 from ._calculus import contract, tidy, equation
 from ._vectorise import vectorise
 
@@ -65,12 +65,12 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
         g_prime_z = derivative_in_z(definition)
         g_prime, in_a = readable_derivative(definition)
         unit_g_prime = g_prime
-        raw_jacobian = sp.diff(activation_of(definition, z_L_k), z_L_i)
+        raw_jacobian = chain_through(definition, z_L_k, z_L_i)
         steps.append(step(equation(sp.Derivative(a_L_k, z_L_i), raw_jacobian), Rule.ACTIVATION_DERIVATIVE,
-                          f"a^L_k = {output.name}(z^L_k) depends on z^L_i only when k = i"))
+                          f"a^L_k = {output.spoken}(z^L_k) depends on z^L_i only when k = i"))
         if in_a:
             steps.append(step(equation(g_prime_z.subs(S.z, z_L_i), g_prime.subs(S.a, a_L_i)), Rule.ACTIVATION_DERIVATIVE,
-                              f"the derivative of {output.name}, written in its own output a = {output.name}(z)"))
+                              f"the derivative of {output.spoken}, written in its own output a = {output.spoken}(z)"))
         contracted = contract(sp.Sum(dC_da * sp.KroneckerDelta(i, k) * g_prime_z.subs(S.z, z_L_k), (k, 1, n_L)))
         steps.append(step(equation(S.unit("delta", L, i), contracted), Rule.KRONECKER,
                           "the Kronecker delta keeps only the term k = i of the sum"))
@@ -85,7 +85,7 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
     else:
         raw_jacobian, jacobian = coupled_jacobian(output.definition, L)
         steps.append(step(equation(sp.Derivative(a_L_k, z_L_i), jacobian), Rule.ACTIVATION_DERIVATIVE,
-                          f"{output.name} couples the units: every a^L_k depends on every z^L_i"))
+                          f"{output.spoken} couples the units: every a^L_k depends on every z^L_i"))
         summed = contract(sp.Sum(dC_da * jacobian, (k, 1, n_L)))
         summed = sp.collect(sp.expand(summed), a_L_i) if summed.has(sp.Sum) else summed
         steps.append(step(equation(S.unit("delta", L, i), summed), Rule.KRONECKER,
@@ -118,16 +118,16 @@ def _product_in_z(loss_factor: sp.Expr, g_prime: sp.Expr) -> sp.Expr:
 def _elementwise_cancellation(delta_unit, g_prime, in_a, output):
     """Read off the result whether g' cancelled: no non-constant factor of g' is left in δ^L."""
     if not g_prime.free_symbols:
-        return True, f"{output.name}'s derivative is the constant {g_prime}: δ^L is ∂C/∂a itself"
+        return True, "the activation's derivative is a constant: δ^L is ∂C/∂a itself"
     if not in_a:
-        return False, f"{output.name}'s derivative stays a factor of δ^L"
+        return False, "the activation's derivative stays a factor of δ^L"
     numerator = sp.numer(sp.together(delta_unit))
     common = sp.gcd(sp.factor(numerator), sp.factor(g_prime))
     if not common.free_symbols:
-        return True, f"the factor {g_prime} = {output.name}'(z) cancels against the denominator of ∂C/∂a"
+        return True, "the activation's derivative cancels against the denominator of ∂C/∂a"
     if sp.cancel(g_prime / common).free_symbols:
-        return False, f"only part of {output.name}'(z) = {g_prime} cancels; the factor {common} remains"
-    return False, f"{output.name}'(z) = {g_prime} does not cancel: it stays a factor of δ^L"
+        return False, "only part of the activation's derivative cancels; the rest stays a factor of δ^L"
+    return False, "the activation's derivative does not cancel: it stays a factor of δ^L"
 
 
 def _coupled_cancellation(delta_index: sp.Expr) -> bool:

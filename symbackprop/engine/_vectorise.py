@@ -39,6 +39,11 @@ class _Vectoriser:
             return self.vectors[expr]
         if self.is_scalar(expr):
             return MatMul(expr, self.ones) if expr != 1 else self.ones
+        used = expr.free_symbols & set(self.vectors)
+        if len(used) == 1 and not expr.has(sp.Sum) and not expr.is_polynomial(*used):
+            (symbol,) = used        # g'(z) = e^z/(e^z + 1): one function applied to each entry of z
+            if not isinstance(expr, sp.Mul) or all(not f.has(symbol) or not f.is_polynomial(symbol) for f in expr.args):
+                return ElementwiseApplyFunction(sp.Lambda(symbol, expr), self.vectors[symbol])
         if isinstance(expr, sp.Add):
             return MatAdd(*[self.vector(term) for term in expr.args])
         if isinstance(expr, sp.Mul):
