@@ -1,0 +1,324 @@
+"""Two derivations side by side: where they first differ, and why.
+
+This module owns the comparison. Everything it says is computed from the two
+:class:`~symbackprop.derivation.Derivation` objects -- the steps, the per-unit quantities and
+the loss-derivative steps -- nothing is stored: "δ^L differs by the factor σ'(z^L)" comes from
+dividing one δ^L by the other and recognising the activation's derivative in the ratio.
+A comparison of one derivation in two notations finds no difference in the mathematics and
+shows how each notation writes the same formulas.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Optional
+
+import sympy as sp
+
+from .. import symbols as S
+from ..derivation import Derivation, Rule
+from ..errors import SymbackpropError, UnknownNameError
+from ._mathml import mathml
+from ._notes import latex_text
+from .notations import DEFAULT, notation as _notation
+from .steps import Formula, Layout, layout as _layout
+
+_UNIT_BASES = {"a": S.a, "y": S.y, "z": S.z, "delta": S.delta, "e": S.e}
+_QUANTITIES = (("output_delta", "output layer δ^L"), ("hidden_delta", "hidden layer δ^l"),
+               ("weight_gradient", "weight gradient, one example"), ("bias_gradient", "bias gradient, one example"))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One quantity in both setups."""
+
+    label: str
+    left: Optional[Formula]
+    right: Optional[Formula]
+    same: bool                 #: the same mathematics (canonical expressions equal)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The first step where the two derivations part."""
+
+    quantity: str
+    left_number: Optional[int]
+    right_number: Optional[int]
+    left: Optional[Formula]
+    right: Optional[Formula]
+    left_rule: str
+    right_rule: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of :func:`compare`; ``render(format)`` lays it out as text, LaTeX or HTML."""
+
+    left_title: str
+    right_title: str
+    rows: tuple[Row, ...]
+    first_difference: Optional[Difference]
+    reason: str                #: one or two sentences: why the setups differ (or that they do not)
+    reason_latex: str
+
+    @property
+    def differ(self) -> bool:
+        return self.first_difference is not None
+
+    def render(self, format: str = "text") -> str:
+        if format == "text":
+            return _render_text(self)
+        if format == "latex":
+            return _render_latex(self)
+        if format == "html":
+            return _render_html(self)
+        raise UnknownNameError("comparison format", str(format), ("text", "latex", "html"))
+
+
+def compare(left: Derivation, right: Derivation, notation=DEFAULT, right_notation=None) -> Comparison:
+    """Compare two derivations; ``right_notation`` (default: ``notation``) renders the right one.
+
+    >>> from symbackprop import Network, derive
+    >>> ng = derive(Network((4, 3, 2), loss="cross-entropy"))
+    >>> nielsen = derive(Network((4, 3, 2), loss="quadratic"))
+    >>> compare(ng, nielsen).first_difference.quantity
+    'cost'
+    """
+    for side in (left, right):
+        if not isinstance(side, Derivation):
+            raise SymbackpropError(f"compare() takes two symbackprop Derivations, not {type(side).__name__}")
+    left_page = _layout(left, _notation(notation))
+    right_page = _layout(right, _notation(right_notation if right_notation is not None else notation))
+    rows = tuple(_rows(left_page, right_page))
+    difference = _first_difference(left_page, right_page)
+    reason, reason_latex = _reason(left_page, right_page, difference)
+    return Comparison(_title(left_page), _title(right_page), rows, difference, reason, reason_latex)
+
+
+def _title(page: Layout) -> str:
+    return f"{page.network} ({page.notation.name})"
+
+
+def _rows(left: Layout, right: Layout):
+    for key, label in _QUANTITIES:
+        a, b = getattr(left.derivation, key), getattr(right.derivation, key)
+        if a is None and b is None:
+            continue
+        yield Row(label, _vector(left, a), _vector(right, b),
+                  a is not None and b is not None and _same(a.vector, b.vector))
+    a, b = left.derivation.weight_gradient, right.derivation.weight_gradient
+    yield Row("weight gradient, batch of m", _vector(left, a, "batch_vector"), _vector(right, b, "batch_vector"),
+              _same(a.batch_vector, b.batch_vector))
+
+
+def _vector(page: Layout, quantity, attribute: str = "vector") -> Optional[Formula]:
+    if quantity is None or getattr(quantity, attribute) is None:
+        return None
+    latex_printer, text_printer = page.printers(batch=attribute.startswith("batch"))
+    expr = getattr(quantity, attribute)
+    return Formula(latex_printer.doprint(expr), text_printer.doprint(expr))
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a == b
+
+
+def _first_difference(left: Layout, right: Layout) -> Optional[Difference]:
+    """Walk the steps quantity by quantity; the first pair whose statements differ."""
+    left_steps = [step for section in left.sections for step in section.steps]
+    right_steps = [step for section in right.sections for step in section.steps]
+    for quantity in dict.fromkeys([s.quantity for s in left_steps] + [s.quantity for s in right_steps]):
+        a = [s for s in left_steps if s.quantity == quantity]
+        b = [s for s in right_steps if s.quantity == quantity]
+        for position in range(max(len(a), len(b))):
+            x = a[position] if position < len(a) else None
+            y = b[position] if position < len(b) else None
+            if x is not None and y is not None and x.step.statement == y.step.statement:
+                continue
+            return Difference(quantity, x.number if x else None, y.number if y else None,
+                              x.statement if x else None, y.statement if y else None,
+                              x.rule if x else "", y.rule if y else "")
+    return None
+
+
+def unit_form(expr):
+    """An index-level expression with every layer-indexed unit replaced by its per-unit symbol."""
+    return expr.replace(lambda e: isinstance(e, sp.Indexed) and str(e.base.label) in _UNIT_BASES,
+                        lambda e: _UNIT_BASES[str(e.base.label)])
+
+
+def loss_derivative(derivation: Derivation):
+    """∂C/∂a of one output unit, read from the derivation's loss-derivative step (None if coupled)."""
+    for step in derivation.steps_for("output_delta"):
+        if step.rule == Rule.LOSS_DERIVATIVE:
+            value = sp.factor(sp.simplify(unit_form(step.statement.rhs)))
+            return None if value.has(sp.KroneckerDelta) or value.has(sp.Indexed) else readable_fraction(value)
+    return None
+
+
+def readable_fraction(expr):
+    """(y - a)/(a (a - 1)) -> (a - y)/(a (1 - a)): the signs placed so that every sum starts positive."""
+    numerator, denominator = sp.fraction(sp.factor(expr))
+    if denominator == 1:
+        return expr
+    factors = list(sp.Mul.make_args(denominator))
+    candidates = [(numerator, factors)]
+    for position, factor in enumerate(factors):
+        if isinstance(factor, sp.Add):
+            flipped = factors[:position] + [sp.expand(-factor)] + factors[position + 1:]
+            candidates.append((sp.expand(-numerator), flipped))
+
+    def leading_minus(candidate):
+        n, fs = candidate
+        sums = [t for t in [n, *fs] if isinstance(t, sp.Add)]
+        return sum(1 for t in sums if t.as_ordered_terms()[0].could_extract_minus_sign())
+
+    numerator, factors = min(candidates, key=leading_minus)
+    return numerator / sp.Mul(*factors)
+
+
+def _reason(left: Layout, right: Layout, difference: Optional[Difference]):
+    a, b = left.derivation, right.derivation
+    if difference is None:
+        if left.notation.name == right.notation.name:
+            text = "The two derivations are the same, step for step."
+        else:
+            text = (f"The mathematics is the same, step for step; only the notation differs: "
+                    f"{left.notation.name} writes the weights into layer l as "
+                    f"{left.text_printer.doprint(S.matrix(S.l))} and the error as "
+                    f"{left.text_printer.doprint(S.vector('delta', S.l))}, {right.notation.name} as "
+                    f"{right.text_printer.doprint(S.matrix(S.l))} and "
+                    f"{right.text_printer.doprint(S.vector('delta', S.l))}.")
+        return text, latex_text(text)
+    da, db = a.output_delta, b.output_delta
+    if not _same(da.unit, db.unit):
+        return _output_reason(left, right)
+    if difference.quantity in ("hidden_delta", "cost") and a.hidden_delta is not None and b.hidden_delta is not None \
+            and not _same(a.hidden_delta.unit, b.hidden_delta.unit):
+        ga, gb = a.hidden_delta.activation_derivative, b.hidden_delta.activation_derivative
+        text = (f"The hidden error differs by the activation's derivative: g'(z^l) = {sp.sstr(ga)} "
+                f"under {a.network.hidden[0].name}, {sp.sstr(gb)} under {b.network.hidden[0].name}.")
+        return text, latex_text(text)
+    if a.network.l2 != b.network.l2:
+        text = (f"The batch gradient differs by the L2 term (λ/m)W: λ = {a.network.l2} against λ = {b.network.l2}; "
+                f"δ^L and the recursion are the same.")
+        return text, latex_text(text)
+    if a.network.bias != b.network.bias:
+        text = (f"The bias lives in different places ({a.network.bias} against {b.network.bias}): the gradient "
+                f"formulas are the same, the bookkeeping of the bias column is not.")
+        return text, latex_text(text)
+    text = f"The derivations first differ at the {difference.quantity.replace('_', ' ')} ({difference.left_rule})."
+    return text, latex_text(text)
+
+
+def _output_reason(left: Layout, right: Layout):
+    """Why δ^L differs: a factor of g'(z^L) that one loss cancels and the other does not, or simply two formulas."""
+    a, b = left.derivation, right.derivation
+    da, db = a.output_delta, b.output_delta
+    ratio = sp.factor(sp.simplify(db.unit / da.unit))
+    t, x = left.text_printer.doprint, left.latex_printer.doprint
+    setup_a = f"{a.network.output.name} + {a.network.loss.name}"
+    setup_b = f"{b.network.output.name} + {b.network.loss.name}"
+    same_output = a.network.output == b.network.output
+    for first, second, r, setup_first, setup_second in ((da, db, ratio, setup_a, setup_b),
+                                                        (db, da, sp.factor(1 / ratio), setup_b, setup_a)):
+        if not same_output:
+            break
+        g = second.activation_derivative
+        if g is not None and sp.simplify(r - g) == 0 and first.cancels and second.cancels is False:
+            name = second.activation.latex if second.activation is not None else "g"
+            name_text = _TEXT_NAMES.get(name, second.activation.name if second.activation else "g")
+            dcda = loss_derivative(a if first is da else b)
+            dcda_other = loss_derivative(b if first is da else a)
+            text = (f"δ^L differs by the factor {name_text}'(z^L) = {t(g)}: under {setup_first} "
+                    f"∂C/∂a = {t(dcda)}, which cancels {name_text}'(z^L) = {t(g)}, so δ^L = "
+                    f"{t(first.unit)}; under {setup_second} ∂C/∂a = {t(dcda_other)}, which does not, "
+                    f"so δ^L = {t(second.unit)}.")
+            latex = (rf"$\delta^L$ differs by the factor ${name}'(z^L) = {x(g)}$: under "
+                     rf"{latex_text(setup_first)} $\partial C/\partial a = {x(dcda)}$, which cancels "
+                     rf"${name}'(z^L) = {x(g)}$, so $\delta^L = {x(first.unit)}$; under "
+                     rf"{latex_text(setup_second)} $\partial C/\partial a = {x(dcda_other)}$, which does "
+                     rf"not, so $\delta^L = {x(second.unit)}$.")
+            return text, latex
+    text = (f"δ^L differs: δ^L = {t(da.unit)} under {setup_a}, δ^L = {t(db.unit)} under {setup_b} "
+            f"(their ratio is {t(ratio)}).")
+    latex = (rf"$\delta^L$ differs: $\delta^L = {x(da.unit)}$ under {latex_text(setup_a)}, $\delta^L = {x(db.unit)}$ "
+             rf"under {latex_text(setup_b)} (their ratio is ${x(ratio)}$).")
+    return text, latex
+
+
+_TEXT_NAMES = {r"\sigma": "σ", r"\tanh": "tanh", r"\exp": "exp"}
+
+
+# --- layouts of a comparison --------------------------------------------------------------------
+def _render_text(c: Comparison) -> str:
+    lines = [f"A: {c.left_title}", f"B: {c.right_title}", ""]
+    for row in c.rows:
+        mark = "same" if row.same else "DIFFERENT"
+        lines.append(f"{row.label} [{mark}]")
+        lines.append(f"  A: {row.left.text if row.left else '(none)'}")
+        lines.append(f"  B: {row.right.text if row.right else '(none)'}")
+    lines.append("")
+    d = c.first_difference
+    if d is None:
+        lines.append("No step differs.")
+    else:
+        lines.append(f"First difference: {d.quantity.replace('_', ' ')}, step ({d.left_number}) of A "
+                     f"against step ({d.right_number}) of B")
+        lines.append(f"  A: {d.left.text if d.left else '(no such step)'}    [{d.left_rule}]")
+        lines.append(f"  B: {d.right.text if d.right else '(no such step)'}    [{d.right_rule}]")
+    lines += ["", "Why: " + c.reason]
+    return "\n".join(lines) + "\n"
+
+
+_DASH = r"\text{--}"
+
+
+def _render_latex(c: Comparison) -> str:
+    rows = []
+    for row in c.rows:
+        mark = "same" if row.same else "different"
+        rows.append(rf"\intertext{{\textbf{{{latex_text(row.label)}}} ({mark})}}")
+        rows.append(rf"\text{{A: }} & {row.left.latex if row.left else _DASH} \\")
+        rows.append(rf"\text{{B: }} & {row.right.latex if row.right else _DASH} \\")
+    out = [rf"\noindent A: {latex_text(c.left_title)}\\", rf"B: {latex_text(c.right_title)}",
+           "\\begin{align*}", *rows, "\\end{align*}"]
+    d = c.first_difference
+    if d is not None:
+        out.append(rf"\noindent\textbf{{First difference}}: {latex_text(d.quantity.replace('_', ' '))}, "
+                   rf"step ({d.left_number}) of A against step ({d.right_number}) of B.")
+        out.append("\\begin{align*}")
+        out.append(rf"\text{{A: }} & {d.left.latex if d.left else _DASH} \\")
+        out.append(rf"\text{{B: }} & {d.right.latex if d.right else _DASH}")
+        out.append("\\end{align*}")
+    out.append(rf"\noindent\textbf{{Why}}: {c.reason_latex}")
+    return "\n".join(out) + "\n"
+
+
+def _render_html(c: Comparison) -> str:
+    from .html import CSS
+    def cell(formula):
+        return mathml(formula.latex, display=True) if formula else "—"
+    rows = "".join(f'<tr><td class="label">{html.escape(r.label)}<br><small>{"same" if r.same else "different"}</small>'
+                   f'</td><td class="math">{cell(r.left)}</td><td class="math">{cell(r.right)}</td></tr>'
+                   for r in c.rows)
+    d = c.first_difference
+    first = ("<p>No step differs.</p>" if d is None else
+             f'<p><strong>First difference:</strong> {html.escape(d.quantity.replace("_", " "))}, '
+             f'step ({d.left_number}) of A against step ({d.right_number}) of B.</p>'
+             f'<table class="results"><tr><td class="label">A <small>{html.escape(d.left_rule)}</small></td>'
+             f'<td class="math">{cell(d.left)}</td></tr><tr><td class="label">B <small>{html.escape(d.right_rule)}'
+             f'</small></td><td class="math">{cell(d.right)}</td></tr></table>')
+    body = (f'<div class="sbp"><h1>Two derivations compared</h1>'
+            f'<p class="meta"><strong>A:</strong> {html.escape(c.left_title)}</p>'
+            f'<p class="meta"><strong>B:</strong> {html.escape(c.right_title)}</p>'
+            f'<h2>Why they differ</h2><p>{html.escape(c.reason)}</p>{first}'
+            f'<h2>Side by side</h2><table class="results"><tr><td></td><td><strong>A</strong></td>'
+            f'<td><strong>B</strong></td></tr>{rows}</table></div>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>symbackprop: two derivations compared</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n"
+            "</body>\n</html>\n")

@@ -1,0 +1,222 @@
+"""The textbook notations, as data: one :class:`Notation` record per preset.
+
+This module owns the *facts* about each convention (letters, where the layer index sits, how
+layers are numbered, the elementwise-product operator, the cost's name). It contains no
+printing logic: the printers in :mod:`._latex_printer` and :mod:`._text_printer` read these
+records. A notation is a setting of the printers, never a second engine -- every preset
+renders the same :class:`~symbackprop.derivation.Derivation`.
+
+Layer numbering. The canonical convention numbers layers 1..L with the input as layer 1 and
+``W^l`` mapping layer l-1 to layer l. A generic layer symbol (l, L) keeps its name in every
+notation -- a statement about "layer l" stays true under a renumbering when l is free -- but
+may be renamed (Goodfellow's loop layer is k and his output layer is l). A concrete layer
+number n is printed as ``n + layer_offset``; a weight matrix additionally shifts by
+``weight_offset`` (Ng's Theta^(l) maps layer l to l+1, so canonical W^{l+1} is Theta^(l)).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping, NamedTuple, Optional
+
+from ..errors import UnknownNameError
+
+
+class Glyph(NamedTuple):
+    """How one letter is written: in LaTeX and in plain unicode text."""
+
+    latex: str
+    text: str
+
+
+#: the capital letter of a batch matrix (one column per example) for each unit letter
+CAPITALS: Mapping[str, Glyph] = MappingProxyType({
+    "a": Glyph("A", "A"), "z": Glyph("Z", "Z"), "h": Glyph("H", "H"), r"\delta": Glyph(r"\Delta", "Δ"),
+    "dz": Glyph("dZ", "dZ"), "g": Glyph("G", "G"), "y": Glyph("Y", "Y"), "t": Glyph("T", "T"), "e": Glyph("E", "E"),
+})
+
+LAYER_STYLES = ("paren", "bracket", "plain", "none")  #: a^{(l)}, a^{[l]}, a^{l}, a (no layer index)
+EXAMPLE_LAYOUTS = ("rows", "columns")
+BIAS_PLACES = ("column", "separate")
+GRADIENT_STYLES = ("partial", "d", "nabla")            #: dC/dW, dW (Ng's DLS), nabla_W J (Goodfellow)
+_CANONICAL_INDICES = ("i", "j", "k", "p", "q", "x")   #: unit indices, and x over the examples
+_CANONICAL_LAYERS = ("l", "L")
+
+
+@dataclass(frozen=True)
+class Notation:
+    """One textbook's convention. Every field is validated when the record is built."""
+
+    name: str
+    source: str                       #: the book or course, for headers
+    activation: Glyph                 #: the post-activation a = g(z)
+    preactivation: Glyph              #: z = W a_prev + b
+    weight: Glyph
+    bias: Glyph
+    error: Glyph                      #: delta = dC/dz
+    cost: Glyph                       #: the cost of one example (canonical C)
+    batch_cost: Glyph                 #: the cost of a batch of m examples (canonical J)
+    target: Glyph
+    function: Glyph                   #: the generic name of an activation function (g, sigma, f, h)
+    size: Glyph                       #: the width of a layer, n_l
+    hadamard: Glyph                   #: the elementwise product
+    layer_style: str                  #: one of LAYER_STYLES
+    layer_offset: int = 0             #: printed number of concrete layer n is n + layer_offset
+    weight_offset: int = 0            #: weight matrices shift once more (Ng: W^{l+1} is Theta^(l))
+    output_activation: Optional[Glyph] = None  #: a separate letter for the output layer's activation (Bishop's y)
+    layer_names: Mapping[str, str] = field(default_factory=dict)  #: renamed generic layers ({'l': 'k', 'L': 'l'})
+    index_names: Mapping[str, str] = field(default_factory=dict)  #: renamed unit indices (Bishop swaps i and j)
+    size_subscript: bool = False      #: write the width as s_l (Ng) rather than with the layer decoration
+    transpose_merged: bool = False    #: W^{[l]T} (merged) rather than (W^{[l]})^T
+    gradient_style: str = "partial"   #: one of GRADIENT_STYLES
+    bias_place: str = "separate"      #: where the author keeps the bias (one of BIAS_PLACES)
+    examples: str = "columns"         #: how the author stacks a batch (one of EXAMPLE_LAYOUTS)
+    kronecker: Glyph = Glyph(r"\delta", "δ")  #: the Kronecker delta (Bishop writes I_kj)
+    example_cost: Glyph = Glyph(r"C_{%s}", "C_%s")  #: the cost of example %s of a batch
+    batch_letters: Mapping[str, Glyph] = field(default_factory=dict)  #: overrides of CAPITALS (Ng's d for a batch of δ)
+    remarks: tuple[str, ...] = ()     #: sentences for the header of a rendered derivation
+
+    def __post_init__(self):
+        def refuse(what, value, accepted):
+            raise ValueError(f"notation {self.name!r}: {what} {value!r} is not accepted; accepted: {', '.join(accepted)}")
+
+        if self.layer_style not in LAYER_STYLES:
+            refuse("layer_style", self.layer_style, LAYER_STYLES)
+        if self.examples not in EXAMPLE_LAYOUTS:
+            refuse("examples", self.examples, EXAMPLE_LAYOUTS)
+        if self.bias_place not in BIAS_PLACES:
+            refuse("bias_place", self.bias_place, BIAS_PLACES)
+        if self.gradient_style not in GRADIENT_STYLES:
+            refuse("gradient_style", self.gradient_style, GRADIENT_STYLES)
+        for key in self.layer_names:
+            if key not in _CANONICAL_LAYERS:
+                refuse("renamed layer", key, _CANONICAL_LAYERS)
+        for key in self.index_names:
+            if key not in _CANONICAL_INDICES:
+                refuse("renamed index", key, _CANONICAL_INDICES)
+        if len(set(self.index_names.values())) != len(self.index_names):
+            raise ValueError(f"notation {self.name!r}: index_names {dict(self.index_names)!r} maps two indices to one letter")
+        for name in ("activation", "preactivation", "weight", "bias", "error", "cost", "batch_cost",
+                     "target", "function", "size", "hadamard", "kronecker", "example_cost"):
+            value = getattr(self, name)
+            if not isinstance(value, Glyph):
+                raise ValueError(f"notation {self.name!r}: {name} must be a Glyph(latex, text), not {value!r}")
+        object.__setattr__(self, "layer_names", MappingProxyType(dict(self.layer_names)))
+        object.__setattr__(self, "index_names", MappingProxyType(dict(self.index_names)))
+        object.__setattr__(self, "batch_letters", MappingProxyType(dict(self.batch_letters)))
+
+    def batch_letter(self, letter: Glyph) -> Glyph:
+        """The letter of a batch matrix (one column or row per example) of units written ``letter``."""
+        return self.batch_letters.get(letter.latex) or CAPITALS.get(letter.latex, letter)
+
+    @property
+    def has_layer_index(self) -> bool:
+        return self.layer_style != "none"
+
+    def layer_name(self, canonical: str) -> str:
+        """The printed name of a generic layer symbol ('l' or 'L')."""
+        return self.layer_names.get(canonical, canonical)
+
+    def index_name(self, canonical: str) -> str:
+        """The printed name of an index ('i', 'j', 'k', 'p', 'q', or 'x' over the examples)."""
+        return self.index_names.get(canonical, canonical)
+
+
+def _g(latex: str, text: str) -> Glyph:
+    return Glyph(latex, text)
+
+
+NG_ML = Notation(
+    name="ng-ml",
+    source="Andrew Ng, Machine Learning (Coursera, 2011), lectures and ex4",
+    activation=_g("a", "a"), preactivation=_g("z", "z"), weight=_g(r"\Theta", "Θ"), bias=_g("b", "b"),
+    error=_g(r"\delta", "δ"), cost=_g(r"\operatorname{cost}", "cost"), batch_cost=_g("J", "J"),
+    target=_g("y", "y"), function=_g("g", "g"), size=_g("s", "s"), hadamard=_g(r"\mathbin{.*}", ".*"),
+    example_cost=_g(r"\operatorname{cost}^{(%s)}", "cost^(%s)"),
+    batch_letters={r"\delta": _g("d", "d")},
+    layer_style="paren", weight_offset=-1, size_subscript=True,
+    bias_place="column", examples="rows",
+    remarks=("Layers are numbered 1..L with a^(1) = x; Θ^(l) maps layer l to layer l+1, "
+             "so the weights into layer l are Θ^(l-1).",
+             "Ng keeps the bias in column 0 of Θ^(l), multiplying a bias unit a_0 = 1; "
+             "In a batch, A^(l) and d^(l) hold one example per ROW (ex4's a2 and d2); "
+             ".* is the elementwise product."),
+)
+
+NG_DLS = Notation(
+    name="ng-dls",
+    source="Andrew Ng, Deep Learning Specialization, course 1",
+    activation=_g("a", "a"), preactivation=_g("z", "z"), weight=_g("W", "W"), bias=_g("b", "b"),
+    error=_g(r"dz", "dz"), cost=_g(r"\mathcal{L}", "ℒ"), batch_cost=_g("J", "J"),
+    target=_g("y", "y"), function=_g("g", "g"), size=_g("n", "n"), hadamard=_g(r"*", "*"),
+    example_cost=_g(r"\mathcal{L}^{(%s)}", "ℒ^(%s)"),
+    layer_style="bracket", layer_offset=-1, transpose_merged=True, gradient_style="d",
+    bias_place="separate", examples="columns",
+    remarks=("Layers are numbered 0..L with a^[0] = x; W^[l] maps layer l-1 to layer l.",
+             "dz^[l] stands for ∂ℒ/∂z^[l]; the examples are the columns of X; * is the elementwise product."),
+)
+
+NIELSEN = Notation(
+    name="nielsen",
+    source="Michael Nielsen, Neural Networks and Deep Learning, chapters 2 and 3",
+    activation=_g("a", "a"), preactivation=_g("z", "z"), weight=_g("w", "w"), bias=_g("b", "b"),
+    error=_g(r"\delta", "δ"), cost=_g("C", "C"), batch_cost=_g(r"\overline{C}", "C̄"),
+    target=_g("y", "y"), function=_g(r"\sigma", "σ"), size=_g("n", "n"), hadamard=_g(r"\odot", "⊙"),
+    layer_style="plain",
+    bias_place="separate", examples="columns",
+    remarks=("Layers are numbered 1..L with a^1 = x; w^l_jk is the weight from unit k of layer l-1 "
+             "to unit j of layer l (here written with indices i and j).",
+             "C is the cost of one example and C̄ its average over a batch of m examples; ⊙ is the Hadamard product."),
+)
+
+GOODFELLOW = Notation(
+    name="goodfellow",
+    source="Goodfellow, Bengio and Courville, Deep Learning, section 6.5",
+    activation=_g("h", "h"), preactivation=_g("a", "a"), weight=_g("W", "W"), bias=_g("b", "b"),
+    error=_g("g", "g"), cost=_g("L", "L"), batch_cost=_g("J", "J"),
+    target=_g("y", "y"), function=_g("f", "f"), size=_g("n", "n"), hadamard=_g(r"\odot", "⊙"),
+    example_cost=_g(r"L^{(%s)}", "L^(%s)"),
+    layer_style="paren", layer_offset=-1, layer_names={"l": "k", "L": "l"}, index_names={"k": "r"},
+    transpose_merged=True,
+    gradient_style="nabla", bias_place="separate", examples="rows",
+    remarks=("a^(k) is the PRE-activation and h^(k) = f(a^(k)) the activation; h^(0) = x and the "
+             "output layer is l, so ŷ = h^(l).",
+             "g^(k) = ∇_{a^(k)} J is the gradient that algorithm 6.4 carries down the layers; "
+             "since k numbers the layers, the units of the next layer are summed over r; "
+             "the rows of the design matrix are the examples."),
+)
+
+BISHOP = Notation(
+    name="bishop",
+    source="Christopher Bishop, Pattern Recognition and Machine Learning, section 5.3",
+    activation=_g("z", "z"), preactivation=_g("a", "a"), weight=_g("w", "w"), bias=_g("b", "b"),
+    error=_g(r"\delta", "δ"), cost=_g("E_n", "E_n"), batch_cost=_g("E", "E"),
+    target=_g("t", "t"), function=_g("h", "h"), size=_g("n", "n"), hadamard=_g(r"\odot", "⊙"),
+    layer_style="none", layer_offset=-1, output_activation=_g("y", "y"), index_names={"i": "j", "j": "i", "x": "n"},
+    example_cost=_g(r"E_{%s}", "E_%s"),
+    kronecker=_g("I", "I"),
+    bias_place="separate", examples="rows",
+    remarks=("a_j = Σ_i w_ji z_i is the PRE-activation and z_j = h(a_j) the activation; the outputs are y_k "
+             "and the targets t_k; δ_j = ∂E_n/∂a_j.",
+             "Section 5.3 writes no layer index: the letter of the unit index says the layer "
+             "(i feeds j, j feeds k). Where a matrix form needs one, the layer is written (l) as in (5.7)."),
+)
+
+
+PRESETS: tuple[Notation, ...] = (NG_ML, NG_DLS, NIELSEN, GOODFELLOW, BISHOP)
+BY_NAME: Mapping[str, Notation] = MappingProxyType({preset.name: preset for preset in PRESETS})
+DEFAULT = "nielsen"
+
+
+def notation(spec) -> Notation:
+    """The :class:`Notation` named ``spec`` ('ng-ml', 'ng-dls', 'nielsen', 'goodfellow', 'bishop'),
+    or ``spec`` itself when it already is one.
+
+    >>> notation("ng-ml").weight.latex
+    '\\\\Theta'
+    """
+    if isinstance(spec, Notation):
+        return spec
+    if isinstance(spec, str) and spec in BY_NAME:
+        return BY_NAME[spec]
+    raise UnknownNameError("notation", str(spec), BY_NAME)
