@@ -1,0 +1,452 @@
+r"""The parser of the project's grammar: tokens in, a syntax tree (:mod:`._ast`) out.
+
+A Pratt parser (precedence climbing), one for both dialects:
+
+=========================  ===========  ======================================================
+operator                   binds        notes
+=========================  ===========  ======================================================
+``=`` ``:=``               --           formula dialect, once, at the top
+``,``                      5, left     formula dialect: index lists ``w_{k,j}``
+``+`` ``-``                10, left
+``* / .* ./ @ \odot``      20, left     juxtaposition (``2a``, ``a(1-a)``) binds like ``*``
+unary ``-`` ``+``          25           so ``-a^2`` is ``-(a^2)`` and ``-a*b`` is ``(-a)*b``
+``^`` ``**``               30, right    ``2^-a`` is allowed
+postfix ``'`` , calls      40           formula dialect: ``g'(z)``, ``W'``
+=========================  ===========  ======================================================
+
+Nesting deeper than :data:`MAX_DEPTH` is refused with a :class:`ParseError`, so no input can
+exhaust the Python stack.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..errors import ParseError
+from . import _ast as A
+from ._lexer import COMMAND, END, INVALID, NAME, NUMBER, OP, Token, tokenize
+
+MAX_DEPTH = 200
+
+COMMA, ADD, MUL, UNARY, POW, POSTFIX = 5, 10, 20, 25, 30, 40
+
+#: Function names every dialect knows (the scalar functions of the expression grammar).
+BUILTIN_FUNCTIONS = ("exp", "log", "ln", "sqrt", "tanh", "sinh", "cosh", "abs")
+
+_BINARY = {"+": ADD, "-": ADD, "*": MUL, "/": MUL, ".*": MUL, "./": MUL, "@": MUL,
+           "^": POW, "**": POW, ".^": POW}
+_EXPRESSION_ONLY_OPS = {".*": "*", "./": "/", ".^": "^"}   # scalar dialect reads them as the plain ones
+
+# LaTeX commands, formula dialect.
+_SPACING = {r"\,", r"\;", r"\:", r"\!", "\\ ", r"\quad", r"\qquad", r"\left", r"\right", r"\big", r"\Big",
+            r"\bigg", r"\Bigg", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr", r"\displaystyle", r"\limits"}
+_FONTS = {r"\mathbf", r"\boldsymbol", r"\bm", r"\mathrm", r"\mathit", r"\mathsf", r"\operatorname",
+          r"\vec", r"\text", r"\mathcal", r"\textrm", r"\mathnormal", r"\pmb"}
+_COMMAND_OPERATORS = {r"\cdot": "*", r"\times": "*", r"\odot": ".*", r"\circ": ".*", r"\prime": "'",
+                      r"\{": "{", r"\}": "}", r"\lbrace": "{", r"\rbrace": "}", r"\lparen": "(",
+                      r"\rparen": ")", r"\lbrack": "[", r"\rbrack": "]", r"\ast": "*"}
+_COMMAND_NAMES = {r"\top": "T", r"\intercal": "T", r"\mathsf{T}": "T"}
+LETTER_COMMANDS = ("alpha", "beta", "gamma", "delta", "Delta", "epsilon", "varepsilon", "eta", "theta",
+                   "Theta", "lambda", "mu", "sigma", "tau", "phi", "varphi", "psi", "omega",
+                   "ell", "Omega", "exp", "log", "ln", "tanh", "sinh", "cosh", "sqrt", "max", "min")
+_STRUCTURE_COMMANDS = (r"\frac", r"\tfrac", r"\dfrac", r"\sum", r"\partial", r"\nabla", r"\hat")
+_CLOSING = {"(": ")", "{": "}", "[": "]"}
+
+
+class Parser:
+    """One parse of one text. Use :func:`parse` rather than this class."""
+
+    def __init__(self, text: str, dialect: str, variables: Iterable[str] = (),
+                 functions: Iterable[str] = ()):
+        self.text, self.dialect = text, dialect
+        self.formula = dialect == "formula"
+        self.variables = tuple(variables)
+        self.functions = tuple(dict.fromkeys((*BUILTIN_FUNCTIONS, *functions)))
+        self.tokens = self._normalise(tokenize(text, dialect))
+        self.pos = 0
+        self.depth = 0
+
+    # --- token handling --------------------------------------------------------------------
+    def _normalise(self, tokens: list[Token]) -> list[Token]:
+        """Drop LaTeX spacing and font commands; read operator commands as their operator."""
+        out = []
+        for token in tokens:
+            if token.kind == OP and not self.formula and token.text in _EXPRESSION_ONLY_OPS:
+                token = Token(OP, _EXPRESSION_ONLY_OPS[token.text], token.column, token.width)
+            if token.kind == COMMAND:
+                if token.text in _SPACING or token.text in _FONTS:
+                    continue
+                if token.text in _COMMAND_OPERATORS:
+                    token = Token(OP, _COMMAND_OPERATORS[token.text], token.column, token.width)
+                elif token.text in _COMMAND_NAMES:
+                    token = Token(NAME, _COMMAND_NAMES[token.text], token.column, token.width)
+                elif token.text[1:] in LETTER_COMMANDS:
+                    token = Token(NAME, token.text[1:], token.column, token.width, command=True)
+                elif token.text not in _STRUCTURE_COMMANDS:
+                    accepted = " ".join(sorted({*_COMMAND_OPERATORS, *_COMMAND_NAMES, *_STRUCTURE_COMMANDS,
+                                                *(f"\\{c}" for c in LETTER_COMMANDS)} - {r"\mathsf{T}"}))
+                    token = Token(INVALID, f"unknown LaTeX command {token.text!r}; accepted: {accepted}",
+                                  token.column)
+            out.append(token)
+        return out
+
+    @property
+    def token(self) -> Token:
+        token = self.tokens[self.pos]
+        if token.kind == INVALID:
+            raise ParseError(token.text, self.text, token.column)
+        return token
+
+    def advance(self) -> Token:
+        token = self.tokens[self.pos]
+        if token.kind != END:
+            self.pos += 1
+        return token
+
+    def at(self, kind: str, text: str | None = None) -> bool:
+        token = self.token
+        return token.kind == kind and (text is None or token.text == text)
+
+    def error(self, message: str, column: int | None = None) -> ParseError:
+        return ParseError(message, self.text, self.token.column if column is None else column)
+
+    def expected(self) -> str:
+        """What may start an operand, for error messages."""
+        if self.formula:
+            return "a number, a name such as a or \\delta, a LaTeX command, or '('"
+        variables = f"a variable ({', '.join(self.variables)})" if self.variables else "a variable"
+        return f"a number, {variables} or a function ({', '.join(self.functions)})"
+
+    def unexpected(self, token: Token | None = None, after: str = "") -> ParseError:
+        token = token or self.token
+        if token.kind == OP and token.text in ")}]":
+            return self.error(f"unbalanced {token.describe()}: nothing to close{after}", token.column)
+        return self.error(f"unexpected {token.describe()}{after}; expected {self.expected()}", token.column)
+
+    # --- entry points ----------------------------------------------------------------------------
+    def parse_expression(self) -> A.Node:
+        if self.at(END):
+            raise self.error(f"empty input; expected {self.expected()}", 0)
+        node = self.expression(0)
+        if not self.at(END):
+            raise self.trailing()
+        return node
+
+    def parse_equation(self) -> A.Equation:
+        if self.at(END):
+            raise self.error("empty formula; write LHS = RHS, e.g. delta^L = (a^L - y) .* sigma'(z^L)", 0)
+        lhs = self.expression(0)
+        if not (self.at(OP, "=") or self.at(OP, ":=")):
+            if self.at(END):
+                raise self.error("no '=' in the formula; write LHS = RHS, e.g. delta^L = a^L - y")
+            raise self.trailing()
+        eq = self.advance()
+        if self.at(END):
+            raise self.error(f"nothing after '='; expected {self.expected()}")
+        rhs = self.expression(0)
+        if not self.at(END):
+            raise self.trailing()
+        return A.Equation(eq.column, lhs, rhs)
+
+    def trailing(self) -> ParseError:
+        token = self.token
+        if token.kind == OP and token.text in ")}]":
+            return self.unexpected(token)
+        if token.kind == OP and token.text in ("=", ":="):
+            if self.formula:
+                return self.error("a second '=' ; a formula has one '='")
+            return self.error("unexpected '='; an expression has no '='")
+        return self.unexpected(token, " after a complete expression")
+
+    # --- the Pratt loop ------------------------------------------------------------------------
+    def expression(self, min_bp: int) -> A.Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nesting deeper than {MAX_DEPTH} levels")
+        try:
+            left = self.prefix()
+            while True:
+                token = self.token
+                if token.kind == OP and (token.text in _BINARY or (self.formula and token.text == ",")):
+                    bp = _BINARY.get(token.text, COMMA)
+                    if bp <= min_bp:
+                        break
+                    self.advance()
+                    op = {"**": "^", ".^": "^"}.get(token.text, token.text)
+                    if self.at(END):
+                        raise self.error(f"nothing after {token.describe()}; expected {self.expected()}")
+                    right = self.expression(bp - 1 if bp == POW else bp)
+                    left = A.Binary(token.column, op, left, right)
+                elif self.formula and token.kind == OP and token.text == "'":
+                    left = self.primes(left)
+                elif self.starts_operand(token):
+                    if MUL <= min_bp:
+                        break
+                    if token.kind == NUMBER:
+                        raise self.error(f"a number cannot follow an operand directly: "
+                                         f"write '*' before {token.describe()}")
+                    right = self.expression(MUL)
+                    left = A.Binary(token.column, "juxt", left, right)
+                else:
+                    break
+            return left
+        finally:
+            self.depth -= 1
+
+    def starts_operand(self, token: Token) -> bool:
+        if token.kind in (NUMBER, NAME):
+            return True
+        if token.kind == COMMAND:
+            return self.formula
+        return token.kind == OP and (token.text == "(" or (self.formula and token.text in "{["))
+
+    # --- operands ---------------------------------------------------------------------------------
+    def prefix(self) -> A.Node:
+        token = self.token
+        if token.kind == NUMBER:
+            self.advance()
+            return A.Number(token.column, token.text)
+        if token.kind == OP and token.text in "+-":
+            self.advance()
+            if self.at(END):
+                raise self.error(f"nothing after {token.describe()}; expected {self.expected()}")
+            return A.Unary(token.column, token.text, self.expression(UNARY))
+        if token.kind == OP and (token.text == "(" or (self.formula and token.text in "{[")):
+            return self.after_atom(self.group())
+        if token.kind == NAME:
+            return self.name()
+        if token.kind == COMMAND:
+            return self.structure()
+        if token.kind == END:
+            raise self.error(f"unexpected end of input; expected {self.expected()}")
+        raise self.unexpected(token)
+
+    def group(self) -> A.Group:
+        open_ = self.advance()
+        close = _CLOSING[open_.text]
+        if self.at(OP, close):
+            raise self.error(f"empty {open_.text}{close}; expected {self.expected()} inside", open_.column)
+        inner = self.expression(0)
+        if not self.at(OP, close):
+            if self.at(END):
+                raise self.error(f"{open_.describe()} at column {open_.column + 1} is never closed; "
+                                 f"expected {close!r}", open_.column)
+            token = self.token
+            if token.kind == OP and token.text in ")}]":
+                raise self.error(f"{token.describe()} does not match the {open_.describe()} at column "
+                                 f"{open_.column + 1}; expected {close!r}")
+            raise self.unexpected(token, f" inside {open_.describe()}")
+        self.advance()
+        return A.Group(open_.column, inner, open_.text)
+
+    def name(self) -> A.Node:
+        token = self.advance()
+        if not self.formula:
+            return self.expression_name(token)
+        node: A.Node = A.Name(token.column, token.text, token.command)
+        # Plain-text names with underscores that are functions: leaky_relu(z).
+        while (self.at(OP, "_") and self.tokens[self.pos + 1].kind == NAME
+               and f"{node.name}_{self.tokens[self.pos + 1].text}" in self.functions):
+            self.advance()
+            node = A.Name(node.column, f"{node.name}_{self.advance().text}")
+        return self.after_atom(self.scripts(node))
+
+    def expression_name(self, token: Token) -> A.Node:
+        if token.text in self.functions:
+            if not self.at(OP, "("):
+                raise self.error(f"function '{token.text}' needs its argument in parentheses, "
+                                 f"e.g. {token.text}(z)", token.column)
+            argument = self.group()
+            return A.Call(token.column, A.Name(token.column, token.text), argument.inner)
+        if token.text in self.variables:
+            return A.Name(token.column, token.text)
+        variables = ", ".join(self.variables) or "none"
+        functions = ", ".join(self.functions)
+        raise self.error(f"unknown name '{token.text}'; accepted variables: {variables}; "
+                         f"functions: {functions}", token.column)
+
+    # --- formula dialect --------------------------------------------------------------------------
+    def is_function(self, node: A.Node) -> bool:
+        while isinstance(node, (A.Prime, A.Script)):
+            node = node.operand if isinstance(node, A.Prime) else node.base
+        return isinstance(node, A.Name) and (node.name in self.functions or node.name in FORMULA_FUNCTIONS)
+
+    def after_atom(self, node: A.Node) -> A.Node:
+        """Primes and a function call right after an operand."""
+        if self.at(OP, "'"):
+            node = self.primes(node)
+        if self.formula and self.at(OP, "(") and self.is_function(node):
+            argument = self.group()
+            node = A.Call(_start(node), node, argument.inner)
+        return node
+
+    def primes(self, node: A.Node) -> A.Node:
+        column, count = self.token.column, 0
+        while self.at(OP, "'"):
+            self.advance()
+            count += 1
+        node = A.Prime(column, node, count)
+        if self.at(OP, "(") and self.is_function(node):
+            argument = self.group()
+            node = A.Call(_start(node), node, argument.inner)
+        return node
+
+    def scripts(self, base: A.Node) -> A.Node:
+        """``_sub`` and ``^sup`` after a name, in either order, at most one of each."""
+        sub = sup = None
+        style = ""
+        primes = 0
+        while self.at(OP, "_") or self.at(OP, "^"):
+            token = self.token
+            if token.text == "_":
+                if sub is not None:
+                    raise self.error("a second subscript '_'; group them, e.g. w_{jk}")
+                self.advance()
+                sub, _ = self.script_argument(token)
+            else:
+                if sup is not None:
+                    break   # a second '^' is a power or a transpose of the scripted name: W^l^T
+                self.advance()
+                if self.at(OP, "'"):       # g^{\prime} written as g^'
+                    while self.at(OP, "'"):
+                        self.advance()
+                        primes += 1
+                    sup = A.Name(token.column, "")
+                    continue
+                sup, style = self.script_argument(token)
+                previous = self.tokens[self.pos - 1]
+                if style and self.at(NAME, "T") and self.token.column == previous.column + previous.width:
+                    # plain text A^[l-1]T: the layer, then a transpose
+                    transpose = self.advance()
+                    sup = A.Binary(transpose.column, "juxt", A.Group(sup.column, sup, style),
+                                   A.Name(transpose.column, "T"))
+                    style = ""
+                if isinstance(sup, A.Prime) and not self.is_function(sup.operand):
+                    # g^{[l]'}: the layer, then the derivative
+                    primes += sup.count
+                    sup = sup.operand
+                    if isinstance(sup, A.Group):
+                        style, sup = sup.delimiter, sup.inner
+        if sup is not None and isinstance(sup, A.Name) and sup.name == "":
+            sup = None
+        if sub is None and sup is None:
+            return A.Prime(base.column, base, primes) if primes else base
+        node = A.Script(base.column, base, sub, sup, style)
+        return A.Prime(base.column, node, primes) if primes else node
+
+    def script_argument(self, operator: Token) -> tuple[A.Node, str]:
+        """The argument of ``_`` or ``^``: a braced group, a bracketed group, or one token."""
+        token = self.token
+        if token.kind == OP and token.text in "({[":
+            group = self.group()
+            inner, style = group.inner, group.delimiter if group.delimiter in "([" else ""
+            if group.delimiter == "{" and isinstance(inner, A.Group) and inner.delimiter in "([":
+                inner, style = inner.inner, inner.delimiter
+            if group.delimiter == "{" and isinstance(inner, A.Prime) and isinstance(inner.operand, A.Group):
+                return A.Prime(inner.column, inner.operand, inner.count), ""
+            return inner, style
+        if token.kind == NAME:
+            self.advance()
+            return A.Name(token.column, token.text, token.command), ""
+        if token.kind == NUMBER:
+            self.advance()
+            return A.Number(token.column, token.text), ""
+        if token.kind == OP and token.text in "+-":
+            self.advance()
+            return A.Unary(token.column, token.text, self.script_argument(token)[0]), ""
+        if token.kind == END:
+            raise self.error(f"nothing after {operator.describe()}; expected a script such as l, {{l+1}} or (l)")
+        raise self.error(f"unexpected {token.describe()} after {operator.describe()}; "
+                         f"expected a script such as l, {{l+1}} or (l)")
+
+    def structure(self) -> A.Node:
+        token = self.advance()
+        command = token.text
+        if command in (r"\frac", r"\tfrac", r"\dfrac"):
+            numerator = self.braced(command)
+            denominator = self.braced(command)
+            return self.after_atom(A.Binary(token.column, "frac", numerator, denominator))
+        if command == r"\hat":
+            inner = self.braced(command)
+            if not isinstance(inner, A.Name):
+                raise self.error(r"\hat takes one letter, e.g. \hat{y}", token.column)
+            return self.after_atom(self.scripts(A.Name(token.column, inner.name + "hat", True)))
+        if command == r"\sum":
+            return self.summation(token)
+        if command == r"\partial":
+            if self.at(END):
+                raise self.error(r"nothing after \partial; expected what is differentiated, e.g. \partial C")
+            return A.Partial(token.column, self.expression(UNARY))
+        if command == r"\nabla":
+            sub = None
+            if self.at(OP, "_"):
+                underscore = self.advance()
+                sub, _ = self.script_argument(underscore)
+            if self.at(END):
+                raise self.error(r"nothing after \nabla; expected what is differentiated, e.g. \nabla_a C")
+            return A.Nabla(token.column, sub, self.expression(UNARY))
+        raise self.unexpected(token)   # pragma: no cover - every structure command is handled above
+
+    def braced(self, command: str) -> A.Node:
+        """One argument of a LaTeX command: ``{...}`` or a single token."""
+        if self.at(OP, "{"):
+            group = self.group()
+            return group.inner
+        token = self.token
+        if token.kind in (NAME, NUMBER):
+            self.advance()
+            if token.kind == NUMBER:
+                return A.Number(token.column, token.text)
+            return A.Name(token.column, token.text, token.command)
+        raise self.error(f"{command} expects an argument in braces, e.g. {command}{{1}}{{m}}")
+
+    def summation(self, token: Token) -> A.Sum:
+        index = lower = upper = None
+        while self.at(OP, "_") or self.at(OP, "^"):
+            script = self.advance()
+            if script.text == "_" and self.at(OP, "{"):      # \sum_{k} or \sum_{k=1}
+                open_ = self.advance()
+                index = self.expression(0)
+                if self.at(OP, "="):
+                    self.advance()
+                    lower = self.expression(0)
+                if not self.at(OP, "}"):
+                    if self.at(END):
+                        raise self.error(f"'{{' at column {open_.column + 1} is never closed; expected '}}'",
+                                         open_.column)
+                    raise self.unexpected(self.token, r" in the index of \sum")
+                self.advance()
+                continue
+            argument, _ = self.script_argument(script)
+            if script.text == "_":
+                index = argument
+            else:
+                upper = argument
+        if index is None:
+            raise self.error(r"\sum needs its index, e.g. \sum_k", token.column)
+        if self.at(END):
+            raise self.error(r"nothing after \sum; expected the summand")
+        body = self.expression(ADD)
+        return A.Sum(token.column, index, body, lower, upper)
+
+
+#: Names that are functions in formulas: g'(z), \sigma'(z), f'(a), h'(a), \phi(z).
+FORMULA_FUNCTIONS = ("sigma", "g", "f", "h", "phi", "varphi", "sigmoid", "relu", "softplus", "softmax",
+                     "ReLU", "max", "min", "log", "ln", "exp", "tanh", "sqrt")
+
+
+def _start(node: A.Node) -> int:
+    """The column where a function such as g'^{[l]} starts (its name, not its prime)."""
+    while isinstance(node, (A.Prime, A.Script)):
+        node = node.operand if isinstance(node, A.Prime) else node.base
+    return node.column
+
+
+def parse(text: str, dialect: str = "expression", variables: Iterable[str] = (),
+          functions: Iterable[str] = ()) -> A.Node:
+    """The syntax tree of ``text``: an expression, or an :class:`~._ast.Equation` in the formula dialect."""
+    try:
+        parser = Parser(text, dialect, variables, functions)
+        return parser.parse_equation() if dialect == "formula" else parser.parse_expression()
+    except RecursionError:   # a guard behind MAX_DEPTH: a deep stack at the caller
+        raise ParseError(f"the input is nested too deeply; at most {MAX_DEPTH} levels are accepted",
+                         text if isinstance(text, str) else "", 0) from None
