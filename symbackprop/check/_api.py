@@ -1,0 +1,70 @@
+"""``check(formula, network, notation=...)``: the formula checker's one entry point."""
+from __future__ import annotations
+
+from ..engine import derive
+from ..errors import NetworkSpecError
+from ..grammar import parse_formula
+from . import _conventions as C
+from ._assess import assess
+from ._family import diagnose
+from ._verdict import Verdict
+
+
+def check(formula: str, network, notation: str = C.DEFAULT, *, seed: int = 0) -> Verdict:
+    r"""Check a hand-derived backpropagation formula against what the engine derives for ``network``.
+
+    >>> from symbackprop import Network
+    >>> net = Network((4, 3, 2), hidden="sigmoid", output="sigmoid", loss="quadratic")
+    >>> check(r"\delta^L = (a^L - y) \odot \sigma'(z^L)", net).verdict
+    'correct'
+
+    ``notation`` says how to read the letters and layer indices: 'ng-ml', 'ng-dls', 'nielsen',
+    'goodfellow' or 'bishop'. Raises :class:`~symbackprop.errors.ParseError` (with the column)
+    when the formula cannot be read; every other outcome is a :class:`Verdict`.
+    """
+    from ..network import Network
+    if not isinstance(network, Network):
+        raise NetworkSpecError(f"check() takes a symbackprop.Network, not {type(network).__name__}")
+    convention = C.convention(notation)
+    parsed = parse_formula(formula, convention.name)
+    derivation = derive(network)
+    try:
+        return _decide(formula, parsed, convention, network, derivation, seed)
+    except RecursionError:
+        return Verdict("undecided", formula, convention.name, "", None,
+                       "the formula is nested too deeply to evaluate; write it more simply")
+
+
+def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
+    outcome = assess(parsed, convention, network, derivation, seed=seed)
+    quantity = f"{outcome.target.written}: {outcome.target.describe()}"
+    if outcome.status == "correct":
+        how = ("proved symbolically for every layer size" if outcome.method == "symbolic"
+               else "equal at random layer sizes and values (simplification did not prove it)")
+        layers = _layers_text(outcome)
+        return Verdict("correct", formula, convention.name, quantity, outcome.method,
+                       f"correct: {how}{layers}", None, tuple(outcome.notes))
+    if outcome.status == "undecided":
+        return Verdict("undecided", formula, convention.name, quantity, outcome.method,
+                       outcome.message or "could not decide", None, tuple(outcome.notes))
+    matches = diagnose(outcome, parsed, convention, network, derivation, seed)
+    parts = [outcome.message] if outcome.message else []
+    if matches:
+        parts.append(f"this is {matches[0]}" if not matches[0].startswith("correct") else matches[0])
+        if len(matches) > 1:
+            parts.append(f"it is also {matches[1]}")
+    elif outcome.method == "numeric":
+        parts.append("it matches none of the nearby formulas tried (other losses and activations, a sign, "
+                     "a derivative factor, a transpose, 1/m, the λ term, other notations); see the counterexample")
+    diagnosis = "; ".join(parts) if parts else "incorrect"
+    return Verdict("incorrect", formula, convention.name, quantity, outcome.method, diagnosis,
+                   outcome.counterexample, tuple(outcome.notes), tuple(matches))
+
+
+def _layers_text(outcome) -> str:
+    values = [trial.layers for trial in outcome.trials]
+    from .. import symbols as S
+    generic = [int(v[S.l]) for v in values if S.l in v]
+    if generic:
+        return f" (checked at l = {', '.join(map(str, generic))})"
+    return ""

@@ -1,0 +1,352 @@
+"""Deciding one reading of a formula: is the right-hand side what the engine derived for the left?
+
+:func:`assess` reads the formula in one convention, at each concrete layer the left-hand side can
+stand for, and decides: a symbolic proof (every size), else evaluation at random sizes and values
+(:mod:`._numeric`), else undecided. It returns an :class:`Assessment` that keeps the samples and
+the values of the formula, so the diagnosis can compare nearby formulas on the very same numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import sympy as sp
+from sympy.matrices.expressions import MatrixExpr
+from sympy.matrices.expressions.matexpr import MatrixElement
+
+from .. import symbols as S
+from ..grammar import _ast as A
+from . import _conventions as C
+from ._errors import AmbiguousProductError, FormulaShapeError, LayerRangeError
+from ._expected import NotDerived, expected
+from ._numeric import NotEvaluable, Sample, evaluate, evaluate_entries
+from ._reader import Context, RhsReader, _shape
+from ._syntax import strip_groups, text_of
+from ._target import FormulaReader, Target
+from ._symbolic import proved_equal
+
+SAMPLES = 4          #: random draws per concrete layer
+MAX_ATTEMPTS = 12    #: draws tried before giving up on finding finite values
+RTOL, ATOL = 1e-7, 1e-9
+
+
+@dataclass
+class Trial:
+    """The formula read at one concrete layer."""
+
+    layers: dict
+    target: Target
+    expected: MatrixExpr
+    user: object = None             #: a matrix expression, or a scalar index form
+    entry: Optional[tuple] = None   #: (expr, row index, col index, col offset) for an index form
+    problem: Optional[Exception] = None
+    notes: list = field(default_factory=list)      #: conventions applied while reading (Ng's bias row)
+    proved: bool = False
+    samples: list = field(default_factory=list)
+    values: list = field(default_factory=list)     #: the formula's value at each sample (None: not finite)
+
+
+@dataclass
+class Assessment:
+    """The outcome of one reading: status, method, and what the diagnosis needs."""
+
+    status: str                  #: 'correct', 'incorrect', 'undecided'
+    method: Optional[str]
+    target: Target
+    message: str = ""
+    trials: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    counterexample: Optional[dict] = None
+
+
+def assess(formula, convention: C.Convention, network, derivation, seed: int = 0,
+           samples: int = SAMPLES, decide_numerically: bool = True) -> Assessment:
+    """Read ``formula`` (a parsed :class:`~symbackprop.grammar.Formula`) in ``convention`` and decide it."""
+    reader = FormulaReader(formula, convention, network)
+    target = reader.target()
+    rhs = _accumulation_rhs(formula, target)
+    if rhs is not formula.rhs:      # Δ := Δ + increment: the increment is one example's gradient
+        target = Target(target.quantity, target.layer, "example", target.batch, target.indices,
+                        target.written, target.bishop_row)
+    target = _settle_mode(target, rhs, convention)
+    try:
+        assignments = layer_assignments(target, network.depth)
+    except LayerRangeError as exc:
+        return Assessment("incorrect", "layer", target, str(exc))
+    trials = _read_all(reader, rhs, target, assignments, convention, network, derivation, augment=False)
+    if network.bias == "column" and target.quantity == "weight_gradient" and _has_shape_problem(trials, target):
+        # Ng's bias column: in δ^(l+1) (a^(l))^T the activation carries the bias unit a_0 = 1.
+        augmented = _read_all(reader, rhs, target, assignments, convention, network, derivation, augment=True)
+        if not _has_shape_problem(augmented, target):
+            trials = augmented
+    notes: list[str] = []
+    for trial in trials:
+        if trial.problem is not None:
+            return _problem(trial, target, trials)
+        for note in trial.notes:
+            if note not in notes:
+                notes.append(note)
+    shape_problem = _shape_problem(trials, target)
+    if shape_problem:
+        return Assessment("incorrect", "shape", target, shape_problem, trials, notes)
+    for trial in trials:
+        trial.proved = proved_equal(trial.user, trial.expected, network, derivation, trial.entry)
+    rng = np.random.default_rng(seed)
+    counterexample = None
+    all_finite = True
+    for trial in trials:
+        if not decide_numerically and trial.proved:
+            continue
+        found = _sample_values(trial, derivation, rng, samples)
+        if not found:
+            all_finite = False
+            continue
+        if counterexample is None and not trial.proved:
+            counterexample = _mismatch(trial)
+    if counterexample is not None:
+        return Assessment("incorrect", "numeric", target, "", trials, notes, counterexample)
+    if all(trial.proved for trial in trials):
+        return Assessment("correct", "symbolic", target, "", trials, notes)
+    if not all_finite:
+        return Assessment("undecided", None, target,
+                          "the formula could not be evaluated to finite numbers at random values", trials, notes)
+    return Assessment("correct", "numeric", target, "", trials, notes)
+
+
+# --- reading ------------------------------------------------------------------------------------------
+def _accumulation_rhs(formula, target: Target) -> A.Node:
+    """Ng's Δ^(l) := Δ^(l) + δ^(l+1) (a^(l))^T is read as its increment."""
+    rhs = formula.rhs
+    node = strip_groups(rhs)
+    if target.mode == "sum" and isinstance(node, A.Binary) and node.op == "+" \
+            and text_of(node.left, 1000) == text_of(formula.lhs, 1000):
+        return node.right
+    return rhs
+
+
+def _settle_mode(target: Target, rhs: A.Node, convention) -> Target:
+    """ng-dls's dW and db: vectorised over a batch when the right-hand side uses batch arrays (dZ, A)."""
+    if target.mode != "pending":
+        return target
+    if target.quantity not in ("weight_gradient", "bias_gradient"):
+        return Target(target.quantity, target.layer, "example", target.batch, target.indices, target.written,
+                      target.bishop_row)
+    batch_names = set(convention.batch_letters) | {"dA"}
+    uses_batch = any(isinstance(n, A.Name) and n.name in batch_names for n in A.walk(rhs))
+    mode = "mean" if uses_batch else "example"
+    return Target(target.quantity, target.layer, mode, target.batch, target.indices, target.written,
+                  target.bishop_row)
+
+
+def layer_assignments(target: Target, depth: int) -> list[dict]:
+    """The concrete values of the generic layer l to test (at most three), with L = depth."""
+    layer = target.layer
+    has_l = S.l in layer.free_symbols
+    has_L = S.L in layer.free_symbols
+    values = range(1, depth + 1) if has_l else [None]
+    valid = []
+    for value in values:
+        layers = {S.L: sp.Integer(depth)}
+        if value is not None:
+            layers[S.l] = sp.Integer(value)
+        concrete = layer.xreplace(layers)
+        if not concrete.is_Integer:
+            continue
+        if _valid(target, int(concrete), depth, generic=has_l and not has_L):
+            valid.append(layers)
+    if not valid:
+        raise LayerRangeError(_no_layer_message(target, depth))
+    if len(valid) > 3:
+        valid = [valid[0], valid[len(valid) // 2], valid[-1]]
+    return valid
+
+
+def _valid(target: Target, layer: int, depth: int, generic: bool) -> bool:
+    quantity = target.quantity
+    if quantity == "delta":
+        if generic and target.bishop_row != "k":
+            return 2 <= layer < depth
+        return 2 <= layer <= depth
+    if quantity in ("weight_gradient", "bias_gradient"):
+        return 2 <= layer <= depth
+    if quantity == "loss_gradient":
+        return layer == depth
+    if quantity == "activation_gradient":
+        return 1 <= layer <= depth
+    return 2 <= layer <= depth
+
+
+def _no_layer_message(target: Target, depth: int) -> str:
+    if target.quantity == "delta" and S.l in target.layer.free_symbols:
+        return (f"'{target.written}' is the δ of a hidden layer, but this {depth}-layer network has no hidden "
+                f"layer; its output layer is L = {depth}")
+    return (f"'{target.written}' names layer {target.layer}, which this {depth}-layer network does not have "
+            f"(canonical layers 1..{depth}, weights into layers 2..{depth})")
+
+
+def _read_all(reader, rhs, target, assignments, convention, network, derivation, augment) -> list:
+    trials = []
+    for layers in assignments:
+        trial = _read_at(reader, rhs, target, layers, convention, network, derivation, augment)
+        trials.append(trial)
+        if trial.problem is not None:
+            break
+    return trials
+
+
+def _has_shape_problem(trials, target) -> bool:
+    return any(isinstance(t.problem, FormulaShapeError) for t in trials) or \
+        (all(t.problem is None for t in trials) and bool(_shape_problem(trials, target)))
+
+
+def _read_at(reader, rhs, target, layers, convention, network, derivation, augment=False) -> Trial:
+    concrete = int(target.layer.xreplace(layers))
+    resolved = target.resolved(concrete, network.depth)
+    bishop_j = None
+    if convention.index_layers:
+        bishop_j = concrete - 1 if target.bishop_row == "k" else concrete
+    context = Context(convention, network, layers, resolved, bishop_j, augment=augment)
+    try:
+        wanted = expected(derivation, resolved)
+    except NotDerived as exc:
+        return Trial(layers, resolved, None, problem=LayerRangeError(str(exc)))
+    trial = Trial(layers, resolved, wanted)
+    if target.indices:      # the left-hand side's indices run over the rows (and columns) of the quantity
+        offset = 1 if network.bias == "column" and resolved.quantity == "weight_gradient" else 0
+        context.ranges[target.indices[0]] = wanted.shape[0]
+        if len(target.indices) > 1:
+            context.ranges[target.indices[1]] = wanted.shape[1] - offset
+    try:
+        value = RhsReader(reader, context).value(rhs)
+    except (FormulaShapeError, LayerRangeError, AmbiguousProductError) as exc:
+        trial.problem = exc
+        return trial
+    trial.notes = list(context.notes)
+    if target.indices:
+        trial.user = value
+        trial.entry = _entry_form(value, target, resolved, context, reader, rhs, network)
+    else:
+        trial.user = value
+    return trial
+
+
+def _entry_form(value, target, resolved, context, reader, rhs, network):
+    if isinstance(value, MatrixExpr):
+        raise reader.error("the left-hand side names one entry (it has indices), the right-hand side a "
+                           "whole vector or matrix; index the right-hand side too", rhs)
+    indices = target.indices
+    if any(not isinstance(index, sp.Symbol) for index in indices):
+        raise reader.error("index the left-hand side with letters, e.g. \\delta_j", rhs)
+    row = indices[0]
+    col = indices[1] if len(indices) > 1 else None
+    expected_cols = 2 if resolved.quantity == "weight_gradient" else 1
+    if len(indices) != expected_cols:
+        raise reader.error(f"{resolved.describe()} has {expected_cols} ind{'ices' if expected_cols > 1 else 'ex'}; "
+                           f"the left-hand side has {len(indices)}", rhs)
+    stray = {s for s in sp.sympify(value).free_symbols if s.is_integer and isinstance(s, sp.Symbol)
+             and len(s.name) == 1 and s not in indices} - {S.m}
+    stray = {s for s in stray if any(s in e.free_symbols for e in sp.sympify(value).atoms(MatrixElement))}
+    if stray:
+        names = ", ".join(sorted(map(str, stray)))
+        raise reader.error(f"the index {names} appears on the right-hand side but not on the left, and no "
+                           f"\\sum runs over it", rhs)
+    offset = 1 if network.bias == "column" and resolved.quantity == "weight_gradient" else 0
+    return (sp.sympify(value), row, col, offset)
+
+
+def _problem(trial: Trial, target: Target, trials) -> Assessment:
+    exc = trial.problem
+    if isinstance(exc, FormulaShapeError):
+        return Assessment("incorrect", "shape", target, str(exc), trials)
+    if isinstance(exc, AmbiguousProductError):
+        return Assessment("undecided", "ambiguous", target, str(exc), trials)
+    return Assessment("incorrect", "layer", target, str(exc), trials)
+
+
+def _shape_problem(trials, target) -> str:
+    for trial in trials:
+        if trial.entry is not None:
+            continue
+        user, wanted = trial.user, trial.expected
+        if not isinstance(user, MatrixExpr):
+            return (f"the right-hand side is a scalar, but {trial.target.describe()} is "
+                    f"{_shape(wanted)}")
+        if not (sp.expand(user.shape[0] - wanted.shape[0]) == 0 and sp.expand(user.shape[1] - wanted.shape[1]) == 0):
+            return (f"the right-hand side is {_shape(user)}, but {trial.target.describe()} is {_shape(wanted)}")
+    return ""
+
+
+# --- numbers --------------------------------------------------------------------------------------------
+def draw(derivation, rng) -> Sample:
+    """A random sample: widths 2..6 (neighbouring layers differ), m 2..4, λ random when the network has one."""
+    network = derivation.network
+    sizes, previous = {}, None
+    for layer in range(1, network.depth + 1):
+        choices = [n for n in range(2, 7) if n != previous]
+        sizes[layer] = int(rng.choice(choices))
+        previous = sizes[layer]
+    m = int(rng.integers(2, 5))
+    lam = float(rng.uniform(0.3, 1.7)) if network.l2 != 0 else 0.0
+    return Sample(derivation, rng, sizes, m, lam)
+
+
+def value_at(form, trial: Trial, sample: Sample, entry_of_user: bool = False):
+    """The value of the formula (``entry_of_user``) or of a matrix form at a sample, as an array."""
+    if entry_of_user and trial.entry is not None:
+        expr, row, col, offset = trial.entry
+        rows = sample.size(trial.expected.shape[0])
+        cols = sample.size(trial.expected.shape[1]) if col is not None else 1
+        return evaluate_entries(expr, sample, row, col, rows, cols, offset)
+    value = evaluate(form, sample)
+    if not isinstance(value, np.ndarray):
+        value = np.array([[value]])
+    return value
+
+
+def _sample_values(trial: Trial, derivation, rng, samples: int) -> bool:
+    attempts = 0
+    while len(trial.samples) < samples and attempts < MAX_ATTEMPTS:
+        attempts += 1
+        sample = draw(derivation, rng)
+        try:
+            user = value_at(trial.user, trial, sample, entry_of_user=True)
+            wanted = value_at(trial.expected, trial, sample)
+        except (NotEvaluable, TypeError, ValueError, IndexError, ZeroDivisionError, OverflowError, KeyError):
+            continue
+        if not (np.all(np.isfinite(wanted)) and np.all(np.isfinite(user[~np.isnan(user)] if trial.entry else user))):
+            continue
+        trial.samples.append(sample)
+        trial.values.append((user, wanted))
+    return bool(trial.samples)
+
+
+def close(user: np.ndarray, wanted: np.ndarray) -> bool:
+    """Equal within rounding; an index form's uncompared entries (NaN: Ng's bias column) are skipped."""
+    if user.shape != wanted.shape:
+        return False
+    mask = ~np.isnan(user)
+    scale = max(1.0, float(np.max(np.abs(wanted[mask]))) if mask.any() else 1.0)
+    return bool(np.allclose(user[mask], wanted[mask], rtol=RTOL, atol=ATOL * scale))
+
+
+def _mismatch(trial: Trial) -> Optional[dict]:
+    for sample, (user, wanted) in zip(trial.samples, trial.values):
+        if not close(user, wanted):
+            return counterexample(trial, sample, user, wanted)
+    return None
+
+
+def counterexample(trial: Trial, sample: Sample, user, wanted) -> dict:
+    layers = {str(k): int(v) for k, v in trial.layers.items()}
+    inputs = {name: np.round(value, 6).tolist() for name, value in sample.used.items()
+              if value.size <= 64}
+    return {
+        "layers": layers,
+        "sizes": {f"n^{layer}": n for layer, n in sample.sizes.items()},
+        "m": sample.m,
+        "lambda": round(sample.lam, 6),
+        "inputs": inputs,
+        "expected": np.round(wanted, 9).tolist(),
+        "formula": np.round(np.where(np.isnan(user), 0.0, user), 9).tolist(),
+    }

@@ -1,0 +1,130 @@
+"""How each textbook's formulas are *read*: which letter is which canonical array, and how layers count.
+
+This module owns the reading side of the notations (the printing side lives in
+:mod:`symbackprop.render.notations`; the facts agree with ``NOTATIONS.md``). It holds data only.
+
+Canonical convention (:mod:`symbackprop.symbols`): layers 1..L, the input is layer 1, ``W^l``
+maps layer l-1 to layer l. A written layer *number* n is canonical layer ``n + number_shift``
+(Ng's Deep Learning Specialization and Goodfellow count the input as layer 0); a generic layer
+letter keeps its meaning (``l`` is "a hidden layer", ``L`` "the output layer"). A weight matrix
+additionally shifts by ``weight_shift``: Ng's Θ^(l) maps layer l to l+1, so it is canonical W^{l+1}.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+from ..errors import UnknownNameError
+
+# Canonical roles a written letter can stand for.
+ACTIVATION, PREACTIVATION, WEIGHT, BIAS, DELTA, TARGET, OUTPUT = "a", "z", "W", "b", "delta", "y", "output"
+
+
+@dataclass(frozen=True)
+class Convention:
+    """The reading rules of one notation."""
+
+    name: str
+    letters: Mapping[str, str]            #: written letter -> canonical role (per example)
+    batch_letters: Mapping[str, str]      #: written letter -> canonical role of a batch array (m columns)
+    functions: tuple[str, ...]            #: letters that name the activation function (g, sigma, f, h)
+    layer_letters: Mapping[str, str]      #: written generic layer letter -> canonical ('l' or 'L')
+    cost_letters: Mapping[str, str]       #: cost letter -> 'example', 'mean' (1/m, lambda/m), 'example+reg'
+    number_shift: int = 0
+    weight_shift: int = 0
+    weight_letter: str = "w"              #: how the notation writes a weight matrix, for messages
+    describe_weights: str = ""            #: one sentence: which way the weight matrix points
+    index_layers: bool = False            #: Bishop: the unit index letter says the layer (i, j, k)
+    examples: str = "columns"
+
+    def __post_init__(self):
+        for name in ("letters", "batch_letters", "layer_letters", "cost_letters"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+
+_COMMON_FUNCTIONS = ("sigma", "g", "f", "h", "phi", "varphi")
+
+NIELSEN = Convention(
+    "nielsen",
+    letters={"a": ACTIVATION, "z": PREACTIVATION, "w": WEIGHT, "W": WEIGHT, "Theta": WEIGHT, "theta": WEIGHT,
+             "b": BIAS, "delta": DELTA, "y": TARGET},
+    batch_letters={},
+    functions=_COMMON_FUNCTIONS,
+    layer_letters={"l": "l", "L": "L"},
+    cost_letters={"C": "example", "J": "mean"},
+    weight_letter="w",
+    describe_weights="w^{l} maps layer l-1 to layer l",
+)
+
+NG_ML = Convention(
+    "ng-ml",
+    letters={"a": ACTIVATION, "z": PREACTIVATION, "Theta": WEIGHT, "theta": WEIGHT, "W": WEIGHT, "w": WEIGHT,
+             "b": BIAS, "delta": DELTA, "y": TARGET},
+    batch_letters={},
+    functions=_COMMON_FUNCTIONS,
+    layer_letters={"l": "l", "L": "L"},
+    cost_letters={"J": "mean", "C": "example"},
+    weight_shift=1,
+    weight_letter="\\Theta",
+    describe_weights="\\Theta^{(l)} maps layer l to layer l+1",
+    examples="rows",
+)
+
+NG_DLS = Convention(
+    "ng-dls",
+    letters={"a": ACTIVATION, "z": PREACTIVATION, "W": WEIGHT, "w": WEIGHT, "Theta": WEIGHT, "b": BIAS,
+             "y": TARGET, "dz": DELTA},
+    batch_letters={"A": ACTIVATION, "Z": PREACTIVATION, "Y": TARGET, "dZ": DELTA},
+    functions=_COMMON_FUNCTIONS,
+    layer_letters={"l": "l", "L": "L"},
+    cost_letters={"J": "mean", "L": "example", "mathcalL": "example"},
+    number_shift=1,
+    weight_letter="W",
+    describe_weights="W^{[l]} maps layer l-1 to layer l, counting the input as layer 0",
+)
+
+GOODFELLOW = Convention(
+    "goodfellow",
+    letters={"h": ACTIVATION, "a": PREACTIVATION, "W": WEIGHT, "w": WEIGHT, "Theta": WEIGHT, "b": BIAS, "y": TARGET,
+             "yhat": OUTPUT, "x": ACTIVATION},
+    batch_letters={},
+    functions=("f", "sigma", "phi"),
+    layer_letters={"k": "l", "l": "L"},
+    cost_letters={"J": "example+reg", "L": "example"},
+    number_shift=1,
+    weight_letter="W",
+    describe_weights="W^{(k)} maps layer k-1 to layer k, counting the input as layer 0",
+    examples="rows",
+)
+
+BISHOP = Convention(
+    "bishop",
+    letters={"z": ACTIVATION, "a": PREACTIVATION, "w": WEIGHT, "W": WEIGHT, "Theta": WEIGHT, "b": BIAS, "delta": DELTA,
+             "t": TARGET, "y": OUTPUT, "x": ACTIVATION},
+    batch_letters={},
+    functions=("h", "sigma", "g", "f"),
+    layer_letters={"l": "l", "L": "L"},
+    cost_letters={"E": "example"},
+    number_shift=1,
+    weight_letter="w",
+    describe_weights="w_{ji} connects unit i to unit j of the next layer",
+    index_layers=True,
+    examples="rows",
+)
+
+CONVENTIONS: tuple[Convention, ...] = (NG_ML, NG_DLS, NIELSEN, GOODFELLOW, BISHOP)
+BY_NAME: Mapping[str, Convention] = MappingProxyType({c.name: c for c in CONVENTIONS})
+DEFAULT = "nielsen"
+
+#: Bishop's unit index letters: the layer of a unit, relative to the layer of unit j.
+BISHOP_INDEX_OFFSETS = MappingProxyType({"i": -1, "j": 0, "k": 1})
+
+
+def convention(name) -> Convention:
+    """The reading rules of notation ``name`` ('ng-ml', 'ng-dls', 'nielsen', 'goodfellow', 'bishop')."""
+    if isinstance(name, Convention):
+        return name
+    if isinstance(name, str) and name in BY_NAME:
+        return BY_NAME[name]
+    raise UnknownNameError("notation", str(name), BY_NAME)

@@ -1,0 +1,567 @@
+r"""Reading the right-hand side of a formula: its canonical SymPy form at concrete layers.
+
+The right-hand side becomes a SymPy matrix expression over
+:class:`~symbackprop.symbols.LayerArray` symbols (vector form), or a scalar expression over their
+entries with the free unit indices of the left-hand side (index form).
+
+The left-hand side is read generically (:mod:`._target`); the right-hand side is read once per
+concrete layer the checker tests, so that a function letter (``\sigma``, ``g``) means the
+activation of the very layer it is applied to.
+
+``*`` and juxtaposition are the matrix product where only that fits and the elementwise product
+where only that fits; both fitting is an :class:`AmbiguousProductError`. ``.*`` and ``\odot`` are
+elementwise, ``@`` the matrix product. Shapes that do not fit raise :class:`FormulaShapeError`
+naming the factors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import sympy as sp
+from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixExpr,
+                                        OneMatrix, Transpose)
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.matexpr import MatrixElement
+
+from .. import symbols as S
+from ..catalogue.activations import BY_NAME as ACTIVATIONS
+from ..errors import ParseError
+from ..grammar import _ast as A
+from ..grammar._to_sympy import MAX_EXPONENT, number
+from . import _conventions as C
+from ._errors import AmbiguousProductError, FormulaShapeError, LayerRangeError
+from ._syntax import ROLE_WORDS, derivative_parts, example_layer, script_parts, split_sup, strip_groups, text_of
+from ._target import LOSS_GRADIENT, FormulaReader, Target
+
+_BUILTIN_FUNCTIONS = {"log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "sinh": sp.sinh,
+                      "cosh": sp.cosh}
+
+
+@dataclass
+class Context:
+    """What the right-hand side is read against."""
+
+    convention: C.Convention
+    network: object
+    layers: dict                 #: {S.l: int, S.L: int}
+    target: Target               #: resolved at the concrete layer
+    bishop_j: Optional[int] = None
+    notes: list = field(default_factory=list)
+    ranges: dict = field(default_factory=dict)       #: index symbol -> its range (a width)
+    augment: bool = False        #: Ng's bias column: activations carry the bias unit a_0 = 1
+
+    @property
+    def depth(self) -> int:
+        return self.network.depth
+
+    @property
+    def bias_column(self) -> bool:
+        return self.network.bias == "column"
+
+
+class RhsReader:
+    """Builds the canonical SymPy form of a right-hand side at concrete layers."""
+
+    def __init__(self, reader: FormulaReader, context: Context):
+        self.reader, self.ctx = reader, context
+        self.convention = context.convention
+
+    def error(self, message: str, node: A.Node) -> ParseError:
+        return self.reader.error(message, node)
+
+    # -- dispatch
+    def value(self, node: A.Node):
+        chain = []
+        while isinstance(node, A.Binary) and node.op in ("+", "-", "*", "/", "juxt", ".*", "./", "@"):
+            chain.append(node)
+            node = node.left
+        value = self.leaf(node)
+        for binary in reversed(chain):
+            value = self.binary(binary, value, self.value(binary.right))
+        return value
+
+    def leaf(self, node: A.Node):
+        if isinstance(node, A.Number):
+            return number(node.text)
+        if isinstance(node, A.Group):
+            return self.value(node.inner)
+        if isinstance(node, A.Unary):
+            operand = self.value(node.operand)
+            return -operand if node.op == "-" else operand
+        if isinstance(node, (A.Name, A.Script)):
+            return self.name(node)
+        if isinstance(node, A.Prime):
+            return self.prime(node)
+        if isinstance(node, A.Call):
+            return self.call(node)
+        if isinstance(node, A.Binary) and node.op == "^":
+            return self.power(node)
+        if isinstance(node, A.Binary) and node.op == "frac":
+            derivative = derivative_parts(node)
+            if derivative is not None:
+                return self.derivative(*derivative, node)
+            return self.divide(node, self.value(node.left), self.value(node.right))
+        if isinstance(node, A.Binary) and node.op == ",":
+            raise self.error("unexpected ',' outside a subscript", node)
+        if isinstance(node, A.Sum):
+            return self.summation(node)
+        if isinstance(node, A.Nabla):
+            if node.sub is None:
+                raise self.error("write what \\nabla differentiates by, e.g. \\nabla_a C", node)
+            return self.derivative(node.operand, node.sub, node)
+        if isinstance(node, A.Partial):
+            raise self.error("a lone \\partial; write a derivative as \\frac{\\partial C}{\\partial z}", node)
+        raise self.error(f"cannot read {text_of(node)!r} here", node)  # pragma: no cover
+
+    # -- names
+    def name(self, node: A.Node):
+        name, sub, sup, style = script_parts(node)
+        conv, ctx = self.convention, self.ctx
+        layer_node, transpose = split_sup(sup, style)
+        if name in ("m",) and sub is None and sup is None:
+            return S.m
+        if name in ("lambda",) and sub is None and sup is None:
+            return S.lam
+        if name == "T" and sub is None and sup is None:
+            raise self.error("'T' outside a superscript; write a transpose as X^T", node)
+        if conv.name == "goodfellow" and name == "g":
+            return self.transposed(self.goodfellow_gradient(), transpose)
+        if conv.name == "ng-ml" and name == "Delta":
+            layer = self.concrete(self.reader.weight_layer(layer_node, node), node, "W")
+            value = MatMul(self.batch_array("delta", layer), Transpose(self.batch_array("a", layer - 1, augment=True)))
+            if sub is not None:     # Δ_ij: an entry, i over the units of layer l+1, j over those of layer l
+                indices = self.reader.indices(sub)
+                if len(indices) != 2:
+                    raise self.error(f"Δ has two indices (row, column), {text_of(node)!r} has {len(indices)}", node)
+                row, col = indices
+                self.note_range(row, S.width[layer], node)
+                self.note_range(col, S.width[layer - 1], node)
+                return value[row - 1, col - (0 if self.ctx.bias_column else 1)]
+            return self.transposed(value, transpose)
+        if conv.name == "ng-dls" and name in ("dA", "da"):
+            layer = self.concrete(self.reader.layer(layer_node, node, "a"), node, "a")
+            return self.transposed(self.activation_gradient(layer, batch=name == "dA"), transpose)
+        if conv.index_layers and layer_node is not None and not style and not any(
+                isinstance(n, A.Name) for n in A.walk(layer_node)):
+            # Bishop writes no layer superscripts: z_j^2 is a square
+            base = A.Script(node.column, A.Name(node.column, name), sub, None) if sub is not None else \
+                A.Name(node.column, name)
+            return self.power(A.Binary(layer_node.column, "^", base, layer_node))
+        role = conv.letters.get(name)
+        batch = False
+        if role is None and name in conv.batch_letters:
+            role, batch = conv.batch_letters[name], True
+        if role is None:
+            raise self.error(self.unknown(name), node)
+        if role == C.OUTPUT:
+            role, layer = C.ACTIVATION, ctx.depth
+        elif role == C.TARGET:
+            layer = ctx.depth
+        elif layer_node is not None:
+            written = self.reader.weight_layer(layer_node, node) if role == C.WEIGHT else \
+                self.reader.layer_expression(layer_node)
+            layer = self.concrete(written, node, role)
+        elif name == "x":
+            layer = 1
+        else:
+            layer = self.default_layer(role, sub, node)
+        if sub is not None:
+            if transpose:
+                raise self.error("a transposed entry; drop ^T from an indexed entry", node)
+            return self.entry(role, layer, self.reader.indices(sub), node, batch)
+        return self.transposed(self.array(role, layer, batch), transpose)
+
+    def unknown(self, name: str) -> str:
+        conv = self.convention
+        letters = [f"{k} ({ROLE_WORDS[v]})" for k, v in conv.letters.items()]
+        letters += [f"{k} ({ROLE_WORDS[v]}, one column per example)" for k, v in conv.batch_letters.items()]
+        extra = ["m", "\\lambda", *conv.functions]
+        return (f"unknown name {name!r} in the {conv.name} notation; accepted: {', '.join(letters)}, "
+                f"{', '.join(extra)}")
+
+    def default_layer(self, role: str, sub, node) -> int:
+        ctx = self.ctx
+        if self.convention.index_layers and sub is not None:
+            letters = self.reader.indices(sub)
+            letter = str(letters[0])
+            if letter not in C.BISHOP_INDEX_OFFSETS:
+                raise self.error(f"Bishop's unit letters are i, j and k; {letter!r} says no layer", node)
+            layer = ctx.bishop_j + C.BISHOP_INDEX_OFFSETS[letter]
+            return self.check_layer(layer, role, node)
+        if role == C.WEIGHT:
+            raise self.error(f"{text_of(node)!r} needs its layer: which weight matrix? e.g. "
+                             f"{self.convention.weight_letter}^{{{example_layer(self.convention)}}}", node)
+        return self.check_layer(int(ctx.target.layer), role, node)
+
+    def concrete(self, layer: sp.Expr, node, role: str) -> int:
+        value = sp.sympify(layer).xreplace(self.ctx.layers)
+        if not value.is_Integer:
+            free = ", ".join(sorted(map(str, value.free_symbols)))
+            raise self.error(f"the layer {free} is not fixed by the left-hand side, which is about layer "
+                             f"{self.ctx.target.layer}; write the layers relative to the left-hand side's", node)
+        return self.check_layer(int(value), role, node)
+
+    def check_layer(self, layer: int, role: str, node) -> int:
+        depth = self.ctx.depth
+        lowest = 1 if role in (C.ACTIVATION,) else 2
+        if not lowest <= layer <= depth:
+            what = "the weight matrix into layer" if role == C.WEIGHT else f"the {ROLE_WORDS.get(role, role)} of layer"
+            raise LayerRangeError(f"'{text_of(node)}' would be {what} {layer} (canonical numbering: input = layer 1), "
+                                  f"but this network's layers with one are {lowest}..{depth}")
+        return layer
+
+    def array(self, role: str, layer: int, batch: bool = False, augment: bool = False) -> MatrixExpr:
+        cols = S.m if batch else 1
+        if role == C.WEIGHT:
+            extra = 1 if self.ctx.bias_column else 0
+            return S.LayerArray("W", S.width[layer], S.width[layer - 1] + extra, layer)
+        if role == C.TARGET:
+            return S.LayerArray("y", S.width[layer], cols, layer)
+        if role == C.BIAS and self.ctx.bias_column:
+            return self.array(C.WEIGHT, layer)[:, :1]   # Ng's bias: column 0 of Θ
+        if role == C.ACTIVATION and self.ctx.augment and layer < self.ctx.depth:
+            augment = True
+            note = "read with Ng's bias unit: a_0 = 1 is the first entry of every a^(l) below the output layer"
+            if note not in self.ctx.notes:
+                self.ctx.notes.append(note)
+        rows = S.width[layer] + (1 if augment and role == C.ACTIVATION else 0)
+        return S.LayerArray(role, rows, cols, layer)
+
+    def batch_array(self, role: str, layer: int, augment: bool = False) -> MatrixExpr:
+        return self.array(role, layer, batch=True, augment=augment and self.ctx.bias_column)
+
+    def entry(self, role: str, layer: int, indices: tuple, node, batch: bool):
+        if batch:
+            raise self.error("entries of a batch array are not read; use the per-example letters", node)
+        extra = 1 if self.ctx.bias_column else 0
+        if role == C.WEIGHT:
+            if len(indices) != 2:
+                raise self.error(f"a weight has two indices (row, column), {text_of(node)!r} has {len(indices)}", node)
+            row, col = indices
+            self.note_range(row, S.width[layer], node)
+            self.note_range(col, S.width[layer - 1], node)
+            return MatrixElement(self.array(C.WEIGHT, layer), row - 1, col - 1 + extra)
+        if len(indices) != 1:
+            raise self.error(f"{text_of(node)!r} has {len(indices)} indices; a unit has one", node)
+        (index,) = indices
+        self.note_range(index, S.width[layer], node)
+        if role == C.BIAS and self.ctx.bias_column:
+            return MatrixElement(self.array(C.WEIGHT, layer), index - 1, 0)
+        return MatrixElement(self.array(role, layer), index - 1, 0)
+
+    def note_range(self, index, width, node=None):
+        if not isinstance(index, sp.Symbol):
+            return
+        known = self.ctx.ranges.setdefault(index, width)
+        if sp.expand(known - width) != 0:
+            where = f" in '{text_of(node)}'" if node is not None else ""
+            raise FormulaShapeError(f"the index {index} runs over {width} units{where} but over {known} "
+                                    f"units elsewhere in the formula: the indices do not fit")
+
+    @staticmethod
+    def transposed(value, transpose: bool):
+        if not transpose:
+            return value
+        if not isinstance(value, MatrixExpr):
+            return value
+        return Transpose(value)
+
+    # -- quantities named on the right
+    def goodfellow_gradient(self):
+        """Goodfellow's running gradient g: ∇_{h^(k)} J in the step g ← g ⊙ f'(a^(k)), else ∇_{a^(k)} J."""
+        target = self.ctx.target
+        layer = int(target.layer)
+        if target.quantity in ("output_delta", "hidden_delta"):
+            return self.activation_gradient(layer, batch=False)
+        return self.array(C.DELTA, layer)
+
+    def activation_gradient(self, layer: int, batch: bool):
+        """∂C/∂a^layer: the loss derivative at the output, the back-propagated error below it."""
+        cols = S.m if batch else 1
+        if layer == self.ctx.depth:
+            return S.LayerArray(LOSS_GRADIENT, S.width[layer], cols, layer)
+        if layer < 1:
+            raise LayerRangeError(f"there is no layer {layer}")
+        W = self.array(C.WEIGHT, layer + 1)
+        back = MatMul(Transpose(W), self.array(C.DELTA, layer + 1, batch))
+        if self.ctx.bias_column:
+            back = back[1:, :]
+        return back
+
+    def derivative(self, cost: A.Node, wrt: A.Node, node: A.Node):
+        name, sub, sup, style = script_parts(strip_groups(cost))
+        if self.convention.name == "goodfellow" and name == "Omega":
+            wrt_name, _, wsup, wstyle = script_parts(strip_groups(wrt))
+            layer_node, _ = split_sup(wsup, wstyle)
+            if self.convention.letters.get(wrt_name) != C.WEIGHT:
+                raise self.error("\\nabla \\Omega is read for a weight matrix only", node)
+            layer = self.concrete(self.reader.weight_layer(layer_node, wrt), wrt, C.WEIGHT)
+            return self.regularised_weights(layer)
+        self.reader.cost_mode(cost)
+        wrt_name, wsub, wsup, wstyle = script_parts(strip_groups(wrt))
+        role = self.convention.letters.get(wrt_name)
+        layer_node, _ = split_sup(wsup, wstyle)
+        if role in (C.ACTIVATION, C.OUTPUT):
+            if role == C.OUTPUT or layer_node is None:
+                layer = self.ctx.depth
+            else:
+                layer = self.concrete(self.reader.layer_expression(layer_node), wrt, C.ACTIVATION)
+            value = self.activation_gradient(layer, batch=False)
+            if wsub is not None:
+                (index,) = self.reader.indices(wsub)
+                self.note_range(index, S.width[layer])
+                return value[index - 1, 0]
+            return value
+        if role == C.PREACTIVATION:
+            if layer_node is not None:
+                layer = self.concrete(self.reader.layer_expression(layer_node), wrt, C.PREACTIVATION)
+            else:
+                layer = self.default_layer(C.PREACTIVATION, wsub, wrt)
+            if wsub is not None:
+                return self.entry(C.DELTA, layer, self.reader.indices(wsub), wrt, False)
+            return self.array(C.DELTA, layer)
+        raise self.error(f"{text_of(node)!r} on the right-hand side: only derivatives by a and z are read", node)
+
+    def regularised_weights(self, layer: int) -> MatrixExpr:
+        if self.ctx.bias_column:
+            W = self.array(C.WEIGHT, layer)
+            return S.LayerArray("W_reg", W.shape[0], W.shape[1], layer)
+        return self.array(C.WEIGHT, layer)
+
+    # -- operators
+    def binary(self, node: A.Binary, left, right):
+        op = node.op
+        if op in "+-":
+            return self.add(node, left, right if op == "+" else _negate(right))
+        if op in ("/", "./"):
+            return self.divide(node, left, right)
+        if op == ".*":
+            return self.hadamard(node, left, right)
+        if op == "@":
+            return self.matmul(node, left, right)
+        return self.product(node, left, right)
+
+    def add(self, node, left, right):
+        lm, rm = _is_matrix(left), _is_matrix(right)
+        if not lm and not rm:
+            return left + right
+        if lm and rm:
+            if not _same_shape(left, right):
+                left, right = self.drop_bias_rows(node, left, right, "+")
+                if not _same_shape(left, right):
+                    raise FormulaShapeError(self.shape_message(node, "add", left, right))
+            return MatAdd(*_terms(left, MatAdd), *_terms(right, MatAdd))
+        matrix, scalar = (left, right) if lm else (right, left)
+        return MatAdd(matrix, MatMul(scalar, OneMatrix(*matrix.shape)) if scalar != 1 else OneMatrix(*matrix.shape))
+
+    def product(self, node, left, right):
+        if not _is_matrix(left) or not _is_matrix(right):
+            return _scale(left, right)
+        fits_matmul = _same_size(left.shape[1], right.shape[0])
+        fits_hadamard = _same_shape(left, right)
+        if fits_matmul and fits_hadamard and not (_same_size(left.shape[0], 1) and _same_size(left.shape[1], 1)):
+            raise AmbiguousProductError(
+                f"'{text_of(node.left)}' and '{text_of(node.right)}' are both {_shape(left)}: "
+                f"'{'*' if node.op == '*' else 'juxtaposition'}' could be the matrix product or the elementwise "
+                f"product; write @ (matrix) or \\odot / .* (elementwise)")
+        if fits_matmul:
+            return MatMul(*_terms(left, MatMul), *_terms(right, MatMul))
+        if fits_hadamard:
+            return HadamardProduct(*_terms(left, HadamardProduct), *_terms(right, HadamardProduct))
+        left2, right2 = self.drop_bias_rows(node, left, right, "elementwise product")
+        if _same_shape(left2, right2):
+            return HadamardProduct(left2, right2)
+        raise FormulaShapeError(self.shape_message(node, "multiply", left, right))
+
+    def hadamard(self, node, left, right):
+        if not _is_matrix(left) or not _is_matrix(right):
+            return _scale(left, right)
+        if not _same_shape(left, right):
+            left, right = self.drop_bias_rows(node, left, right, "elementwise product")
+            if not _same_shape(left, right):
+                raise FormulaShapeError(self.shape_message(node, "multiply elementwise", left, right))
+        return HadamardProduct(left, right)
+
+    def matmul(self, node, left, right):
+        if not _is_matrix(left) or not _is_matrix(right):
+            return _scale(left, right)
+        if not _same_size(left.shape[1], right.shape[0]):
+            raise FormulaShapeError(self.shape_message(node, "matrix-multiply", left, right))
+        return MatMul(left, right)
+
+    def divide(self, node, left, right):
+        if _is_matrix(right):
+            reciprocal = HadamardPower(right, -1)
+            if _is_matrix(left):
+                return self.hadamard(node, left, reciprocal)
+            return MatMul(left, reciprocal) if left != 1 else reciprocal
+        if right == 0:
+            raise self.error("division by zero", node)
+        if _is_matrix(left):
+            return MatMul(1 / right, left)
+        return left / right
+
+    def power(self, node: A.Binary):
+        base = self.value(node.left)
+        exponent_node = strip_groups(node.right)
+        if isinstance(exponent_node, A.Name) and exponent_node.name == "T":
+            if not _is_matrix(base):
+                return base
+            return Transpose(base)
+        exponent = self.value(node.right)
+        if _is_matrix(exponent):
+            raise self.error("a matrix as an exponent", node.right)
+        if exponent.is_Number and abs(exponent) > MAX_EXPONENT:
+            raise self.error(f"exponent {exponent} is too large; at most {MAX_EXPONENT} is accepted", node.right)
+        if _is_matrix(base):
+            if not exponent.is_Number:
+                raise self.error("a vector to a symbolic power", node)
+            return HadamardPower(base, exponent)
+        if base.is_Number and exponent.is_Number and base not in (0, 1, -1) and abs(exponent) > 64:
+            raise self.error("this power is too large to compute", node)
+        if base == 0 and exponent.is_Number and exponent.is_negative:
+            raise self.error("division by zero: 0 to a negative power", node)
+        return base ** exponent
+
+    def prime(self, node: A.Prime):
+        """``X'``: Octave's transpose of a matrix (a derivative is read where a function is called)."""
+        value = self.value(node.operand)
+        if not _is_matrix(value):
+            raise self.error(f"{text_of(node)!r}: a prime on a scalar; write g'(z) for a derivative", node)
+        for _ in range(node.count % 2):
+            value = Transpose(value)
+        return value
+
+    # -- functions
+    def call(self, node: A.Call):
+        function, primes = node.function, 0
+        while isinstance(function, A.Prime):
+            primes += function.count
+            function = function.operand
+        layer_hint = None
+        if isinstance(function, A.Script):
+            layer_node, _ = split_sup(function.sup, function.sup_style)
+            if layer_node is not None:
+                layer_hint = self.concrete(self.reader.layer_expression(layer_node), function, C.PREACTIVATION)
+            function = function.base
+        name = function.name
+        argument = self.value(node.argument)
+        if name in self.convention.functions:
+            layer = layer_hint or self.layer_of_argument(argument, node)
+            record = self.ctx.network.activation_of(layer)
+            label = f"{name} (the activation of layer {layer}, {record.name})"
+        else:
+            record = ACTIVATIONS.get(name.replace("_", "-")) or ACTIVATIONS.get(name.lower())
+            label = name
+            if record is None and name in _BUILTIN_FUNCTIONS:
+                return self.apply(_BUILTIN_FUNCTIONS[name](S.z), primes, argument, node, name)
+            if record is None:
+                raise self.error(f"unknown function {name!r}; accepted: {', '.join(self.convention.functions)} "
+                                 f"(the network's activation), {', '.join(sorted(ACTIVATIONS))}, "
+                                 f"{', '.join(_BUILTIN_FUNCTIONS)}", node)
+        if not record.elementwise:
+            if primes:
+                raise self.error(f"{label} couples the units of its layer: {name}'(z) is a Jacobian, not an "
+                                 f"elementwise factor", node)
+            layer = self.layer_of_argument(argument, node)
+            if argument != self.array(C.PREACTIVATION, layer):
+                raise self.error(f"{name} is read applied to a layer's z only", node)
+            return self.array(C.ACTIVATION, layer)
+        return self.apply(record.concrete(), primes, argument, node, label)
+
+    def apply(self, definition: sp.Expr, primes: int, argument, node, label):
+        body = sp.diff(definition, S.z, primes) if primes else definition
+        if _is_matrix(argument):
+            if not body.has(S.z):
+                return MatMul(body, OneMatrix(*argument.shape)) if body != 1 else OneMatrix(*argument.shape)
+            return ElementwiseApplyFunction(sp.Lambda(S.z, body), argument)
+        return body.subs(S.z, argument)
+
+    def layer_of_argument(self, argument, node) -> int:
+        arrays = [x for x in _arrays(argument) if x.role == "z"]
+        layers = {int(x.layer) for x in arrays}
+        if len(layers) == 1:
+            return layers.pop()
+        raise self.error(f"cannot tell which layer's activation {text_of(node.function)!r} is: apply it to one "
+                         f"layer's pre-activation, e.g. g'(z^l)", node)
+
+    # -- sums
+    def summation(self, node: A.Sum):
+        indices = self.reader.indices(node.index)
+        if len(indices) != 1 or not isinstance(indices[0], sp.Symbol):
+            raise self.error("\\sum takes one index letter, e.g. \\sum_k", node.index)
+        (index,) = indices
+        if index in self.ctx.ranges:
+            previous = self.ctx.ranges.pop(index)
+        else:
+            previous = None
+        body = self.value(node.body)
+        width = self.ctx.ranges.pop(index, None)
+        if previous is not None:
+            self.ctx.ranges[index] = previous
+        if width is None:
+            if _is_matrix(body) and _same_size(body.shape[1], S.m):
+                return MatMul(body, OneMatrix(S.m, 1))
+            raise self.error(f"the index {index} of this sum appears in no entry of its summand", node)
+        if _is_matrix(body):
+            raise self.error("a sum over a unit index of a vector; index its entries, e.g. w_{kj} \\delta_k", node)
+        return sp.Sum(body, (index, 1, width))
+
+    # -- Ng's bias row
+    def drop_bias_rows(self, node, left, right, what):
+        """Ng's bias column: (Θ^(l))^T δ^(l+1) has a row for the bias unit; Ng drops it before .*"""
+        if not self.ctx.bias_column:
+            return left, right
+        for big, small, swap in ((left, right, False), (right, left, True)):
+            if _same_size(big.shape[0], small.shape[0] + 1) and _same_size(big.shape[1], small.shape[1]):
+                sliced = big[1:, :]
+                self.ctx.notes.append(f"read with Ng's bias convention: the bias row 0 of "
+                                      f"'{text_of(node.right if swap else node.left)}' is dropped before the {what}")
+                return (small, sliced) if swap else (sliced, small)
+        return left, right
+
+    def shape_message(self, node, verb, left, right) -> str:
+        return (f"shapes do not fit: cannot {verb} '{text_of(node.left)}' ({_shape(left)}) and "
+                f"'{text_of(node.right)}' ({_shape(right)})")
+
+
+# --- helpers on SymPy values ----------------------------------------------------------------------------
+def _is_matrix(value) -> bool:
+    return isinstance(value, MatrixExpr)
+
+
+def _same_size(a, b) -> bool:
+    return sp.expand(sp.sympify(a) - sp.sympify(b)) == 0
+
+
+def _same_shape(x, y) -> bool:
+    return _same_size(x.shape[0], y.shape[0]) and _same_size(x.shape[1], y.shape[1])
+
+
+def _shape(x) -> str:
+    return f"{x.shape[0]}×{x.shape[1]}"
+
+
+def _scale(left, right):
+    if _is_matrix(left):
+        left, right = right, left
+    if _is_matrix(right):
+        return MatMul(left, right) if left != 1 else right
+    return left * right
+
+
+def _terms(value, kind) -> tuple:
+    """The operands of a sum or product of this kind, so long chains stay flat (a + a + ... + a)."""
+    return value.args if isinstance(value, kind) else (value,)
+
+
+def _negate(value):
+    return MatMul(-1, value) if _is_matrix(value) else -value
+
+
+def _arrays(value):
+    """The LayerArray symbols inside a value."""
+    if isinstance(value, S.LayerArray):
+        return [value]
+    return [atom for atom in sp.sympify(value).atoms(S.LayerArray)] if isinstance(value, sp.Basic) else []

@@ -1,0 +1,121 @@
+"""Helpers on the grammar's syntax trees that the checker's readers share: parts of a scripted
+name, superscripts that hold a layer and a transpose, derivatives, and a short text for messages."""
+from __future__ import annotations
+
+from ..grammar import _ast as A
+from . import _conventions as C
+
+#: A canonical role in words, for messages.
+ROLE_WORDS = {C.ACTIVATION: "activation", C.PREACTIVATION: "pre-activation", C.WEIGHT: "weights",
+               C.BIAS: "bias", C.DELTA: "error δ", C.TARGET: "target", C.OUTPUT: "output activation"}
+
+
+def example_layer(convention) -> str:
+    """How the notation writes a layer superscript, for messages."""
+    return {"ng-ml": "^{(l)}", "ng-dls": "^{[l]}", "goodfellow": "^{(k)}"}.get(convention.name, "^l")
+
+
+def strip_groups(node: A.Node) -> A.Node:
+    """The node inside any parentheses or braces."""
+    while isinstance(node, A.Group):
+        node = node.inner
+    return node
+
+
+def script_parts(node: A.Node):
+    """(name, sub, sup, sup_style) of a Name or Script; (None, ...) otherwise."""
+    node = strip_groups(node)
+    if isinstance(node, A.Name):
+        return node.name, None, None, ""
+    if isinstance(node, A.Script) and isinstance(node.base, A.Name):
+        return node.base.name, node.sub, node.sup, node.sup_style
+    if isinstance(node, A.Binary) and node.op == "^" and isinstance(strip_groups(node.left), (A.Name, A.Script)):
+        name, sub, sup, style = script_parts(node.left)
+        if sup is None:
+            return name, sub, node.right, ""
+    return None, None, None, ""
+
+
+def split_sup(sup, style):
+    """A superscript -> (layer node or None, transposed?): ``(l)``, ``T``, ``[l-1]T``, ``(k-1)T``."""
+    if sup is None:
+        return None, False
+    if isinstance(sup, A.Name) and sup.name == "T" and not style:
+        return None, True
+    if isinstance(sup, A.Binary) and sup.op == "juxt" and isinstance(sup.right, A.Name) and sup.right.name == "T":
+        return strip_groups(sup.left), True
+    return sup, False
+
+
+def derivative_parts(node: A.Node):
+    """(cost, wrt) of ∂C/∂X written as \\frac{\\partial C}{\\partial X}, ∂C/∂X or \\nabla_X C."""
+    node = strip_groups(node)
+    if isinstance(node, A.Binary) and node.op in ("frac", "/"):
+        top, bottom = strip_groups(node.left), strip_groups(node.right)
+        if isinstance(top, A.Partial) and isinstance(bottom, A.Partial):
+            return top.operand, bottom.operand
+    if isinstance(node, A.Nabla) and node.sub is not None:
+        return node.operand, node.sub
+    return None
+
+
+def text_of(node: A.Node, limit: int = 60) -> str:
+    """A short plain-text rendering of a syntax tree, for messages."""
+    try:
+        text = _unparse(node)
+    except RecursionError:
+        text = "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _unparse(node) -> str:
+    if node is None:
+        return ""
+    if isinstance(node, A.Number):
+        return node.text
+    if isinstance(node, A.Name):
+        return {"delta": "δ", "sigma": "σ", "Theta": "Θ", "lambda": "λ", "Delta": "Δ", "nabla": "∇"}.get(
+            node.name, node.name)
+    if isinstance(node, A.Group):
+        close = {"(": ")", "{": "}", "[": "]"}[node.delimiter]
+        inner = _unparse(node.inner)
+        return inner if node.delimiter == "{" else f"{node.delimiter}{inner}{close}"
+    if isinstance(node, A.Unary):
+        return f"{node.op}{_unparse(node.operand)}"
+    if isinstance(node, A.Binary):
+        if node.op == "juxt":
+            return f"{_unparse(node.left)} {_unparse(node.right)}"
+        if node.op == "frac":
+            return f"({_unparse(node.left)})/({_unparse(node.right)})"
+        if node.op == "^":
+            return f"{_unparse(node.left)}^{_wrap(node.right)}"
+        return f"{_unparse(node.left)} {node.op} {_unparse(node.right)}"
+    if isinstance(node, A.Script):
+        text = _unparse(node.base)
+        if node.sup is not None:
+            inner = _unparse(node.sup)
+            style = node.sup_style
+            inner = f"({inner})" if style == "(" else f"[{inner}]" if style == "[" else inner
+            text += "^" + (inner if len(inner) == 1 else "{" + inner + "}")
+        if node.sub is not None:
+            inner = _unparse(node.sub)
+            text += "_" + (inner if len(inner) == 1 else "{" + inner + "}")
+        return text
+    if isinstance(node, A.Prime):
+        return _unparse(node.operand) + "'" * node.count
+    if isinstance(node, A.Call):
+        return f"{_unparse(node.function)}({_unparse(node.argument)})"
+    if isinstance(node, A.Sum):
+        return f"Σ_{_unparse(node.index)} {_unparse(node.body)}"
+    if isinstance(node, A.Partial):
+        return f"∂{_unparse(node.operand)}"
+    if isinstance(node, A.Nabla):
+        return f"∇_{_wrap(node.sub)} {_unparse(node.operand)}"
+    return type(node).__name__
+
+
+def _wrap(node) -> str:
+    text = _unparse(node)
+    return text if len(text) == 1 else "{" + text + "}"
+
+

@@ -1,0 +1,123 @@
+"""``symbackprop check``: check hand-derived formulas against the derivation of a network.
+
+Exit codes: 0 correct, 1 incorrect, 2 a formula (or option) that could not be understood -- the
+message shows the column with a caret --, 3 undecided. With ``--file``, one formula per line
+(blank lines and lines starting with ``#`` are skipped), a summary at the end, and the exit code
+of the worst line (2, then 1, then 3, then 0).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..check import DEFAULT, NOTATIONS
+from ..errors import ParseError, SymbackpropError
+from ._options import catalogue_help, network_from_args
+
+UNREADABLE = 2
+_SEVERITY = {2: 3, 1: 2, 3: 1, 0: 0}   # exit code -> rank, for the worst line of a file
+
+EXAMPLES = r"""
+examples:
+  symbackprop check 'delta^(L) = a^(L) - y' --notation ng-ml
+  symbackprop check --loss quadratic --bias separate --l2 0 "delta^L = (a^L - y) .* sigma'(z^L)"
+  symbackprop check --notation ng-dls 'dW^[l] = 1/m dZ^[l] A^[l-1]T' --json
+  symbackprop check --notation nielsen --file formulas.txt
+"""
+
+
+def add_parser(subparsers, network_parent) -> None:
+    parser = subparsers.add_parser(
+        "check", parents=[network_parent], help="check a hand-derived formula",
+        description="Check a backpropagation formula LHS = RHS (LaTeX or plain text) against what symbackprop "
+                    "derives for the network: correct (proved symbolically, or by evaluation at random sizes and "
+                    "values), or incorrect with the nearby correct formula it equals and a counterexample.",
+        epilog=catalogue_help() + "\n" + EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("formula", nargs="?", metavar="FORMULA",
+                        help="the formula, e.g. \"delta^L = (a^L - y) .* sigma'(z^L)\"")
+    parser.add_argument("--notation", default=DEFAULT, choices=NOTATIONS, metavar="NAME",
+                        help="how to read letters and layer indices: " + ", ".join(NOTATIONS) + " (default %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    parser.add_argument("--file", metavar="FILE", help="check every line of FILE (one formula per line)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random values (default %(default)s)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    if (args.formula is None) == (args.file is None):
+        raise SymbackpropError("give either a FORMULA or --file FILE (one of them)")
+    network = network_from_args(args)
+    if args.file is not None:
+        return _run_file(args, network)
+    code, result = _check_one(args.formula, network, args)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    elif code == UNREADABLE:
+        print(f"symbackprop check: error: {result['error']}", file=sys.stderr)
+    else:
+        print(_text(result))
+    return code
+
+
+def _check_one(formula: str, network, args) -> tuple[int, dict]:
+    from ..check import check
+    try:
+        verdict = check(formula, network, notation=args.notation, seed=args.seed)
+    except ParseError as error:
+        return UNREADABLE, {"verdict": "unreadable", "formula": formula, "notation": args.notation,
+                            "error": error.render(), "column": error.column}
+    return verdict.exit_code, verdict.to_dict()
+
+
+def _run_file(args, network) -> int:
+    path = Path(args.file)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise SymbackpropError(f"--file {args.file}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+    results, worst = [], 0
+    for number, line in enumerate(lines, start=1):
+        formula = line.strip()
+        if not formula or formula.startswith("#"):
+            continue
+        code, result = _check_one(formula, network, args)
+        result["line"] = number
+        results.append(result)
+        if _SEVERITY[code] > _SEVERITY[worst]:
+            worst = code
+    counts = {kind: sum(1 for r in results if r["verdict"] == kind)
+              for kind in ("correct", "incorrect", "undecided", "unreadable")}
+    if args.json:
+        print(json.dumps({"results": results, "summary": counts}, ensure_ascii=False, indent=2))
+        return worst
+    for result in results:
+        head = f"line {result['line']}: {result['formula']}"
+        if result["verdict"] == "unreadable":
+            print(f"{head}\n  unreadable: {result['error']}".replace("\n", "\n  ").rstrip())
+        else:
+            print(f"{head}\n  " + _text(result).replace("\n", "\n  "))
+    print(f"summary: {counts['correct']} correct, {counts['incorrect']} incorrect, "
+          f"{counts['undecided']} undecided, {counts['unreadable']} unreadable ({len(results)} formulas)")
+    return worst
+
+
+def _text(result: dict) -> str:
+    method = f" ({result['method']})" if result.get("method") else ""
+    lines = [f"{result['verdict']}{method}: {result['quantity']}", result["diagnosis"]]
+    lines += [f"note: {note}" for note in result.get("notes", [])]
+    example = result.get("counterexample")
+    if example:
+        sizes = ", ".join(f"{k} = {v}" for k, v in example["sizes"].items())
+        lines.append(f"counterexample at {sizes}, m = {example['m']}, lambda = {example['lambda']}:")
+        lines.append(f"  expected {_compact(example['expected'])}")
+        lines.append(f"  formula  {_compact(example['formula'])}")
+    return "\n".join(line for line in lines if line)
+
+
+def _compact(matrix) -> str:
+    rows = ["[" + ", ".join(f"{value:.4g}" for value in row) + "]" for row in matrix]
+    text = "[" + ", ".join(rows) + "]"
+    return text if len(text) <= 200 else text[:197] + "..."
