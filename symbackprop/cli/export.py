@@ -1,0 +1,37 @@
+"""``symbackprop export``: write the network's cost-and-gradient code as a standalone module."""
+from __future__ import annotations
+
+import argparse
+
+from ._options import catalogue_help, network_from_args
+
+
+def add_parser(subparsers, network_parent) -> None:
+    parser = subparsers.add_parser(
+        "export", parents=[network_parent], help="write a standalone NumPy, JAX or PyTorch gradient module",
+        description="Write a Python module that imports only numpy (or jax, or torch) and defines "
+                    "cost_and_gradients(params, X, Y) and predict(params, X) for the network, printed from its "
+                    "derivation. The module's docstring states the network, the shapes and the formulas.",
+        epilog=catalogue_help() + "\n\nexamples:\n  symbackprop export -o grad.py\n"
+               "  symbackprop export --layers 784,256,128,10 --hidden tanh --output softmax "
+               "--loss categorical-cross-entropy --bias separate -o mnist_grad.py\n"
+               "  symbackprop export --backend torch --layout ng --force -o grad_torch.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=("numpy", "jax", "torch"), default="numpy",
+                        help="the array library the module imports (default %(default)s)")
+    parser.add_argument("--layout", choices=("rows", "ng"), default="rows",
+                        help="params as [W2, b2, W3, b3, ...] (rows) or Ng's [Theta1, Theta2, ...] with the bias "
+                             "column (ng) (default %(default)s)")
+    parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE", required=True,
+                        help="the module to write, e.g. grad.py")
+    parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..export import export_module
+    network = network_from_args(args)
+    export_module(network, args.output_file, backend=args.backend, layout=args.layout, force=args.force)
+    print(f"wrote {args.output_file}: cost_and_gradients(params, X, Y) and predict(params, X) for the "
+          f"{network.describe()} ({args.backend}, layout {args.layout})")
+    return 0
