@@ -9,7 +9,7 @@ a - y
 from .catalogue import ACTIVATIONS, LOSSES, Activation, Loss
 from .derivation import Assumption, Derivation, Quantity, Rule, Step
 from .engine import derive
-from .errors import (NetworkSpecError, NotDifferentiableError, ParseError, ShapeError, SymbackpropError,
+from .errors import (ExportError, NetworkSpecError, NotDifferentiableError, ParseError, ShapeError, SymbackpropError,
                      UnknownNameError)
 from .network import Network
 
@@ -35,6 +35,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'symbackprop' has no attribute {name!r}")
 
 
-__all__ = ["ACTIVATIONS", "LOSSES", "Activation", "Assumption", "Derivation", "Loss", "Network",
+__all__ = ["ACTIVATIONS", "LOSSES", "Activation", "Assumption", "Derivation", "ExportError", "Loss", "Network",
            "NetworkSpecError", "NotDifferentiableError", "ParseError", "Quantity", "Rule", "ShapeError",
            "Step", "SymbackpropError", "UnknownNameError", "derive", *_LAZY]

@@ -45,3 +45,7 @@ class NotDifferentiableError(SymbackpropError, ValueError):
 
 class ShapeError(SymbackpropError, ValueError):
     """Arrays or matrix factors whose shapes do not fit; names the argument and both shapes."""
+
+
+class ExportError(SymbackpropError, ValueError):
+    """A network, layout, backend or file the exporter cannot produce code for."""

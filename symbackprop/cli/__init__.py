@@ -36,13 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parent = network_parent()
     for name in SUBCOMMANDS:
-        try:  # TEMPORARY-WHILE-HELPERS-WORK
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"{__name__}.{name}":
-                raise
-            continue
-        module.add_parser(subparsers, parent)
+        importlib.import_module(f"{__name__}.{name}").add_parser(subparsers, parent)
     return parser
 
 

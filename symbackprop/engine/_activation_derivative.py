@@ -69,14 +69,23 @@ def _polynomial_in_activation(definition: sp.Expr, derivative: sp.Expr):
         return None
     if S.z not in derivative.free_symbols:          # constant derivative: identity, scaled identity
         return derivative
-    mpmath.mp.dps = 40
+    with mpmath.workdps(40):   # local precision: never change mpmath's global setting
+        candidates = _fitted_polynomials(definition, derivative)
+    for polynomial in candidates:
+        if proved_zero(derivative - polynomial.subs(S.a, definition), S.z):   # the fit is only a guess; this proves it
+            return positive_factors(sp.factor(polynomial))
+    return None
+
+
+def _fitted_polynomials(definition: sp.Expr, derivative: sp.Expr) -> list:
+    """Polynomials P of degree 1..3 with small rational coefficients that fit g'(z) = P(g(z)) at sample points."""
     try:
         g = sp.lambdify(S.z, definition, "mpmath")
         dg = sp.lambdify(S.z, derivative, "mpmath")
-        points = [mpmath.mpf(s) for s in _SAMPLES]
-        values = [(g(p), dg(p)) for p in points]
+        values = [(g(p), dg(p)) for p in (mpmath.mpf(s) for s in _SAMPLES)]
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        return None
+        return []
+    candidates = []
     for degree in range(1, _MAX_DEGREE + 1):
         rows = [[v ** power for power in range(degree + 1)] for v, _ in values[: degree + 1]]
         try:
@@ -84,12 +93,9 @@ def _polynomial_in_activation(definition: sp.Expr, derivative: sp.Expr):
         except ZeroDivisionError:
             continue
         rational = [sp.nsimplify(sp.Float(c, 30), rational=True, tolerance=1e-25) for c in coefficients]
-        if any(sp.denom(r) > 1000 for r in rational):
-            continue
-        polynomial = sum(c * S.a ** power for power, c in enumerate(rational))
-        if proved_zero(derivative - polynomial.subs(S.a, definition), S.z):
-            return positive_factors(sp.factor(polynomial))
-    return None
+        if all(sp.denom(r) <= 1000 for r in rational):
+            candidates.append(sum(c * S.a ** power for power, c in enumerate(rational)))
+    return candidates
 
 
 @lru_cache(maxsize=64)

@@ -6,7 +6,7 @@ out as one matrix product per layer over the whole batch.
 """
 from ._compile import compile
 from ._debug import debug_initialize_weights, ng_debug_problem
-from ._errors import ExportError
+from ..errors import ExportError
 from ._gradcheck import GradCheck, gradcheck, numerical_gradient, random_instance
 from ._module import export_module
 from ._source import LAYOUTS, parameter_shapes

@@ -8,7 +8,7 @@ import linecache
 from ..derivation import Derivation
 from ..errors import ShapeError
 from ..network import Network
-from ._errors import ExportError
+from ..errors import ExportError
 from ._source import LAYOUTS, module_source, parameter_shapes
 
 _counter = itertools.count(1)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..network import Network
-from ._errors import ExportError
+from ..errors import ExportError
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import sympy as sp
 from .. import symbols as S
 from ..catalogue import Activation, Loss
 from ..derivation import Derivation
-from ._errors import ExportError
+from ..errors import ExportError
 from ._rows import RowLogSumExp, RowLog1mSoftmax, RowPairwiseOthers, RowShift, RowSum
 from ._stable import stabilise
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._compile import derivation_of
-from ._errors import ExportError
+from ..errors import ExportError
 from ._source import module_source
 
 

@@ -21,7 +21,7 @@ import sympy as sp
 
 from .. import __version__
 from ..derivation import Derivation
-from ._errors import ExportError
+from ..errors import ExportError
 from ._kernels import (A, E, Kernel, Y, Z, activation_kernel, derivative_kernel, output_cost_kernel,
                        output_delta_kernel, python_name)
 from ._inplace import InplaceKernel
