@@ -52,12 +52,12 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
     summed = contract(sp.Sum(delta_next_k * dz_next, (k, 1, S.width[layer + 1])))
     steps = [
         step(equation(delta_i, sp.Derivative(S.C, z_i)), Rule.DEFINITION,
-             "δ of a hidden unit is the cost's sensitivity to its pre-activation"),
+             "the error of a hidden unit is the cost's sensitivity to its pre-activation"),
         step(equation(sp.Derivative(S.C, z_i), sp.Sum(sp.Derivative(S.C, z_next_k) * sp.Derivative(z_next_k, z_i),
                                                    (k, 1, S.width[layer + 1]))),
              Rule.CHAIN_RULE, "z^l_i reaches the cost only through the pre-activations z^{l+1}_k of the next layer"),
         step(equation(sp.Derivative(S.C, z_next_k), delta_next_k), Rule.DEFINITION,
-             "those sensitivities are the next layer's δ"),
+             "those sensitivities are the next layer's errors"),
         step(equation(z_next_k, z_next), Rule.DEFINITION,
              "the next layer's pre-activation" + (", with the bias unit a_0 = 1 in column 0" if bias == "column" else "")),
         step(equation(sp.Derivative(z_next_k, z_i), raw), Rule.CHAIN_RULE,
@@ -80,7 +80,7 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
     if bias == "column":
         back = back[1:, :]
         steps.append(step(equation(S.vector("e", layer), back), Rule.BIAS_ROW,
-                          "the transposed weights times δ give a row 0 for the bias unit a_0 = 1, which has no pre-activation: drop it"))
+                          "the transposed weights times the next layer's errors give a row 0 for the bias unit a_0 = 1, which has no pre-activation: drop it"))
     g_vector = vectorise(g_prime, {S.a: S.vector("a", layer), S.z: S.vector("z", layer)}, S.width[layer])
     vector = back if g_prime == 1 else HadamardProduct(back, g_vector)
     steps.append(step(equation(S.vector("delta", layer), vector), Rule.VECTORISATION,

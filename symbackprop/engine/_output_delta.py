@@ -53,7 +53,7 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
     steps = [
         step(equation(S.C, cost), Rule.DEFINITION, "the cost of one example, summed over the output units"),
         step(equation(S.unit("delta", L, i), sp.Derivative(S.C, z_L_i)), Rule.DEFINITION,
-             "δ of an output unit is the cost's sensitivity to its pre-activation"),
+             "the error of an output unit is the cost's sensitivity to its pre-activation"),
         step(equation(sp.Derivative(S.C, z_L_i), sp.Sum(sp.Derivative(S.C, a_L_k) * sp.Derivative(a_L_k, z_L_i), (k, 1, n_L))),
              Rule.CHAIN_RULE, "z^L_i reaches the cost through every output activation a^L_k"),
         step(equation(sp.Derivative(S.C, a_L_k), dC_da_tidy), Rule.LOSS_DERIVATIVE,
