@@ -6,6 +6,8 @@ never by eval or sympify.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Callable
 
 import sympy as sp
 
@@ -49,55 +51,65 @@ def _split_parameters(text: str):
 def activation(spec) -> Activation:
     """An :class:`Activation` from a record, a catalogue name (``'sigmoid'``, ``'leaky-relu:alpha=0.2'``),
     a SymPy expression in ``z``, or the text of such an expression (``'tanh(z)'``)."""
-    if isinstance(spec, Activation):
-        return spec
-    if isinstance(spec, sp.Expr):
-        return _custom_activation(spec, str(spec))
-    if not isinstance(spec, str) or not spec.strip():
-        raise NetworkSpecError(f"an activation must be a catalogue name or an expression in z, not {spec!r}; "
-                               f"names: {', '.join(ACTIVATION_BY_NAME)}")
-    name, values = _split_parameters(spec.strip())
-    if name in ACTIVATION_BY_NAME:
-        record = ACTIVATION_BY_NAME[name]
-        return record.with_parameters(**values) if values else record
-    if _looks_like_name(spec, {"z"}):
-        raise UnknownNameError("activation", spec, [*ACTIVATION_BY_NAME, "or an expression in z such as 'tanh(z)'"])
-    return _custom_activation(_parse(spec, {"z": S.z}), spec.strip())
-
-
-def _custom_activation(expr: sp.Expr, text: str) -> Activation:
-    free = expr.free_symbols - {S.z}
-    if free:
-        raise NetworkSpecError(f"activation {text!r} may only use z, but it uses {', '.join(sorted(map(str, free)))}")
-    if S.z not in expr.free_symbols:
-        raise NetworkSpecError(f"activation {text!r} does not depend on z; an activation is a function of the pre-activation z")
-    return Activation(text, expr, r"g", f"custom activation {text}")
+    return _resolve(spec, _ACTIVATION)
 
 
 def loss(spec) -> Loss:
     """A :class:`Loss` from a record, a catalogue name, a SymPy expression in ``a`` and ``y`` (the loss
     of one output unit, summed over the units), or the text of such an expression."""
-    if isinstance(spec, Loss):
+    return _resolve(spec, _LOSS)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between looking up an activation and a loss."""
+
+    noun: str
+    record_type: type
+    by_name: dict
+    variables: dict            #: the symbols an expression may use, by name
+    required: sp.Symbol        #: the one it must depend on
+    example: str
+    parameters: bool           #: whether NAME:PARAM=VALUE is accepted
+    unused_message: str
+    build: Callable
+
+
+_ACTIVATION = _Kind("activation", Activation, ACTIVATION_BY_NAME, {"z": S.z}, S.z, "'tanh(z)'", True,
+                    "does not depend on z; an activation is a function of the pre-activation z",
+                    lambda expr, text: Activation(text, expr, r"g", f"custom activation {text}"))
+_LOSS = _Kind("loss", Loss, LOSS_BY_NAME, {"a": S.a, "y": S.y}, S.a, "'(a-y)^2/2'", False,
+              "does not depend on a (the output activation); its gradient would be zero",
+              lambda expr, text: Loss(text, r"\ell", f"custom loss {text}", per_unit=expr))
+
+
+def _resolve(spec, kind: _Kind):
+    if isinstance(spec, kind.record_type):
         return spec
     if isinstance(spec, sp.Expr):
-        return _custom_loss(spec, str(spec))
+        return _custom(spec, str(spec), kind)
+    variables = " and ".join(kind.variables)
     if not isinstance(spec, str) or not spec.strip():
-        raise NetworkSpecError(f"a loss must be a catalogue name or an expression in a and y, not {spec!r}; "
-                               f"names: {', '.join(LOSS_BY_NAME)}")
-    if spec.strip() in LOSS_BY_NAME:
-        return LOSS_BY_NAME[spec.strip()]
-    if _looks_like_name(spec, {"a", "y"}):
-        raise UnknownNameError("loss", spec, [*LOSS_BY_NAME, "or an expression in a and y such as '(a-y)^2/2'"])
-    return _custom_loss(_parse(spec, {"a": S.a, "y": S.y}), spec.strip())
+        raise NetworkSpecError(f"{'an' if kind.noun[0] in 'aeiou' else 'a'} {kind.noun} must be a catalogue name "
+                               f"or an expression in {variables}, not {spec!r}; names: {', '.join(kind.by_name)}")
+    text = spec.strip()
+    name, values = _split_parameters(text) if kind.parameters else (text, {})
+    if name in kind.by_name:
+        record = kind.by_name[name]
+        return record.with_parameters(**values) if values else record
+    if _looks_like_name(text, kind.variables):
+        raise UnknownNameError(kind.noun, text, [*kind.by_name, f"or an expression in {variables} such as {kind.example}"])
+    return _custom(_parse(text, kind.variables), text, kind)
 
 
-def _custom_loss(expr: sp.Expr, text: str) -> Loss:
-    free = expr.free_symbols - {S.a, S.y}
+def _custom(expr: sp.Expr, text: str, kind: _Kind):
+    free = expr.free_symbols - set(kind.variables.values())
     if free:
-        raise NetworkSpecError(f"loss {text!r} may only use a and y, but it uses {', '.join(sorted(map(str, free)))}")
-    if S.a not in expr.free_symbols:
-        raise NetworkSpecError(f"loss {text!r} does not depend on a (the output activation); its gradient would be zero")
-    return Loss(text, r"\ell", f"custom loss {text}", per_unit=expr)
+        raise NetworkSpecError(f"{kind.noun} {text!r} may only use {' and '.join(kind.variables)}, "
+                               f"but it uses {', '.join(sorted(map(str, free)))}")
+    if kind.required not in expr.free_symbols:
+        raise NetworkSpecError(f"{kind.noun} {text!r} {kind.unused_message}")
+    return kind.build(expr, text)
 
 
 def _looks_like_name(text: str, variables) -> bool:

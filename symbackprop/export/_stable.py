@@ -220,7 +220,9 @@ def _accurate(candidate, reference, z) -> bool:
     from ._nodes import elementary
     try:
         from ._printing import printer
-        # the exporter's own NumPy printer (lambdify's numpy namespace imports much of NumPy: slow)
+        # the exporter's own NumPy printer (lambdify's numpy namespace imports much of NumPy: slow).
+        # The text is printed from a SymPy tree, as lambdify prints it; no user text reaches eval:
+        # user formulas become trees through the project's own parser, which admits known functions only.
         evaluate = eval(f"lambda {z}: {printer('numpy').doprint(candidate)}", {"np": np})
         exact = sp.lambdify(z, elementary(reference), modules="mpmath")
         points = np.array(_PROBES, dtype=np.float64)

@@ -78,7 +78,7 @@ class ScalarBuilder:
                 result = self.functions[node.function.name](argument)
             except (ValueError, TypeError, ArithmeticError) as exc:
                 raise self.error(f"cannot apply {node.function.name} to {argument}: {exc}", node) from None
-            return self.check(sp.sympify(result), node)
+            return self.check(sp.sympify(result, strict=True), node)  # a SymPy object or number; strict refuses text
         raise self.error(f"{type(node).__name__} is not part of an expression", node)  # pragma: no cover
 
     def binary(self, node: A.Binary, left: sp.Expr, right: sp.Expr) -> sp.Expr:
