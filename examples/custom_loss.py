@@ -24,9 +24,9 @@ import sys
 from pathlib import Path
 
 import symbackprop as sb
-from symbackprop.check import check
+from symbackprop.checker import check
 from symbackprop.export import random_instance
-from symbackprop.render import render, render_quantity
+from symbackprop.rendering import render, render_quantity
 
 QUICK = os.environ.get("SYMBACKPROP_QUICK") == "1"
 LOSS = "log(cosh(a - y))"

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 import symbackprop as sb
-from symbackprop.check import check
-from symbackprop.render import render
+from symbackprop.checker import check
+from symbackprop.rendering import render
 
 NETWORK = sb.Network((3, 5, 5, 4), hidden="sigmoid", output="sigmoid", loss="cross-entropy", bias="column")
 NOTATIONS = ("ng-ml", "nielsen")

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 import symbackprop as sb
-from symbackprop.check import check
-from symbackprop.render import compare, render_quantity
+from symbackprop.checker import check
+from symbackprop.rendering import compare, render_quantity
 
 QUICK = os.environ.get("SYMBACKPROP_QUICK") == "1"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import symbackprop as sb
-from symbackprop.render import render_quantity
+from symbackprop.rendering import render_quantity
 
 QUICK = os.environ.get("SYMBACKPROP_QUICK") == "1"
 

@@ -17,10 +17,10 @@ __version__ = "0.1.0"
 
 # The renderers, the checker and the exporter are imported on first use: deriving needs only SymPy.
 _LAZY = {
-    "render": ("symbackprop.render", "render"),
-    "compare": ("symbackprop.render", "compare"),
-    "check": ("symbackprop.check", "check"),
-    "Verdict": ("symbackprop.check", "Verdict"),
+    "render": ("symbackprop.rendering", "render"),
+    "compare": ("symbackprop.rendering", "compare"),
+    "check": ("symbackprop.checker", "check"),
+    "Verdict": ("symbackprop.checker", "Verdict"),
     "compile": ("symbackprop.export", "compile"),
     "export_module": ("symbackprop.export", "export_module"),
     "gradcheck": ("symbackprop.export", "gradcheck"),
@@ -31,7 +31,9 @@ def __getattr__(name):
     if name in _LAZY:
         import importlib
         module, attribute = _LAZY[name]
-        return getattr(importlib.import_module(module), attribute)
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value     # resolved once; later look-ups are plain attribute reads
+        return value
     raise AttributeError(f"module 'symbackprop' has no attribute {name!r}")
 
 

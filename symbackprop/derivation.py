@@ -99,9 +99,9 @@ class Derivation:
 
     # Jupyter display; the renderers are imported lazily so the engine never depends on them.
     def _repr_latex_(self) -> str:
-        from .render import render_latex_display
+        from .rendering import render_latex_display
         return render_latex_display(self)
 
     def _repr_html_(self) -> str:
-        from .render import render_html_fragment
+        from .rendering import render_html_fragment
         return render_html_fragment(self)

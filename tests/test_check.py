@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.check import Verdict, check
+from symbackprop.checker import Verdict, check
 from symbackprop.errors import ParseError, UnknownNameError
 
 NIELSEN_QUADRATIC = sb.Network((4, 3, 2), hidden="sigmoid", output="sigmoid", loss="quadratic")

@@ -4,8 +4,8 @@ import pytest
 from symbackprop import Network, derive
 from symbackprop.cli import main
 from symbackprop.errors import UnknownNameError
-from symbackprop.render import compare
-from symbackprop.render.compare import loss_derivative
+from symbackprop.rendering import compare
+from symbackprop.rendering.compare import loss_derivative
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import zlib
 import pytest
 
 from symbackprop import Network, derive
-from symbackprop.render import compare, render
+from symbackprop.rendering import compare, render
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

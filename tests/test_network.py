@@ -73,3 +73,16 @@ def test_expressions_may_use_catalogue_activations_as_functions():
 def test_derive_refuses_what_is_not_a_network():
     with pytest.raises(sb.NetworkSpecError, match="derive\\(\\) takes a symbackprop.Network"):
         sb.derive("400,25,10")
+
+
+def test_public_functions_stay_callable_after_their_packages_are_imported():
+    """symbackprop.render/check/compile are functions; importing their packages must not shadow them."""
+    import importlib
+    for package in ("symbackprop.rendering", "symbackprop.checker", "symbackprop.export"):
+        importlib.import_module(package)
+    for _ in range(2):
+        assert callable(sb.render) and callable(sb.check) and callable(sb.compile) and callable(sb.compare)
+    from symbackprop import check, render
+    assert callable(check) and callable(render)
+    net = sb.Network((3, 2, 2))
+    assert sb.check("delta^L = a^L - y", net).verdict == sb.check("delta^L = a^L - y", net).verdict == "correct"

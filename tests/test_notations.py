@@ -2,8 +2,8 @@
 import pytest
 
 from symbackprop.errors import UnknownNameError
-from symbackprop.render import PRESETS, notation
-from symbackprop.render.notations import Glyph, Notation, NG_ML
+from symbackprop.rendering import PRESETS, notation
+from symbackprop.rendering.notations import Glyph, Notation, NG_ML
 
 
 def test_five_presets():

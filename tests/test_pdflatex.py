@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 from symbackprop import Network, derive
-from symbackprop.render import compare, render
-from symbackprop.render.document import PREAMBLE
+from symbackprop.rendering import compare, render
+from symbackprop.rendering.document import PREAMBLE
 
 SETUPS = {
     "ex4": dict(sizes=(400, 25, 10), l2=1, bias="column"),

@@ -4,8 +4,8 @@ import re
 import pytest
 
 from symbackprop import Network, derive
-from symbackprop.render import render, show
-from symbackprop.render.document import PREAMBLE
+from symbackprop.rendering import render, show
+from symbackprop.rendering.document import PREAMBLE
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import sympy as sp
 from symbackprop import Network, derive
 from symbackprop import symbols as S
 from symbackprop.derivation import Rule
-from symbackprop.render import render, render_quantity
-from symbackprop.render._latex_printer import NotationLatexPrinter, latex
+from symbackprop.rendering import render, render_quantity
+from symbackprop.rendering._latex_printer import NotationLatexPrinter, latex
 
 
 @pytest.fixture(scope="module")

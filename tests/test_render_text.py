@@ -5,7 +5,7 @@ import pytest
 
 from symbackprop import Network, derive
 from symbackprop.errors import SymbackpropError, UnknownNameError
-from symbackprop.render import FORMATS, render, render_quantity
+from symbackprop.rendering import FORMATS, render, render_quantity
 
 
 @pytest.fixture(scope="module")

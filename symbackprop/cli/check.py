@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..check import DEFAULT, NOTATIONS
+from ..checker import DEFAULT, NOTATIONS
 from ..errors import ParseError, SymbackpropError
 from ._options import catalogue_help, network_from_args
 
@@ -63,7 +63,7 @@ def run(args) -> int:
 
 
 def _check_one(formula: str, network, args) -> tuple[int, dict]:
-    from ..check import check
+    from ..checker import check
     try:
         verdict = check(formula, network, notation=args.notation, seed=args.seed)
     except ParseError as error:

@@ -48,7 +48,7 @@ def setup_b(args: argparse.Namespace) -> argparse.Namespace:
 
 def run(args) -> int:
     from ..engine import derive
-    from ..render import compare
+    from ..rendering import compare
     from .derive import write
     left = derive(network_from_args(args))
     right = derive(network_from_args(setup_b(args)))

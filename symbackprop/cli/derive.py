@@ -30,7 +30,7 @@ def add_parser(subparsers, network_parent) -> None:
 
 def run(args) -> int:
     from ..engine import derive
-    from ..render import render
+    from ..rendering import render
     network = network_from_args(args)
     text = render(derive(network), format=args.format, notation=args.notation)
     write(text, args.output_file)

@@ -44,7 +44,7 @@ class Formula:
     """A formula ``lhs = rhs`` as written: two syntax trees and the text they came from.
 
     What the names mean (which layer, which quantity, transpose or derivative) depends on the
-    notation; :mod:`symbackprop.check` interprets it.
+    notation; :mod:`symbackprop.checker` interprets it.
     """
 
     text: str

@@ -3,7 +3,7 @@
 The tree records what was written, not what it means: whether ``x^T`` is a transpose or a
 power, whether ``g'`` is a derivative or an Octave transpose, or whether ``*`` is a matrix or an
 elementwise product is decided by the interpreters (:mod:`._to_sympy` for scalar expressions,
-:mod:`symbackprop.check` for formulas), which know the symbols involved.
+:mod:`symbackprop.checker` for formulas), which know the symbols involved.
 """
 from __future__ import annotations
 

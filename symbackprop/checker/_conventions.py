@@ -1,7 +1,7 @@
 """How each textbook's formulas are *read*: which letter is which canonical array, and how layers count.
 
 This module owns the reading side of the notations (the printing side lives in
-:mod:`symbackprop.render.notations`; the facts agree with ``NOTATIONS.md``). It holds data only.
+:mod:`symbackprop.rendering.notations`; the facts agree with ``NOTATIONS.md``). It holds data only.
 
 Canonical convention (:mod:`symbackprop.symbols`): layers 1..L, the input is layer 1, ``W^l``
 maps layer l-1 to layer l. A written layer *number* n is canonical layer ``n + number_shift``
