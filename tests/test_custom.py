@@ -22,6 +22,7 @@ HALF_CROSS_ENTROPY = "-(y*ln(a) + (1-y)*ln(1-a))/2"
 TANH_CROSS_ENTROPY = "-((1+y)*log(1+a) + (1-y)*log(1-a))/2"
 LOG_COSH = "log(cosh(a - y))"
 GAUSSIAN = "exp(-z^2)"
+PSEUDO_HUBER = "sqrt(1 + (a - y)^2) - 1"
 
 
 @pytest.mark.parametrize("output,loss", [(HALF_TANH, HALF_CROSS_ENTROPY), ("tanh", TANH_CROSS_ENTROPY)])
@@ -44,7 +45,8 @@ def test_log_cosh_with_sigmoid_does_not_cancel():
 
 @pytest.mark.parametrize("hidden,output,loss", [("sigmoid", HALF_TANH, HALF_CROSS_ENTROPY),
                                                  (GAUSSIAN, "tanh", TANH_CROSS_ENTROPY),
-                                                 (GAUSSIAN, "sigmoid", LOG_COSH)])
+                                                 (GAUSSIAN, "sigmoid", LOG_COSH),
+                                                 ("tanh", "identity", PSEUDO_HUBER)])
 def test_custom_entries_agree_with_diff_and_finite_differences(hidden, output, loss):
     network = sb.Network((2, 3, 2), hidden=hidden, output=output, loss=loss)
     derivation = sb.derive(network)
@@ -66,3 +68,12 @@ def test_custom_entries_agree_with_diff_and_finite_differences(hidden, output, l
     numeric = finite_difference(lambda v: f(list(v)), z_values)
     derived = [float(d.subs(point)) for d in deltas2]
     np.testing.assert_allclose(derived, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_elementwise_functions_of_vector_expressions_render_without_internal_names():
+    from symbackprop.rendering import render_quantity
+    for loss in (LOG_COSH, PSEUDO_HUBER):
+        derivation = sb.derive(sb.Network((3, 2, 2), output="identity", loss=loss))
+        for fmt in ("text", "latex"):
+            printed = render_quantity(derivation, "output_delta", fmt)
+            assert "_t" not in printed and "Dummy" not in printed and "Lambda" not in printed

@@ -58,10 +58,12 @@ def tidy(expr: sp.Expr) -> sp.Expr:
             return expr
         return _factor_around_piecewise(expr)
     try:
-        result = sp.factor(sp.cancel(expr))
+        factored = positive_factors(sp.factor(sp.cancel(expr)))
     except sp.PolynomialError:
         return expr
-    return positive_factors(result)
+    # cancel() multiplies out what sits under a root, e.g. sqrt(1 + (a - y)^2); keep the shorter form.
+    combined = positive_factors(sp.factor_terms(sp.together(expr)))
+    return min((factored, combined), key=sp.count_ops)
 
 
 def _factor_around_piecewise(expr: sp.Expr) -> sp.Expr:
@@ -143,3 +145,25 @@ def proved_zero(expr: sp.Expr, variable: sp.Symbol) -> bool:
 def equation(lhs, rhs) -> sp.Eq:
     """A statement ``lhs = rhs``, kept as written (SymPy would otherwise try to decide it)."""
     return sp.Eq(lhs, rhs, evaluate=False)
+
+
+def gather_sums(expr: sp.Expr) -> sp.Expr:
+    """Σ_k f_k - Σ_k g_k -> Σ_k (f_k - g_k), the summand factored; then common factors pulled out.
+
+    The inverse of what contraction leaves behind, for a readable coupled δ^L:
+    a_i (a_i - y_i - Σ_k a_k (a_k - y_k)) rather than four loose terms.
+    """
+    if not expr.has(sp.Sum):
+        return expr
+    grouped, rest = {}, sp.Integer(0)
+    for term in sp.Add.make_args(sp.expand(expr)):
+        sums = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
+        if len(sums) != 1:
+            rest += term
+            continue
+        (total,) = sums
+        coefficient, outside = (term / total).as_coeff_Mul()   # -a Σ f and a Σ g share the sum
+        grouped.setdefault((outside, total.limits), []).append(coefficient * total.function)
+    for (outside, limits), bodies in grouped.items():
+        rest += outside * sp.Sum(positive_factors(sp.factor(sp.Add(*bodies))), *limits)
+    return sp.factor_terms(rest)

@@ -66,7 +66,7 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
         step(equation(delta_i, summed), Rule.KRONECKER,
              "sum over k; g'(z^l_i) does not depend on k and comes out of the sum"),
     ]
-    if in_a:
+    if in_a and g_prime.free_symbols:
         steps.append(step(equation(g_prime_z.subs(S.z, z_i), g_prime.subs(S.a, a_i)), Rule.ACTIVATION_DERIVATIVE,
                           f"the derivative of {activation.spoken}, written in its own output a = {activation.spoken}(z)"))
     unit = positive_factors(S.e * g_prime) if g_prime != 1 else S.e

@@ -14,7 +14,7 @@ from .. import symbols as S
 from ..catalogue import Activation, Loss
 from ..derivation import Assumption, Quantity, Rule, Step
 from ._activation_derivative import chain_through, coupled_jacobian, derivative_in_z, readable_derivative
-from ._calculus import contract, tidy, equation
+from ._calculus import contract, equation, gather_sums, tidy
 from ._vectorise import vectorise
 
 L, i, k, p = S.L, S.i, S.k, S.p
@@ -68,7 +68,7 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
         raw_jacobian = chain_through(definition, z_L_k, z_L_i)
         steps.append(step(equation(sp.Derivative(a_L_k, z_L_i), raw_jacobian), Rule.ACTIVATION_DERIVATIVE,
                           f"a^L_k = {output.spoken}(z^L_k) depends on z^L_i only when k = i"))
-        if in_a:
+        if in_a and g_prime.free_symbols:   # (a constant derivative has nothing to rewrite)
             steps.append(step(equation(g_prime_z.subs(S.z, z_L_i), g_prime.subs(S.a, a_L_i)), Rule.ACTIVATION_DERIVATIVE,
                               f"the derivative of {output.spoken}, written in its own output a = {output.spoken}(z)"))
         contracted = contract(sp.Sum(dC_da * sp.KroneckerDelta(i, k) * g_prime_z.subs(S.z, z_L_k), (k, 1, n_L)))
@@ -91,6 +91,7 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
         steps.append(step(equation(S.unit("delta", L, i), summed), Rule.KRONECKER,
                           "the Kronecker delta picks k = i from the sum; the rest keeps Σ_k"))
         delta_index, assumptions, extra = _apply_target_assumptions(summed, loss)
+        delta_index = gather_sums(delta_index)
         steps.extend(extra)
         delta_unit = _unit_from_indexed(delta_index)
         cancels = _coupled_cancellation(delta_index)

@@ -50,6 +50,9 @@ class _Vectoriser:
             return self.product(expr)
         if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
             return HadamardPower(self.vector(expr.base), expr.exp)
+        if isinstance(expr, sp.Pow) and self.is_scalar(expr.exp):
+            t = sp.Dummy("t")                     # sqrt(1 + (a - y)^2): the power of each entry
+            return ElementwiseApplyFunction(sp.Lambda(t, t ** expr.exp), self.vector(expr.base))
         if isinstance(expr, sp.Sum):
             return MatMul(self.ones, self.inner(expr))
         if isinstance(expr, sp.Function) and len(expr.args) == 1 and expr.args[0] not in self.vectors:

@@ -73,8 +73,31 @@ def translate(note: str, print_math: Callable[[sp.Basic], str], escape: Callable
     return "".join(out)
 
 
+_SCRIPTED = re.compile(r"[^\s,;:()]+[\^_][^\s,;:]*?(?=[\s,;:]|\.(?:\s|$)|$)")
+_SCRIPT = re.compile(r"([\^_])(\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|[A-Za-z0-9+\-]+)")
+
+
+def _math_token(token: str) -> str:
+    """'a^[0]', 'w^l_jk', 'dz^[l]' as inline math: each script braced, unicode letters as commands."""
+    body = _SCRIPT.sub(lambda m: m.group(1) + "{" + m.group(2).strip("{}") + "}", token)
+    body = "".join(_LATEX_UNICODE.get(c, c) + (" " if c in _LATEX_UNICODE else "") for c in body)
+    return "$" + body + "$"
+
+
 def latex_text(words: str) -> str:
-    """Plain words escaped for LaTeX text mode; unicode math letters become inline math."""
+    """Plain words escaped for LaTeX text mode; unicode math letters and scripted symbols
+    (a^1, dz^[l], C̄) become inline math."""
+    words = words.replace("C\u0304", "\x00")    # C with a combining bar: the batch cost
+    pieces, last = [], 0
+    for match in _SCRIPTED.finditer(words):
+        pieces.append(_latex_plain(words[last:match.start()]))
+        pieces.append(_math_token(match.group(0)))
+        last = match.end()
+    pieces.append(_latex_plain(words[last:]))
+    return "".join(pieces).replace("\x00", r"\ensuremath{\overline{C}}")
+
+
+def _latex_plain(words: str) -> str:
     out = []
     for char in words:
         if char in _LATEX_TEXT_ESCAPES:

@@ -52,6 +52,12 @@ class NotationTextPrinter(StrPrinter):
         return out
 
     # --- symbols -----------------------------------------------------------------------------
+    def _print_Dummy(self, expr):
+        """The variable of an elementwise function, f(t) over a - y: printed as the array it runs over."""
+        if expr in self._elementwise:
+            return self._elementwise[expr]
+        return super()._print_Dummy(expr)
+
     def _print_Symbol(self, expr):
         if expr in self._elementwise:
             return self._elementwise[expr]
