@@ -52,7 +52,7 @@ def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
     if matches:
         parts.append(f"this is {matches[0]}" if not matches[0].startswith("correct") else matches[0])
         if len(matches) > 1:
-            parts.append(f"it is also {matches[1]}")
+            parts.append(f"equivalently, {matches[1]}")
     elif outcome.method == "numeric":
         parts.append("it matches none of the nearby formulas tried (other losses and activations, a sign, "
                      "a derivative factor, a transpose, 1/m, the λ term, other notations); see the counterexample")

@@ -517,7 +517,7 @@ class RhsReader:
             if _same_size(big.shape[0], small.shape[0] + 1) and _same_size(big.shape[1], small.shape[1]):
                 sliced = big[1:, :]
                 self.ctx.notes.append(f"read with Ng's bias convention: the bias row 0 of "
-                                      f"'{text_of(node.right if swap else node.left)}' is dropped before the {what}")
+                                      f"({text_of(node.right if swap else node.left)}) is dropped before the {what}")
                 return (small, sliced) if swap else (sliced, small)
         return left, right
 
