@@ -30,6 +30,14 @@ def test_text_numbers_steps_with_rule_and_note(ex4):
     assert f"({last}) " in text and f"({last + 1}) " not in text
 
 
+def test_cancellation_is_written_as_a_teacher_writes_it(ex4):
+    # the issue's own wording: (-y/a + (1 - y)/(1 - a)) · a(1 - a) = a - y, not -(y - 1)/(1 - a)
+    text = render(ex4, "text", "nielsen")
+    assert "∂C/∂a^L_k = -y_k/a^L_k + (1 - y_k)/(1 - a^L_k)" in text
+    assert "δ^L_i = (-y_i/a^L_i + (1 - y_i)/(1 - a^L_i)) · a^L_i (1 - a^L_i)" in text
+    assert "y_i - 1" not in text and "y_k - 1" not in text
+
+
 def test_text_has_no_sympy_internals(softmax):
     for notation in ("ng-ml", "ng-dls", "nielsen", "goodfellow", "bishop"):
         text = render(softmax, "text", notation)

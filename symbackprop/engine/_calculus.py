@@ -111,6 +111,26 @@ def positive_factors(expr: sp.Expr) -> sp.Expr:
     return sp.Mul(coefficient, *others, evaluate=False)
 
 
+def oriented_terms(expr: sp.Expr) -> sp.Expr:
+    """A sum (or the sums in a product) with each term's two-term factors oriented by
+    ``positive_factors``, Indexed atoms included.
+
+    Differentiating -(1 - y) log(1 - a) gives -(y - 1)/(1 - a); a teacher writes (1 - y)/(1 - a).
+    Only the written form changes: the value is the same.
+    """
+    if expr.has(sp.Sum, sp.Piecewise, sp.Heaviside):
+        return expr
+    atoms = sorted(expr.atoms(sp.Indexed), key=str)
+    stand_ins = {atom: sp.Symbol(f"_term_atom_{n:04d}") for n, atom in enumerate(atoms)}
+    plain = expr.xreplace(stand_ins)
+    orient = lambda total: sp.Add(*(positive_factors(term) for term in sp.Add.make_args(total)))
+    if isinstance(plain, sp.Mul):   # a product such as (∂C/∂a) g'(z): orient the sums among its factors
+        oriented = sp.Mul(*(orient(factor) if factor.is_Add else factor for factor in plain.args))
+    else:
+        oriented = orient(plain)
+    return oriented.xreplace({stand_in: atom for atom, stand_in in stand_ins.items()})
+
+
 def _needs_flip(base: sp.Expr) -> bool:
     if not isinstance(base, sp.Add) or len(base.args) != 2:
         return False

@@ -14,7 +14,7 @@ from .. import symbols as S
 from ..catalogue import Activation, Loss
 from ..derivation import Assumption, Quantity, Rule, Step
 from ._activation_derivative import chain_through, coupled_jacobian, derivative_in_z, readable_derivative
-from ._calculus import contract, equation, gather_sums, tidy
+from ._calculus import contract, equation, gather_sums, oriented_terms, tidy
 from ._vectorise import vectorise
 
 L, i, k, p = S.L, S.i, S.k, S.p
@@ -43,7 +43,7 @@ def loss_gradient(loss: Loss) -> tuple[sp.Expr, sp.Expr]:
     """(∂C/∂a^L_k as differentiated and contracted, its tidy form)."""
     cost = cost_of_example(loss)
     raw = contract(sp.diff(cost, a_L_k))
-    return raw, raw
+    return raw, oriented_terms(raw)
 
 
 def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
@@ -72,13 +72,13 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
             steps.append(step(equation(g_prime_z.subs(S.z, z_L_i), g_prime.subs(S.a, a_L_i)), Rule.ACTIVATION_DERIVATIVE,
                               f"the derivative of {output.spoken}, written in its own output a = {output.spoken}(z)"))
         contracted = contract(sp.Sum(dC_da * sp.KroneckerDelta(i, k) * g_prime_z.subs(S.z, z_L_k), (k, 1, n_L)))
-        steps.append(step(equation(S.unit("delta", L, i), contracted), Rule.KRONECKER,
+        steps.append(step(equation(S.unit("delta", L, i), oriented_terms(contracted)), Rule.KRONECKER,
                           "the Kronecker delta keeps only the term k = i of the sum"))
         loss_factor = dC_da.subs(a_L_k, S.a).subs(y_k, S.y)
         delta_unit = tidy(loss_factor * unit_g_prime) if in_a else _product_in_z(loss_factor, unit_g_prime)
         cancels, note = _elementwise_cancellation(delta_unit, unit_g_prime, in_a, output)
         to_layer = {S.a: a_L_i, S.y: y_i, S.z: z_L_i}
-        steps.append(step(equation(S.unit("delta", L, i), sp.Mul(loss_factor.subs(to_layer), unit_g_prime.subs(to_layer), evaluate=False)),
+        steps.append(step(equation(S.unit("delta", L, i), sp.Mul(oriented_terms(loss_factor).subs(to_layer), unit_g_prime.subs(to_layer), evaluate=False)),
                           Rule.CHAIN_RULE, "∂C/∂a^L_i times the activation's derivative"))
         steps.append(step(equation(S.unit("delta", L, i), delta_unit.subs(to_layer)),
                           Rule.CANCELLATION if cancels and unit_g_prime != 1 else Rule.SIMPLIFICATION, note))
