@@ -1,5 +1,4 @@
 """The derivation happens on a generic unit: its result does not depend on the layer widths."""
-import time
 
 import symbackprop as sb
 

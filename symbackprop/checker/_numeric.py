@@ -112,7 +112,7 @@ class Sample:
             depth = self.network.depth
             rhs = loss_derivative(self.derivation)
             out = np.empty((self.sizes[depth], self.m))
-            a, y = self.a(depth), self.y()
+            y = self.y()
             for column in range(self.m):
                 label = int(np.argmax(y[:, column])) + 1
                 for row in range(self.sizes[depth]):

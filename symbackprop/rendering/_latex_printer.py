@@ -15,7 +15,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from .. import symbols as S
-from ._naming import INDEX_SYMBOLS, LAYER_SYMBOLS, Name, Namer, is_batch_array, superscript
+from ._naming import INDEX_SYMBOLS, LAYER_SYMBOLS, Name, Namer, superscript
 from ._shape import (indicator_condition, is_indicator, is_scaled_atom, is_unevaluated, is_width, positive_first,
                      reading_order, reading_terms, split_matmul, split_piecewise)
 from .notations import DEFAULT, notation as _notation

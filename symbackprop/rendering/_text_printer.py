@@ -8,7 +8,6 @@ naming decisions are shared with it through :mod:`._naming` and :mod:`._shape`.
 from __future__ import annotations
 
 import sympy as sp
-from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 from .. import symbols as S

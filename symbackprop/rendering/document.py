@@ -26,8 +26,8 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 def render_document(layout: Layout) -> str:
     notation = layout.notation
     body = [PREAMBLE,
-            rf"\title{{Backpropagation, derived step by step}}",
-            rf"\author{{symbackprop}}",
+            r"\title{Backpropagation, derived step by step}",
+            r"\author{symbackprop}",
             r"\date{}",
             r"\begin{document}",
             r"\maketitle",

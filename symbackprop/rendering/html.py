@@ -55,7 +55,7 @@ def body(layout: Layout, heading: str = "h1") -> str:
     """The content of the page: header, sections, results (shared by the page and the fragment)."""
     notation = layout.notation
     section_heading = "h2" if heading == "h1" else "h4"
-    parts = [f'<div class="sbp">',
+    parts = ['<div class="sbp">',
              f'<{heading}>Backpropagation, derived step by step</{heading}>',
              f'<p class="meta"><strong>Network:</strong> {html.escape(layout.network)}</p>',
              f'<p class="meta"><strong>Notation:</strong> {html.escape(notation.name)} '

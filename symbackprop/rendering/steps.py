@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-import sympy as sp
 
 from .. import symbols as S
 from ..derivation import Derivation, Quantity, Step
