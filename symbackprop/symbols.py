@@ -81,7 +81,7 @@ class LayerArray(MatrixSymbol):
 
     def __new__(cls, role, rows, cols, layer):
         role = role if isinstance(role, Str) else Str(str(role))
-        return Basic.__new__(cls, role, sp.sympify(rows), sp.sympify(cols), sp.sympify(layer))
+        return Basic.__new__(cls, role, sp.sympify(rows, strict=True), sp.sympify(cols, strict=True), sp.sympify(layer, strict=True))
 
     @property
     def role(self) -> str:

@@ -86,3 +86,11 @@ def test_public_functions_stay_callable_after_their_packages_are_imported():
     assert callable(check) and callable(render)
     net = sb.Network((3, 2, 2))
     assert sb.check("delta^L = a^L - y", net).verdict == sb.check("delta^L = a^L - y", net).verdict == "correct"
+
+
+def test_activation_parameters_never_sympify_text():
+    from symbackprop.catalogue import lookup
+    leaky = lookup.activation("leaky-relu")
+    assert str(leaky.with_parameters(alpha=0.25).parameters[next(iter(leaky.parameters))]) == "1/4"
+    with pytest.raises(sb.errors.NetworkSpecError, match="is not a number"):
+        leaky.with_parameters(alpha="__import__('os').system('true')")

@@ -50,7 +50,13 @@ class Activation:
             if key not in by_name:
                 accepted = ", ".join(by_name) or "none"
                 raise NetworkSpecError(f"activation {self.name!r} has no parameter {key!r}; its parameters: {accepted}")
-            new[by_name[key]] = sp.nsimplify(value, rational=True) if isinstance(value, (int, float)) else sp.sympify(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                new[by_name[key]] = sp.nsimplify(value, rational=True)
+            elif isinstance(value, sp.Expr):
+                new[by_name[key]] = value
+            else:   # never sympify text: it executes code
+                raise NetworkSpecError(f"parameter {key!r} of {self.name!r}: {value!r} is not a number; "
+                                       f"give a number (e.g. {key}=0.2) or a SymPy expression")
         return Activation(self.name, self.definition, self.latex, self.description,
                           self.elementwise, new, self.kink_note)
 

@@ -244,15 +244,15 @@ def _entry_form(value, target, resolved, context, reader, rhs, network):
     if len(indices) != expected_cols:
         raise reader.error(f"{resolved.describe()} has {expected_cols} ind{'ices' if expected_cols > 1 else 'ex'}; "
                            f"the left-hand side has {len(indices)}", rhs)
-    stray = {s for s in sp.sympify(value).free_symbols if s.is_integer and isinstance(s, sp.Symbol)
+    stray = {s for s in sp.sympify(value, strict=True).free_symbols if s.is_integer and isinstance(s, sp.Symbol)
              and len(s.name) == 1 and s not in indices} - {S.m}
-    stray = {s for s in stray if any(s in e.free_symbols for e in sp.sympify(value).atoms(MatrixElement))}
+    stray = {s for s in stray if any(s in e.free_symbols for e in sp.sympify(value, strict=True).atoms(MatrixElement))}
     if stray:
         names = ", ".join(sorted(map(str, stray)))
         raise reader.error(f"the index {names} appears on the right-hand side but not on the left, and no "
                            f"\\sum runs over it", rhs)
     offset = 1 if network.bias == "column" and resolved.quantity == "weight_gradient" else 0
-    return (sp.sympify(value), row, col, offset)
+    return (sp.sympify(value, strict=True), row, col, offset)
 
 
 def _problem(trial: Trial, target: Target, trials) -> Assessment:

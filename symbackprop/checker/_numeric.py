@@ -47,13 +47,13 @@ class Sample:
 
     # --- sizes and scalars -------------------------------------------------------------------------
     def size(self, expr) -> int:
-        value = sp.sympify(expr).xreplace(self.scalars)
+        value = sp.sympify(expr, strict=True).xreplace(self.scalars)
         if not value.is_Integer:
             raise NotEvaluable(f"size {expr} is not a number at this sample")
         return int(value)
 
     def scalar(self, expr) -> float:
-        value = sp.sympify(expr).xreplace(self.scalars)
+        value = sp.sympify(expr, strict=True).xreplace(self.scalars)
         try:
             result = complex(value.evalf())
         except (TypeError, ValueError) as exc:
@@ -185,7 +185,7 @@ def _label(symbol: S.LayerArray) -> str:
 
 def _real(value) -> float:
     try:
-        result = complex(sp.sympify(value).evalf())
+        result = complex(sp.sympify(value, strict=True).evalf())
     except (TypeError, ValueError) as exc:
         raise NotEvaluable(str(exc)) from None
     if result.imag or not np.isfinite(result.real):

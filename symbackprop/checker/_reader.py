@@ -195,7 +195,7 @@ class RhsReader:
         return self.check_layer(int(ctx.target.layer), role, node)
 
     def concrete(self, layer: sp.Expr, node, role: str) -> int:
-        value = sp.sympify(layer).xreplace(self.ctx.layers)
+        value = sp.sympify(layer, strict=True).xreplace(self.ctx.layers)
         if not value.is_Integer:
             free = ", ".join(sorted(map(str, value.free_symbols)))
             raise self.error(f"the layer {free} is not fixed by the left-hand side, which is about layer "
@@ -532,7 +532,7 @@ def _is_matrix(value) -> bool:
 
 
 def _same_size(a, b) -> bool:
-    return sp.expand(sp.sympify(a) - sp.sympify(b)) == 0
+    return sp.expand(sp.sympify(a, strict=True) - sp.sympify(b, strict=True)) == 0
 
 
 def _same_shape(x, y) -> bool:
@@ -564,4 +564,4 @@ def _arrays(value):
     """The LayerArray symbols inside a value."""
     if isinstance(value, S.LayerArray):
         return [value]
-    return [atom for atom in sp.sympify(value).atoms(S.LayerArray)] if isinstance(value, sp.Basic) else []
+    return [atom for atom in sp.sympify(value, strict=True).atoms(S.LayerArray)] if isinstance(value, sp.Basic) else []

@@ -66,7 +66,7 @@ def _normalised(expr, fixed: dict):
     """λ = 0 where the network has no L2 term; the engine's column of ones as a OneMatrix."""
     if expr is None or not isinstance(expr, sp.Basic):
         return expr
-    expr = sp.sympify(expr.xreplace(fixed)) if fixed else expr
+    expr = sp.sympify(expr.xreplace(fixed), strict=True) if fixed else expr
     return expr.replace(lambda e: isinstance(e, S.LayerArray) and e.role == "ones",
                         lambda e: OneMatrix(e.shape[0], e.shape[1]))
 

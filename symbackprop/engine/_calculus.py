@@ -149,7 +149,7 @@ def proved_zero(expr: sp.Expr, variable: sp.Symbol) -> bool:
     decides. False means "not shown", not "nonzero".
     """
     t = sp.Dummy("t", positive=True)
-    rewritten = sp.sympify(expr).rewrite(sp.exp)
+    rewritten = sp.sympify(expr, strict=True).rewrite(sp.exp)
 
     def as_power(term):
         coefficient, rest = term.args[0].as_coeff_Mul()

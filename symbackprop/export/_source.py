@@ -68,7 +68,7 @@ def plan(derivation: Derivation, layout: str = "rows", l2=None) -> ModulePlan:
     if not all(isinstance(size, int) for size in sizes):
         raise ExportError(f"exported code needs concrete layer sizes, not {'-'.join(map(str, sizes))}; "
                           f"give numbers, e.g. Network((400, 25, 10), ...)")
-    value = network.l2 if l2 is None else sp.sympify(l2)
+    value = network.l2 if l2 is None else sp.sympify(l2, strict=True)
     if not value.is_number:
         raise ExportError(f"the L2 strength of the network is the symbol {value}; give a number "
                           f"(compile(..., l2=1.0) or Network(..., l2=1))")

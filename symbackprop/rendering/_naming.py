@@ -57,7 +57,7 @@ class Namer:
 
     def layer_expr(self, layer, weight: bool = False) -> sp.Expr:
         """The printed layer as an expression over plain symbols (renamed l and L)."""
-        layer = sp.sympify(layer)
+        layer = sp.sympify(layer, strict=True)
         shift = self.notation.weight_offset if weight else 0
         if layer.is_Integer:
             return layer + self.notation.layer_offset + shift
@@ -66,7 +66,7 @@ class Namer:
         return renamed + shift
 
     def is_output(self, layer) -> bool:
-        layer = sp.sympify(layer)
+        layer = sp.sympify(layer, strict=True)
         return layer == S.L or (self.depth is not None and layer == self.depth)
 
     # --- letters ----------------------------------------------------------------------------

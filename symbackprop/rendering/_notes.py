@@ -38,6 +38,7 @@ def parse_symbol(match: re.Match) -> Optional[sp.Basic]:
     role = _ROLES[match.group("letter")]
     layer_text = match.group("layer").strip("{}")
     try:
+        # safe on text: _SYMBOL admits only l, L, digits, + and - here, so nothing can be executed
         layer = sp.sympify(layer_text, locals={"l": S.l, "L": S.L})
     except (sp.SympifyError, SyntaxError, TypeError):
         return None

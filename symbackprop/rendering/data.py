@@ -80,12 +80,12 @@ def _quantity(layout: Layout, quantity: Quantity) -> dict:
 def _layer(layer):
     if layer is None:
         return None
-    layer = sp.sympify(layer)
+    layer = sp.sympify(layer, strict=True)
     return int(layer) if layer.is_Integer else sp.sstr(layer)
 
 
 def _number(value):
-    value = sp.sympify(value)
+    value = sp.sympify(value, strict=True)
     if value.is_Integer:
         return int(value)
     if value.is_Rational or value.is_Float:
