@@ -15,7 +15,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from .. import symbols as S
-from ._naming import INDEX_SYMBOLS, LAYER_SYMBOLS, Name, Namer, superscript
+from ._naming import Name, Namer, notation_symbol, superscript
 from ._shape import (indicator_condition, is_indicator, is_scaled_atom, is_unevaluated, is_width, positive_first,
                      reading_order, reading_terms, split_matmul, split_piecewise)
 from .notations import DEFAULT, notation as _notation
@@ -59,21 +59,9 @@ class NotationLatexPrinter(LatexPrinter):
 
     # --- symbols -----------------------------------------------------------------------------
     def _print_Symbol(self, expr, style="plain"):
-        if expr in self._elementwise:
-            return self._elementwise[expr]
-        if expr in INDEX_SYMBOLS:
-            return self.notation.index_name(INDEX_SYMBOLS[expr])
-        if expr in LAYER_SYMBOLS:
-            return self.notation.layer_name(LAYER_SYMBOLS[expr])
-        if expr == S.C:
-            return self.notation.cost.latex
-        if expr == S.J:
-            return self.notation.batch_cost.latex
-        letters = {S.a: "a", S.y: "y", S.z: "z", S.e: "e", S.delta: "delta", S.W_unit: "W"}
-        if expr in letters:
-            return self.namer.unit_letter(letters[expr]).latex
-        if expr == S.a_prev:
-            return self.decorate(Name(self.namer.unit_letter("a"), self.namer.layer_label(S.l - 1), ()))
+        named = notation_symbol(self, expr, "latex")
+        if named is not None:
+            return named
         return super()._print_Symbol(expr, style)
 
     def _print_Indexed(self, expr):

@@ -141,3 +141,26 @@ def superscript(notation: Notation, layer: Optional[str], example: Optional[str]
     if example and notation.layer_style == "plain":
         return f"{example},{layer}"
     return f"{left}{layer}{right}" + (f"({example})" if example else "")
+
+
+_UNIT_LETTERS = {S.a: "a", S.y: "y", S.z: "z", S.e: "e", S.delta: "delta", S.W_unit: "W"}
+
+
+def notation_symbol(printer, expr: sp.Symbol, form: str) -> Optional[str]:
+    """How ``printer`` (text or LaTeX, ``form`` 'text' or 'latex') writes one of the engine's symbols
+    in its notation; None for a symbol the engine does not own, which the printer writes itself."""
+    if expr in printer._elementwise:
+        return printer._elementwise[expr]
+    if expr in INDEX_SYMBOLS:
+        return printer.notation.index_name(INDEX_SYMBOLS[expr])
+    if expr in LAYER_SYMBOLS:
+        return printer.notation.layer_name(LAYER_SYMBOLS[expr])
+    if expr == S.C:
+        return getattr(printer.notation.cost, form)
+    if expr == S.J:
+        return getattr(printer.notation.batch_cost, form)
+    if expr in _UNIT_LETTERS:
+        return getattr(printer.namer.unit_letter(_UNIT_LETTERS[expr]), form)
+    if expr == S.a_prev:
+        return printer.decorate(Name(printer.namer.unit_letter("a"), printer.namer.layer_label(S.l - 1), ()))
+    return None

@@ -11,7 +11,7 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 from .. import symbols as S
-from ._naming import INDEX_SYMBOLS, LAYER_SYMBOLS, Name, Namer, superscript
+from ._naming import Name, Namer, notation_symbol, superscript
 from ._shape import (indicator_condition, is_indicator, is_unevaluated, is_width, positive_first, reading_order,
                      reading_terms, split_matmul, split_piecewise)
 from .notations import DEFAULT, notation as _notation
@@ -58,21 +58,9 @@ class NotationTextPrinter(StrPrinter):
         return super()._print_Dummy(expr)
 
     def _print_Symbol(self, expr):
-        if expr in self._elementwise:
-            return self._elementwise[expr]
-        if expr in INDEX_SYMBOLS:
-            return self.notation.index_name(INDEX_SYMBOLS[expr])
-        if expr in LAYER_SYMBOLS:
-            return self.notation.layer_name(LAYER_SYMBOLS[expr])
-        if expr == S.C:
-            return self.notation.cost.text
-        if expr == S.J:
-            return self.notation.batch_cost.text
-        letters = {S.a: "a", S.y: "y", S.z: "z", S.e: "e", S.delta: "delta", S.W_unit: "W"}
-        if expr in letters:
-            return self.namer.unit_letter(letters[expr]).text
-        if expr == S.a_prev:
-            return self.decorate(Name(self.namer.unit_letter("a"), self.namer.layer_label(S.l - 1), ()))
+        named = notation_symbol(self, expr, "text")
+        if named is not None:
+            return named
         greek = {"lambda": "λ", "alpha": "α"}
         return greek.get(expr.name, expr.name)
 
