@@ -44,3 +44,29 @@ def test_a_bad_record_is_refused():
                  weight=Glyph("W", "W"), bias=Glyph("b", "b"), error=Glyph("d", "d"), cost=Glyph("C", "C"),
                  batch_cost=Glyph("J", "J"), target=Glyph("y", "y"), function=Glyph("g", "g"),
                  size=Glyph("n", "n"), hadamard=Glyph("*", "*"), layer_style="sideways")
+
+
+@pytest.mark.parametrize("name, number_shift, weight_shift, layer_letters, weight_letter", [
+    # NOTATIONS.md: ng-dls and Goodfellow count the input as layer 0; Ng's Θ^(l) maps l to l+1;
+    # Goodfellow writes k for a hidden layer and l for the output layer.
+    ("ng-ml", 0, 1, {"l": "l", "L": "L"}, r"\Theta"),
+    ("ng-dls", 1, 0, {"l": "l", "L": "L"}, "W"),
+    ("nielsen", 0, 0, {"l": "l", "L": "L"}, "w"),
+    ("goodfellow", 1, 0, {"k": "l", "l": "L"}, "W"),
+    ("bishop", 1, 0, {"l": "l", "L": "L"}, "w"),
+])
+def test_the_reading_side_takes_its_layer_facts_from_the_notation(name, number_shift, weight_shift, layer_letters,
+                                                                 weight_letter):
+    from symbackprop.checker._conventions import convention
+    reading = convention(name)
+    assert (reading.number_shift, reading.weight_shift, dict(reading.layer_letters), reading.weight_letter) == \
+        (number_shift, weight_shift, layer_letters, weight_letter)
+
+
+def test_a_reading_convention_without_a_printing_notation_must_state_its_layer_facts():
+    from symbackprop.checker._conventions import Convention
+    with pytest.raises(ValueError, match="convention 'mine' has no printing notation .* must give number_shift"):
+        Convention("mine", letters={}, batch_letters={}, functions=(), cost_letters={})
+    own = Convention("mine", letters={}, batch_letters={}, functions=(), cost_letters={}, number_shift=0,
+                     weight_shift=0, layer_letters={"l": "l"}, weight_letter="W")
+    assert own.number_shift == 0 and dict(own.layer_letters) == {"l": "l"}

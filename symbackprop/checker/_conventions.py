@@ -8,14 +8,19 @@ maps layer l-1 to layer l. A written layer *number* n is canonical layer ``n + n
 (Ng's Deep Learning Specialization and Goodfellow count the input as layer 0); a generic layer
 letter keeps its meaning (``l`` is "a hidden layer", ``L`` "the output layer"). A weight matrix
 additionally shifts by ``weight_shift``: Ng's Θ^(l) maps layer l to l+1, so it is canonical W^{l+1}.
+
+The facts both sides need (how layers count, which letter names a generic layer, the letter of a
+weight matrix) are read from the notation's record in :mod:`symbackprop.rendering.notations`, so
+there is one table of them; a convention states only how its formulas are read.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import Mapping, Optional
 
 from ..errors import UnknownNameError
+from ..rendering.notations import BY_NAME as NOTATIONS
 
 # Canonical roles a written letter can stand for.
 ACTIVATION, PREACTIVATION, WEIGHT, BIAS, DELTA, TARGET, OUTPUT = "a", "z", "W", "b", "delta", "y", "output"
@@ -23,22 +28,37 @@ ACTIVATION, PREACTIVATION, WEIGHT, BIAS, DELTA, TARGET, OUTPUT = "a", "z", "W", 
 
 @dataclass(frozen=True)
 class Convention:
-    """The reading rules of one notation."""
+    """The reading rules of one notation. The fields left None are taken from the notation's printing
+    record (:data:`symbackprop.rendering.notations.BY_NAME`) of the same name."""
 
     name: str
     letters: Mapping[str, str]            #: written letter -> canonical role (per example)
     batch_letters: Mapping[str, str]      #: written letter -> canonical role of a batch array (m columns)
     functions: tuple[str, ...]            #: letters that name the activation function (g, sigma, f, h)
-    layer_letters: Mapping[str, str]      #: written generic layer letter -> canonical ('l' or 'L')
     cost_letters: Mapping[str, str]       #: cost letter -> 'example', 'mean' (1/m, lambda/m), 'example+reg'
-    number_shift: int = 0
-    weight_shift: int = 0
-    weight_letter: str = "w"              #: how the notation writes a weight matrix, for messages
     describe_weights: str = ""            #: one sentence: which way the weight matrix points
     index_layers: bool = False            #: Bishop: the unit index letter says the layer (i, j, k)
-    examples: str = "columns"
+    number_shift: Optional[int] = None    #: written layer number n is canonical n + number_shift
+    weight_shift: Optional[int] = None    #: a weight matrix's layer shifts once more
+    layer_letters: Optional[Mapping[str, str]] = None  #: written generic layer letter -> canonical ('l' or 'L')
+    weight_letter: Optional[str] = None   #: how the notation writes a weight matrix, for messages
 
     def __post_init__(self):
+        printed = NOTATIONS.get(self.name)
+        derived = {} if printed is None else {
+            "number_shift": -printed.layer_offset,
+            "weight_shift": -printed.weight_offset,
+            "layer_letters": {printed.layer_name(canonical): canonical for canonical in ("l", "L")},
+            "weight_letter": printed.weight.latex,
+        }
+        for name, value in derived.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        missing = [name for name in ("number_shift", "weight_shift", "layer_letters", "weight_letter")
+                   if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"convention {self.name!r} has no printing notation of that name "
+                             f"({', '.join(NOTATIONS)}), so it must give {', '.join(missing)}")
         for name in ("letters", "batch_letters", "layer_letters", "cost_letters"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
@@ -51,9 +71,7 @@ NIELSEN = Convention(
              "b": BIAS, "delta": DELTA, "y": TARGET},
     batch_letters={},
     functions=_COMMON_FUNCTIONS,
-    layer_letters={"l": "l", "L": "L"},
     cost_letters={"C": "example", "J": "mean"},
-    weight_letter="w",
     describe_weights="w^{l} maps layer l-1 to layer l",
 )
 
@@ -63,12 +81,8 @@ NG_ML = Convention(
              "b": BIAS, "delta": DELTA, "y": TARGET},
     batch_letters={},
     functions=_COMMON_FUNCTIONS,
-    layer_letters={"l": "l", "L": "L"},
     cost_letters={"J": "mean", "C": "example"},
-    weight_shift=1,
-    weight_letter="\\Theta",
     describe_weights="\\Theta^{(l)} maps layer l to layer l+1",
-    examples="rows",
 )
 
 NG_DLS = Convention(
@@ -77,10 +91,7 @@ NG_DLS = Convention(
              "y": TARGET, "dz": DELTA},
     batch_letters={"A": ACTIVATION, "Z": PREACTIVATION, "Y": TARGET, "dZ": DELTA},
     functions=_COMMON_FUNCTIONS,
-    layer_letters={"l": "l", "L": "L"},
     cost_letters={"J": "mean", "L": "example", "mathcalL": "example"},
-    number_shift=1,
-    weight_letter="W",
     describe_weights="W^{[l]} maps layer l-1 to layer l, counting the input as layer 0",
 )
 
@@ -90,12 +101,8 @@ GOODFELLOW = Convention(
              "yhat": OUTPUT, "x": ACTIVATION},
     batch_letters={},
     functions=("f", "sigma", "phi"),
-    layer_letters={"k": "l", "l": "L"},
     cost_letters={"J": "example+reg", "L": "example"},
-    number_shift=1,
-    weight_letter="W",
     describe_weights="W^{(k)} maps layer k-1 to layer k, counting the input as layer 0",
-    examples="rows",
 )
 
 BISHOP = Convention(
@@ -104,13 +111,9 @@ BISHOP = Convention(
              "t": TARGET, "y": OUTPUT, "x": ACTIVATION},
     batch_letters={},
     functions=("h", "sigma", "g", "f"),
-    layer_letters={"l": "l", "L": "L"},
     cost_letters={"E": "example"},
-    number_shift=1,
-    weight_letter="w",
     describe_weights="w_{ji} connects unit i to unit j of the next layer",
     index_layers=True,
-    examples="rows",
 )
 
 CONVENTIONS: tuple[Convention, ...] = (NG_ML, NG_DLS, NIELSEN, GOODFELLOW, BISHOP)
