@@ -76,7 +76,7 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
     # The contracted sum in unit symbols (the back-propagated sum is e); the readable e · g'(a) is proved equal to it.
     computed = _unit_from_contracted(summed, back_sum, z_i)
     unit = positive_factors(S.e * g_prime) if g_prime != 1 else S.e
-    prove_equal(unit, computed, f"hidden delta δ^{layer} of {activation.spoken}", definition)
+    prove_equal(unit, computed, f"hidden delta δ^{layer} of {activation.spoken}", definition, (g_prime_z, g_prime))
     index_rhs = unit.xreplace({S.e: back_sum, S.a: a_i, S.z: z_i})
     steps.append(step(equation(delta_i, index_rhs), Rule.SIMPLIFICATION,
                       "the back-propagated sum times the activation's derivative"))

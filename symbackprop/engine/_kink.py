@@ -21,9 +21,9 @@ def kink_note(definition: sp.Expr) -> str:
         return ""
     step = lambda value: derivative.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Integer(value))
     left, right, at_zero = step(0).subs(S.z, 0), step(1).subs(S.z, 0), derivative.subs(S.z, 0)
-    if sp.simplify(left - right) == 0:
+    if sp.expand(left - right) == 0:
         return ""
-    side = "left" if sp.simplify(at_zero - left) == 0 else "right" if sp.simplify(at_zero - right) == 0 else "neither"
+    side = "left" if sp.expand(at_zero - left) == 0 else "right" if sp.expand(at_zero - right) == 0 else "neither"
     if side == "neither":
         return f"g'(0) = {at_zero}, neither one-sided derivative ({left} from the left, {right} from the right)"
     return f"g'(0) is taken as the {side} derivative: g'(0) = {at_zero}"

@@ -80,9 +80,11 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
         computed = _unit_from_indexed(contracted)
         loss_factor = dC_da.subs(a_L_k, S.a).subs(y_k, S.y)
         delta_unit, cancels, note = _simplified_delta(computed, loss_factor, g_prime_z, unit_g_prime, in_a, output)
-        prove_equal(delta_unit, computed, "output delta δ^L", definition)
+        identity = (g_prime_z, unit_g_prime)
+        prove_equal(delta_unit, computed, "output delta δ^L", definition, identity)
         to_layer = {S.a: a_L_i, S.y: y_i, S.z: z_L_i}
-        prove_equal(oriented_terms(loss_factor) * unit_g_prime, computed, "product ∂C/∂a · g' of δ^L", definition)
+        prove_equal(oriented_terms(loss_factor) * unit_g_prime, computed, "product ∂C/∂a · g' of δ^L", definition,
+                    identity)
         steps.append(step(equation(S.unit("delta", L, i), sp.Mul(oriented_terms(loss_factor).subs(to_layer), unit_g_prime.subs(to_layer), evaluate=False)),
                           Rule.CHAIN_RULE, "∂C/∂a^L_i times the activation's derivative"))
         steps.append(step(equation(S.unit("delta", L, i), delta_unit.subs(to_layer)),

@@ -13,7 +13,9 @@ t = e^z with ``cancel`` (:func:`~._calculus.proved_zero`), and radicands simplif
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 
+import mpmath
 import sympy as sp
 
 from .. import symbols as S
@@ -22,13 +24,25 @@ from ._calculus import proved_zero
 
 _POINTS = 8            #: random points of the numeric fallback
 _NEEDED = 4            #: points that must evaluate to finite numbers
-_TOLERANCE = sp.Float("1e-20", 30)
+_TOLERANCE = mpmath.mpf("1e-20")
 
 
-def prove_equal(shown: sp.Expr, computed: sp.Expr, what: str, activation: sp.Expr | None = None) -> None:
-    """Raise InternalError unless ``shown`` equals ``computed`` wherever ``a = activation(z)``."""
+@lru_cache(maxsize=1024)
+def prove_equal(shown: sp.Expr, computed: sp.Expr, what: str, activation: sp.Expr | None = None,
+                derivative: tuple[sp.Expr, sp.Expr] | None = None) -> None:
+    """Raise InternalError unless ``shown`` equals ``computed`` wherever ``a = activation(z)``.
+
+    ``derivative`` = (g'(z), g' as shown) is an identity already proved (the readable g'): where
+    ``computed`` is g'(z) times a factor free of z, it is rewritten with the shown g' and the
+    difference decided by ``cancel`` in a and y alone -- exact, and cheaper than working in z; the
+    identity itself is then proved like any other pair (once: results are cached).
+    """
+    shown, computed = sp.sympify(shown, strict=True), sp.sympify(computed, strict=True)
+    if derivative is not None and _proved_through(shown, computed, *derivative):
+        prove_equal(derivative[1], derivative[0], f"derivative g' used for the {what}", activation)
+        return
     tie = {S.a: activation} if activation is not None else {}
-    difference = (sp.sympify(shown, strict=True) - sp.sympify(computed, strict=True)).subs(tie)
+    difference = (shown - computed).subs(tie)
     if _symbolically_zero(difference):
         return
     verdict = _numerically_zero(difference)
@@ -37,6 +51,18 @@ def prove_equal(shown: sp.Expr, computed: sp.Expr, what: str, activation: sp.Exp
     reason = "they differ" if verdict is False else "no point could be evaluated to compare them"
     raise InternalError(f"symbackprop bug: the {what} shown, {shown}, is not proved equal to the one computed, "
                         f"{computed} ({reason}); please report it")
+
+
+def _proved_through(shown, computed, in_z, written) -> bool:
+    if in_z == 0:
+        return False
+    factor = computed / in_z
+    if S.z in factor.free_symbols:
+        return False
+    try:
+        return sp.cancel(sp.together(shown - factor * written)) == 0
+    except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
+        return False
 
 
 def _symbolically_zero(difference: sp.Expr) -> bool:
@@ -66,16 +92,18 @@ def _numerically_zero(difference: sp.Expr):
     """True / False where finite points decide, None where too few points evaluate."""
     generator = random.Random(19)
     symbols = sorted(difference.free_symbols, key=str)
+    evaluate = _evaluator(difference, symbols)
     finite = 0
     for _ in range(_POINTS * 3):
-        values = {symbol: _sample(symbol, generator) for symbol in symbols}
+        values = [_sample(symbol, generator) for symbol in symbols]
         try:
-            value = sp.N(difference.subs(values), 30)
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            with mpmath.workdps(30):
+                value = mpmath.mpc(evaluate(*values))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
             continue
-        if not value.is_finite or value.has(sp.nan, sp.zoo):
+        if not (mpmath.isfinite(value.real) and mpmath.isfinite(value.imag)):
             continue
-        scale = 1 + max((abs(sp.N(v, 30)) for v in values.values()), default=0)
+        scale = 1 + max((abs(v) for v in values), default=0)
         if abs(value) > _TOLERANCE * scale:
             return False
         finite += 1
@@ -84,12 +112,21 @@ def _numerically_zero(difference: sp.Expr):
     return True if finite >= _NEEDED else None
 
 
-def _sample(symbol: sp.Symbol, generator: random.Random) -> sp.Float:
+def _evaluator(difference: sp.Expr, symbols: list):
+    """The difference as a 30-digit mpmath function; SymPy's own evaluation where lambdify cannot print it."""
+    try:
+        return sp.lambdify(symbols, difference, "mpmath")
+    except (TypeError, ValueError, NameError, KeyError, NotImplementedError):
+        return lambda *values: complex(sp.N(difference.subs(dict(zip(symbols, values))), 30))
+
+
+def _sample(symbol: sp.Symbol, generator: random.Random):
     """A point away from kinks (z = 0) and from the edges of a target's range."""
-    if symbol == S.y:
-        return sp.Float(generator.uniform(0.05, 0.95), 30)
-    if symbol == S.z:
-        return sp.Float(generator.choice((-1, 1)) * generator.uniform(0.1, 2.5), 30)
-    if symbol.is_positive or symbol.is_nonnegative:
-        return sp.Float(generator.uniform(0.2, 1.5), 30)
-    return sp.Float(generator.uniform(-2, 2), 30)
+    with mpmath.workdps(30):
+        if symbol == S.y:
+            return mpmath.mpf(generator.uniform(0.05, 0.95))
+        if symbol == S.z:
+            return mpmath.mpf(generator.choice((-1, 1)) * generator.uniform(0.1, 2.5))
+        if symbol.is_positive or symbol.is_nonnegative:
+            return mpmath.mpf(generator.uniform(0.2, 1.5))
+        return mpmath.mpf(generator.uniform(-2, 2))
