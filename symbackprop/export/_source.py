@@ -503,6 +503,7 @@ def _write_cost_and_gradients(out, module_plan, backend):
     out('"""(J, gradients of J in the order and shapes of params); see the module docstring."""', 1)
     _fast_check(out, module_plan, backend, with_y=True)
     out("m = X.shape[0]", 1)
+    backward = _Backward(module_plan, backend)
     out()
     out("# forward pass, one example per row: z^l = a^(l-1) (W^l)^T + b^l, a^l = g(z^l)", 1)
     _forward(out, module_plan, backend, for_cost=True)
@@ -510,7 +511,7 @@ def _write_cost_and_gradients(out, module_plan, backend):
     out(f"# cost: J = (1/m) sum over examples and output units of C, C = {module_plan.cost.formula[4:]}", 1)
     if backend == "numpy":
         out(f"# and delta^L, which carries the 1/m of the batch average: {module_plan.delta.formula}", 1)
-        out(f"cost, delta{L} = output_layer_(z{L}, Y, 1.0 / m)", 1)
+        out(f"cost, delta{L} = output_layer_(z{L}, Y, {backward.carried_text})", 1)
         out("J = cost / m", 1)
     else:
         out(f"a{L} = {_call(module_plan.layers[-1].kernel, {Z: f'z{L}'})}", 1)
@@ -526,8 +527,8 @@ def _write_cost_and_gradients(out, module_plan, backend):
     out("# backward pass; every delta carries the 1/m of the batch average", 1)
     if backend != "numpy":
         delta_values = {A: f"a{L}", Y: "Y", Z: f"z{L}"}
-        out(f"delta{L} = {_call(module_plan.delta, delta_values)} / m   # {module_plan.delta.formula}", 1)
-    backward = _Backward(module_plan, backend)
+        out(f"delta{L} = {_call(module_plan.delta, delta_values)}{backward.carried_factor}   "
+            f"# {module_plan.delta.formula}", 1)
     gradients = {}
     for position in reversed(range(len(module_plan.layers))):
         layer = module_plan.layers[position]
@@ -597,8 +598,15 @@ class _Backward:
             weights_part = weights(array)[:, 1:] if ng else weights(array).blocks[0, 1]
             return BlockMatrix([[ZeroMatrix(weights_part.shape[0], 1), weights_part]])
 
+        #: what every delta array of the code carries: δ^l = (Δ^l)^T / carried, Δ^l the array delta{l}
+        self.carried = 1 / m
+        self.carried_text = printer(backend).doprint(self.carried)
+        divisor = self.carried.base if self.carried.is_Pow and self.carried.exp == -1 else None
+        self.carried_factor = (f" / {printer(backend).doprint(divisor)}" if divisor is not None
+                               else f" * ({self.carried_text})")   # x / m rounds once, x * (1/m) twice
         roles = {
-            "delta": lambda array: MatMul(m, Transpose(CodeArray(f"delta{int(array.layer)}", m, sizes[int(array.layer) - 1]))),
+            "delta": lambda array: MatMul(1 / self.carried,
+                                          Transpose(CodeArray(f"delta{int(array.layer)}", m, sizes[int(array.layer) - 1]))),
             "a": activations, "W": weights, "W_reg": regularised,
             "ones": lambda array: OneMatrix(m, 1),
         }
@@ -626,12 +634,12 @@ class _Backward:
         return self.printer.assign(weight_name, weight) + self.printer.assign(bias_name, bias)
 
     def hidden_delta(self, position: int) -> list[str]:
-        """Δ^l = (1/m) (δ^l)^T from the vector form of δ^l, without its elementwise factor g'(z^l)."""
+        """Δ^l = carried (δ^l)^T from the vector form of δ^l, without its elementwise factor g'(z^l)."""
         quantity = self.derivation.hidden_deltas[position]
         layer = int(quantity.layer)
         kept, _ = split_hadamard(push_slices(quantity.vector.rhs), lambda f: _elementwise_of(f, layer))
         back = kept[0] if len(kept) == 1 else HadamardProduct(*kept)
-        value = simplified(Transpose(MatMul(1 / S.m, self.bindings.bind(back))))
+        value = simplified(Transpose(MatMul(self.carried, self.bindings.bind(back))))
         comment = "   # the bias row delta_0 is dropped" if self.plan.layout == "ng" else ""
         lines = self.printer.assign(f"delta{layer}", value)
         return lines[:-1] + [lines[-1] + comment]
