@@ -131,3 +131,17 @@ def test_kink_note_is_computed(definition, expected):
 def test_kink_note_of_the_catalogue(name, at_zero):
     derivation = sb.derive(sb.Network((3, 2, 2), hidden=name, loss="quadratic"))
     assert derivation.hidden_deltas[0].kink_note == f"g'(0) is taken as the left derivative: g'(0) = {at_zero}"
+
+
+def test_a_wrong_vector_form_of_the_output_delta_is_refused(monkeypatch, fresh_caches):
+    original = _output_delta._vector_form
+    monkeypatch.setattr(_output_delta, "_vector_form", lambda unit: sp.MatMul(-1, original(unit)))
+    with pytest.raises(InternalError, match="vector form of δ\\^L"):
+        sb.derive(sb.Network((3, 4, 2), hidden="sigmoid", output="sigmoid", loss="quadratic"))
+
+
+def test_a_wrong_vector_form_of_the_hidden_delta_is_refused(monkeypatch, fresh_caches):
+    original = _hidden_delta.vectorise
+    monkeypatch.setattr(_hidden_delta, "vectorise", lambda *args: sp.HadamardPower(original(*args), 2))
+    with pytest.raises(InternalError, match="vector form of δ"):
+        sb.derive(sb.Network((3, 4, 2), hidden="tanh", output="sigmoid", loss="quadratic"))

@@ -18,7 +18,7 @@ from ._activation_derivative import derivative_in_z, readable_derivative
 from ._calculus import contract, positive_factors, equation
 from ._kink import kink_note
 from ._proof import prove_equal
-from ._vectorise import vectorise
+from ._vectorise import unvectorise, vectorise
 
 i, j, k = S.i, S.j, S.k
 
@@ -89,6 +89,9 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
                           "the transposed weights times the next layer's errors give a row 0 for the bias unit a_0 = 1, which has no pre-activation: drop it"))
     g_vector = vectorise(g_prime, {S.a: S.vector("a", layer), S.z: S.vector("z", layer)}, S.width[layer])
     vector = back if g_prime == 1 else HadamardProduct(back, g_vector)
+    # read back entry by entry, with (W^{l+1})^T δ^{l+1} as e, the vector form is δ^l again
+    entry = unvectorise(vector, {back: S.e, S.vector("a", layer): S.a, S.vector("z", layer): S.z})
+    prove_equal(entry, unit, f"vector form of δ^{layer}", definition)
     steps.append(step(equation(S.vector("delta", layer), vector), Rule.VECTORISATION,
                       "Σ_k W^{l+1}_{ki} δ^{l+1}_k is row i of (W^{l+1})^T δ^{l+1}; then multiply elementwise by g'(z^l)"))
     quantity = Quantity("hidden_delta", layer, unit, equation(delta_i, index_rhs), equation(S.vector("delta", layer), vector),

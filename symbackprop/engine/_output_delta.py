@@ -17,7 +17,7 @@ from ._activation_derivative import chain_through, coupled_jacobian, derivative_
 from ._calculus import contract, equation, gather_sums, oriented_terms, tidy
 from ._kink import kink_note
 from ._proof import prove_equal, radicands_simplified
-from ._vectorise import vectorise
+from ._vectorise import unvectorise, vectorise
 
 L, i, k, p = S.L, S.i, S.k, S.p
 a_L_i, a_L_k, z_L_i, z_L_k = S.unit("a", L, i), S.unit("a", L, k), S.unit("z", L, i), S.unit("z", L, k)
@@ -108,6 +108,9 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
                           Rule.CANCELLATION if cancels else Rule.SIMPLIFICATION, note))
         unit_g_prime = None
     vector = _vector_form(delta_unit)
+    if output.elementwise:   # the vector form read back entry by entry is δ^L again
+        entry = unvectorise(vector, {S.vector("a", L): S.a, S.vector("y", L): S.y, S.vector("z", L): S.z})
+        prove_equal(entry, delta_unit, "vector form of δ^L", output.definition)
     steps.append(step(equation(S.vector("delta", L), vector), Rule.VECTORISATION,
                       "the same formula for every output unit, as one vector equation (⊙: elementwise product)"))
     quantity = Quantity("output_delta", L, delta_unit,

@@ -11,7 +11,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions import (HadamardPower, HadamardProduct,
                                         MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose)
 
-from ..errors import SymbackpropError
+from ..errors import InternalError, SymbackpropError
 
 
 def vectorise(expr: sp.Expr, vectors: dict, size, sum_vectors: dict | None = None) -> MatrixExpr:
@@ -103,3 +103,28 @@ class _Vectoriser:
         else:
             product = MatMul(Transpose(inner.ones), inner.vector(sp.Mul(*rest)))
         return MatMul(coefficient, product) if coefficient != 1 else product
+
+
+def unvectorise(expr: MatrixExpr, units: dict) -> sp.Expr:
+    """The per-unit form of an elementwise matrix expression: ⊙ -> ×, + -> +, a column of ones -> 1,
+    f applied to each entry -> f; ``units`` maps arrays to unit symbols (a^l -> a)."""
+    if expr in units:
+        return units[expr]
+    if isinstance(expr, OneMatrix):
+        return sp.Integer(1)
+    if isinstance(expr, HadamardProduct):
+        return sp.Mul(*(unvectorise(f, units) for f in expr.args))
+    if isinstance(expr, MatAdd):
+        return sp.Add(*(unvectorise(f, units) for f in expr.args))
+    if isinstance(expr, MatMul):
+        scalars = [f for f in expr.args if not isinstance(f, MatrixExpr)]
+        matrices = [f for f in expr.args if isinstance(f, MatrixExpr)]
+        if len(matrices) != 1:
+            raise InternalError(f"{expr} is a matrix product, not an elementwise expression")
+        return sp.Mul(*scalars) * unvectorise(matrices[0], units)
+    if isinstance(expr, HadamardPower):
+        return unvectorise(expr.base, units) ** expr.exp
+    if isinstance(expr, ElementwiseApplyFunction):
+        function = expr.function
+        return function.expr.xreplace({function.variables[0]: unvectorise(expr.expr, units)})
+    raise InternalError(f"no per-unit form for {expr}")

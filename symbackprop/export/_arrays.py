@@ -15,7 +15,7 @@ symbols in the textbook's orientation (one example per column): ∂J/∂W^l = (1
    is assigned term by term (``+=``) and a block row is filled in place.
 
 The elementwise factors of a Hadamard product (g'(z^l) in the δ recursion) are not printed here:
-they are handed back in unit form (:func:`unvectorise`) to the kernel printers of :mod:`._source`.
+they are handed back in unit form (:func:`~symbackprop.engine._vectorise.unvectorise`) to the kernel printers of :mod:`._source`.
 Layer back-propagation rules will be printed through the same three steps.
 """
 from __future__ import annotations
@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 import sympy as sp
-from sympy.matrices.expressions import (BlockMatrix, HadamardPower, HadamardProduct, MatAdd, MatMul,
+from sympy.matrices.expressions import (BlockMatrix, HadamardProduct, MatAdd, MatMul,
                                         MatrixExpr, MatrixSlice, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix)
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.blockmatrix import block_collapse
 
 from .. import symbols as S
+from ..engine._vectorise import unvectorise  # noqa: F401  (the inverse of the engine's vectorise)
 from ..errors import ExportError
 from ._printing import printer
 
@@ -98,31 +98,6 @@ def split_hadamard(expr: MatrixExpr, elementwise: Callable[[MatrixExpr], bool]):
     kept = [f for f in factors if not elementwise(f)]
     taken = [f for f in factors if elementwise(f)]
     return kept, taken
-
-
-def unvectorise(expr: MatrixExpr, units: dict) -> sp.Expr:
-    """The per-unit form of an elementwise matrix expression: ⊙ -> ×, + -> +, a column of ones -> 1,
-    f applied to each entry -> f; ``units`` maps arrays to unit symbols (a^l -> a)."""
-    if expr in units:
-        return units[expr]
-    if isinstance(expr, OneMatrix):
-        return sp.Integer(1)
-    if isinstance(expr, HadamardProduct):
-        return sp.Mul(*(unvectorise(f, units) for f in expr.args))
-    if isinstance(expr, MatAdd):
-        return sp.Add(*(unvectorise(f, units) for f in expr.args))
-    if isinstance(expr, MatMul):
-        scalars = [f for f in expr.args if not isinstance(f, MatrixExpr)]
-        matrices = [f for f in expr.args if isinstance(f, MatrixExpr)]
-        if len(matrices) != 1:
-            raise ExportError(f"{expr} is a matrix product, not an elementwise expression")
-        return sp.Mul(*scalars) * unvectorise(matrices[0], units)
-    if isinstance(expr, HadamardPower):
-        return unvectorise(expr.base, units) ** expr.exp
-    if isinstance(expr, ElementwiseApplyFunction):
-        function = expr.function
-        return function.expr.xreplace({function.variables[0]: unvectorise(expr.expr, units)})
-    raise ExportError(f"no per-unit form for {expr}")
 
 
 # --- printing ------------------------------------------------------------------------------------

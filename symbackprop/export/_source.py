@@ -27,8 +27,7 @@ from ..derivation import Derivation
 from ..errors import ExportError
 from ._kernels import (A, E, Kernel, Y, Z, activation_kernel, derivative_kernel, output_cost_kernel,
                        output_delta_kernel, python_name)
-from ._arrays import (ArrayPrinter, Bindings, CodeArray, push_slices, simplified, split_hadamard,
-                      unvectorise)
+from ._arrays import ArrayPrinter, Bindings, CodeArray, push_slices, simplified, split_hadamard, unvectorise
 from ._inplace import InplaceKernel
 from ._printing import BACKENDS, HELPERS, IMPORTS, helpers_called, printer
 
