@@ -49,3 +49,8 @@ class ShapeError(SymbackpropError, ValueError):
 
 class ExportError(SymbackpropError, ValueError):
     """A network, layout, backend or file the exporter cannot produce code for."""
+
+
+class LayerSpecError(SymbackpropError, ValueError):
+    """A layer written in the layer language that does not describe a layer: an undefined name, an
+    index the right-hand side does not bind, sizes that disagree, a cycle among the equations."""
