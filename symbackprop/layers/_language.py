@@ -348,7 +348,7 @@ class _LineParser:
             indices = []
             if token.text == "sum":
                 if not self.at_op(","):
-                    raise self.fail(f"',' and the index to sum over, e.g. sum(x[n, d], n)")
+                    raise self.fail("',' and the index to sum over, e.g. sum(x[n, d], n)")
                 while self.at_op(","):
                     self.take()
                     indices.append(self.name_where("an index letter to sum over"))
