@@ -104,7 +104,8 @@ class _Engine:
         if name in self.layer.outputs:
             upstream = gradient_base(name)[target]
             self.gradients[name] = Gradient(name, "output", target, upstream)
-            self.step(name, upstream, Rule.UPSTREAM,
+            given = sp.Derivative(sp.Symbol("C"), self.layer.arrays[name].base[target])
+            self.step(name, given, Rule.UPSTREAM,
                       f"the upstream gradient {gradient_name(name)} = ∂C/∂{name} is given")
             return
         raw_terms, through = [], []
@@ -239,6 +240,8 @@ class _Engine:
                     candidate = short
                 if (isinstance(solved, sp.Indexed) and candidate.has(ref.base)) or not _elementary(candidate):
                     continue
+                if not _denominators(short) <= _denominators(expr):
+                    continue      # never divide by what the layer did not divide by (1/gamma is not safe)
                 if best is None or sp.count_ops(short) < best_ops:
                     best_ops = sp.count_ops(short)
                     difference = definition.lhs - definition.rhs
@@ -290,6 +293,15 @@ def _shortest(expr):
     if not expr.has(sp.Sum) and sp.count_ops(expr) < 40:
         forms.append(sp.factor(sp.simplify(expr)))
     return min(forms, key=sp.count_ops)
+
+
+def _denominators(expr) -> set:
+    """The arrays that appear in a denominator of ``expr``."""
+    found = set()
+    for power in expr.atoms(sp.Pow):
+        if power.exp.is_number and power.exp < 0:
+            found |= {ref.base for ref in power.base.atoms(sp.Indexed)}
+    return found
 
 
 def _tidy(expr):

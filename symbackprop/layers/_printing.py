@@ -22,6 +22,9 @@ class _TextPrinter(StrPrinter):
         indices = ",".join(self._print(limit[0]) for limit in expr.limits)
         return f"Σ_{indices} {body}"
 
+    def _print_Derivative(self, expr):
+        return f"∂{self._print(expr.expr)}/∂{self._print(expr.variables[0])}"
+
     def _print_KroneckerDelta(self, expr):
         return f"δ({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
