@@ -198,8 +198,8 @@ class IndexPrinter:
             return Term(f"1 / np.sqrt({base.code})", base.axes, False)
         if exponent == -1:
             return Term(f"1 / {base.wrapped()}", base.axes, False)
-        return Term(f"{base.wrapped()}**{self._scalar(exponent) if exponent >= 0 else '(' + self._scalar(exponent) + ')'}",
-                    base.axes, False)
+        power = self._scalar(exponent) if exponent.is_Integer and exponent >= 0 else f"({self._scalar(exponent)})"
+        return Term(f"{base.wrapped()}**{power}", base.axes, False)
 
     def _elementwise(self, expr) -> Term:
         """exp, log, tanh, Piecewise, relations, ...: operands aligned, the function printed by the NumPy printer."""
