@@ -71,8 +71,10 @@ class IndexPrinter:
         code = self._align(term, tuple(a for a in axes if a in term.axes)) if term.rank else term.code
         if missing:
             present = tuple(a for a in axes if a in term.axes)
-            code = self._align(Term(code, present, True), axes) if present else code
-            code = f"np.broadcast_to({code}, {shape}).copy()"
+            if present:
+                code = f"np.broadcast_to({self._align(Term(code, present, True), axes)}, {shape}).copy()"
+            else:
+                code = f"np.full({shape}, {code}, dtype=np.float64)"
         self.lines.append(f"{target} = {code}")
 
     def temporary(self, code: str) -> str:
