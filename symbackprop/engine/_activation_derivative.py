@@ -29,7 +29,8 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
     would fold a Piecewise around its whole summand (Kronecker delta included), so the engine carries
     it as f1' + (f2' - f1') H(z) with H(0) = 0: the same function, g'(0) being the left derivative.
     """
-    derivative = _step_form(sp.diff(definition, S.z))
+    # For real z, z*sign(z) is |z|: SymPy leaves it, e.g. in the derivative of z/(1 + |z|).
+    derivative = _step_form(sp.diff(definition, S.z)).subs(S.z * sp.sign(S.z), sp.Abs(S.z))
     if derivative.has(sp.Derivative, sp.Subs):
         raise NotDifferentiableError(f"SymPy cannot differentiate the activation {definition} in closed form")
     return derivative

@@ -42,8 +42,32 @@ def cost_of_example(loss: Loss) -> sp.Expr:
 def loss_gradient(loss: Loss) -> tuple[sp.Expr, sp.Expr]:
     """(∂C/∂a^L_k as differentiated and contracted, its tidy form)."""
     cost = cost_of_example(loss)
-    raw = contract(sp.diff(cost, a_L_k))
+    raw = contract(_deltas_out_of_piecewise(sp.diff(cost, a_L_k)))
     return raw, oriented_terms(raw)
+
+
+def _deltas_out_of_piecewise(expr: sp.Expr) -> sp.Expr:
+    """Σ_p Piecewise((f δ_kp, c), (g δ_kp, True)) -> Piecewise((f, c), (g, True)) at p = k.
+
+    The derivative of a kinked loss (huber) carries the Kronecker delta in every branch, where
+    ``contract`` does not see it (and SymPy's Sum folds a delta pulled out back in): the delta is
+    taken out of the branches and its sum carried out here. The index ranges over the units of a
+    layer, so the pinned index lies in range and this is exact."""
+    def contract_one(total):
+        if len(total.limits) != 1 or not isinstance(total.function, sp.Piecewise):
+            return total
+        index = total.limits[0][0]
+        shared = None
+        for branch, _ in total.function.args:
+            deltas = {f for f in sp.Mul.make_args(branch) if isinstance(f, sp.KroneckerDelta) and index in f.free_symbols}
+            shared = deltas if shared is None else shared & deltas
+        if not shared or len(shared) != 1:
+            return total
+        (delta,) = shared
+        (other,) = [arg for arg in delta.args if arg != index] or [index]
+        branches = [(branch / delta, condition) for branch, condition in total.function.args]
+        return sp.Piecewise(*branches).subs(index, other)
+    return expr.replace(lambda e: isinstance(e, sp.Sum), contract_one)
 
 
 def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
@@ -121,6 +145,8 @@ def _elementwise_cancellation(delta_unit, g_prime, in_a, output):
     if not g_prime.free_symbols:
         return True, "the activation's derivative is a constant: δ^L is ∂C/∂a itself"
     if not in_a:
+        return False, "the activation's derivative stays a factor of δ^L"
+    if delta_unit.has(sp.Piecewise, sp.Heaviside, sp.Max, sp.Min):   # a kinked loss: no polynomial gcd
         return False, "the activation's derivative stays a factor of δ^L"
     numerator = sp.numer(sp.together(delta_unit))
     common = sp.gcd(sp.factor(numerator), sp.factor(g_prime))

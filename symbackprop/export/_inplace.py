@@ -29,9 +29,11 @@ from ._rows import RowLogSumExp, RowLog1mSoftmax, RowMax, RowPairwiseOthers, Row
 from ._stable import ordered_terms
 
 _UNARY = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.Abs: "np.abs", log1p: "np.log1p",
-          expm1: "np.expm1", sp.sqrt: "np.sqrt", sp.sinh: "np.sinh", sp.cosh: "np.cosh"}
+          expm1: "np.expm1", sp.sqrt: "np.sqrt", sp.sinh: "np.sinh", sp.cosh: "np.cosh",
+          sp.sin: "np.sin", sp.cos: "np.cos", sp.atan: "np.arctan", sp.sign: "np.sign"}
 _HELPER = {log1mexp: "log1m_exp", log_softplus: "log_log1p_exp", RowLogSumExp: "row_logsumexp",
-           RowLog1mSoftmax: "row_log1m_softmax", RowMax: "row_max", RowSum: "row_sum"}
+           RowLog1mSoftmax: "row_log1m_softmax", RowMax: "row_max", RowSum: "row_sum",
+           sp.erf: "cody_erf", sp.erfc: "cody_erfc"}
 _RELATIONS = {">=": "np.greater_equal", ">": "np.greater", "<=": "np.less_equal", "<": "np.less"}
 _FULL, _COLUMN, _SCALAR, _MASK = "full", "column", "scalar", "mask"
 
@@ -222,6 +224,9 @@ class InplaceKernel:
             return self._ufunc(_UNARY[type(expr)], self._evaluate(expr.args[0]))
         if isinstance(expr, logaddexp):
             return self._ufunc("np.logaddexp", *self._operands(expr.args))
+        if isinstance(expr, sp.Heaviside):     # the step at 0 takes SymPy's value H(0) (1/2 unless given)
+            at_zero = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
+            return self._ufunc("np.heaviside", self._evaluate(expr.args[0]), self._evaluate(at_zero))
         if isinstance(expr, (sp.Max, sp.Min)):
             function = "np.maximum" if isinstance(expr, sp.Max) else "np.minimum"
             result = self._evaluate(expr.args[0])
