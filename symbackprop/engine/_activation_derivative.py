@@ -29,6 +29,10 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
     would fold a Piecewise around its whole summand (Kronecker delta included), so the engine carries
     it as f1' + (f2' - f1') H(z) with H(0) = 0: the same function, g'(0) being the left derivative.
     """
+    if definition.has(sp.Max, sp.Min):
+        # max/min as typed (clip(z, -1, 1), SELU with max and min): as cases first, so that the
+        # derivative is one Piecewise with readable conditions, not a product of step functions
+        definition = sp.piecewise_fold(definition.rewrite(sp.Piecewise))
     # For real z, z*sign(z) is |z|: SymPy leaves it, e.g. in the derivative of z/(1 + |z|).
     derivative = _step_form(sp.diff(definition, S.z)).subs(S.z * sp.sign(S.z), sp.Abs(S.z))
     if derivative.has(sp.Derivative, sp.Subs):

@@ -75,7 +75,8 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
     cost = cost_of_example(loss)
     dC_da, dC_da_tidy = loss_gradient(loss)
     steps = [
-        step(equation(S.C, cost), Rule.DEFINITION, "the cost of one example, summed over the output units"),
+        step(equation(S.C, cost), Rule.DEFINITION, "the cost of one example, summed over the output units"
+             + (f"; {loss.note}" if loss.note else "")),
         step(equation(S.unit("delta", L, i), sp.Derivative(S.C, z_L_i)), Rule.DEFINITION,
              "the error of an output unit is the cost's sensitivity to its pre-activation"),
         step(equation(sp.Derivative(S.C, z_L_i), sp.Sum(sp.Derivative(S.C, a_L_k) * sp.Derivative(a_L_k, z_L_i), (k, 1, n_L))),

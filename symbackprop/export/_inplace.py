@@ -215,6 +215,8 @@ class InplaceKernel:
             return self._piecewise(expr)
         if isinstance(expr, sp.core.relational.Relational):
             return self._relation(expr)
+        if isinstance(expr, (sp.And, sp.Or)):   # the cases of a derivative of max/min: (z >= 1) | (z <= -1)
+            return self._logical("np.logical_and" if isinstance(expr, sp.And) else "np.logical_or", expr.args)
         if isinstance(expr, RowShift):
             argument = self._evaluate(expr.args[0])
             top = _Value(self._fresh_name(), _COLUMN, False)
@@ -314,6 +316,17 @@ class InplaceKernel:
             self._release(value)
         name = self._fresh_name()
         self._line(f"{name} = {_RELATIONS[expr.rel_op]}({lhs.code}, {rhs.code})")
+        return _Value(name, _MASK, False)
+
+    def _logical(self, function, conditions):
+        masks = [self._evaluate(condition) for condition in conditions]
+        for mask in masks:
+            self._release(mask)
+        code = masks[0].code
+        for mask in masks[1:]:
+            code = f"{function}({code}, {mask.code})"
+        name = self._fresh_name()
+        self._line(f"{name} = {code}")
         return _Value(name, _MASK, False)
 
     def _piecewise(self, expr):

@@ -42,10 +42,13 @@ class _ArrayPrinterMixin:
         branches = list(expr.args)
         if branches[-1].cond != sp.true:
             branches.append(sp.ExprCondPair(sp.nan, sp.true))
-        text = self._print(branches[-1].expr)
+        text = self._print_branch(branches[-1].expr)
         for branch in reversed(branches[:-1]):
-            text = f"{self._where}({self._print(branch.cond)}, {self._print(branch.expr)}, {text})"
+            text = f"{self._where}({self._print(branch.cond)}, {self._print_branch(branch.expr)}, {text})"
         return text
+
+    def _print_branch(self, expr):
+        return self._print(expr)
 
     @property
     def _where(self):
@@ -181,6 +184,12 @@ def _torch_printer_class():
             for arg in constants:
                 text = f"torch.clamp({text}, {'min' if name == 'maximum' else 'max'}={float(arg)!r})"
             return text
+
+        def _print_branch(self, expr):
+            # torch.where of two Python numbers is float32 (g' = 1/6 or 0 of hard-sigmoid): a float64 tensor
+            if expr.is_number:
+                return f"torch.tensor({self._print(expr)}, dtype=torch.float64)"
+            return self._print(expr)
 
         def _print_erf(self, expr):
             return f"torch.special.erf({self._print(expr.args[0])})"
