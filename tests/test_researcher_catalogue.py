@@ -227,3 +227,8 @@ def test_loss_parameters_are_set_like_activation_parameters():
 def sp_rational(p, q):
     import sympy as sp
     return sp.Rational(p, q)
+
+
+def test_huber_with_a_softmax_output_is_refused_with_a_clear_error():
+    with pytest.raises(sb.SymbackpropError, match="elementwise in one vector"):
+        sb.derive(sb.Network((2, 3, 3), output="softmax", loss="huber"))
