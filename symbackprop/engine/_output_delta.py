@@ -98,7 +98,8 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
         if in_a and g_prime.free_symbols:   # (a constant derivative has nothing to rewrite)
             steps.append(step(equation(g_prime_z.subs(S.z, z_L_i), g_prime.subs(S.a, a_L_i)), Rule.ACTIVATION_DERIVATIVE,
                               f"the derivative of {output.spoken}, written in its own output a = {output.spoken}(z)"))
-        contracted = contract(sp.Sum(dC_da * sp.KroneckerDelta(i, k) * g_prime_z.subs(S.z, z_L_k), (k, 1, n_L)))
+        contracted = contract(_deltas_out_of_piecewise(
+            sp.Sum(dC_da * sp.KroneckerDelta(i, k) * g_prime_z.subs(S.z, z_L_k), (k, 1, n_L))))
         steps.append(step(equation(S.unit("delta", L, i), oriented_terms(contracted)), Rule.KRONECKER,
                           "the Kronecker delta keeps only the term k = i of the sum"))
         # The result of the contraction, in unit symbols: every form below is proved equal to it.
