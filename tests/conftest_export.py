@@ -10,6 +10,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+import catalogue_pairs
 import symbackprop as sb
 from symbackprop import symbols as S
 from symbackprop.catalogue import ACTIVATIONS, LOSSES
@@ -18,15 +19,14 @@ ELEMENTWISE = [activation for activation in ACTIVATIONS if activation.elementwis
 
 
 def accepted_pairs():
-    """Every (output activation, loss) of the catalogue that Network accepts."""
+    """The (output activation, loss) pairs of tests/catalogue_pairs.py that Network accepts."""
     pairs = []
-    for output in ACTIVATIONS:
-        for loss in LOSSES:
-            try:
-                sb.Network((2, 3), output=output, loss=loss)
-            except sb.SymbackpropError:
-                continue
-            pairs.append((output, loss))
+    for output, loss in catalogue_pairs.pairs():
+        try:
+            sb.Network((2, 3), output=output, loss=loss)
+        except sb.SymbackpropError:
+            continue
+        pairs.append((output, loss))
     return pairs
 
 
@@ -42,7 +42,7 @@ def defined_interval(output_name: str, loss_name: str):
     loss = next(l for l in LOSSES if l.name == loss_name)
     if not output.elementwise:
         return (-3.0, 3.0)
-    per_unit = loss.per_unit
+    per_unit = loss.concrete()
     composed = per_unit.subs(S.a, output.concrete())
     f = sp.lambdify((S.z, S.y), composed, "mpmath")
     grid = np.linspace(-4, 4, 161)
@@ -84,7 +84,11 @@ def instance(network, layout="rows", m=5, seed=0):
             b = rng.uniform(low + 0.3 * (high - low), high - 0.3 * (high - low), size=current)
         params += [W, b]
     X = rng.normal(size=(m, sizes[0]))
-    if not network.output.elementwise or not network.loss.separable:
+    if network.loss.separable and any(log.has(S.y) for log in network.loss.per_unit.atoms(sp.log)):
+        Y = rng.uniform(0.1, 0.9, size=(m, sizes[-1]))     # y ln y: targets > 0 (a distribution for softmax)
+        if not network.output.elementwise:
+            Y /= Y.sum(axis=1, keepdims=True)
+    elif not network.output.elementwise or not network.loss.separable:
         Y = np.zeros((m, sizes[-1]))
         Y[np.arange(m), rng.integers(0, sizes[-1], size=m)] = 1.0
     else:
@@ -101,6 +105,13 @@ def relative_difference(a, b) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(a + b))
 
 
+def reference_form(expr: sp.Expr) -> sp.Expr:
+    """A catalogue definition as array libraries can evaluate it from lambdify: max, min and steps as
+    Piecewise (torch.where), constant subexpressions such as sqrt(2/pi) as 30-digit numbers."""
+    expr = expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min, sp.Heaviside)), lambda e: e.rewrite(sp.Piecewise))
+    return expr.replace(lambda e: e.is_number and not e.is_Number and not e.is_Relational, lambda e: e.evalf(30))
+
+
 def composed_cost(network, module):
     """The cost of ``network`` as a function of (params, X, Y) built from the catalogue's definitions with
     ``module`` ('jax' or 'torch') array functions: the reference autodiff differentiates."""
@@ -109,11 +120,11 @@ def composed_cost(network, module):
     for layer in range(2, len(network.sizes) + 1):
         activation = network.activation_of(layer)
         if activation.elementwise:
-            activations[layer] = sp.lambdify(S.z, activation.concrete(), module)
+            activations[layer] = sp.lambdify(S.z, reference_form(activation.concrete()), module)
         else:
             activations[layer] = None   # softmax: written out below from its definition exp(z_k)/Σ exp(z_p)
     if network.loss.separable:
-        loss = sp.lambdify((S.a, S.y), network.loss.per_unit, module)
+        loss = sp.lambdify((S.a, S.y), reference_form(network.loss.concrete()), module)
     else:
         loss = None
     l2 = float(network.l2)

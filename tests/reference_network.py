@@ -38,8 +38,8 @@ def apply_activation(activation: Activation, z: sp.Matrix) -> sp.Matrix:
 
 
 def loss_of(loss: Loss, a: sp.Matrix, y: sp.Matrix, label) -> sp.Expr:
-    if loss.separable:
-        return sum(loss.per_unit.subs({S.a: a[k], S.y: y[k]}, simultaneous=True) for k in range(len(a)))
+    if loss.separable:   # with its parameters' values (huber's delta, focal's gamma)
+        return sum(loss.concrete().subs({S.a: a[k], S.y: y[k]}, simultaneous=True) for k in range(len(a)))
     return -sp.log(a[label])
 
 
@@ -96,10 +96,19 @@ def random_point(symbols, rng, scale=0.8) -> dict:
 
 
 def is_zero(expr: sp.Expr) -> bool:
-    """Symbolic identity: the difference simplifies to 0."""
+    """Symbolic identity: the difference simplifies to 0.
+
+    Where |u| or sign(u) of one symbol appears (softsign), the identity is proved on each side of 0
+    separately, with the symbol replaced by +p and by -p for a positive p: SymPy does not reduce
+    z sign(z) to |z| on its own."""
     expr = sp.piecewise_fold(expr)
     if expr == 0:
         return True
+    inside = set().union(*(f.args[0].free_symbols for f in expr.atoms(sp.Abs, sp.sign)))
+    if len(inside) == 1:
+        (symbol,) = inside
+        side = sp.Dummy("p", positive=True)
+        return is_zero(expr.subs(symbol, side)) and is_zero(expr.subs(symbol, -side))
     candidate = sp.cancel(sp.together(expr.rewrite(sp.exp)))
     if candidate == 0:
         return True

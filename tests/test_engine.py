@@ -14,16 +14,25 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop import symbols as S
-from symbackprop.catalogue import ACTIVATIONS, LOSSES
+from symbackprop.catalogue import ACTIVATIONS
 
+import catalogue_pairs
 from reference_network import build, finite_difference, is_zero, unit_value
 
-KINKED = {"relu", "leaky-relu", "elu"}
+KINKED = {"relu", "leaky-relu", "elu", "selu"}
+#: Activations of several cases with kinks away from 0: exact rational points inside each case.
+CASES = {"hard-tanh": (sp.Rational(-7, 4), sp.Rational(-1, 3), sp.Rational(2, 5), sp.Rational(9, 4)),
+         "hard-sigmoid": (sp.Rational(-9, 2), sp.Rational(-5, 3), sp.Rational(4, 5), sp.Rational(7, 2))}
 ELEMENTWISE = [a.name for a in ACTIVATIONS if a.elementwise]
-OUTPUT_LOSS_PAIRS = [(act.name, loss.name) for act, loss in itertools.product(ACTIVATIONS, LOSSES)
+OUTPUT_LOSS_PAIRS = [(act.name, loss.name) for act, loss in catalogue_pairs.pairs()
                      if not (not loss.separable and act.elementwise)]
 # The region of z each pair is compared in: kinks are tested away from z = 0, on both sides.
 REGIONS = ("positive", "negative")
+
+
+def _parameters(network) -> dict:
+    """The values of the output activation's and the loss's parameters (elu's alpha, huber's delta)."""
+    return {**network.output.parameters, **network.loss.parameters}
 
 
 def _network(sizes, hidden, output, loss, **kwargs):
@@ -51,10 +60,19 @@ def test_output_delta_is_the_derivative_of_the_composed_cost(output, loss):
         for i in range(3):
             direct = sp.diff(net.cost, z[i])
             derived = unit_value(derivation.output_delta.unit, a=a[i], y=y[i], z=z[i], a_vector=a, y_vector=y,
-                                 parameters=derivation.network.output.parameters)
+                                 parameters=_parameters(derivation.network))
             if derivation.assumptions and net.label is None:
                 # Σ_k y_k = 1 was assumed: hold the reference to the same targets.
                 direct, derived = (expr.subs(y[2], 1 - y[0] - y[1]) for expr in (direct, derived))
+            if output in CASES:
+                # Cases with kinks away from 0 (hard-tanh's ±1): the identity, with exact arithmetic, at
+                # points inside every case, all output units in the same case
+                for point in CASES[output]:
+                    values = {symbol: point for symbol in z}
+                    if net.cost.subs(values).has(sp.zoo, sp.nan):
+                        continue                    # a = 0 or 1 under a logarithm: undefined there
+                    assert is_zero((direct - derived).subs(values)), (output, loss, point, i)
+                continue
             assert is_zero(direct - derived), (output, loss, region, i, direct, derived)
 
 
@@ -82,7 +100,7 @@ def test_output_delta_matches_finite_differences(output, loss):
         numeric = finite_difference(lambda v: cost(list(v)), candidate)
         values = dict(zip(z, candidate))
         derived = [float(unit_value(derivation.output_delta.unit, a=a[i], y=y[i], z=z[i], a_vector=a, y_vector=y,
-                                    parameters=derivation.network.output.parameters)
+                                    parameters=_parameters(derivation.network))
                          .subs(target_values).subs(values)) for i in range(3)]
         np.testing.assert_allclose(derived, numeric, rtol=1e-6, atol=1e-8)
         checked += 1
@@ -157,7 +175,7 @@ def test_weight_and_bias_gradients_match_finite_differences(hidden, output, loss
         a[1] = [float(v.subs(ex)) for v in net.x]
         y = [float(v.subs(ex)) if not isinstance(v, (int, sp.Integer)) else float(v) for v in net.y]
         d3 = [float(unit_value(derivation.output_delta.unit, a=a[3][i], y=y[i], z=z[3][i], a_vector=a[3], y_vector=y,
-                                 parameters=network.output.parameters))
+                                 parameters=_parameters(network)))
               for i in range(sizes[2])]
         W3 = np.array(net.weights[3].subs(values), dtype=float)
         e = W3[:, offset:].T @ np.array(d3)

@@ -42,20 +42,7 @@ class Activation:
 
     def with_parameters(self, **values) -> "Activation":
         """A copy with new default values for its parameters, e.g. ``with_parameters(alpha=0.2)``."""
-        from ..errors import NetworkSpecError
-        by_name = {str(s): s for s in self.parameters}
-        new = dict(self.parameters)
-        for key, value in values.items():
-            if key not in by_name:
-                accepted = ", ".join(by_name) or "none"
-                raise NetworkSpecError(f"activation {self.name!r} has no parameter {key!r}; its parameters: {accepted}")
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                new[by_name[key]] = sp.nsimplify(value, rational=True)
-            elif isinstance(value, sp.Expr):
-                new[by_name[key]] = value
-            else:   # never sympify text: it executes code
-                raise NetworkSpecError(f"parameter {key!r} of {self.name!r}: {value!r} is not a number; "
-                                       f"give a number (e.g. {key}=0.2) or a SymPy expression")
+        new = _parameter_values("activation", self.name, self.parameters, values)
         return Activation(self.name, self.definition, self.latex, self.description,
                           self.elementwise, new)
 
@@ -80,10 +67,49 @@ class Loss:
     per_unit: sp.Expr | None = None
     per_example: sp.Expr | None = None
     target_encoding: str = ""   #: for per_example losses: how y encodes the label ('one-hot')
+    parameters: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)  #: symbol -> default value
+    note: str = ""              #: what the derivation should say about this loss (targets, what cancels)
+
+    def __post_init__(self):
+        object.__setattr__(self, "parameters", dict(self.parameters))
 
     @property
     def separable(self) -> bool:
         return self.per_unit is not None
 
     def __hash__(self):
-        return hash((self.name, self.per_unit, self.per_example))
+        return hash((self.name, self.per_unit, self.per_example, tuple(self.parameters.items())))
+
+    def __eq__(self, other):
+        return (isinstance(other, Loss) and self.name == other.name and self.per_unit == other.per_unit
+                and self.per_example == other.per_example and self.parameters == other.parameters)
+
+    def with_parameters(self, **values) -> "Loss":
+        """A copy with new default values for its parameters, e.g. ``with_parameters(delta=0.5)``."""
+        new = _parameter_values("loss", self.name, self.parameters, values)
+        return Loss(self.name, self.latex, self.description, self.per_unit, self.per_example,
+                    self.target_encoding, new, self.note)
+
+    def concrete(self) -> sp.Expr:
+        """The per-unit (or per-example) loss with the parameters replaced by their values."""
+        loss = self.per_unit if self.separable else self.per_example
+        return loss.subs(self.parameters) if self.parameters else loss
+
+
+def _parameter_values(noun: str, name: str, parameters: Mapping, values: dict) -> dict:
+    """The parameters of a record with some values replaced; a value must be a number or a SymPy expression."""
+    from ..errors import NetworkSpecError
+    by_name = {str(s): s for s in parameters}
+    new = dict(parameters)
+    for key, value in values.items():
+        if key not in by_name:
+            accepted = ", ".join(by_name) or "none"
+            raise NetworkSpecError(f"{noun} {name!r} has no parameter {key!r}; its parameters: {accepted}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            new[by_name[key]] = sp.nsimplify(value, rational=True)
+        elif isinstance(value, sp.Expr):
+            new[by_name[key]] = value
+        else:   # never sympify text: it executes code
+            raise NetworkSpecError(f"parameter {key!r} of {name!r}: {value!r} is not a number; "
+                                   f"give a number (e.g. {key}=0.2) or a SymPy expression")
+    return new

@@ -34,7 +34,7 @@ def _parse(text: str, variables: dict) -> sp.Expr:
 
 
 def _split_parameters(text: str):
-    """'leaky-relu:alpha=0.2' -> ('leaky-relu', {'alpha': 0.2})."""
+    """'leaky-relu:alpha=0.2' -> ('leaky-relu', {'alpha': 0.2}); also 'huber:delta=0.5'."""
     name, _, rest = text.partition(":")
     values = {}
     for item in filter(None, (part.strip() for part in rest.split(","))):
@@ -78,7 +78,7 @@ class _Kind:
 _ACTIVATION = _Kind("activation", Activation, ACTIVATION_BY_NAME, {"z": S.z}, S.z, "'tanh(z)'", True,
                     "does not depend on z; an activation is a function of the pre-activation z",
                     lambda expr, text: Activation(text, expr, r"g", f"custom activation {text}"))
-_LOSS = _Kind("loss", Loss, LOSS_BY_NAME, {"a": S.a, "y": S.y}, S.a, "'(a-y)^2/2'", False,
+_LOSS = _Kind("loss", Loss, LOSS_BY_NAME, {"a": S.a, "y": S.y}, S.a, "'(a-y)^2/2'", True,
               "does not depend on a (the output activation); its gradient would be zero",
               lambda expr, text: Loss(text, r"\ell", f"custom loss {text}", per_unit=expr))
 

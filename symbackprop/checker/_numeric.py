@@ -169,10 +169,12 @@ class Sample:
 
 
 def parameters(network) -> dict:
-    """The values of the activations' parameters (leaky-relu's alpha), which the engine keeps as symbols."""
+    """The values of the activations' and the loss's parameters (leaky-relu's alpha, huber's delta),
+    which the engine keeps as symbols."""
     values = {}
     for activation in (*network.hidden, network.output):
         values.update(activation.parameters)
+    values.update(network.loss.parameters)
     return values
 
 

@@ -28,14 +28,15 @@ from .. import symbols as S
 from ..catalogue.activations import BY_NAME as ACTIVATIONS
 from ..errors import ParseError
 from ..grammar import _ast as A
+from ..grammar._functions import CONSTANTS, FUNCTIONS
 from ..grammar._to_sympy import MAX_EXPONENT, number
 from . import _conventions as C
 from ._errors import AmbiguousProductError, FormulaShapeError, LayerRangeError
 from ._syntax import ROLE_WORDS, derivative_parts, example_layer, script_parts, split_sup, strip_groups, text_of
 from ._target import LOSS_GRADIENT, FormulaReader, Target
 
-_BUILTIN_FUNCTIONS = {"log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "sinh": sp.sinh,
-                      "cosh": sp.cosh}
+#: The grammar's functions a formula may apply elementwise (a catalogue activation of the same name wins).
+_BUILTIN_FUNCTIONS = FUNCTIONS
 
 
 @dataclass
@@ -125,6 +126,8 @@ class RhsReader:
             return S.lam
         if name == "T" and sub is None and sup is None:
             raise self.error("'T' outside a superscript; write a transpose as X^T", node)
+        if name in CONSTANTS and sub is None and sup is None and name not in conv.letters:
+            return CONSTANTS[name]
         if conv.name == "goodfellow" and name == "g":
             return self.transposed(self.goodfellow_gradient(), transpose)
         if conv.name == "ng-ml" and name == "Delta":
@@ -446,6 +449,8 @@ class RhsReader:
                 layer_hint = self.concrete(self.reader.layer_expression(layer_node), function, C.PREACTIVATION)
             function = function.base
         name = function.name
+        if name in _BUILTIN_FUNCTIONS and _BUILTIN_FUNCTIONS[name].arity > 1 and name not in self.convention.functions:
+            return self.call_several(_BUILTIN_FUNCTIONS[name], primes, node)
         argument = self.value(node.argument)
         if name in self.convention.functions:
             layer = layer_hint or self.layer_of_argument(argument, node)
@@ -455,7 +460,7 @@ class RhsReader:
             record = ACTIVATIONS.get(name.replace("_", "-")) or ACTIVATIONS.get(name.lower())
             label = name
             if record is None and name in _BUILTIN_FUNCTIONS:
-                return self.apply(_BUILTIN_FUNCTIONS[name](S.z), primes, argument, node, name)
+                return self.apply(_BUILTIN_FUNCTIONS[name].build(S.z), primes, argument, node, name)
             if record is None:
                 raise self.error(f"unknown function {name!r}; accepted: {', '.join(self.convention.functions)} "
                                  f"(the network's activation), {', '.join(sorted(ACTIVATIONS))}, "
@@ -469,6 +474,27 @@ class RhsReader:
                 raise self.error(f"{name} is read applied to a layer's z only", node)
             return self.array(C.ACTIVATION, layer)
         return self.apply(record.concrete(), primes, argument, node, label)
+
+    def call_several(self, function, primes: int, node: A.Call):
+        """max(u, v), min(u, v), clip(u, lo, hi): elementwise over the one vector among the arguments."""
+        parts = A.arguments(node.argument)
+        if len(parts) != function.arity:
+            raise self.error(f"{function.name} takes {function.arity} arguments ({function.usage}), "
+                             f"not {len(parts)}", node)
+        if primes:
+            raise self.error(f"{function.name} has several arguments: write the derivative of what it is "
+                             f"applied to, not {function.name}'", node)
+        values = [self.value(part) for part in parts]
+        arrays = [value for value in values if _is_matrix(value)]
+        if len(arrays) > 1 and any(not _same_shape(arrays[0], other) for other in arrays[1:]):
+            raise FormulaShapeError(f"the arguments of {function.name} have different shapes")
+        if len(arrays) > 1:
+            raise self.error(f"{function.name} of two vectors is not read; apply it to one vector and numbers, "
+                             f"e.g. max(0, z^l)", node)
+        if not arrays:
+            return function.build(*values)
+        body = function.build(*(S.z if _is_matrix(value) else value for value in values))
+        return self.apply(body, 0, arrays[0], node, function.name)
 
     def apply(self, definition: sp.Expr, primes: int, argument, node, label):
         body = sp.diff(definition, S.z, primes) if primes else definition

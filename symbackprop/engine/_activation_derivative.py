@@ -29,27 +29,85 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
     would fold a Piecewise around its whole summand (Kronecker delta included), so the engine carries
     it as f1' + (f2' - f1') H(z) with H(0) = 0: the same function, g'(0) being the left derivative.
     """
-    derivative = _step_form(sp.diff(definition, S.z))
+    if definition.has(sp.Max, sp.Min):
+        # max/min as typed (clip(z, -1, 1), SELU with max and min): as ordered cases first, so that the
+        # derivative is a sum of steps like the catalogue's kinks, not a product of step functions
+        definition = _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
+    # For real z, z*sign(z) is |z|: SymPy leaves it, e.g. in the derivative of z/(1 + |z|).
+    derivative = _step_form(sp.diff(definition, S.z)).subs(S.z * sp.sign(S.z), sp.Abs(S.z))
     if derivative.has(sp.Derivative, sp.Subs):
         raise NotDifferentiableError(f"SymPy cannot differentiate the activation {definition} in closed form")
     return derivative
 
 
+def _ordered_cases(expr: sp.Expr) -> sp.Expr:
+    """A Piecewise in z as cases over consecutive intervals: (f1, z <= c1), (f2, z < c2), ..., (fn, True).
+
+    The intervals come from SymPy's own solution of the conditions (``as_expr_set_pairs``); isolated
+    points are left to the neighbouring case (the functions written with max and min are continuous).
+    Anything else is returned unchanged."""
+    if not isinstance(expr, sp.Piecewise) or expr.free_symbols != {S.z}:
+        return expr
+    try:
+        pairs = expr.as_expr_set_pairs()
+    except (NotImplementedError, TypeError, ValueError):
+        return expr
+    intervals = []
+    for value, where in pairs:
+        for part in (where.args if isinstance(where, sp.Union) else (where,)):
+            if isinstance(part, sp.Interval):
+                intervals.append((part, value))
+            elif not isinstance(part, sp.FiniteSet):
+                return expr
+    intervals.sort(key=lambda pair: pair[0].start)
+    if not intervals or any(a.end != b.start for (a, _), (b, _) in zip(intervals, intervals[1:])):
+        return expr
+    cases = [(value, (sp.Lt if part.right_open else sp.Le)(S.z, part.end)) for part, value in intervals[:-1]]
+    return sp.Piecewise(*cases, (intervals[-1][1], True))
+
+
 def _step_form(expr: sp.Expr) -> sp.Expr:
+    """Cases (f1, z <= c1), (f2, z <= c2), ..., (fn, True) with c1 < c2 < ... as
+    f1 + (f2 - f1) H(z - c1) + ... + (fn - f(n-1)) H(z - c(n-1)): the same function, each step
+    taking at its kink the value of the case that holds there (H(0) = 0 after ``<=``, 1 after ``<``).
+    Two cases with the kink at 0 (relu, elu) and three (hard-tanh at -1 and 1) alike."""
     def convert(piecewise):
-        (left, condition), (right, otherwise) = piecewise.args if len(piecewise.args) == 2 else ((None, None), (None, None))
-        if otherwise is not sp.true or condition not in (sp.Le(S.z, 0), sp.Lt(S.z, 0)):
+        *cases, (last, otherwise) = piecewise.args
+        if otherwise is not sp.true or not cases:
             return piecewise
-        at_zero = 0 if condition == sp.Le(S.z, 0) else 1      # H(0): which branch holds at z = 0
-        return left + (right - left) * sp.Heaviside(S.z, at_zero)
+        kinks = []
+        for _, condition in cases:
+            if not (isinstance(condition, (sp.Le, sp.Lt)) and condition.lhs == S.z and condition.rhs.is_number):
+                return piecewise
+            kinks.append((condition.rhs, 0 if isinstance(condition, sp.Le) else 1))
+        if any(not (b[0] > a[0]) for a, b in zip(kinks, kinks[1:])):
+            return piecewise
+        values = [value for value, _ in cases] + [last]
+        result = values[0]
+        for (kink, at_kink), before, after in zip(kinks, values, values[1:]):
+            result += (after - before) * sp.Heaviside(S.z - kink, at_kink)
+        return result
     return expr.replace(lambda e: isinstance(e, sp.Piecewise), convert)
 
 
 def _piecewise_form(expr: sp.Expr) -> sp.Expr:
-    """The readable form of a step-function derivative: one Piecewise with the cases spelled out."""
+    """The readable form of a step-function derivative: one Piecewise with the cases spelled out,
+    in the order of the kinks: g' of hard-tanh as 0 for z <= -1, 1 for z <= 1, 0 otherwise."""
     if not expr.has(sp.Heaviside):
         return expr
-    return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
+    steps = sorted(expr.atoms(sp.Heaviside), key=lambda h: S.z - h.args[0] if (S.z - h.args[0]).is_number else 0)
+    kinks = [S.z - h.args[0] for h in steps]
+    if any(not kink.is_number for kink in kinks) or len(set(kinks)) != len(kinks):
+        return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
+    cases = []
+    for position, step in enumerate(steps):
+        below = expr.xreplace({other: sp.Integer(1 if index < position else 0) for index, other in enumerate(steps)})
+        at_kink = step.args[1] if len(step.args) > 1 else sp.Rational(1, 2)
+        if at_kink not in (0, 1):
+            return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
+        cases.append((below, (sp.Le if at_kink == 0 else sp.Lt)(S.z, kinks[position])))
+    above = expr.xreplace({step: sp.Integer(1) for step in steps})
+    return sp.Piecewise(*cases, (above, True))
 
 
 @lru_cache(maxsize=256)

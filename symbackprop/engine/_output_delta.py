@@ -44,8 +44,32 @@ def cost_of_example(loss: Loss) -> sp.Expr:
 def loss_gradient(loss: Loss) -> tuple[sp.Expr, sp.Expr]:
     """(∂C/∂a^L_k as differentiated and contracted, its tidy form)."""
     cost = cost_of_example(loss)
-    raw = contract(sp.diff(cost, a_L_k))
+    raw = contract(_deltas_out_of_piecewise(sp.diff(cost, a_L_k)))
     return raw, oriented_terms(raw)
+
+
+def _deltas_out_of_piecewise(expr: sp.Expr) -> sp.Expr:
+    """Σ_p Piecewise((f δ_kp, c), (g δ_kp, True)) -> Piecewise((f, c), (g, True)) at p = k.
+
+    The derivative of a kinked loss (huber) carries the Kronecker delta in every branch, where
+    ``contract`` does not see it (and SymPy's Sum folds a delta pulled out back in): the delta is
+    taken out of the branches and its sum carried out here. The index ranges over the units of a
+    layer, so the pinned index lies in range and this is exact."""
+    def contract_one(total):
+        if len(total.limits) != 1 or not isinstance(total.function, sp.Piecewise):
+            return total
+        index = total.limits[0][0]
+        shared = None
+        for branch, _ in total.function.args:
+            deltas = {f for f in sp.Mul.make_args(branch) if isinstance(f, sp.KroneckerDelta) and index in f.free_symbols}
+            shared = deltas if shared is None else shared & deltas
+        if not shared or len(shared) != 1:
+            return total
+        (delta,) = shared
+        (other,) = [arg for arg in delta.args if arg != index] or [index]
+        branches = [(branch / delta, condition) for branch, condition in total.function.args]
+        return sp.Piecewise(*branches).subs(index, other)
+    return expr.replace(lambda e: isinstance(e, sp.Sum), contract_one)
 
 
 def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
@@ -53,7 +77,8 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
     cost = cost_of_example(loss)
     dC_da, dC_da_tidy = loss_gradient(loss)
     steps = [
-        step(equation(S.C, cost), Rule.DEFINITION, "the cost of one example, summed over the output units"),
+        step(equation(S.C, cost), Rule.DEFINITION, "the cost of one example, summed over the output units"
+             + (f"; {loss.note}" if loss.note else "")),
         step(equation(S.unit("delta", L, i), sp.Derivative(S.C, z_L_i)), Rule.DEFINITION,
              "the error of an output unit is the cost's sensitivity to its pre-activation"),
         step(equation(sp.Derivative(S.C, z_L_i), sp.Sum(sp.Derivative(S.C, a_L_k) * sp.Derivative(a_L_k, z_L_i), (k, 1, n_L))),
@@ -73,7 +98,8 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
         if in_a and g_prime.free_symbols:   # (a constant derivative has nothing to rewrite)
             steps.append(step(equation(g_prime_z.subs(S.z, z_L_i), g_prime.subs(S.a, a_L_i)), Rule.ACTIVATION_DERIVATIVE,
                               f"the derivative of {output.spoken}, written in its own output a = {output.spoken}(z)"))
-        contracted = contract(sp.Sum(dC_da * sp.KroneckerDelta(i, k) * g_prime_z.subs(S.z, z_L_k), (k, 1, n_L)))
+        contracted = contract(_deltas_out_of_piecewise(
+            sp.Sum(dC_da * sp.KroneckerDelta(i, k) * g_prime_z.subs(S.z, z_L_k), (k, 1, n_L))))
         steps.append(step(equation(S.unit("delta", L, i), oriented_terms(contracted)), Rule.KRONECKER,
                           "the Kronecker delta keeps only the term k = i of the sum"))
         # The result of the contraction, in unit symbols: every form below is proved equal to it.

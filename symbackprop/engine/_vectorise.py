@@ -58,13 +58,35 @@ class _Vectoriser:
         if isinstance(expr, sp.Function) and len(expr.args) == 1 and expr.args[0] not in self.vectors:
             t = sp.Dummy("t")                     # f(a - y): f applied to each entry of the vector a - y
             return ElementwiseApplyFunction(sp.Lambda(t, expr.func(t)), self.vector(expr.args[0]))
+        varying = ([arg for arg in expr.args if not self.is_scalar(arg)]
+                   if isinstance(expr, (sp.Function, sp.Max, sp.Min)) else [])
+        if len(varying) == 1:
+            t = sp.Dummy("t")                     # max(0, 1 - a y): one argument is a vector, the others numbers
+            body = expr.func(*[t if arg == varying[0] else arg for arg in expr.args])
+            return ElementwiseApplyFunction(sp.Lambda(t, body), self.vector(varying[0]))
         if isinstance(expr, (sp.Function, sp.Piecewise, sp.Pow)):
             used = expr.free_symbols & set(self.vectors)
             if len(used) != 1:
+                inner = self.common_argument(expr)
+                if inner is not None:
+                    return inner
                 raise SymbackpropError(f"cannot write {expr} elementwise in one vector")
             (symbol,) = used
             return ElementwiseApplyFunction(sp.Lambda(symbol, expr), self.vectors[symbol])
         raise SymbackpropError(f"no vector form for {expr}")
+
+    def common_argument(self, expr):
+        """A function of several unit vectors through one combination of them (huber's Piecewise in
+        a - y): that function applied to each entry of the combination's vector; else None."""
+        t = sp.Dummy("t")
+        candidates = sorted({node for node in sp.preorder_traversal(expr)
+                             if isinstance(node, sp.Add) and not self.is_scalar(node)}, key=sp.count_ops)
+        for candidate in candidates:
+            for form in (candidate, -candidate):
+                body = expr.xreplace({form: t if form is candidate else -t})
+                if not (body.free_symbols & set(self.vectors)):
+                    return ElementwiseApplyFunction(sp.Lambda(t, body), self.vector(candidate))
+        return None
 
     def product(self, expr: sp.Mul) -> MatrixExpr:
         scalars, sums, units = [], [], []

@@ -29,9 +29,11 @@ from ._rows import RowLogSumExp, RowLog1mSoftmax, RowMax, RowPairwiseOthers, Row
 from ._stable import ordered_terms
 
 _UNARY = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.Abs: "np.abs", log1p: "np.log1p",
-          expm1: "np.expm1", sp.sqrt: "np.sqrt", sp.sinh: "np.sinh", sp.cosh: "np.cosh"}
+          expm1: "np.expm1", sp.sqrt: "np.sqrt", sp.sinh: "np.sinh", sp.cosh: "np.cosh",
+          sp.sin: "np.sin", sp.cos: "np.cos", sp.atan: "np.arctan", sp.sign: "np.sign"}
 _HELPER = {log1mexp: "log1m_exp", log_softplus: "log_log1p_exp", RowLogSumExp: "row_logsumexp",
-           RowLog1mSoftmax: "row_log1m_softmax", RowMax: "row_max", RowSum: "row_sum"}
+           RowLog1mSoftmax: "row_log1m_softmax", RowMax: "row_max", RowSum: "row_sum",
+           sp.erf: "cody_erf", sp.erfc: "cody_erfc"}
 _RELATIONS = {">=": "np.greater_equal", ">": "np.greater", "<=": "np.less_equal", "<": "np.less"}
 _FULL, _COLUMN, _SCALAR, _MASK = "full", "column", "scalar", "mask"
 
@@ -213,6 +215,8 @@ class InplaceKernel:
             return self._piecewise(expr)
         if isinstance(expr, sp.core.relational.Relational):
             return self._relation(expr)
+        if isinstance(expr, (sp.And, sp.Or)):   # the cases of a derivative of max/min: (z >= 1) | (z <= -1)
+            return self._logical("np.logical_and" if isinstance(expr, sp.And) else "np.logical_or", expr.args)
         if isinstance(expr, RowShift):
             argument = self._evaluate(expr.args[0])
             top = _Value(self._fresh_name(), _COLUMN, False)
@@ -222,6 +226,9 @@ class InplaceKernel:
             return self._ufunc(_UNARY[type(expr)], self._evaluate(expr.args[0]))
         if isinstance(expr, logaddexp):
             return self._ufunc("np.logaddexp", *self._operands(expr.args))
+        if isinstance(expr, sp.Heaviside):     # the step at 0 takes SymPy's value H(0) (1/2 unless given)
+            at_zero = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
+            return self._ufunc("np.heaviside", self._evaluate(expr.args[0]), self._evaluate(at_zero))
         if isinstance(expr, (sp.Max, sp.Min)):
             function = "np.maximum" if isinstance(expr, sp.Max) else "np.minimum"
             result = self._evaluate(expr.args[0])
@@ -309,6 +316,17 @@ class InplaceKernel:
             self._release(value)
         name = self._fresh_name()
         self._line(f"{name} = {_RELATIONS[expr.rel_op]}({lhs.code}, {rhs.code})")
+        return _Value(name, _MASK, False)
+
+    def _logical(self, function, conditions):
+        masks = [self._evaluate(condition) for condition in conditions]
+        for mask in masks:
+            self._release(mask)
+        code = masks[0].code
+        for mask in masks[1:]:
+            code = f"{function}({code}, {mask.code})"
+        name = self._fresh_name()
+        self._line(f"{name} = {code}")
         return _Value(name, _MASK, False)
 
     def _piecewise(self, expr):

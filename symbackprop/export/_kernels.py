@@ -124,7 +124,7 @@ def _loss_per_unit(loss: Loss) -> sp.Expr:
     """ℓ(a, y) of one output unit. A loss of the true class (-ln a_c) with one-hot targets y is the
     sum over units of y_k (-ln a_k): the identity f(a_c) = Σ_k y_k f(a_k) for one-hot y."""
     if loss.separable:
-        return loss.per_unit
+        return loss.concrete()
     indexed = [node for node in loss.per_example.atoms(sp.Indexed)]
     if loss.target_encoding != "one-hot" or len({node.base for node in indexed}) != 1:
         raise ExportError(f"loss {loss.name!r} is neither a sum over the output units nor a function of "
@@ -137,6 +137,7 @@ def output_delta_kernel(derivation: Derivation, name: str = "output_delta") -> K
     quantity = derivation.output_delta
     output = derivation.network.output
     unit = _concrete(quantity.unit, output)
+    unit = unit.subs(derivation.network.loss.parameters) if derivation.network.loss.parameters else unit
     formula = f"delta^L = {sp.sstr(unit)}"
     if not output.elementwise:
         expression = _coupled_delta(unit)

@@ -8,8 +8,12 @@ per backend.
 """
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 from sympy.printing.numpy import JaxPrinter, NumPyPrinter
+
+from . import _erf
 
 BACKENDS = ("numpy", "jax", "torch")
 
@@ -38,10 +42,13 @@ class _ArrayPrinterMixin:
         branches = list(expr.args)
         if branches[-1].cond != sp.true:
             branches.append(sp.ExprCondPair(sp.nan, sp.true))
-        text = self._print(branches[-1].expr)
+        text = self._print_branch(branches[-1].expr)
         for branch in reversed(branches[:-1]):
-            text = f"{self._where}({self._print(branch.cond)}, {self._print(branch.expr)}, {text})"
+            text = f"{self._where}({self._print(branch.cond)}, {self._print_branch(branch.expr)}, {text})"
         return text
+
+    def _print_branch(self, expr):
+        return self._print(expr)
 
     @property
     def _where(self):
@@ -123,10 +130,22 @@ class NumPyCodePrinter(_ArrayPrinterMixin, NumPyPrinter):
     _xp = "np"
     _aliases = (("numpy.", "np."),)
 
+    def _print_erf(self, expr):     # NumPy has no erf: the module carries Cody's (export/_erf.py)
+        return f"cody_erf({self._print(expr.args[0])})"
+
+    def _print_erfc(self, expr):
+        return f"cody_erfc({self._print(expr.args[0])})"
+
 
 class JaxCodePrinter(_ArrayPrinterMixin, JaxPrinter):
     _xp = "jnp"
     _aliases = (("jax.numpy.", "jnp."),)
+
+    def _print_erf(self, expr):     # JAX's own erf (SymPy's JaxPrinter would print math.erf)
+        return f"jax.scipy.special.erf({self._print(expr.args[0])})"
+
+    def _print_erfc(self, expr):
+        return f"jax.scipy.special.erfc({self._print(expr.args[0])})"
 
 
 def _torch_printer_class():
@@ -165,6 +184,23 @@ def _torch_printer_class():
             for arg in constants:
                 text = f"torch.clamp({text}, {'min' if name == 'maximum' else 'max'}={float(arg)!r})"
             return text
+
+        def _print_branch(self, expr):
+            # torch.where of two Python numbers is float32 (g' = 1/6 or 0 of hard-sigmoid): a float64 tensor
+            if expr.is_number:
+                return f"torch.tensor({self._print(expr)}, dtype=torch.float64)"
+            return self._print(expr)
+
+        def _print_erf(self, expr):
+            return f"torch.special.erf({self._print(expr.args[0])})"
+
+        def _print_erfc(self, expr):
+            return f"torch.special.erfc({self._print(expr.args[0])})"
+
+        def _print_Heaviside(self, expr):   # torch.heaviside takes H(0) as a tensor
+            at_zero = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
+            argument = self._print(expr.args[0])
+            return f"torch.heaviside({argument}, torch.tensor({float(at_zero)!r}, dtype=torch.float64))"
 
         def _print_NaN(self, expr):
             return "float('nan')"
@@ -374,15 +410,19 @@ def row_pairwise_others(h, z):
 ''',
 }
 
+_NUMPY_HELPERS.update(_erf.NUMPY_HELPERS)
+
 HELPERS = {"numpy": _NUMPY_HELPERS, "jax": _JAX_HELPERS, "torch": _TORCH_HELPERS}
 
 #: Helpers that call other helpers.
-HELPER_NEEDS = {"log_log1p_exp": ("log1p_exp",), "row_pairwise_others": ("row_log1m_softmax", "row_logsumexp")}
+HELPER_NEEDS = {"log_log1p_exp": ("log1p_exp",), "row_pairwise_others": ("row_log1m_softmax", "row_logsumexp"),
+                **_erf.NEEDS}
 
 
 def helpers_called(code: str) -> list[str]:
     """The helper names ``code`` calls, with the helpers they need, in a stable order."""
-    names = [name for name in _NUMPY_HELPERS if f"{name}(" in code]
+    # a call of the helper itself, not of np.erf-like attributes or longer names (erf in erfc)
+    names = [name for name in _NUMPY_HELPERS if re.search(rf"(?<![\w.]){name}\(", code)]
     for name in list(names):
         for needed in HELPER_NEEDS.get(name, ()):
             if needed not in names:

@@ -55,7 +55,8 @@ class Binary(Node):
 
 @dataclass(frozen=True)
 class Call(Node):
-    """``f(x)``: a function (a :class:`Name` or a :class:`Prime` of one) applied to one argument."""
+    """``f(x)``: a function (a :class:`Name` or a :class:`Prime` of one) applied to its argument;
+    several arguments (``max(u, v)``) are joined by ``','`` in ``argument`` (see :func:`arguments`)."""
 
     function: Node
     argument: Node
@@ -122,6 +123,19 @@ class Equation(Node):
 
     lhs: Node
     rhs: Node
+
+
+def arguments(node: Node) -> tuple:
+    """The arguments of a call, from its argument node: ``u`` -> (u,), ``u, v, w`` -> (u, v, w).
+
+    Several arguments are written joined by ``','`` (a left-nested :class:`Binary`), in both dialects.
+    """
+    parts = []
+    while isinstance(node, Binary) and node.op == ",":
+        parts.append(node.right)
+        node = node.left
+    parts.append(node)
+    return tuple(reversed(parts))
 
 
 def walk(node: Node):

@@ -39,6 +39,12 @@ _UNICODE_COMMANDS = {
     "\u03c3": r"\sigma", "\u03bb": r"\lambda", "\u0398": r"\Theta", "\u03b8": r"\theta",
     "\u03c6": r"\phi", "\u03d5": r"\phi", "\u22a4": r"\top",
 }
+#: Unicode characters read as a name (both dialects): the constant pi.
+_UNICODE_NAMES = {"\u03c0": "pi"}
+#: LaTeX commands the expression dialect reads as a name (``\pi``); the formula dialect reads every
+#: command through the parser's tables.
+_EXPRESSION_COMMANDS = ("pi",)
+
 #: Unicode characters read as an ASCII operator sequence (formula dialect only).
 _UNICODE_FORMULA_OPERATORS = {"\u2032": "'", "\u2019": "'", "\u1d40": "^T"}
 
@@ -85,6 +91,13 @@ def tokenize(text: str, dialect: str = "expression") -> list[Token]:
             pos = end
         elif ch == "\\" and formula:
             pos = _command(text, pos, tokens)
+        elif ch == "\\" and _expression_command(text, pos):
+            word = _expression_command(text, pos)
+            tokens.append(Token(NAME, word, pos, len(word) + 1))
+            pos += len(word) + 1
+        elif ch in _UNICODE_NAMES:
+            tokens.append(Token(NAME, _UNICODE_NAMES[ch], pos))
+            pos += 1
         elif ch in _UNICODE_OPERATORS:
             tokens.append(Token(OP, _UNICODE_OPERATORS[ch], pos))
             pos += 1
@@ -117,6 +130,15 @@ def _bad_character(ch: str, formula: bool) -> str:
     extra = ", and LaTeX or " + " ".join(sorted(_UNICODE_COMMANDS)) if formula else ""
     return (f"unexpected character {shown} (U+{ord(ch):04X}); only ASCII is read, apart from "
             f"the operators \u00b7 \u00d7 \u2212{extra}")
+
+
+def _expression_command(text: str, pos: int) -> str:
+    """The name of a LaTeX command the expression dialect reads (``\\pi`` -> ``'pi'``), else ''."""
+    end = pos + 1
+    while end < len(text) and text[end].isascii() and text[end].isalpha():
+        end += 1
+    word = text[pos + 1:end]
+    return word if word in _EXPRESSION_COMMANDS else ""
 
 
 def _number(text: str, pos: int, tokens: list) -> int:

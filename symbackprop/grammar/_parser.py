@@ -23,14 +23,15 @@ from typing import Iterable
 
 from ..errors import ParseError
 from . import _ast as A
+from ._functions import CONSTANTS, FUNCTIONS, arity
 from ._lexer import COMMAND, END, INVALID, NAME, NUMBER, OP, Token, tokenize
 
 MAX_DEPTH = 200
 
 COMMA, ADD, MUL, UNARY, POW, POSTFIX = 5, 10, 20, 25, 30, 40
 
-#: Function names every dialect knows (the scalar functions of the expression grammar).
-BUILTIN_FUNCTIONS = ("exp", "log", "ln", "sqrt", "tanh", "sinh", "cosh", "abs")
+#: Function names every dialect knows (the table of :mod:`._functions`).
+BUILTIN_FUNCTIONS = tuple(FUNCTIONS)
 
 _BINARY = {"+": ADD, "-": ADD, "*": MUL, "/": MUL, ".*": MUL, "./": MUL, "@": MUL,
            "^": POW, "**": POW, ".^": POW}
@@ -47,7 +48,8 @@ _COMMAND_OPERATORS = {r"\cdot": "*", r"\times": "*", r"\odot": ".*", r"\circ": "
 _COMMAND_NAMES = {r"\top": "T", r"\intercal": "T", r"\mathsf{T}": "T"}
 LETTER_COMMANDS = ("alpha", "beta", "gamma", "delta", "Delta", "epsilon", "varepsilon", "eta", "theta",
                    "Theta", "lambda", "mu", "sigma", "tau", "phi", "varphi", "psi", "omega",
-                   "ell", "Omega", "exp", "log", "ln", "tanh", "sinh", "cosh", "sqrt", "max", "min")
+                   "ell", "Omega", "exp", "log", "ln", "tanh", "sinh", "cosh", "sqrt", "max", "min", "pi",
+                   "sin", "cos", "arctan", "erf")
 _STRUCTURE_COMMANDS = (r"\frac", r"\tfrac", r"\dfrac", r"\sum", r"\partial", r"\nabla", r"\hat")
 _CLOSING = {"(": ")", "{": "}", "[": "]"}
 
@@ -254,15 +256,44 @@ class Parser:
         if token.text in self.functions:
             if not self.at(OP, "("):
                 raise self.error(f"function '{token.text}' needs its argument in parentheses, "
-                                 f"e.g. {token.text}(z)", token.column)
-            argument = self.group()
-            return A.Call(token.column, A.Name(token.column, token.text), argument.inner)
-        if token.text in self.variables:
+                                 f"e.g. {FUNCTIONS[token.text].usage if token.text in FUNCTIONS else token.text + '(z)'}",
+                                 token.column)
+            return A.Call(token.column, A.Name(token.column, token.text), self.call_arguments(token))
+        if token.text in self.variables or token.text in CONSTANTS:
             return A.Name(token.column, token.text)
         variables = ", ".join(self.variables) or "none"
         functions = ", ".join(self.functions)
         raise self.error(f"unknown name '{token.text}'; accepted variables: {variables}; "
-                         f"functions: {functions}", token.column)
+                         f"constants: {', '.join(CONSTANTS)}; functions: {functions}", token.column)
+
+    def call_arguments(self, function: Token) -> A.Node:
+        """``(u)`` or ``(u, v, ...)`` after a function name, as many as it takes: one node, several
+        arguments joined left to right by ``','`` (as the formula dialect reads ``max(0, z)``)."""
+        open_ = self.token
+        expected = arity(function.text)
+        group = self.group() if expected == 1 else None
+        if group is not None:
+            return group.inner
+        self.advance()
+        usage = FUNCTIONS[function.text].usage
+        if self.at(OP, ")"):
+            raise self.error(f"empty (); {function.text} takes {expected} arguments: {usage}", open_.column)
+        node = self.expression(0)
+        count = 1
+        while self.at(OP, ","):
+            comma = self.advance()
+            if self.at(OP, ")") or self.at(END):
+                raise self.error(f"nothing after ','; {function.text} takes {expected} arguments: {usage}")
+            node = A.Binary(comma.column, ",", node, self.expression(0))
+            count += 1
+        if not self.at(OP, ")"):
+            if self.at(END):
+                raise self.error(f"'(' at column {open_.column + 1} is never closed; expected ')'", open_.column)
+            raise self.unexpected(self.token, f" inside the arguments of {function.text}")
+        self.advance()
+        if count != expected:
+            raise self.error(f"{function.text} takes {expected} arguments ({usage}), not {count}", function.column)
+        return node
 
     # --- formula dialect --------------------------------------------------------------------------
     def is_function(self, node: A.Node) -> bool:

@@ -13,14 +13,14 @@ import sympy as sp
 
 from ..errors import ParseError
 from . import _ast as A
+from ._functions import CONSTANTS, FUNCTIONS
 
 MAX_EXPONENT = 1000
 MAX_RESULT_BITS = 20000
 MAX_FLOAT_MAGNITUDE = sp.Float("1e300")
 
-#: The scalar functions of the grammar.
-BUILTIN = {"exp": sp.exp, "log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "tanh": sp.tanh,
-           "sinh": sp.sinh, "cosh": sp.cosh, "abs": sp.Abs}
+#: The scalar functions of the grammar (the table of :mod:`._functions`), name -> SymPy builder.
+BUILTIN = {name: row.build for name, row in FUNCTIONS.items()}
 
 
 def number(text: str) -> sp.Number:
@@ -64,7 +64,9 @@ class ScalarBuilder:
         if isinstance(node, A.Number):
             return number(node.text)
         if isinstance(node, A.Name):
-            return self.variables[node.name]
+            if node.name in self.variables:
+                return self.variables[node.name]
+            return CONSTANTS[node.name]
         if isinstance(node, A.Group):
             return self.build(node.inner)
         if isinstance(node, A.Unary):
@@ -73,11 +75,12 @@ class ScalarBuilder:
         if isinstance(node, A.Binary):   # '^' only: the chain operators are handled in build()
             return self.check(self.power(node, self.build(node.left), self.build(node.right)), node)
         if isinstance(node, A.Call):
-            argument = self.build(node.argument)
+            arguments = [self.build(part) for part in A.arguments(node.argument)]
             try:
-                result = self.functions[node.function.name](argument)
+                result = self.functions[node.function.name](*arguments)
             except (ValueError, TypeError, ArithmeticError) as exc:
-                raise self.error(f"cannot apply {node.function.name} to {argument}: {exc}", node) from None
+                shown = ", ".join(map(str, arguments))
+                raise self.error(f"cannot apply {node.function.name} to {shown}: {exc}", node) from None
             return self.check(sp.sympify(result, strict=True), node)  # a SymPy object or number; strict refuses text
         raise self.error(f"{type(node).__name__} is not part of an expression", node)  # pragma: no cover
 
