@@ -81,3 +81,11 @@ def test_the_table_is_accepted_and_every_kind_of_control_is_present():
 def test_spoiled_correct_formula_is_incorrect(notation, network, formula, change, spoiled):
     status = decide(spoiled, network, notation)
     assert status == "incorrect", f"{change}: the checker said {status!r} for {spoiled!r} (correct: {formula!r})"
+
+
+def test_tolerance_refuses_a_factor_of_one_and_a_half_parts_in_ten_million():
+    # The checker's numeric tolerance is 1e-7 relative (documented in checker/_assess.py); a formula off
+    # by a factor 1 + 1.5e-7 is wrong and must be refused, so a doubled tolerance is caught.
+    network = sb.Network((4, 3, 2), hidden="sigmoid", output="sigmoid", loss="quadratic")
+    assert decide(r"\delta^L = (a^L - y) \odot \sigma'(z^L)", network, "nielsen") == "correct"
+    assert decide(r"\delta^L = 1.00000015 (a^L - y) \odot \sigma'(z^L)", network, "nielsen") == "incorrect"
