@@ -4,6 +4,7 @@ A refactor that moves a target would otherwise silently drop that mutant from th
 fails, naming the mutant. The mutants themselves run with ``python benchmarks/mutants.py``.
 """
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("mutants", ROOT / "benchmarks" / "mutants.py")
 mutants = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("mutants", mutants)     # dataclasses look their module up by name
 _spec.loader.exec_module(mutants)
 
 
