@@ -134,18 +134,7 @@ def _quantity_forms(derivation):
 
 
 QUANTITY_CASES = [(name, label) for name in SETUPS for label, _ in _quantity_forms(_derivation(name))]
-# Found by this test: the engine's index form of a coupled (softmax) δ^L has its Σ_k units corrupted,
-# a[L, i][L, k] and y[i][k] (_indexed_from_unit replaces the symbol a, which also labels the base of a[k]).
-# Reported for the engine rewrite (derive-path); the unit and vector forms are right.
-KNOWN_BAD = {(name, label) for name, label in QUANTITY_CASES
-             if label == "output_delta at layer L: index" and not SETUPS[name].output.elementwise
-             and _derivation(name).output_delta.index.has(sp.Sum)}
-
-
-@pytest.mark.parametrize("name, label", [
-    pytest.param(name, label, marks=pytest.mark.xfail(reason="engine bug: corrupted Σ_k in the coupled δ^L index form",
-                                                      strict=True)) if (name, label) in KNOWN_BAD else (name, label)
-    for name, label in QUANTITY_CASES], ids=[f"{name}: {label}" for name, label in QUANTITY_CASES])
+@pytest.mark.parametrize("name, label", QUANTITY_CASES, ids=[f"{name}: {label}" for name, label in QUANTITY_CASES])
 def test_quantity_form_holds_on_a_concrete_network(name, label):
     step = dict(_quantity_forms(_derivation(name)))[label]
     point = _point(name)
