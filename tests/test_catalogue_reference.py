@@ -42,11 +42,17 @@ ACTIVATION_REFERENCES = {
     "softmax": lambda z: F.softmax(z, dim=-1),
     "log-softmax": lambda z: F.log_softmax(z, dim=-1),
     "gelu": lambda z: F.gelu(z),
-    "selu": lambda z: F.selu(z),
+    "gelu-tanh": lambda z: F.gelu(z, approximate="tanh"),
+    "selu": lambda z, alpha, scale: scale * F.elu(z, alpha=alpha),    # F.selu(z) at the default constants
     "mish": lambda z: F.mish(z),
     "softsign": lambda z: F.softsign(z),
+    "hard-sigmoid": lambda z: F.hardsigmoid(z),
+    "hard-tanh": lambda z: F.hardtanh(z),
+    "swish": lambda z, beta: z * torch.sigmoid(beta * z),             # F.silu(z) at beta = 1
 }
-# name -> (how the loss is fed, f(input, y) -> summed loss). 'a': the activations a and targets y;
+# name -> (how the loss is fed, f(input, y, **parameters) -> summed loss). 'a': activations in (0, 1) and
+# targets in [0, 1]; 'a+': the same with targets > 0 (y ln y); 'score': scores in (-2, 2) and targets ±1
+# (residuals up to 3: both sides of huber's delta);
 # 'logits': the loss composed with softmax, compared as a function of z (torch's cross_entropy takes logits);
 # 'label': a probability vector and the class c (one-hot y).
 LOSS_REFERENCES = {
@@ -55,8 +61,12 @@ LOSS_REFERENCES = {
     "poisson": ("a", lambda a, y: F.poisson_nll_loss(torch.log(a), y, log_input=True, full=False, reduction="sum")),
     "categorical-cross-entropy": ("logits", lambda z, y: F.cross_entropy(z[None], y[None], reduction="sum")),
     "log-likelihood": ("label", lambda a, c: F.nll_loss(torch.log(a)[None], c[None], reduction="sum")),
-    "huber": ("a", lambda a, y: F.huber_loss(a, y, reduction="sum")),
-    "mae": ("a", lambda a, y: F.l1_loss(a, y, reduction="sum")),
+    "huber": ("score", lambda a, y, delta: F.huber_loss(a, y, delta=delta, reduction="sum")),
+    "hinge": ("score", lambda a, y: torch.clamp(1 - y * a, min=0).sum()),
+    "squared-hinge": ("score", lambda a, y: (torch.clamp(1 - y * a, min=0) ** 2).sum()),
+    "focal": ("a", lambda a, y, gamma: -(y * (1 - a) ** gamma * torch.log(a)
+                                          + (1 - y) * a ** gamma * torch.log1p(-a)).sum()),   # Lin et al. 2017, eq. 4
+    "kl-divergence": ("a+", lambda a, y: F.kl_div(torch.log(a), y, reduction="sum")),
 }
 NO_REFERENCE: dict[str, str] = {}     # catalogue name -> why nothing outside can be compared
 
@@ -85,9 +95,10 @@ def _mp(expr, values: dict) -> float:
 
 def _parameter_sets(record):
     """The record's defaults, and (for a parametrised record) one other value of each parameter."""
-    sets = [dict(record.parameters)]
-    if record.parameters:
-        sets.append({symbol: sp.Rational(37, 100) for symbol in record.parameters})
+    parameters = dict(getattr(record, "parameters", {}) or {})      # losses have parameters on some branches
+    sets = [parameters]
+    if parameters:
+        sets.append({symbol: sp.Rational(37, 100) for symbol in parameters})
     return sets
 
 
@@ -144,17 +155,22 @@ def test_activation_matches_torch(name):
                 theirs_d += torch.autograd.functional.jacobian(lambda t: reference(t, **kwargs), z).flatten().tolist()
         ok, worst = _close(mine, theirs)
         assert ok, f"{name} {kwargs or ''}: the definition differs from torch by up to {worst}"
-        ok, worst = _close(mine_d, theirs_d)
+        ok, worst = _close(mine_d, theirs_d, rtol=1e-7, atol=1e-8)     # torch's hardsigmoid slope is 1/6 to 5e-9
         assert ok, f"{name} {kwargs or ''}: sympy.diff of the definition differs from torch autograd by up to {worst}"
 
 
 def _loss_points(kind: str, rng):
     """(a or z, y or c) points: a near 0 and 1 (the tails of the logs), y in [0, 1]."""
     points = []
-    if kind == "a":
+    if kind in ("a", "a+"):
+        low = 0.05 if kind == "a+" else 0.0
         for a0 in (1e-6, 1e-3, 0.2, 0.5, 0.8, 0.999, 1 - 1e-6):
-            points.append((np.array([a0, 1 - a0, 0.5 * a0 + 0.25]), rng.uniform(0, 1, 3)))
-        points.append((np.array([0.3, 0.6, 0.9]), np.array([0.0, 1.0, 0.5])))
+            points.append((np.array([a0, 1 - a0, 0.5 * a0 + 0.25]), rng.uniform(low, 1, 3)))
+        if kind == "a":
+            points.append((np.array([0.3, 0.6, 0.9]), np.array([0.0, 1.0, 0.5])))
+    elif kind == "score":
+        for _ in range(6):
+            points.append((rng.uniform(-2, 2, 4), rng.choice([-1.0, 1.0], 4)))
     elif kind == "logits":
         for scale in (0.5, 3.0, 20.0):
             y = rng.uniform(0.05, 1, 4)
@@ -173,12 +189,19 @@ def test_loss_matches_torch(name):
     record = next(r for r in LOSSES if r.name == name)
     kind, reference = LOSS_REFERENCES[name]
     rng = np.random.default_rng(11)
+    for parameters in _parameter_sets(record):
+        _compare_loss(name, record, kind, reference, parameters, rng)
+
+
+def _compare_loss(name, record, kind, reference, parameters, rng):
+    kwargs = {str(s): float(v) for s, v in parameters.items()}
     for point, target in _loss_points(kind, rng):
         n = len(point)
-        a_symbols = sp.symbols(f"a1:{n + 1}", positive=True)
+        a_symbols = sp.symbols(f"a1:{n + 1}", **({"real": True} if kind == "score" else {"positive": True}))
         variables = a_symbols
         if record.separable:
-            cost = sp.Add(*[record.per_unit.xreplace({S.a: a_k, S.y: sp.Float(y_k, DIGITS)})
+            per_unit = record.per_unit.xreplace(parameters)
+            cost = sp.Add(*[per_unit.xreplace({S.a: a_k, S.y: sp.Float(y_k, DIGITS)})
                             for a_k, y_k in zip(a_symbols, target)])
         else:
             cost = record.per_example.xreplace({S.label: target}).replace(
@@ -193,9 +216,9 @@ def test_loss_matches_torch(name):
         mine_d = [_mp(sp.diff(cost, v), values) for v in variables]
         x = torch.tensor(point, dtype=torch.float64, requires_grad=True)
         t = torch.tensor(target - 1, dtype=torch.long) if kind == "label" else torch.tensor(target, dtype=torch.float64)
-        out = reference(x, t)
+        out = reference(x, t, **kwargs)
         out.backward()
-        where = f"{kind} = {point.tolist()}, target {np.asarray(target).tolist()}"
+        where = f"{kind} = {point.tolist()}, target {np.asarray(target).tolist()} {kwargs or ''}"
         ok, worst = _close([mine], [out.item()], rtol=1e-9)
         assert ok, f"{name}: the definition differs from torch by {worst} at {where}"
         ok, worst = _close(mine_d, x.grad.numpy(), rtol=1e-7)
