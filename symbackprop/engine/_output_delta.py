@@ -272,7 +272,10 @@ def _indexed_from_unit(expr: sp.Expr) -> sp.Expr:
     expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == _unit_bases["a"] and len(e.indices) == 1,
                         lambda e: S.unit("a", L, e.indices[0])).replace(
         lambda e: isinstance(e, sp.Indexed) and e.base == _unit_bases["y"], lambda e: S.target(e.indices[0]))
-    return expr.xreplace({S.a: a_L_i, S.y: y_i, S.z: z_L_i})
+    # The symbol a also labels the base of a^L_k: the summed units stand aside while a, y, z are replaced.
+    aside = {atom: sp.Dummy() for atom in expr.atoms(sp.Indexed)}
+    expr = expr.xreplace(aside).xreplace({S.a: a_L_i, S.y: y_i, S.z: z_L_i})
+    return expr.xreplace({dummy: atom for atom, dummy in aside.items()})
 
 
 def _vector_form(delta_unit: sp.Expr):

@@ -1,0 +1,167 @@
+"""Deliberate bugs, and whether the test suite catches each one.
+
+Run: python benchmarks/mutants.py [--jobs 1] [--only NAME[,NAME]] [--list]
+
+Each mutant is one textual substitution in one file. For each, the repository's working tree is
+copied to a temporary directory, the substitution applied there (never here), the tests that
+should notice run in that copy, and a table says which mutants were caught. Every mutant must be
+caught: the script exits 1 if one survives, and 2 if a mutant's target text is not found exactly
+once (a refactor moved it: retarget the mutant). tests/test_mutants.py checks the targets quickly.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS_EX4 = ["tests/test_steps.py", "-k", "ex4"]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    path: str            #: file, relative to the repository root
+    old: str             #: text that must occur exactly once
+    new: str
+    tests: tuple         #: pytest arguments that must fail on the mutant
+
+
+MUTANTS = (
+    Mutant("sign flip in a displayed contraction step (hidden delta, step (19))",
+           "symbackprop/engine/_hidden_delta.py",
+           "step(equation(delta_i, summed), Rule.KRONECKER,", "step(equation(delta_i, -summed), Rule.KRONECKER,",
+           tuple(STEPS_EX4)),
+    Mutant("sign flip in a displayed contraction step (output delta, step (9))",
+           "symbackprop/engine/_output_delta.py",
+           'equation(S.unit("delta", L, i), oriented_terms(contracted))',
+           'equation(S.unit("delta", L, i), -oriented_terms(contracted))',
+           tuple(STEPS_EX4)),
+    Mutant("1/m missing in the bias gradient (batch form)",
+           "symbackprop/engine/_gradients.py",
+           'batch_vector = MatMul(1 / m, D, S.LayerArray("ones", m, 1, l))',
+           'batch_vector = MatMul(D, S.LayerArray("ones", m, 1, l))',
+           tuple(STEPS_EX4)),
+    Mutant("bias column regularised (batch weight gradient)",
+           "symbackprop/engine/_gradients.py",
+           'regularised = S.LayerArray("W_reg", S.width[l], cols, l) if bias == "column" else W',
+           "regularised = W",
+           tuple(STEPS_EX4)),
+    Mutant("1/m missing in the bias gradient, as the exporter prints it",
+           "symbackprop/engine/_gradients.py",
+           'batch_vector = MatMul(1 / m, D, S.LayerArray("ones", m, 1, l))',
+           'batch_vector = MatMul(D, S.LayerArray("ones", m, 1, l))',
+           ("tests/test_export.py",)),
+    Mutant("bias column regularised (exported code: W_reg printed as W)",
+           "symbackprop/export/_source.py",
+           '"W": weights, "W_reg": regularised,',
+           '"W": weights, "W_reg": weights,',
+           ("tests/test_export.py",)),
+    Mutant("exported backward pass missing lambda",
+           "symbackprop/export/_source.py",
+           'lam = sp.Symbol("LAMBDA") if module_plan.l2 else sp.Integer(0)',
+           "lam = sp.Integer(0)",
+           ("tests/test_export.py",)),
+    Mutant("checker tolerance x2",
+           "symbackprop/checker/_assess.py",
+           "RTOL, ATOL = 1e-7, 1e-9", "RTOL, ATOL = 2e-7, 2e-9",
+           ("tests/test_check_controls.py", "-k", "tolerance")),
+    Mutant("checker also accepts 2 x RHS",
+           "symbackprop/checker/_assess.py",
+           "return bool(np.allclose(user[mask], wanted[mask], rtol=RTOL, atol=ATOL * scale))",
+           "return bool(np.allclose(user[mask], wanted[mask], rtol=RTOL, atol=ATOL * scale)"
+           " or np.allclose(user[mask], 2 * wanted[mask], rtol=RTOL, atol=ATOL * scale))",
+           ("tests/test_check_controls.py",)),
+    Mutant("wrong g' in a catalogue record (softplus)",
+           "symbackprop/catalogue/activations.py",
+           "sp.log(1 + sp.exp(z))", "sp.log(2 + sp.exp(z))",
+           ("tests/test_catalogue_reference.py",)),
+    Mutant("wrong g' in a catalogue record (leaky-relu slope)",
+           "symbackprop/catalogue/activations.py",
+           "sp.Piecewise((alpha * z, z <= 0), (z, True))", "sp.Piecewise((alpha * z / 2, z <= 0), (z, True))",
+           ("tests/test_catalogue_reference.py",)),
+    Mutant("quadratic cost without its 1/2",
+           "symbackprop/catalogue/losses.py",
+           "per_unit=sp.Rational(1, 2) * (a - y) ** 2", "per_unit=(a - y) ** 2",
+           ("tests/test_catalogue_reference.py",)),
+)
+
+
+class TargetNotFound(SystemExit):
+    pass
+
+
+def check_target(mutant: Mutant, root: Path = ROOT) -> str:
+    """The file's text; refuses loudly unless the mutant's old text occurs exactly once."""
+    path = root / mutant.path
+    if not path.is_file():
+        raise TargetNotFound(f"mutant {mutant.name!r}: file {mutant.path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    count = text.count(mutant.old)
+    if count != 1:
+        raise TargetNotFound(f"mutant {mutant.name!r}: the target text occurs {count} times in {mutant.path} "
+                             f"(expected exactly once): {mutant.old!r}")
+    return text
+
+
+def _copy(destination: Path):
+    ignore = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".pytest_cache", ".hypothesis", "build", "*.egg-info")
+    shutil.copytree(ROOT, destination, ignore=ignore)
+
+
+def run(mutant: Mutant) -> dict:
+    text = check_target(mutant)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="symbackprop-mutant-") as tmp:
+        copy = Path(tmp) / "repo"
+        _copy(copy)
+        (copy / mutant.path).write_text(text.replace(mutant.old, mutant.new, 1), encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutant.tests],
+                                cwd=copy, env=env, capture_output=True, text=True)
+    summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+    # pytest: 0 all passed (survived), 1 tests failed (caught), 5 no tests collected (a broken selection)
+    if result.returncode == 5:
+        raise TargetNotFound(f"mutant {mutant.name!r}: its tests {' '.join(mutant.tests)} select nothing")
+    return {"mutant": mutant, "caught": result.returncode != 0, "seconds": time.perf_counter() - start,
+            "summary": summary, "code": result.returncode}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1: the machine is small)")
+    parser.add_argument("--only", help="comma-separated substrings of mutant names")
+    parser.add_argument("--list", action="store_true", help="list the mutants and check their targets, run nothing")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTANTS if not args.only or any(s.strip() in m.name for s in args.only.split(","))]
+    for mutant in chosen:            # every target first: a moved target fails before any work
+        check_target(mutant)
+    if args.list:
+        for mutant in chosen:
+            print(f"{mutant.name}  [{mutant.path}]  tests: {' '.join(mutant.tests)}")
+        return 0
+    print(f"# symbackprop mutants: {len(chosen)} deliberate bugs, --jobs {args.jobs}, Python {sys.version.split()[0]}\n")
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(run, chosen))
+    width = max(len(r["mutant"].name) for r in results)
+    print(f"| {'mutant'.ljust(width)} | caught | seconds | tests |")
+    print(f"|{'-' * (width + 2)}|--------|---------|-------|")
+    for r in results:
+        m = r["mutant"]
+        print(f"| {m.name.ljust(width)} | {'yes' if r['caught'] else 'NO':6} | {r['seconds']:7.1f} | {' '.join(m.tests)} |")
+    survivors = [r for r in results if not r["caught"]]
+    print(f"\n{len(results) - len(survivors)} of {len(results)} caught")
+    for r in survivors:
+        print(f"SURVIVED: {r['mutant'].name}: {r['summary']}", file=sys.stderr)
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
