@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._options import catalogue_help, network_from_args
+from ._options import NOTATION_DEFAULT_HELP, catalogue_help, default_notation, network_from_args
 
 FORMATS = ("text", "json", "latex", "tex", "html")
 
@@ -21,10 +21,10 @@ def add_parser(subparsers, network_parent) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="text (terminal), json, latex (align* body), tex (full document), html (default %(default)s)")
-    parser.add_argument("--notation", default="nielsen", metavar="NAME",
-                        help="ng-ml, ng-dls, nielsen, goodfellow or bishop (default %(default)s)")
+    parser.add_argument("--notation", default=None, metavar="NAME",
+                        help=f"ng-ml, ng-dls, nielsen, goodfellow or bishop ({NOTATION_DEFAULT_HELP})")
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
-                        help="write to FILE instead of standard output")
+                        help="write to FILE instead of standard output (--output is the output activation)")
     parser.set_defaults(run=run)
 
 
@@ -32,7 +32,8 @@ def run(args) -> int:
     from ..engine import derive
     from ..rendering import render
     network = network_from_args(args)
-    text = render(derive(network), format=args.format, notation=args.notation)
+    notation = args.notation if args.notation is not None else default_notation(network)
+    text = render(derive(network), format=args.format, notation=notation)
     write(text, args.output_file)
     return 0
 

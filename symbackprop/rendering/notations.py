@@ -121,6 +121,21 @@ class Notation:
         """The printed name of an index ('i', 'j', 'k', 'p', 'q', or 'x' over the examples)."""
         return self.index_names.get(canonical, canonical)
 
+    def letters(self) -> frozenset:
+        """Every plain letter (or name) a derivation in this notation prints: the roles, the batch
+        matrices, the indices, the layers, m, x, e, λ and the transpose's T. A symbolic layer width
+        with one of these names would make a derivation ambiguous."""
+        glyphs = [self.activation, self.preactivation, self.weight, self.bias, self.error, self.cost,
+                  self.batch_cost, self.target, self.function, self.size, self.kronecker]
+        if self.output_activation is not None:
+            glyphs.append(self.output_activation)
+        glyphs += [self.batch_letter(g) for g in (self.activation, self.preactivation, self.error, self.target)]
+        names = {g.text for g in glyphs}
+        names |= {self.index_name(name) for name in _CANONICAL_INDICES}
+        names |= {self.layer_name(name) for name in _CANONICAL_LAYERS}
+        names |= {"l", "L", "m", "x", "X", "Y", "e", "T", "lambda", "λ", "sigmoid", "tanh", "ln", "log", "exp"}
+        return frozenset(name for name in names if name.isidentifier())
+
 
 def _g(latex: str, text: str) -> Glyph:
     return Glyph(latex, text)

@@ -14,6 +14,7 @@ from typing import Optional
 
 from .. import symbols as S
 from ..derivation import Derivation, Quantity, Step
+from ..errors import NetworkSpecError
 from ._latex_printer import NotationLatexPrinter
 from ._notes import note_latex, note_text
 from ._text_printer import NotationTextPrinter
@@ -93,6 +94,7 @@ def formula(expr, latex_printer, text_printer) -> Formula:
 def layout(derivation: Derivation, notation="nielsen") -> Layout:
     """Print every step and result of ``derivation`` in ``notation``."""
     notation = _notation(notation)
+    check_size_names(derivation.network, notation)
     depth = derivation.network.depth
     one = _printers(notation, depth, False)
     both = {False: one, True: _printers(notation, depth, True)}
@@ -115,6 +117,19 @@ def layout(derivation: Derivation, notation="nielsen") -> Layout:
                   sections=tuple(sections), results=tuple(_results(derivation, both)),
                   assumptions=tuple((formula(a.statement, *one), a.note) for a in derivation.assumptions),
                   latex_printer=one[0], text_printer=one[1])
+
+
+def check_size_names(network, notation: Notation) -> None:
+    """Refuse a symbolic layer width named like a letter of ``notation`` (a width 'a' beside the
+    activations a^l cannot be read)."""
+    reserved = notation.letters()
+    for position, size in enumerate(network.sizes, start=1):
+        name = getattr(size, "name", None)
+        if name is not None and name in reserved:
+            raise NetworkSpecError(
+                f"layer size {name!r} (layer {position}) is also a letter of the {notation.name} notation, where "
+                f"it already names something else; rename the size (e.g. n{position}); letters taken: "
+                f"{', '.join(sorted(reserved))}")
 
 
 def _groups(derivation: Derivation):
