@@ -14,6 +14,8 @@ from .. import symbols as S
 from .notations import Glyph, Notation
 
 #: canonical unit indices and generic layers, by name (printers rename them through the notation)
+#: every row of a matrix (Octave's ':'), as in column 0 of the weights, Theta_{:,0}
+COLUMN = sp.Symbol(":")
 INDEX_SYMBOLS = {S.i: "i", S.j: "j", S.k: "k", S.p: "p", sp.Symbol("q", integer=True): "q", S.x_index: "x"}
 LAYER_SYMBOLS = {S.l: "l", S.L: "L"}
 
@@ -95,6 +97,9 @@ class Namer:
         layer, indices, example = args[0], tuple(args[1:]), None
         if role in ("a", "z", "delta", "e", "b") and len(indices) == 2:
             indices, example = indices[:1], indices[1]
+        if role == "b" and self.notation.bias_place == "column":
+            # no bias vector in this notation: b^l_i is column 0 of the weights into layer l
+            return Name(self.notation.weight, self.layer_label(layer, weight=True), indices + (sp.Integer(0),), example)
         return Name(self.unit_letter(role, layer), self.layer_label(layer, weight=role == "W"), indices, example)
 
     def array(self, expr: S.LayerArray) -> Name:
@@ -108,6 +113,9 @@ class Namer:
         accent = ""
         if base_role == "W_reg":
             base_role, accent = "W", "tilde"
+        if base_role == "b" and self.notation.bias_place == "column":
+            # no bias vector in this notation: b^l is column 0 of the weights into layer l
+            return Name(self.notation.weight, self.layer_label(layer, weight=True, force=True), (COLUMN, sp.Integer(0)))
         label = self.layer_label(layer, weight=base_role == "W", force=True)
         letter = self.unit_letter(base_role, layer)
         batch = is_batch_array(expr)

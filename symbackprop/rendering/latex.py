@@ -5,7 +5,7 @@ Needs only amsmath.
 """
 from __future__ import annotations
 
-from ._notes import latex_text
+from ._prose import words_latex as latex_text
 from .steps import Layout, RenderedStep
 
 

@@ -8,27 +8,22 @@ formula is a statement or quantity of the :class:`~symbackprop.derivation.Deriva
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
+import sympy as sp
 
 from .. import symbols as S
-from ..derivation import Derivation, Quantity, Step
+from ..derivation import Derivation, Quantity, Rule, Step
 from ..errors import NetworkSpecError
 from ._latex_printer import NotationLatexPrinter
-from ._notes import note_latex, note_text
+from ._notes import note_prose
+from ._prose import Formula, Prose, prose_latex, prose_text
 from ._text_printer import NotationTextPrinter
 from .notations import Notation, notation as _notation
 
 QUANTITIES = ("cost", "output_delta", "hidden_delta", "weight_gradient", "bias_gradient")
-
-
-@dataclass(frozen=True)
-class Formula:
-    """One expression in the two printed forms."""
-
-    latex: str
-    text: str
+__all__ = ["Formula", "Prose", "RenderedStep", "Section", "Result", "Layout", "layout", "formula", "is_batch"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +32,8 @@ class RenderedStep:
     quantity: str
     rule: str
     note: Formula          #: the note, as LaTeX text-mode source and as terminal text
-    note_raw: str          #: the note as the engine wrote it (HTML translates it itself)
+    note_raw: str          #: the note as the engine wrote it
+    note_prose: Prose      #: the note as words and formulas (HTML typesets it from this)
     statement: Formula
     batch: bool            #: a statement about the whole batch (J, m examples)
     step: Step
@@ -67,9 +63,11 @@ class Layout:
     network: str
     sections: tuple[Section, ...]
     results: tuple[Result, ...]
-    assumptions: tuple[tuple[Formula, str], ...]
+    assumptions: tuple[tuple[Formula, Prose], ...]
     latex_printer: NotationLatexPrinter
     text_printer: NotationTextPrinter
+    header: tuple = ()     #: sentences (Prose) that define the notation's letters, before any step uses them
+    conclusion: Prose = ()  #: one sentence after the results: did the activation's derivative cancel?
 
     def printers(self, batch: bool):
         """(latex printer, text printer) for a statement of one example or of the batch."""
@@ -101,22 +99,102 @@ def layout(derivation: Derivation, notation="nielsen") -> Layout:
     sections, number = [], 0
     for key, layer, steps in _groups(derivation):
         rendered = []
+        steps = _using_definitions(steps)
         for step in steps:
             number += 1
             batch = is_batch(step.statement)
             latex_printer, text_printer = both[batch]
+            prose = note_prose(step.note, latex_printer, text_printer) if step.note else ()
             rendered.append(RenderedStep(
                 number=number, quantity=step.quantity, rule=step.rule.value,
-                note=Formula(note_latex(step.note, latex_printer), note_text(step.note, text_printer)),
-                note_raw=step.note, statement=formula(step.statement, latex_printer, text_printer),
-                batch=batch, step=step))
+                note=Formula(prose_latex(prose), prose_text(prose)), note_raw=step.note, note_prose=prose,
+                statement=formula(step.statement, latex_printer, text_printer), batch=batch, step=step))
         title, symbol = _title(key, layer, derivation)
         sections.append(Section(key, title, formula(symbol, *one) if symbol is not None else Formula("", ""),
                                 tuple(rendered)))
+    results = tuple(_results(derivation, both))
     return Layout(derivation=derivation, notation=notation, network=derivation.network.describe(),
-                  sections=tuple(sections), results=tuple(_results(derivation, both)),
-                  assumptions=tuple((formula(a.statement, *one), a.note) for a in derivation.assumptions),
-                  latex_printer=one[0], text_printer=one[1])
+                  sections=tuple(sections), results=results,
+                  assumptions=tuple((formula(a.statement, *one), note_prose(a.note, *one))
+                                    for a in derivation.assumptions),
+                  latex_printer=one[0], text_printer=one[1], header=_header(derivation, notation, both),
+                  conclusion=_conclusion(derivation, one))
+
+
+def _using_definitions(steps):
+    """Steps where a symbol defined by one step (e^l, the back-propagated error with the bias row
+    dropped) is written as that symbol in the next, so that the definition is used where it is made."""
+    out = list(steps)
+    for position, step in enumerate(out[:-1]):
+        if step.rule is Rule.BIAS_ROW and isinstance(step.statement, sp.Eq) and isinstance(step.statement.lhs, S.LayerArray):
+            following = out[position + 1]
+            replaced = following.statement.xreplace({step.statement.rhs: step.statement.lhs})
+            if replaced != following.statement:
+                out[position + 1] = replace(following, statement=replaced)
+    return out
+
+
+def _header(derivation: Derivation, notation: Notation, printers) -> tuple:
+    """The notation's remarks, then a definition of every symbol the steps use that no step defines:
+    the Kronecker delta's bracket, the batch cost, the batch matrices and the regularised weights."""
+    latex_printer, text_printer = printers[False]
+    batch_latex, batch_text = printers[True]
+    one = lambda expr: formula(expr, latex_printer, text_printer)  # noqa: E731
+    many = lambda expr: formula(expr, batch_latex, batch_text)  # noqa: E731
+    network = derivation.network
+    lines = list(notation.remarks)
+    kronecker = sp.KroneckerDelta(S.i, S.k, evaluate=False)
+    lines.append((one(kronecker), " is 1 when ", one(sp.Eq(S.i, S.k, evaluate=False)), " and 0 otherwise ("
+                  + ("the Iverson bracket, written for the Kronecker delta so that no letter has two meanings)."
+                     if notation.kronecker is None else "the Kronecker delta, as the book writes it).")))
+    example = sp.Indexed(sp.IndexedBase("C"), S.x_index)
+    cost = [many(S.J), " is the cost of a batch of ", many(S.m), " examples: the mean of the costs ",
+            many(example), " of its examples ", many(S.x_index)]
+    if network.l2 != 0:
+        cost += [", plus the L2 penalty of strength ", many(S.lam), " on the weights"]
+    lines.append(tuple(cost) + (".",))
+    lines.append(_batch_layout(notation, latex_printer, text_printer))
+    batch_vector = derivation.weight_gradient.batch_vector
+    regularised = [a for a in batch_vector.atoms(S.LayerArray) if a.role == "W_reg"] if batch_vector is not None else []
+    if regularised:
+        tilde = regularised[0]
+        weights = S.LayerArray("W", tilde.shape[0], tilde.shape[1], tilde.layer)
+        lines.append((many(tilde), " is ", many(weights), " with its column 0 (the bias column) replaced by zeros: "
+                      "the bias is not regularised."))
+    bias_vector = derivation.bias_gradient.batch_vector
+    if bias_vector is not None and any(a.role == "ones" for a in bias_vector.atoms(S.LayerArray)):
+        ones = next(a for a in bias_vector.atoms(S.LayerArray) if a.role == "ones")
+        lines.append((many(ones), " is a column of ", many(S.m), " ones: multiplying by it sums over the examples."))
+    return tuple(lines)
+
+
+def _batch_layout(notation: Notation, latex_printer, text_printer):
+    """One sentence on how a batch is stacked, with the notation's own batch letters."""
+    namer = latex_printer.namer
+    parts = []
+    for role in ("a", "delta"):
+        unit = formula(S.vector(role, S.l), latex_printer, text_printer)
+        name = namer.array(S.LayerArray(role, S.width[S.l], S.m, S.l))
+        parts.append((Formula(latex_printer.decorate(name), text_printer.decorate(name)), unit))
+    (A, a), (D, d) = parts
+    layout = "one example per row" if notation.examples == "rows" else "one example per column"
+    return ("In a batch, ", A, " and ", D, " stack ", a, " and ", d, " of the ", formula(S.m, latex_printer, text_printer),
+            " examples, " + layout + ".")
+
+
+def _conclusion(derivation: Derivation, printers) -> Prose:
+    output = derivation.output_delta
+    if output.cancels is None or output.activation is None:
+        return ()
+    latex_printer, text_printer = printers
+    delta = formula(S.vector("delta", S.L), latex_printer, text_printer)
+    g = latex_printer.notation.function
+    z = formula(S.vector("z", S.L), latex_printer, text_printer)
+    prime = Formula(r"%s'\left(%s\right)" % (g.latex, z.latex), "%s'(%s)" % (g.text, z.text))
+    name = output.activation.name
+    if output.cancels:
+        return ("The derivative of %s cancelled: " % name, delta, " has no factor ", prime, ".")
+    return ("The derivative of %s did not cancel: it stays a factor of " % name, delta, ".")
 
 
 def check_size_names(network, notation: Notation) -> None:
