@@ -31,6 +31,8 @@ def _factor_rank(factor) -> tuple:
         return (5,)   # last: a factor written after a sum would read as inside it
     if isinstance(factor, sp.Add):
         return (4,)
+    if isinstance(factor, sp.Function) and not isinstance(factor, (sp.Piecewise, sp.KroneckerDelta)):
+        return (4.5,)   # after a sum of terms, as a textbook writes (1 - y) ln(1 - a)
     if isinstance(factor, sp.Pow):
         return (3,)
     if isinstance(factor, sp.Indexed):
@@ -66,7 +68,16 @@ def reading_terms(expr: sp.Add) -> sp.Add:
     sum keeps its own order."""
     if is_unevaluated(expr):
         return expr
-    return sp.Add(*expr.as_ordered_terms(), evaluate=False)
+    terms = expr.as_ordered_terms()
+    if all(term.could_extract_minus_sign() for term in terms):
+        # -y ln a - (1 - y) ln(1 - a): when every term is subtracted, the shortest comes first
+        terms = sorted(terms, key=sp.count_ops)
+    # the L2 penalty after the data term, as every textbook writes J
+    terms = sorted(terms, key=lambda term: _LAMBDA in term.free_symbols)
+    return sp.Add(*terms, evaluate=False)
+
+
+_LAMBDA = sp.Symbol("lambda", nonnegative=True)
 
 
 def positive_first(expr: sp.MatAdd) -> sp.MatAdd:
