@@ -48,6 +48,8 @@ def to_data(layout: Layout) -> dict:
             {"number": step.number, "quantity": step.quantity, "layer": _layer(step.step.layer),
              "rule": step.rule, "note": step.note_raw, "latex": step.statement.latex, "text": step.statement.text}
             for section in layout.sections for step in section.steps],
+        "code": ({"language": layout.code.language, "lines": list(layout.code.lines)}
+                 if layout.code is not None else None),
     }
     return data
 

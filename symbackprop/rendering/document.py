@@ -51,5 +51,8 @@ def render_document(layout: Layout) -> str:
     body.append(results_align(layout))
     if layout.conclusion:
         body.append(prose_latex(layout.conclusion))
+    if layout.code is not None:
+        body.append(r"\section*{%s}" % latex_text(layout.code.title))
+        body.append("\\begin{verbatim}\n%s\n\\end{verbatim}" % "\n".join(layout.code.lines))
     body.append(r"\end{document}")
     return "\n".join(body) + "\n"

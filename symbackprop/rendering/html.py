@@ -26,6 +26,7 @@ CSS = """
 .sbp .math math { margin: 0; }
 .sbp .why { font-size: 0.95rem; color: #2c2c33; }
 .sbp .nw { white-space: nowrap; }
+.sbp pre.code { background: #f6f6f9; padding: 0.6rem 0.8rem; overflow-x: auto; font-size: 0.9rem; }
 .sbp .rule { display: inline-block; font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; font-size: 0.75rem;
   text-transform: uppercase; letter-spacing: 0.04em; background: #eef1fb; color: #2b3a8c; border-radius: 0.3rem;
   padding: 0.05rem 0.4rem; margin-right: 0.35rem; }
@@ -78,6 +79,9 @@ def body(layout: Layout, heading: str = "h1") -> str:
     conclusion = f'<p class="meta">{prose_html(layout.conclusion, mathml)}</p>' if layout.conclusion else ""
     parts.append(f'<section><{section_heading}>Result</{section_heading}><table class="results">{rows}</table>'
                  f'{conclusion}</section>')
+    if layout.code is not None:
+        parts.append(f'<section><{section_heading}>{html.escape(layout.code.title)}</{section_heading}>'
+                     f'<pre class="code"><code>{html.escape(chr(10).join(layout.code.lines))}</code></pre></section>')
     parts.append("</div>")
     return "\n".join(parts)
 

@@ -76,6 +76,8 @@ class Notation:
     example_cost: Glyph = Glyph(r"C_{%s}", "C_%s")  #: the cost of example %s of a batch
     batch_letters: Mapping[str, Glyph] = field(default_factory=dict)  #: overrides of CAPITALS (Ng's d for a batch of δ)
     remarks: tuple[tuple, ...] = ()   #: sentences for the header, each a tuple of words and Formula(latex, text)
+    code_language: Optional[str] = None  #: the course's language for the result's lines ('octave', 'numpy')
+    accumulator_form: bool = False    #: also give the gradient as the author accumulates it (Ng's Δ and D)
 
     def __post_init__(self):
         def refuse(what, value, accepted):
@@ -155,7 +157,7 @@ NG_ML = Notation(
     example_cost=_g(r"\operatorname{cost}^{(%s)}", "cost^(%s)"),
     batch_letters={r"\delta": _g("d", "d")},
     layer_style="paren", weight_offset=-1, size_subscript=True,
-    bias_place="column", examples="rows",
+    bias_place="column", examples="rows", code_language="octave", accumulator_form=True,
     remarks=(("Layers are numbered 1..", _M("L", "L"), " with ", _M("a^{(1)} = x", "a^(1) = x"), "; ",
               _M(r"\Theta^{(l)}", "Θ^(l)"), " maps layer ", _M("l", "l"), " to layer ", _M("l+1", "l+1"),
               ", so the weights into layer ", _M("l", "l"), " are ", _M(r"\Theta^{(l-1)}", "Θ^(l-1)"), "."),
@@ -173,7 +175,7 @@ NG_DLS = Notation(
     target=_g("y", "y"), function=_g("g", "g"), size=_g("n", "n"), hadamard=_g(r"*", "*"),
     example_cost=_g(r"\mathcal{L}^{(%s)}", "ℒ^(%s)"),
     layer_style="bracket", layer_offset=-1, transpose_merged=True, gradient_style="d",
-    bias_place="separate", examples="columns",
+    bias_place="separate", examples="columns", code_language="numpy",
     remarks=(("Layers are numbered 0..", _M("L", "L"), " with ", _M("a^{[0]} = x", "a^[0] = x"), "; ",
               _M("W^{[l]}", "W^[l]"), " maps layer ", _M("l-1", "l-1"), " to layer ", _M("l", "l"), "."),
              (_M("dz^{[l]}", "dz^[l]"), " stands for ", _M(r"\partial \mathcal{L}/\partial z^{[l]}", "∂ℒ/∂z^[l]"),

@@ -16,6 +16,8 @@ import sympy as sp
 from .. import symbols as S
 from ..derivation import Derivation, Quantity, Rule, Step
 from ..errors import NetworkSpecError
+from ._accumulator import accumulator_steps
+from ._code import Code, code as _code
 from ._latex_printer import NotationLatexPrinter
 from ._notes import note_prose
 from ._prose import Formula, Prose, prose_latex, prose_text
@@ -68,6 +70,7 @@ class Layout:
     text_printer: NotationTextPrinter
     header: tuple = ()     #: sentences (Prose) that define the notation's letters, before any step uses them
     conclusion: Prose = ()  #: one sentence after the results: did the activation's derivative cancel?
+    code: Optional[Code] = None  #: the result as the course's code (Octave for ng-ml, numpy for ng-dls)
 
     def printers(self, batch: bool):
         """(latex printer, text printer) for a statement of one example or of the batch."""
@@ -97,7 +100,10 @@ def layout(derivation: Derivation, notation="nielsen") -> Layout:
     one = _printers(notation, depth, False)
     both = {False: one, True: _printers(notation, depth, True)}
     sections, number = [], 0
-    for key, layer, steps in _groups(derivation):
+    groups = _groups(derivation)
+    if notation.accumulator_form and accumulator_steps(derivation):
+        groups.append(("ng_form", None, list(accumulator_steps(derivation))))
+    for key, layer, steps in groups:
         rendered = []
         steps = _using_definitions(steps)
         for step in steps:
@@ -105,10 +111,13 @@ def layout(derivation: Derivation, notation="nielsen") -> Layout:
             batch = is_batch(step.statement)
             latex_printer, text_printer = both[batch]
             prose = note_prose(step.note, latex_printer, text_printer) if step.note else ()
+            statement = formula(step.statement, latex_printer, text_printer)
+            if _is_assignment(step):
+                statement = Formula(statement.latex.replace(" = ", " := ", 1), statement.text.replace(" = ", " := ", 1))
             rendered.append(RenderedStep(
                 number=number, quantity=step.quantity, rule=step.rule.value,
                 note=Formula(prose_latex(prose), prose_text(prose)), note_raw=step.note, note_prose=prose,
-                statement=formula(step.statement, latex_printer, text_printer), batch=batch, step=step))
+                statement=statement, batch=batch, step=step))
         title, symbol = _title(key, layer, derivation)
         sections.append(Section(key, title, formula(symbol, *one) if symbol is not None else Formula("", ""),
                                 tuple(rendered)))
@@ -118,7 +127,14 @@ def layout(derivation: Derivation, notation="nielsen") -> Layout:
                   assumptions=tuple((formula(a.statement, *one), note_prose(a.note, *one))
                                     for a in derivation.assumptions),
                   latex_printer=one[0], text_printer=one[1], header=_header(derivation, notation, both),
-                  conclusion=_conclusion(derivation, one))
+                  conclusion=_conclusion(derivation, one),
+                  code=_code(derivation, notation.code_language) if notation.code_language else None)
+
+
+def _is_assignment(step: Step) -> bool:
+    """Ng's Δ := Δ + δ a^T is an update over the examples, not an equation."""
+    lhs = getattr(step.statement, "lhs", None)
+    return step.quantity == "ng_form" and isinstance(lhs, S.LayerArray) and lhs.role == "acc"
 
 
 def _using_definitions(steps):
@@ -228,6 +244,7 @@ _TITLES = {
     "hidden_delta": "The error of a hidden layer: the recursion",
     "weight_gradient": "The gradient with respect to the weights",
     "bias_gradient": "The gradient with respect to the biases",
+    "ng_form": "Ng's form: accumulate Δ over the examples, then average",
 }
 
 

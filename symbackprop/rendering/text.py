@@ -47,4 +47,7 @@ def render_text(layout: Layout) -> str:
         lines.append(f"  {result.label:<{width}}  {result.formula.text}")
     if layout.conclusion:
         lines += wrap(prose_text(layout.conclusion), "  ", "  ")
+    if layout.code is not None:
+        lines += ["", layout.code.title]
+        lines += ["  " + line for line in layout.code.lines]
     return "\n".join(lines) + "\n"
