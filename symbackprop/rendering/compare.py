@@ -24,6 +24,7 @@ from .notations import DEFAULT, notation as _notation
 from .steps import Formula, Layout, formula, layout as _layout
 
 _UNIT_BASES = {"a": S.a, "y": S.y, "z": S.z, "delta": S.delta, "e": S.e}
+_SYMBOLS = {"output_delta": S.vector("delta", S.L), "hidden_delta": S.vector("delta", S.l)}
 _QUANTITIES = (("output_delta", "output layer δ^L"), ("hidden_delta", "hidden layer δ^l"),
                ("weight_gradient", "weight gradient, one example"), ("bias_gradient", "bias gradient, one example"))
 
@@ -32,10 +33,11 @@ _QUANTITIES = (("output_delta", "output layer δ^L"), ("hidden_delta", "hidden l
 class Row:
     """One quantity in both setups."""
 
-    label: str
+    label: str                 #: words and symbol as text
     left: Optional[Formula]
     right: Optional[Formula]
     same: bool                 #: the same mathematics (canonical expressions equal)
+    label_prose: Prose = ()    #: the label as words and formulas (δ^L in the left setup's notation)
 
 
 @dataclass(frozen=True)
@@ -107,11 +109,20 @@ def _rows(left: Layout, right: Layout):
         a, b = getattr(left.derivation, key), getattr(right.derivation, key)
         if a is None and b is None:
             continue
-        yield Row(label, _vector(left, a), _vector(right, b),
-                  a is not None and b is not None and _same(a.vector, b.vector))
+        prose = _label(left, key, label)
+        yield Row(plain(prose_text(prose)), _vector(left, a), _vector(right, b),
+                  a is not None and b is not None and _same(a.vector, b.vector), prose)
     a, b = left.derivation.weight_gradient, right.derivation.weight_gradient
     yield Row("weight gradient, batch of m", _vector(left, a, "batch_vector"), _vector(right, b, "batch_vector"),
               _same(a.batch_vector, b.batch_vector))
+
+
+def _label(page: Layout, key: str, label: str) -> Prose:
+    """'output layer δ^L' with the symbol printed in the page's notation."""
+    if key not in _SYMBOLS:
+        return (label,)
+    words = label.rsplit(" ", 1)[0]
+    return (words + " ", formula(_SYMBOLS[key], page.latex_printer, page.text_printer))
 
 
 def _vector(page: Layout, quantity, attribute: str = "vector") -> Optional[Formula]:
@@ -283,7 +294,7 @@ def _render_latex(c: Comparison) -> str:
     rows = []
     for row in c.rows:
         mark = "same" if row.same else "different"
-        rows.append(rf"\intertext{{\textbf{{{latex_text(row.label)}}} ({mark})}}")
+        rows.append(rf"\intertext{{\textbf{{{prose_latex(row.label_prose or (row.label,))}}} ({mark})}}")
         rows.append(rf"\text{{A: }} & {row.left.latex if row.left else _DASH} \\")
         rows.append(rf"\text{{B: }} & {row.right.latex if row.right else _DASH} \\")
     out = [rf"\noindent A: {latex_text(c.left_title)}\\", rf"B: {latex_text(c.right_title)}",
@@ -304,7 +315,7 @@ def _render_html(c: Comparison) -> str:
     from .html import CSS
     def cell(formula):
         return mathml(formula.latex, display=True) if formula else "—"
-    rows = "".join(f'<tr><td class="label">{html.escape(r.label)}<br><small>{"same" if r.same else "different"}</small>'
+    rows = "".join(f'<tr><td class="label">{prose_html(r.label_prose or (r.label,), mathml)}<br><small>{"same" if r.same else "different"}</small>'
                    f'</td><td class="math">{cell(r.left)}</td><td class="math">{cell(r.right)}</td></tr>'
                    for r in c.rows)
     d = c.first_difference

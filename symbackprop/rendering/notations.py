@@ -163,7 +163,7 @@ NG_ML = Notation(
               ", so the weights into layer ", _M("l", "l"), " are ", _M(r"\Theta^{(l-1)}", "Θ^(l-1)"), "."),
              ("Ng keeps the bias in column 0 of ", _M(r"\Theta^{(l)}", "Θ^(l)"), ", multiplying a bias unit ",
               _M("a^{(l)}_{0} = 1", "a^(l)_0 = 1"), "; there is no separate bias vector."),
-             (_M(r"\mathbin{.*}", ".*"), " is the elementwise product, as in Octave."),
+             ("The elementwise product is written ", _M(r"\mathbin{.*}", ".*"), ", as in Octave."),
              ),
 )
 

@@ -159,6 +159,7 @@ def _header(derivation: Derivation, notation: Notation, printers) -> tuple:
     many = lambda expr: formula(expr, batch_latex, batch_text)  # noqa: E731
     network = derivation.network
     lines = list(notation.remarks)
+    lines.append(_forward_pass(network, latex_printer, text_printer))
     kronecker = sp.KroneckerDelta(S.i, S.k, evaluate=False)
     lines.append((one(kronecker), " is 1 when ", one(sp.Eq(S.i, S.k, evaluate=False)), " and 0 otherwise ("
                   + ("the Iverson bracket, written for the Kronecker delta so that no letter has two meanings)."
@@ -182,6 +183,32 @@ def _header(derivation: Derivation, notation: Notation, printers) -> tuple:
         ones = next(a for a in bias_vector.atoms(S.LayerArray) if a.role == "ones")
         lines.append((many(ones), " is a column of ", many(S.m), " ones: multiplying by it sums over the examples."))
     return tuple(lines)
+
+
+def _forward_pass(network, latex_printer, text_printer):
+    """The forward pass of layer l in the notation's letters: every letter a step uses is named here."""
+    one = lambda expr: formula(expr, latex_printer, text_printer)  # noqa: E731
+    l = S.l
+    if network.bias == "column":
+        width = S.width[l - 1] + 1
+        affine = sp.MatMul(S.matrix(l, cols=width), S.vector("a", l - 1, size=width))
+        bias_words = ", with the bias unit 1 on top of "
+    else:
+        affine = sp.MatAdd(sp.MatMul(S.matrix(l), S.vector("a", l - 1)), S.vector("b", l))
+        bias_words = ""
+    z, a = one(S.vector("z", l)), one(S.vector("a", l))
+    g = latex_printer.notation.function
+    pre = one(affine)
+    activation = Formula(r"%s = %s\left(%s\right)" % (a.latex, g.latex, z.latex), "%s = %s(%s)" % (a.text, g.text, z.text))
+    out = ["Layer ", one(l), " computes ", Formula(z.latex + " = " + pre.latex, z.text + " = " + pre.text)]
+    if bias_words:
+        out += [bias_words, one(S.vector("a", l - 1))]
+        if latex_printer.notation.bias_place != "column":
+            out += [" (so column 0 of ", one(S.matrix(l)), ", written ", one(S.vector("b", l)), ", is the bias)"]
+        out += [","]
+    out += [" and ", activation, "; ", one(S.vector("y", S.L)), " is the target and ", one(S.C),
+            " the cost of one example."]
+    return tuple(out)
 
 
 def _batch_layout(notation: Notation, latex_printer, text_printer):
