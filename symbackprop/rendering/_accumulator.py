@@ -37,11 +37,11 @@ def accumulator_steps(derivation: Derivation) -> tuple[Step, ...]:
     step = lambda statement, rule, note: Step("ng_form", at(statement), rule, note, l)  # noqa: E731
     return (
         step(accumulate, Rule.BATCH_AVERAGE,
-             "Δ starts at 0 and adds, for every example, the one-example gradient derived above"),
+             "starting from 0, add the one-example gradient derived above for every example"),
         step(weights, Rule.REGULARISATION if network.l2 != 0 else Rule.BATCH_AVERAGE,
              "for j ≥ 1: the average over the m examples" + (" plus the L2 term" if network.l2 != 0 else "")),
         step(bias_column, Rule.BATCH_AVERAGE, "for j = 0, the bias column: the average alone"),
-        step(gradient, Rule.DEFINITION, "D is the gradient of J"),
+        step(gradient, Rule.DEFINITION, "the averaged accumulator is the gradient of the batch cost"),
     )
 
 

@@ -172,7 +172,7 @@ def _token(match, latex_printer, text_printer, note):
         if variable is None:
             return None
         g = latex_printer.notation.function
-        return (r"%s'\left(%s\right)" % (g.latex, latex_printer.doprint(variable)),
+        return (r"%s'(%s)" % (g.latex, latex_printer.doprint(variable)),
                 "%s'(%s)" % (g.text, text_printer.doprint(variable)))
     if kind == "symbol":
         obj = _symbol_in(match, "symbol")
@@ -194,7 +194,7 @@ def _token(match, latex_printer, text_printer, note):
         if variable is None:
             return None
         command = _FUNCTION_COMMANDS.get(name, r"\operatorname{%s}" % name)
-        return (r"%s\left(%s\right)" % (command, latex_printer.doprint(variable)),
+        return (r"%s(%s)" % (command, latex_printer.doprint(variable)),
                 "%s(%s)" % (name, text_printer.doprint(variable)))
     if kind == "hadamard":
         glyph = latex_printer.notation.hadamard

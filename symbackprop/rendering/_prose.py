@@ -31,7 +31,10 @@ _LATEX_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r
                        "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
 #: unicode that may appear in words, as LaTeX that pdflatex's default fonts can typeset
 _LATEX_WORD_UNICODE = {"−": "-", "–": "--", "—": "---", "’": "'", "‘": "`", "“": "``", "”": "''", "…": r"\ldots{}",
-                       "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "→": r"$\to$"}
+                       "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$", "→": r"$\to$",
+                       # a Greek letter in words (a title such as 'Ng's form: accumulate Δ') is still mathematics
+                       "Δ": r"$\Delta$", "δ": r"$\delta$", "λ": r"$\lambda$", "Θ": r"$\Theta$", "σ": r"$\sigma$",
+                       "Σ": r"$\Sigma$", "∂": r"$\partial$", "⊙": r"$\odot$", "∇": r"$\nabla$", "ℒ": r"$\mathcal{L}$"}
 _NBSP = "\u00a0"
 
 

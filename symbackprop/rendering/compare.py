@@ -228,7 +228,7 @@ def _prime(page: Layout, layer, activation=None) -> Formula:
     name = _NAMES.get(activation.name) if activation is not None else None
     g = name or page.notation.function
     z = formula(S.vector("z", layer), page.latex_printer, page.text_printer)
-    return Formula(r"%s'\left(%s\right)" % (g.latex, z.latex), "%s'(%s)" % (g.text, z.text))
+    return Formula(r"%s'(%s)" % (g.latex, z.latex), "%s'(%s)" % (g.text, z.text))
 
 
 _NAMES = {"sigmoid": Formula(r"\sigma", "σ"), "tanh": Formula(r"\tanh", "tanh"), "exp": Formula(r"\exp", "exp")}

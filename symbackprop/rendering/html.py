@@ -44,11 +44,16 @@ CSS = """
 """
 
 
+def _assignment(latex: str) -> str:
+    """Ng's update Δ := Δ + ...: one relation sign (≔) in MathML, where ':' '=' would be two."""
+    return latex.replace(" := ", r" \coloneqq ", 1)
+
+
 def _step(step: RenderedStep, layout: Layout) -> str:
     note = prose_html(step.note_prose, mathml)
     rule_class = step.step.rule.name.lower()
     return (f'<li class="step" id="step-{step.number}"><span class="num">({step.number})</span>'
-            f'<div class="math">{mathml(step.statement.latex, display=True)}</div>'
+            f'<div class="math">{mathml(_assignment(step.statement.latex), display=True)}</div>'
             f'<div class="why"><span class="rule {rule_class}">{html.escape(step.rule)}</span>{note}</div></li>')
 
 

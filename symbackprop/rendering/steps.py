@@ -199,7 +199,7 @@ def _forward_pass(network, latex_printer, text_printer):
     z, a = one(S.vector("z", l)), one(S.vector("a", l))
     g = latex_printer.notation.function
     pre = one(affine)
-    activation = Formula(r"%s = %s\left(%s\right)" % (a.latex, g.latex, z.latex), "%s = %s(%s)" % (a.text, g.text, z.text))
+    activation = Formula(r"%s = %s(%s)" % (a.latex, g.latex, z.latex), "%s = %s(%s)" % (a.text, g.text, z.text))
     out = ["Layer ", one(l), " computes ", Formula(z.latex + " = " + pre.latex, z.text + " = " + pre.text)]
     if bias_words:
         out += [bias_words, one(S.vector("a", l - 1))]
@@ -233,7 +233,7 @@ def _conclusion(derivation: Derivation, printers) -> Prose:
     delta = formula(S.vector("delta", S.L), latex_printer, text_printer)
     g = latex_printer.notation.function
     z = formula(S.vector("z", S.L), latex_printer, text_printer)
-    prime = Formula(r"%s'\left(%s\right)" % (g.latex, z.latex), "%s'(%s)" % (g.text, z.text))
+    prime = Formula(r"%s'(%s)" % (g.latex, z.latex), "%s'(%s)" % (g.text, z.text))
     name = output.activation.name
     if output.cancels:
         return ("The derivative of %s cancelled: " % name, delta, " has no factor ", prime, ".")
@@ -271,7 +271,7 @@ _TITLES = {
     "hidden_delta": "The error of a hidden layer: the recursion",
     "weight_gradient": "The gradient with respect to the weights",
     "bias_gradient": "The gradient with respect to the biases",
-    "ng_form": "Ng's form: accumulate Δ over the examples, then average",
+    "ng_form": "Ng's form: accumulate over the examples, then average",
 }
 
 
@@ -280,6 +280,8 @@ def _title(key: str, layer, derivation: Derivation):
     title = _TITLES.get(key, key.replace("_", " "))
     if key == "cost":
         return title, None
+    if key == "ng_form":
+        return title, S.LayerArray("acc", S.width[S.l + 1], S.width[S.l] + 1, S.l + 1)
     if key == "output_delta":
         return title, S.vector("delta", S.L)
     if key == "hidden_delta":
