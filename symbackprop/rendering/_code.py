@@ -19,7 +19,7 @@ from sympy.printing.octave import OctaveCodePrinter
 
 from .. import symbols as S
 from ..derivation import Derivation
-from ._shape import indicator_condition
+from ._shape import indicator_condition, tanh_form
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def _elementwise(expr) -> bool:
 def _units(printer, expr, names: dict) -> str:
     """A per-unit form printed with each unit symbol replaced by the course's array name."""
     placeholders = {symbol: sp.Symbol(f"_P{position}_") for position, symbol in enumerate(names)}
-    text = printer.doprint(expr.xreplace(placeholders))
+    text = printer.doprint(tanh_form(expr).xreplace(placeholders))
     for symbol, placeholder in placeholders.items():
         text = text.replace(placeholder.name, names[symbol])
     return text

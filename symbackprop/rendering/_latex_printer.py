@@ -17,7 +17,7 @@ from sympy.printing.latex import LatexPrinter
 from .. import symbols as S
 from ._naming import COLUMN, Name, Namer, notation_symbol, superscript
 from ._shape import (indicator_condition, is_indicator, is_scaled_atom, is_unevaluated, is_width, positive_first,
-                     reading_order, reading_terms, split_matmul, split_piecewise)
+                     reading_order, reading_terms, split_matmul, split_piecewise, tanh_form)
 from .notations import DEFAULT, notation as _notation
 
 _ACCENTS = {"": "%s", "tilde": r"\tilde{%s}"}
@@ -42,6 +42,9 @@ class NotationLatexPrinter(LatexPrinter):
         self.notation = _notation(self._settings["notation"])
         self.namer = Namer(self.notation, self._settings["depth"])
         self._elementwise = {}   # Lambda variable -> the printed array it runs over
+
+    def doprint(self, expr) -> str:
+        return super().doprint(tanh_form(expr))
 
     # --- decoration --------------------------------------------------------------------------
     def decorate(self, name: Name, transposed: bool = False) -> str:

@@ -13,7 +13,7 @@ from sympy.printing.str import StrPrinter
 from .. import symbols as S
 from ._naming import COLUMN, Name, Namer, notation_symbol, superscript
 from ._shape import (indicator_condition, is_indicator, is_unevaluated, is_width, positive_first, reading_order,
-                     reading_terms, split_matmul, split_piecewise)
+                     reading_terms, split_matmul, split_piecewise, tanh_form)
 from .notations import DEFAULT, notation as _notation
 
 _HADAMARD = "\x00"   # stands for the elementwise operator until the end: DLS writes it '*'
@@ -34,7 +34,7 @@ class NotationTextPrinter(StrPrinter):
         self._elementwise = {}
 
     def doprint(self, expr) -> str:
-        return super().doprint(expr).replace(_HADAMARD, self.notation.hadamard.text)
+        return super().doprint(tanh_form(expr)).replace(_HADAMARD, self.notation.hadamard.text)
 
     # --- decoration --------------------------------------------------------------------------
     def decorate(self, name: Name, transposed: bool = False) -> str:
