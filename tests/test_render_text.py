@@ -61,7 +61,10 @@ def test_json_object(ex4):
     assert data["weight_gradient"]["expr"] == "a_prev*delta"
     assert data["bias_gradient"]["expr"] == "delta"
     assert len(data["steps"]) == len(ex4.steps) + len(accumulator_steps(ex4))
-    assert set(data["steps"][0]) == {"number", "quantity", "layer", "rule", "note", "latex", "text"}
+    assert set(data["steps"][0]) == {"number", "quantity", "layer", "rule", "note", "note_text", "note_latex",
+                                     "latex", "text"}
+    assert data["steps"][9]["note_text"] == "∂cost/∂a^(L)_i times the activation's derivative"
+    assert data["code"]["language"] == "octave" and data["code"]["lines"][2] == "d3 = a3 - y_matrix;"
     assert data["assumptions"] == []
 
 
