@@ -186,6 +186,31 @@ def test_no_letter_of_another_notation(derivations, network, notation):
         assert token not in body, (notation, token, body[max(0, body.find(token) - 80):body.find(token) + 40])
 
 
+FOREIGN_LATEX = {
+    "ng-ml": ("b^{", r"\partial C", r"\overline{C}", "w^{", "W^{", r"\sigma", r"\odot", "^{[", "h^{(", "dz"),
+    "ng-dls": (r"\delta", r"\Theta", r"\partial C", r"\odot", r"\sigma", "^{(l)}", r"\overline{C}"),
+    "nielsen": (r"\Theta", "^{[", r"\partial J", ".*", r"\operatorname{cost}", "h^{(", "^{(l)}"),
+    "goodfellow": (r"\delta", r"\Theta", "z^{", r"\sigma", r"\partial C", r"\overline{C}", "^{[", ".*"),
+    "bishop": (r"\Theta", r"\sigma", r"\partial C", r"\partial J", r"\overline{C}", "^{[", ".*"),
+}
+#: single letters of another notation, as they appear in MathML
+FOREIGN_HTML = {"ng-ml": ("σ", "⊙", "C̄"), "ng-dls": ("δ", "Θ", "σ", "⊙"), "nielsen": ("Θ",),
+                "goodfellow": ("δ", "Θ", "σ"), "bishop": ("Θ", "σ", "C̄")}
+
+
+@pytest.mark.parametrize("notation", NOTATIONS)
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_no_letter_of_another_notation_in_latex_and_html(derivations, network, notation):
+    tex = _rendered(derivations, network, notation, "tex").split(r"\begin{itemize}", 1)[1]
+    for token in FOREIGN_LATEX[notation]:
+        assert token not in tex, (notation, token, tex[max(0, tex.find(token) - 80):tex.find(token) + 40])
+    page = _rendered(derivations, network, notation, "html").split('<ul class="remarks">', 1)[1]
+    letters = set(re.findall(r"<mi>([^<]*)</mi>|<mo>([^<]*)</mo>", page))
+    letters = {html.unescape(a or b) for a, b in letters}
+    for token in FOREIGN_HTML[notation]:
+        assert token not in letters, (notation, token)
+
+
 @pytest.mark.parametrize("notation", NOTATIONS)
 @pytest.mark.parametrize("fmt", ("text", "tex", "html"))
 def test_batch_layout_stated_once_and_never_contradicted(derivations, notation, fmt):
@@ -429,6 +454,11 @@ def test_size_named_like_a_letter_is_refused(capsys, notation, letter):
     assert code == 2 and out == ""
     assert f"layer size {letter!r}" in err and notation in err
     assert "Traceback" not in err
+
+
+def test_check_refuses_a_size_named_like_a_letter(capsys):
+    code, out, err = _run(capsys, "check", "--notation", "nielsen", "--layers", "3,a,2", "delta^L = a^L - y")
+    assert code == 2 and "layer size 'a'" in err
 
 
 @pytest.mark.parametrize("notation", NOTATIONS)
