@@ -102,9 +102,10 @@ def _option(flag: str, lookup, value):
     if flag == "--output" and _FILE_NAME.match(value):
         raise NetworkSpecError(f"--output {value!r}: --output is the output activation (e.g. sigmoid, softmax, "
                                f"or an expression in z); to write a file use -o {value} or --output-file {value}")
+    hint = "; --output is the output activation, -o FILE writes a file" if flag == "--output" else ""
     try:
         return lookup(value)
     except ParseError as error:
         raise ParseError(f"{flag} {value!r}: {error.message}", error.text, error.column) from None
     except SymbackpropError as error:
-        raise NetworkSpecError(f"{flag}: {error}") from None
+        raise NetworkSpecError(f"{flag}: {error}{hint}") from None

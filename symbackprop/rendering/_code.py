@@ -50,6 +50,10 @@ class _NumpyUnits(NumPyPrinter):
     def _module_format(self, fqn, register=True):
         return super()._module_format(fqn, register).replace("numpy.", "np.")
 
+    def _print_Relational(self, expr):
+        """Z1 > 0, as a course writes it (numpy compares arrays elementwise)."""
+        return "%s %s %s" % (self._print(expr.lhs), expr.rel_op, self._print(expr.rhs))
+
     def _print_Piecewise(self, expr):
         condition = indicator_condition(expr)
         if condition is not None:
