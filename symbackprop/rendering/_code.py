@@ -139,8 +139,9 @@ def code(derivation: Derivation, language: str) -> Optional[Code]:
 def _forward_comment(course: _Course, depth: int) -> tuple[str, ...]:
     """What the names in the lines hold (the forward pass of the course's exercise)."""
     if course.language == "octave":
-        return (f"rows are examples; a1 .. a{depth - 1} carry the bias column of ones (a1 = [ones(m, 1) X]), "
-                f"a{depth} does not;", "y_matrix(i, :) is the target of example i as a row")
+        carry = ", ".join(f"a{n}" for n in range(1, depth))
+        return (f"rows are examples; {carry} carry the bias column of ones (a1 = [ones(m, 1) X]), a{depth} does not;",
+                "y_matrix(i, :) is the target of example i as a row")
     return (f"columns are examples; A0 = X, A{depth - 1} is the output, Y holds the targets as columns",)
 
 
