@@ -81,10 +81,11 @@ class Network:
         return self.output if layer == self.depth else self.hidden[layer - 2]
 
     def describe(self) -> str:
-        """One line: sizes, activations, loss, λ, bias."""
+        """One line: sizes, activations, loss, λ (nothing when there is no L2 term), bias."""
         hidden = ",".join(h.name for h in self.hidden) if len(set(self.hidden)) > 1 else (self.hidden[0].name if self.hidden else "-")
         return (f"{_fmt(self.sizes)} network, hidden {hidden}, output {self.output.name}, "
-                f"loss {self.loss.name}, lambda = {self.l2}, bias {self.bias}")
+                f"loss {self.loss.name}, " + ("no L2 penalty" if self.l2 == 0 else f"lambda = {self.l2}")
+                + f", bias {self.bias}")
 
 
 def _fmt(sizes) -> str:

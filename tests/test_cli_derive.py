@@ -106,6 +106,6 @@ def test_console_script_runs_in_a_fresh_process():
 
 
 def test_symbolic_layer_sizes(capsys):
-    code, out, _ = run(capsys, "derive", "--layers", "n,h,k", "--format", "json")
+    code, out, _ = run(capsys, "derive", "--layers", "n_in,n_hid,n_out", "--format", "json")
     assert code == 0
-    assert json.loads(out)["network"]["sizes"] == ["n", "h", "k"]
+    assert json.loads(out)["network"]["sizes"] == ["n_in", "n_hid", "n_out"]

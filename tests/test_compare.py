@@ -62,7 +62,7 @@ def test_loss_derivative_is_read_from_the_steps(ng, nielsen):
 def test_formats(ng, nielsen):
     c = compare(ng, nielsen)
     assert "First difference: cost, step (1) of A against step (1) of B" in c.render("text")
-    assert r"which cancels $\sigma'(z^L) = a \left(1 - a\right)$" in c.render("latex")
+    assert r"which cancels $\sigma'(z^{L}) = a \left(1 - a\right)$" in c.render("latex")
     page = c.render("html")
     assert "<math" in page and "<script" not in page
     with pytest.raises(UnknownNameError):

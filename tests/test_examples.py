@@ -61,7 +61,7 @@ def test_ng_vs_nielsen(tmp_path):
     text = process.stdout
     assert "derived   δ^(L) = a^(L) - y" in text
     assert "derived   δ^L = a^L ⊙ (1 - a^L) ⊙ (a^L - y)" in text
-    assert "δ^L differs by the factor σ'(z^L)" in text
+    assert "δ^(L) differs by the factor σ'(z^(L))" in text
     verdicts = re.findall(r"^  (\w+)'s formula .* on (\w+)'s setup \([\w-]+\): (\w+) \((\w+)\)$", text, re.MULTILINE)
     assert verdicts == [("Ng", "Ng", "correct", "symbolic"), ("Ng", "Nielsen", "incorrect", "numeric"),
                         ("Nielsen", "Ng", "incorrect", "numeric"), ("Nielsen", "Nielsen", "correct", "symbolic")]
@@ -75,7 +75,8 @@ def test_hidden_delta_derivation(tmp_path):
     process, out = run("hidden_delta_derivation", tmp_path)
     assert_ran(process)
     text = process.stdout
-    assert "(23) δ^(l) = [(Θ^(l))^T δ^(l+1)]_(rows 1..) .* (a^(l) .* (1 - a^(l)))" in text
+    assert "(22) e^(l) = [(Θ^(l))^T δ^(l+1)]_(rows 1..)" in text
+    assert "(23) δ^(l) = e^(l) .* (a^(l) .* (1 - a^(l)))" in text
     assert "ng-ml    δ^(3) = [(Θ^(3))^T δ^(4)]_(rows 1..) .* (a^(3) .* (1 - a^(3)))" in text
     assert "ng-ml    δ^(2) = [(Θ^(2))^T δ^(3)]_(rows 1..) .* (a^(2) .* (1 - a^(2)))" in text
     assert "nielsen  δ^2 = [(w^3)^T δ^3]_(rows 1..) ⊙ (a^2 ⊙ (1 - a^2))" in text

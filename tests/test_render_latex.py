@@ -80,16 +80,16 @@ def test_chain_rule_step(sigmoid_ce, softmax_cce, notation):
 
 # --- softmax: the Jacobian with its Kronecker delta, and the step that uses sum_k y_k = 1 ----------
 SOFTMAX = {
-    "ng-ml": (r"\frac{\partial a^{(L)}_{k}}{\partial z^{(L)}_{i}} = a^{(L)}_{k} \left(\delta_{ik} - a^{(L)}_{i}\right)",
+    "ng-ml": (r"\frac{\partial a^{(L)}_{k}}{\partial z^{(L)}_{i}} = a^{(L)}_{k} \left([i = k] - a^{(L)}_{i}\right)",
               r"\delta^{(L)}_{i} = a^{(L)}_{i} \sum_{k=1}^{s_{L}} y_{k} - y_{i}",
               r"\sum_{k=1}^{s_{L}} y_{k} = 1"),
-    "ng-dls": (r"\frac{\partial a^{[L]}_{k}}{\partial z^{[L]}_{i}} = a^{[L]}_{k} \left(\delta_{ik} - a^{[L]}_{i}\right)",
+    "ng-dls": (r"\frac{\partial a^{[L]}_{k}}{\partial z^{[L]}_{i}} = a^{[L]}_{k} \left([i = k] - a^{[L]}_{i}\right)",
                r"dz^{[L]}_{i} = a^{[L]}_{i} \sum_{k=1}^{n^{[L]}} y_{k} - y_{i}",
                r"\sum_{k=1}^{n^{[L]}} y_{k} = 1"),
-    "nielsen": (r"\frac{\partial a^{L}_{k}}{\partial z^{L}_{i}} = a^{L}_{k} \left(\delta_{ik} - a^{L}_{i}\right)",
+    "nielsen": (r"\frac{\partial a^{L}_{k}}{\partial z^{L}_{i}} = a^{L}_{k} \left([i = k] - a^{L}_{i}\right)",
                 r"\delta^{L}_{i} = a^{L}_{i} \sum_{k=1}^{n^{L}} y_{k} - y_{i}",
                 r"\sum_{k=1}^{n^{L}} y_{k} = 1"),
-    "goodfellow": (r"\frac{\partial h^{(l)}_{r}}{\partial a^{(l)}_{i}} = h^{(l)}_{r} \left(\delta_{ir} - h^{(l)}_{i}\right)",
+    "goodfellow": (r"\frac{\partial h^{(l)}_{r}}{\partial a^{(l)}_{i}} = h^{(l)}_{r} \left([i = r] - h^{(l)}_{i}\right)",
                    r"g^{(l)}_{i} = h^{(l)}_{i} \sum_{r=1}^{n^{(l)}} y_{r} - y_{i}",
                    r"\sum_{r=1}^{n^{(l)}} y_{r} = 1"),
     # Bishop writes the softmax derivative with I_kj, the elements of the identity matrix
@@ -144,16 +144,16 @@ def test_ng_bias_column_drops_the_bias_row(sigmoid_ce_column):
 
 # --- dC/dW_ij = sum_k dC/dz_k dz_k/dW_ij = delta_i a_j, with the Kronecker delta ------------------
 WEIGHT = {
-    "ng-ml": (r"\frac{\partial z^{(l)}_{k}}{\partial \Theta^{(l-1)}_{ij}} = \delta_{ik} a^{(l-1)}_{j}",
+    "ng-ml": (r"\frac{\partial z^{(l)}_{k}}{\partial \Theta^{(l-1)}_{ij}} = [i = k] a^{(l-1)}_{j}",
               r"\frac{\partial \operatorname{cost}}{\partial \Theta^{(l-1)}_{ij}} = \delta^{(l)}_{i} a^{(l-1)}_{j}",
               r"\frac{\partial \operatorname{cost}}{\partial \Theta^{(l-1)}} = \delta^{(l)} \left(a^{(l-1)}\right)^{T}"),
-    "ng-dls": (r"\frac{\partial z^{[l]}_{k}}{\partial W^{[l]}_{ij}} = \delta_{ik} a^{[l-1]}_{j}",
+    "ng-dls": (r"\frac{\partial z^{[l]}_{k}}{\partial W^{[l]}_{ij}} = [i = k] a^{[l-1]}_{j}",
                r"\frac{\partial \mathcal{L}}{\partial W^{[l]}_{ij}} = dz^{[l]}_{i} a^{[l-1]}_{j}",
                r"dW^{[l]} = dz^{[l]} a^{[l-1]T}"),
-    "nielsen": (r"\frac{\partial z^{l}_{k}}{\partial w^{l}_{ij}} = \delta_{ik} a^{l-1}_{j}",
+    "nielsen": (r"\frac{\partial z^{l}_{k}}{\partial w^{l}_{ij}} = [i = k] a^{l-1}_{j}",
                 r"\frac{\partial C}{\partial w^{l}_{ij}} = \delta^{l}_{i} a^{l-1}_{j}",
                 r"\frac{\partial C}{\partial w^{l}} = \delta^{l} \left(a^{l-1}\right)^{T}"),
-    "goodfellow": (r"\frac{\partial a^{(k)}_{r}}{\partial W^{(k)}_{ij}} = \delta_{ir} h^{(k-1)}_{j}",
+    "goodfellow": (r"\frac{\partial a^{(k)}_{r}}{\partial W^{(k)}_{ij}} = [i = r] h^{(k-1)}_{j}",
                    r"\frac{\partial L}{\partial W^{(k)}_{ij}} = g^{(k)}_{i} h^{(k-1)}_{j}",
                    r"\nabla_{W^{(k)}} L = g^{(k)} h^{(k-1)T}"),
     # Bishop (5.53): dE_n/dw_ji = delta_j z_i

@@ -6,6 +6,7 @@ import pytest
 from symbackprop import Network, derive
 from symbackprop.errors import SymbackpropError, UnknownNameError
 from symbackprop.rendering import FORMATS, render, render_quantity
+from symbackprop.rendering._accumulator import accumulator_steps
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,8 @@ def test_text_numbers_steps_with_rule_and_note(ex4):
     assert "[chain rule: z^(L)_i reaches the cost through every output activation a^(L)_k]" in text
     assert "δ^(L)_i = a^(L)_i - y_i" in text
     assert "The derivative of sigmoid cancelled" in text
-    last = len(ex4.steps)
+    last = len(ex4.steps) + len(accumulator_steps(ex4))   # ng-ml adds Ng's own Δ/D form
+    assert len(accumulator_steps(ex4)) == 4
     assert f"({last}) " in text and f"({last + 1}) " not in text
 
 
@@ -58,8 +60,11 @@ def test_json_object(ex4):
     assert [h["layer"] for h in data["hidden_deltas"]] == [2]
     assert data["weight_gradient"]["expr"] == "a_prev*delta"
     assert data["bias_gradient"]["expr"] == "delta"
-    assert len(data["steps"]) == len(ex4.steps)
-    assert set(data["steps"][0]) == {"number", "quantity", "layer", "rule", "note", "latex", "text"}
+    assert len(data["steps"]) == len(ex4.steps) + len(accumulator_steps(ex4))
+    assert set(data["steps"][0]) == {"number", "quantity", "layer", "rule", "note", "note_text", "note_latex",
+                                     "latex", "text"}
+    assert data["steps"][9]["note_text"] == "∂cost/∂a^(L)_i times the activation's derivative"
+    assert data["code"]["language"] == "octave" and data["code"]["lines"][2] == "d3 = a3 - y_matrix;"
     assert data["assumptions"] == []
 
 

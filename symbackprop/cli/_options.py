@@ -1,7 +1,9 @@
-"""The network options every subcommand shares (--layers --hidden --output --loss --l2 --bias)."""
+"""The network options every subcommand shares (--layers --hidden --output --loss --l2 --bias),
+and the defaults that follow the network (the notation of a derivation, the layout of an export)."""
 from __future__ import annotations
 
 import argparse
+import re
 
 from ..catalogue import ACTIVATIONS, LOSSES
 from ..catalogue import activation, loss
@@ -31,7 +33,8 @@ def network_parent() -> argparse.ArgumentParser:
                        help="hidden activation: a name or an expression in z; one per hidden layer "
                             "separated by ';' where they differ (default %(default)s)")
     group.add_argument("--output", default=DEFAULTS["output"], metavar="ACT",
-                       help="output activation: a name or an expression in z (default %(default)s)")
+                       help="output ACTIVATION: a name or an expression in z (default %(default)s); "
+                            "to write a file use -o FILE")
     group.add_argument("--loss", default=DEFAULTS["loss"], metavar="LOSS",
                        help="loss: a name or an expression in a and y (default %(default)s)")
     group.add_argument("--l2", default=DEFAULTS["l2"], metavar="LAMBDA",
@@ -77,10 +80,32 @@ def network_from_args(args: argparse.Namespace) -> Network:
     return Network(sizes, hidden=hidden_spec, output=output, loss=loss_record, l2=l2, bias=args.bias)
 
 
+#: a value of --output that is a file name, not an activation: a user who meant -o FILE
+_FILE_NAME = re.compile(r"^[\w./\\~-]*\.(?:html?|tex|json|txt|md|pdf|py|png|svg|csv|out)$", re.IGNORECASE)
+
+
+def default_notation(network: Network) -> str:
+    """The notation a derivation is printed in when none is asked for: Ng's for a network with his
+    bias column (the default ex4 network), Nielsen's otherwise."""
+    return "ng-ml" if network.bias == "column" else "nielsen"
+
+
+def default_layout(network: Network) -> str:
+    """The parameter layout of an export when none is asked for: Ng's Theta list for a bias-column network."""
+    return "ng" if network.bias == "column" else "rows"
+
+
+NOTATION_DEFAULT_HELP = "default: ng-ml for a network with --bias column (the default), nielsen otherwise"
+
+
 def _option(flag: str, lookup, value):
+    if flag == "--output" and _FILE_NAME.match(value):
+        raise NetworkSpecError(f"--output {value!r}: --output is the output activation (e.g. sigmoid, softmax, "
+                               f"or an expression in z); to write a file use -o {value} or --output-file {value}")
+    hint = "; --output is the output activation, -o FILE writes a file" if flag == "--output" else ""
     try:
         return lookup(value)
     except ParseError as error:
         raise ParseError(f"{flag} {value!r}: {error.message}", error.text, error.column) from None
     except SymbackpropError as error:
-        raise NetworkSpecError(f"{flag}: {error}") from None
+        raise NetworkSpecError(f"{flag}: {error}{hint}") from None

@@ -50,6 +50,9 @@ def run(args) -> int:
     if (args.formula is None) == (args.file is None):
         raise SymbackpropError("give either a FORMULA or --file FILE (one of them)")
     network = network_from_args(args)
+    from ..rendering import notation
+    from ..rendering.steps import check_size_names
+    check_size_names(network, notation(args.notation))   # a width named 'a' cannot be read beside a^l
     if args.file is not None:
         return _run_file(args, network)
     code, result = _check_one(args.formula, network, args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import copy
 
-from ._options import catalogue_help, network_from_args
+from ._options import NOTATION_DEFAULT_HELP, catalogue_help, default_notation, network_from_args
 
 FORMATS = ("text", "latex", "html")
 _B_OPTIONS = ("layers", "hidden", "output", "loss", "l2", "bias")
@@ -26,13 +26,13 @@ def add_parser(subparsers, network_parent) -> None:
     for option in _B_OPTIONS:
         group.add_argument(f"--b-{option}", dest=f"b_{option}", default=None, metavar=option.upper(),
                            help=f"--{option} of setup B")
-    parser.add_argument("--notation", default="nielsen", metavar="NAME",
-                        help="notation of setup A: ng-ml, ng-dls, nielsen, goodfellow or bishop (default %(default)s)")
+    parser.add_argument("--notation", default=None, metavar="NAME",
+                        help=f"notation of setup A: ng-ml, ng-dls, nielsen, goodfellow or bishop ({NOTATION_DEFAULT_HELP})")
     parser.add_argument("--b-notation", dest="b_notation", default=None, metavar="NAME",
                         help="notation of setup B (default: A's)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="text, latex or html (default %(default)s)")
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
-                        help="write to FILE instead of standard output")
+                        help="write to FILE instead of standard output (--output is the output activation)")
     parser.set_defaults(run=run)
 
 
@@ -52,6 +52,7 @@ def run(args) -> int:
     from .derive import write
     left = derive(network_from_args(args))
     right = derive(network_from_args(setup_b(args)))
-    comparison = compare(left, right, notation=args.notation, right_notation=args.b_notation)
+    notation = args.notation if args.notation is not None else default_notation(left.network)
+    comparison = compare(left, right, notation=notation, right_notation=args.b_notation)
     write(comparison.render(args.format), args.output_file)
     return 0

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ._layer import add_layer_options, layer_from_args, wants_layer
-from ._options import catalogue_help, network_from_args
+from ._options import NOTATION_DEFAULT_HELP, catalogue_help, default_notation, network_from_args
 
 FORMATS = ("text", "json", "latex", "tex", "html")
 
@@ -24,10 +24,10 @@ def add_parser(subparsers, network_parent) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="text (terminal), json, latex (align* body), tex (full document), html (default %(default)s)")
-    parser.add_argument("--notation", default="nielsen", metavar="NAME",
-                        help="ng-ml, ng-dls, nielsen, goodfellow or bishop (default %(default)s)")
+    parser.add_argument("--notation", default=None, metavar="NAME",
+                        help=f"ng-ml, ng-dls, nielsen, goodfellow or bishop ({NOTATION_DEFAULT_HELP})")
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
-                        help="write to FILE instead of standard output")
+                        help="write to FILE instead of standard output (--output is the output activation)")
     add_layer_options(parser)
     parser.set_defaults(run=run)
 
@@ -41,7 +41,8 @@ def run(args) -> int:
     from ..engine import derive
     from ..rendering import render
     network = network_from_args(args)
-    text = render(derive(network), format=args.format, notation=args.notation)
+    notation = args.notation if args.notation is not None else default_notation(network)
+    text = render(derive(network), format=args.format, notation=notation)
     write(text, args.output_file)
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ._layer import add_layer_options, layer_from_args, wants_layer
-from ._options import catalogue_help, network_from_args
+from ._options import catalogue_help, default_layout, network_from_args
 
 
 def add_parser(subparsers, network_parent) -> None:
@@ -21,9 +21,9 @@ def add_parser(subparsers, network_parent) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("numpy", "jax", "torch"), default="numpy",
                         help="the array library the module imports (default %(default)s)")
-    parser.add_argument("--layout", choices=("rows", "ng"), default="rows",
+    parser.add_argument("--layout", choices=("rows", "ng"), default=None,
                         help="params as [W2, b2, W3, b3, ...] (rows) or Ng's [Theta1, Theta2, ...] with the bias "
-                             "column (ng) (default %(default)s)")
+                             "column (ng) (default: ng for a network with --bias column, the default; rows otherwise)")
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE", required=True,
                         help="the module to write, e.g. grad.py")
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
@@ -36,6 +36,8 @@ def run(args) -> int:
         return run_layer(args)
     from ..export import export_module
     network = network_from_args(args)
+    if args.layout is None:
+        args.layout = default_layout(network)
     export_module(network, args.output_file, backend=args.backend, layout=args.layout, force=args.force)
     print(f"wrote {args.output_file}: cost_and_gradients(params, X, Y) and predict(params, X) for the "
           f"{network.describe()} ({args.backend}, layout {args.layout})")

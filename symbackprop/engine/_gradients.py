@@ -32,16 +32,23 @@ def _penalty(bias: str) -> sp.Expr:
     return lam / (2 * m) * sp.Sum(S.weight(l, p, q) ** 2, (p, 1, S.width[l]), (q, first_column, S.width[l - 1]))
 
 
+def _regularised(network) -> bool:
+    """False when the network's L2 strength is exactly 0: then no penalty term is written anywhere."""
+    return not (sp.sympify(network.l2, strict=True) == 0)
+
+
 def derive_cost(network) -> tuple[Quantity, tuple[Step, ...]]:
     cost = cost_of_example(network.loss)
-    batch_rhs = sp.Sum(sp.Indexed(sp.IndexedBase("C"), x), (x, 1, m)) / m + \
-        lam / (2 * m) * sp.Sum(sp.Sum(S.weight(l, p, q) ** 2, (p, 1, S.width[l]),
-                                      (q, 1, S.width[l - 1])), (l, 2, S.L))
+    batch_rhs = sp.Sum(sp.Indexed(sp.IndexedBase("C"), x), (x, 1, m)) / m
+    note = "the batch cost: the mean over m examples"
+    if _regularised(network):
+        batch_rhs += lam / (2 * m) * sp.Sum(sp.Sum(S.weight(l, p, q) ** 2, (p, 1, S.width[l]),
+                                                   (q, 1, S.width[l - 1])), (l, 2, S.L))
+        note += (" plus the L2 penalty on the weights"
+                 + (" (column 0, the bias, excluded)" if network.bias == "column" else " (biases excluded)"))
     steps = (
         Step("cost", equation(S.C, cost), Rule.DEFINITION, f"the {network.loss.name} cost of one example", S.L),
-        Step("cost", equation(S.J, batch_rhs), Rule.DEFINITION,
-             "the batch cost: the mean over m examples plus the L2 penalty on the weights"
-             + (" (column 0, the bias, excluded)" if network.bias == "column" else " (biases excluded)"), None),
+        Step("cost", equation(S.J, batch_rhs), Rule.DEFINITION, note, None),
     )
     unit = network.loss.per_unit if network.loss.separable else network.loss.per_example
     quantity = Quantity("cost", S.L, unit, equation(S.C, cost), equation(S.C, cost), batch=equation(S.J, batch_rhs))
@@ -57,7 +64,8 @@ def derive_weight_gradient(network) -> tuple[Quantity, tuple[Step, ...]]:
     raw = sp.diff(z_def, W_ij)
     dz = contract(raw)
     gradient = contract(sp.Sum(S.unit("delta", l, k) * dz, (k, 1, S.width[l])))
-    penalty_gradient = contract(sp.diff(_penalty(bias), W_ij))
+    regularised = _regularised(network)
+    penalty_gradient = contract(sp.diff(_penalty(bias), W_ij)) if regularised else sp.S.Zero
     cols = S.width[l - 1] + 1 if bias == "column" else S.width[l - 1]
     W = S.matrix(l, cols=cols)
     a_prev = S.vector("a", l - 1, size=cols)
@@ -65,8 +73,10 @@ def derive_weight_gradient(network) -> tuple[Quantity, tuple[Step, ...]]:
     grad_symbol = S.LayerArray("grad_W", S.width[l], cols, l)
     D = S.LayerArray("delta", S.width[l], m, l)          # one column of δ per example
     A = S.LayerArray("a", cols, m, l - 1)
-    regularised = S.LayerArray("W_reg", S.width[l], cols, l) if bias == "column" else W
-    batch_vector = MatAdd(MatMul(1 / m, D, Transpose(A)), MatMul(lam / m, regularised))
+    batch_vector = MatMul(1 / m, D, Transpose(A))
+    if regularised:
+        W_reg = S.LayerArray("W_reg", S.width[l], cols, l) if bias == "column" else W
+        batch_vector = MatAdd(batch_vector, MatMul(lam / m, W_reg))
     batch = equation(sp.Derivative(S.J, W_ij), sp.Sum(sp.Indexed(sp.IndexedBase("delta"), l, i, x) *
                                                    sp.Indexed(sp.IndexedBase("a"), l - 1, j, x), (x, 1, m)) / m
                   + penalty_gradient)
@@ -80,15 +90,16 @@ def derive_weight_gradient(network) -> tuple[Quantity, tuple[Step, ...]]:
         step(equation(sp.Derivative(S.C, W_ij), gradient), Rule.KRONECKER, "the Kronecker delta keeps k = i"),
         step(equation(grad_symbol, vector), Rule.VECTORISATION, "every (i, j) at once: an outer product"),
         step(equation(sp.Derivative(S.J, W_ij), batch.rhs), Rule.BATCH_AVERAGE,
-             "average over the m examples x and add the derivative of the L2 penalty"),
-        step(equation(S.LayerArray("grad_W", S.width[l], cols, l), batch_vector), Rule.REGULARISATION,
-             "examples as columns: one matrix product sums over them"
-             + ("; the bias column is not regularised" if bias == "column" else "")),
+             "average over the m examples x" + (" and add the derivative of the L2 penalty" if regularised else "")),
+        step(equation(S.LayerArray("grad_W", S.width[l], cols, l), batch_vector),
+             Rule.REGULARISATION if regularised else Rule.BATCH_AVERAGE,
+             "one matrix product sums over the examples"
+             + ("; the bias column is not regularised" if bias == "column" and regularised else "")),
     )
     unit = _unit_form(gradient, {S.unit("delta", l, i): S.delta, S.unit("a", l - 1, j): S.a_prev})
     quantity = Quantity("weight_gradient", l, unit, equation(sp.Derivative(S.C, W_ij), gradient),
                         equation(grad_symbol, vector), batch=batch, batch_vector=equation(grad_symbol, batch_vector),
-                        note="for j >= 1; the bias column j = 0 has no L2 term" if bias == "column" else "")
+                        note="for j >= 1; the bias column j = 0 has no L2 term" if bias == "column" and regularised else "")
     return quantity, steps
 
 

@@ -707,7 +707,8 @@ def _docstring(module_plan: ModulePlan, backend: str) -> str:
         lines.append(f"    delta^{layer.number} = {sp.sstr(layer.hidden_unit)}   "
                      f"with e = (W^{layer.number + 1})^T delta^{layer.number + 1}"
                      + (" (bias row dropped)" if module_plan.layout == "ng" else ""))
-    lines += ["    dJ/dW^l = (1/m) sum_x delta^l (a^(l-1))^T + (lambda/m) W^l,   dJ/db^l = (1/m) sum_x delta^l", ""]
+    lines += ["    dJ/dW^l = (1/m) sum_x delta^l (a^(l-1))^T" + (" + (lambda/m) W^l" if module_plan.l2 else "")
+              + ",   dJ/db^l = (1/m) sum_x delta^l", ""]
     for assumption in derivation.assumptions:
         lines.append(f"Assumption: {assumption.name}: {sp.sstr(assumption.statement)} -- {assumption.note}.")
     if derivation.assumptions:
@@ -719,5 +720,7 @@ def _docstring(module_plan: ModulePlan, backend: str) -> str:
               "of exp(z) split by the sign of z or with exponents clipped at 709 (a change below the smallest",
               "normal number), softmax with the row maximum subtracted and log(1 - a_k) without forming 1 - a_k.",
               "For pre-activations up to +-1000, wherever the loss is defined, the cost of every example is",
-              "accurate to 1e-10 relative and the gradients to 1e-10 relative in norm."]
+              "accurate to 1e-10 relative and the gradients to 1e-10 relative in norm.",
+              "For small networks keep BLAS to one thread (e.g. threadpoolctl.threadpool_limits(1)): its default",
+              "thread pool can make small matrix products many times slower on a machine with few cores."]
     return "\n".join(lines) + "\n"

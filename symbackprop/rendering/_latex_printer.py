@@ -15,9 +15,9 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from .. import symbols as S
-from ._naming import Name, Namer, notation_symbol, superscript
+from ._naming import COLUMN, Name, Namer, notation_symbol, superscript
 from ._shape import (indicator_condition, is_indicator, is_scaled_atom, is_unevaluated, is_width, positive_first,
-                     reading_order, reading_terms, split_matmul, split_piecewise)
+                     reading_order, reading_terms, split_matmul, split_piecewise, tanh_form)
 from .notations import DEFAULT, notation as _notation
 
 _ACCENTS = {"": "%s", "tilde": r"\tilde{%s}"}
@@ -43,6 +43,9 @@ class NotationLatexPrinter(LatexPrinter):
         self.namer = Namer(self.notation, self._settings["depth"])
         self._elementwise = {}   # Lambda variable -> the printed array it runs over
 
+    def doprint(self, expr) -> str:
+        return super().doprint(tanh_form(expr))
+
     # --- decoration --------------------------------------------------------------------------
     def decorate(self, name: Name, transposed: bool = False) -> str:
         """``letter^{(layer)(example)T}_{indices}`` in the notation's style."""
@@ -53,7 +56,7 @@ class NotationLatexPrinter(LatexPrinter):
             out += "^{%s}" % sup
         if name.indices:
             printed = [self._print(index) for index in name.indices]
-            joiner = "" if all(len(p) == 1 for p in printed) else ","
+            joiner = "" if all(len(p) == 1 for p in printed) and COLUMN not in name.indices else ","
             out += "_{%s}" % joiner.join(printed)
         return out
 
@@ -201,6 +204,9 @@ class NotationLatexPrinter(LatexPrinter):
     # --- calculus ----------------------------------------------------------------------------
     def _print_KroneckerDelta(self, expr, exp=None):
         i, j = (self._print(arg) for arg in expr.args)
+        if self.notation.kronecker is None:     # the Iverson bracket: the error's letter stays free
+            tex = r"[%s = %s]" % (i, j)
+            return r"%s^{%s}" % (tex, exp) if exp is not None else tex
         joiner = "" if len(i) == len(j) == 1 else ","
         tex = r"%s_{%s%s%s}" % (self.notation.kronecker.latex, i, joiner, j)
         return r"\left(%s\right)^{%s}" % (tex, exp) if exp is not None else tex

@@ -14,6 +14,11 @@ from .. import symbols as S
 from .notations import Glyph, Notation
 
 #: canonical unit indices and generic layers, by name (printers rename them through the notation)
+#: every row of a matrix (Octave's ':'), as in column 0 of the weights, Theta_{:,0}
+COLUMN = sp.Symbol(":")
+#: Ng's accumulated gradient Δ^(l) and its average D^(l): matrices shaped (and numbered) like the weights
+ACCUMULATORS = {"acc": Glyph(r"\Delta", "Δ"), "D": Glyph("D", "D")}
+WEIGHT_SHAPED = ("W", "acc", "D")
 INDEX_SYMBOLS = {S.i: "i", S.j: "j", S.k: "k", S.p: "p", sp.Symbol("q", integer=True): "q", S.x_index: "x"}
 LAYER_SYMBOLS = {S.l: "l", S.L: "L"}
 
@@ -78,7 +83,7 @@ class Namer:
                 return n.output_activation
             return n.activation
         letters = {"z": n.preactivation, "y": n.target, "delta": n.error, "b": n.bias,
-                   "W": n.weight, "n": n.size, "e": Glyph("e", "e")}
+                   "W": n.weight, "n": n.size, "e": Glyph("e", "e"), **ACCUMULATORS}
         if role not in letters:
             raise KeyError(role)
         return letters[role]
@@ -95,7 +100,10 @@ class Namer:
         layer, indices, example = args[0], tuple(args[1:]), None
         if role in ("a", "z", "delta", "e", "b") and len(indices) == 2:
             indices, example = indices[:1], indices[1]
-        return Name(self.unit_letter(role, layer), self.layer_label(layer, weight=role == "W"), indices, example)
+        if role == "b" and self.notation.bias_place == "column":
+            # no bias vector in this notation: b^l_i is column 0 of the weights into layer l
+            return Name(self.notation.weight, self.layer_label(layer, weight=True), indices + (sp.Integer(0),), example)
+        return Name(self.unit_letter(role, layer), self.layer_label(layer, weight=role in WEIGHT_SHAPED), indices, example)
 
     def array(self, expr: S.LayerArray) -> Name:
         """The name of a LayerArray (a vector or matrix of one layer). Matrix forms always carry a layer."""
@@ -108,7 +116,10 @@ class Namer:
         accent = ""
         if base_role == "W_reg":
             base_role, accent = "W", "tilde"
-        label = self.layer_label(layer, weight=base_role == "W", force=True)
+        if base_role == "b" and self.notation.bias_place == "column":
+            # no bias vector in this notation: b^l is column 0 of the weights into layer l
+            return Name(self.notation.weight, self.layer_label(layer, weight=True, force=True), (COLUMN, sp.Integer(0)))
+        label = self.layer_label(layer, weight=base_role in WEIGHT_SHAPED, force=True)
         letter = self.unit_letter(base_role, layer)
         batch = is_batch_array(expr)
         if batch:

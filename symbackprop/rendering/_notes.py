@@ -74,6 +74,159 @@ def translate(note: str, print_math: Callable[[sp.Basic], str], escape: Callable
     return "".join(out)
 
 
+# --- notes as prose: the engine's words with every formula in them recognised ----------------------
+_SYMBOL_TEXT = re.sub(r"\(\?P<\w+>", "(?:", re.sub(r"\s+#[^\n]*|\s+", "", _SYMBOL.pattern))
+_TOKEN = re.compile(r"""
+      (?P<derivative>∂C/∂(?:(?P<dvar>""" + _SYMBOL_TEXT + r""")|(?P<dletter>[az])(?![A-Za-z0-9^_])))
+    | (?P<transpose>\((?P<tvar>""" + _SYMBOL_TEXT + r""")\)\^T)
+    | (?P<prime>g'\((?P<pvar>""" + _SYMBOL_TEXT + r""")\))
+    | (?P<symbol>""" + _SYMBOL_TEXT + r""")
+    | (?P<bare>(?P<bletter>[ayδ])_(?P<bindex>[0-9ijk])(?![A-Za-z0-9^_]))
+    | (?P<sum>Σ_(?P<sindex>[ijkpq]))
+    | (?P<call>(?P<fn>[a-z][a-z-]*[a-z])\((?P<arg>""" + _SYMBOL_TEXT + r"""|[az])\))
+    | (?P<hadamard>⊙)
+    | (?P<relation>=)
+    | (?P<single>(?<![A-Za-z0-9'])[ijkpqxmazC](?![A-Za-z0-9'(]))
+    | (?P<number>(?<![A-Za-z0-9])[0-9]+(?![A-Za-z0-9]))
+""", re.VERBOSE)
+_INDEX_LETTERS = {"i": S.i, "j": S.j, "k": S.k, "p": S.p, "q": sp.Symbol("q", integer=True), "x": S.x_index}
+_ROLE_LETTERS = {"a": S.a, "z": S.z, "C": S.C, "y": S.y}
+#: tokens that open a formula; the others only continue one
+_STRONG = ("derivative", "transpose", "prime", "symbol", "bare", "sum", "call", "hadamard")
+
+
+def note_prose(note: str, latex_printer, text_printer) -> tuple:
+    """The note as prose (words and :class:`~._prose.Formula`): every formula in it, down to a lone index
+    ``k = i``, printed in the notation by ``latex_printer`` and ``text_printer``."""
+    from ._prose import Formula
+    tokens = []   # (start, end, kind, latex, text)
+    for match in _TOKEN.finditer(note):
+        printed = _token(match, latex_printer, text_printer, note)
+        if printed is not None:
+            tokens.append((match.start(), match.end(), match.lastgroup, *printed))
+    # group tokens into formulas: neighbours joined by spaces only; a formula needs one strong token,
+    # or a relation between letters (k = i)
+    groups, current = [], []
+    for token in tokens:
+        if current and note[current[-1][1]:token[0]].strip() == "":
+            current.append(token)
+        else:
+            if current:
+                groups.append(current)
+            current = [token]
+    if current:
+        groups.append(current)
+    prose, position = [], 0
+    for group in groups:
+        group = _trim(group, note)
+        if not group:
+            continue
+        start, end = group[0][0], group[-1][1]
+        if start > position:
+            prose.append(note[position:start])
+        latex = " ".join(token[3] for token in group)
+        text = " ".join(token[4] for token in group)
+        prose.append(Formula(latex, text))
+        position = end
+    if position < len(note):
+        prose.append(note[position:])
+    return tuple(prose)
+
+
+def _trim(group, note):
+    """A run of tokens as a formula, or [] when it is only words that look like letters (the article 'a')."""
+    kinds = [token[2] for token in group]
+    while group and group[-1][2] == "relation":
+        group = group[:-1]
+        kinds = kinds[:-1]
+    while group and group[0][2] == "relation":
+        group = group[1:]
+        kinds = kinds[1:]
+    if not group:
+        return []
+    if any(kind in _STRONG for kind in kinds) or "relation" in kinds:
+        return group
+    # lone letters: an index or m is a formula; 'a', 'z', 'C' alone are words
+    if all(kind == "single" and note[token[0]:token[1]] in "ijkpqxm" for token, kind in zip(group, kinds)):
+        return group
+    if all(kind == "number" for kind in kinds):
+        return []
+    return [] if any(note[token[0]:token[1]] in ("a", "z", "C") for token in group) else group
+
+
+def _token(match, latex_printer, text_printer, note):
+    """(latex, text) of one matched token, or None when it is not mathematics after all."""
+    kind = match.lastgroup
+    both = lambda obj: (latex_printer.doprint(obj), text_printer.doprint(obj))  # noqa: E731
+    if kind == "derivative":
+        variable = _symbol_in(match, "dvar") if match.group("dvar") else _ROLE_LETTERS[match.group("dletter")]
+        if variable is None:
+            return None
+        latex, text = both(sp.Derivative(S.C, variable))
+        return _inline_fraction(latex), text
+    if kind == "transpose":
+        variable = _symbol_in(match, "tvar")
+        return None if variable is None else both(sp.Transpose(variable) if variable.is_Matrix else variable)
+    if kind == "prime":
+        variable = _symbol_in(match, "pvar")
+        if variable is None:
+            return None
+        g = latex_printer.notation.function
+        return (r"%s'(%s)" % (g.latex, latex_printer.doprint(variable)),
+                "%s'(%s)" % (g.text, text_printer.doprint(variable)))
+    if kind == "symbol":
+        obj = _symbol_in(match, "symbol")
+        return None if obj is None else both(obj)
+    if kind == "bare":
+        role = _ROLES[match.group("bletter")]
+        index = match.group("bindex")
+        index = sp.Integer(int(index)) if index.isdigit() else _INDEX_LETTERS[index]
+        from ._naming import Name
+        letter = latex_printer.namer.unit_letter(role)
+        name = Name(letter, None, (index,))
+        return latex_printer.decorate(name), text_printer.decorate(name)
+    if kind == "sum":
+        index = _INDEX_LETTERS[match.group("sindex")]
+        return r"\sum_{%s}" % latex_printer.doprint(index), "Σ_%s" % text_printer.doprint(index)
+    if kind == "call":
+        name = match.group("fn")
+        variable = _symbol_in(match, "arg") if len(match.group("arg")) > 1 else _ROLE_LETTERS[match.group("arg")]
+        if variable is None:
+            return None
+        command = _FUNCTION_COMMANDS.get(name, r"\operatorname{%s}" % name)
+        return (r"%s(%s)" % (command, latex_printer.doprint(variable)),
+                "%s(%s)" % (name, text_printer.doprint(variable)))
+    if kind == "hadamard":
+        glyph = latex_printer.notation.hadamard
+        return glyph.latex, glyph.text
+    if kind == "relation":
+        return "=", "="
+    if kind == "single":
+        letter = match.group(0)
+        obj = _INDEX_LETTERS.get(letter) or (S.m if letter == "m" else _ROLE_LETTERS[letter])
+        return both(obj)
+    if kind == "number":
+        return match.group(0), match.group(0)
+    return None
+
+
+_FUNCTION_COMMANDS = {"tanh": r"\tanh", "exp": r"\exp", "sinh": r"\sinh", "cosh": r"\cosh", "log": r"\log"}
+_FRACTION = re.compile(r"^\\frac\{(\\partial [^{}]*(?:\{[^{}]*\}[^{}]*)*)\}\{(\\partial [^{}]*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}[^{}]*)*)\}$")
+
+
+def _inline_fraction(latex: str) -> str:
+    """``\\frac{\\partial C}{\\partial a}`` as ``\\partial C/\\partial a``: a fraction inside a line of words
+    would stretch the line."""
+    match = _FRACTION.match(latex)
+    return "%s/%s" % (match.group(1), match.group(2)) if match else latex
+
+
+def _symbol_in(match, group: str):
+    """The canonical object of the symbol matched inside ``group`` of a larger token."""
+    inner = _SYMBOL.fullmatch(match.group(group))
+    return parse_symbol(inner) if inner is not None else None
+
+
 _SCRIPTED = re.compile(r"[^\s,;:()]+[\^_][^\s,;:]*?(?=[\s,;:]|\.(?:\s|$)|$)")
 _SCRIPT = re.compile(r"([\^_])(\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|[A-Za-z0-9+\-]+)")
 

@@ -31,6 +31,8 @@ def _factor_rank(factor) -> tuple:
         return (5,)   # last: a factor written after a sum would read as inside it
     if isinstance(factor, sp.Add):
         return (4,)
+    if isinstance(factor, sp.Function) and not isinstance(factor, (sp.Piecewise, sp.KroneckerDelta)):
+        return (4.5,)   # after a sum of terms, as a textbook writes (1 - y) ln(1 - a)
     if isinstance(factor, sp.Pow):
         return (3,)
     if isinstance(factor, sp.Indexed):
@@ -66,7 +68,16 @@ def reading_terms(expr: sp.Add) -> sp.Add:
     sum keeps its own order."""
     if is_unevaluated(expr):
         return expr
-    return sp.Add(*expr.as_ordered_terms(), evaluate=False)
+    terms = expr.as_ordered_terms()
+    if all(term.could_extract_minus_sign() for term in terms):
+        # -y ln a - (1 - y) ln(1 - a): when every term is subtracted, the shortest comes first
+        terms = sorted(terms, key=sp.count_ops)
+    # the L2 penalty after the data term, as every textbook writes J
+    terms = sorted(terms, key=lambda term: _LAMBDA in term.free_symbols)
+    return sp.Add(*terms, evaluate=False)
+
+
+_LAMBDA = sp.Symbol("lambda", nonnegative=True)
 
 
 def positive_first(expr: sp.MatAdd) -> sp.MatAdd:
@@ -135,3 +146,46 @@ def is_width(expr) -> bool:
     """``n[l]``, the number of units of a layer."""
     from .. import symbols as S
     return isinstance(expr, sp.Indexed) and expr.base == S.width
+
+
+def tanh_form(expr):
+    """``sinh(u)^n / cosh(u)^n`` as ``tanh(u)^n``: the same value, written as a reader writes it."""
+    if not isinstance(expr, sp.Basic) or not (expr.has(sp.sinh) and expr.has(sp.cosh)):
+        return expr
+
+    def rewrite(product):
+        powers = [f.as_base_exp() for f in product.args]
+        factors = list(product.args)
+        for position, (base, exponent) in enumerate(powers):
+            if not isinstance(base, sp.sinh) or not exponent.is_positive:
+                continue
+            for other, (base2, exponent2) in enumerate(powers):
+                if isinstance(base2, sp.cosh) and base2.args == base.args and exponent2 == -exponent \
+                        and factors[other] is not None and factors[position] is not None:
+                    factors[position], factors[other] = sp.tanh(base.args[0]) ** exponent, None
+                    break
+        kept = [f for f in factors if f is not None]
+        return product if len(kept) == len(factors) else sp.Mul(*kept)
+
+    expr = expr.replace(lambda e: isinstance(e, sp.Mul) and e.has(sp.sinh) and e.has(sp.cosh), rewrite)
+    return expr.replace(lambda e: isinstance(e, sp.HadamardProduct) and e.has(sp.sinh) and e.has(sp.cosh),
+                        _hadamard_tanh)
+
+
+def _hadamard_tanh(product):
+    """sinh(z) ⊙ (1/cosh(z)) over the same array, applied elementwise, as tanh(z)."""
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+    elementwise = [(position, arg) for position, arg in enumerate(product.args)
+                   if isinstance(arg, ElementwiseApplyFunction) and isinstance(arg.function, sp.Lambda)
+                   and len(arg.function.variables) == 1]
+    for position, first in elementwise:
+        for other, second in elementwise:
+            if other == position or first.expr != second.expr:
+                continue
+            (u,), (v,) = first.function.variables, second.function.variables
+            joined = tanh_form(first.function.expr * second.function.expr.xreplace({v: u}))
+            if joined.has(sp.tanh) and not joined.has(sp.sinh):
+                args = [arg for index, arg in enumerate(product.args) if index not in (position, other)]
+                merged = ElementwiseApplyFunction(sp.Lambda(u, joined), first.expr)
+                return sp.HadamardProduct(*args[:min(position, other)], merged, *args[min(position, other):])
+    return product

@@ -11,9 +11,9 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 from .. import symbols as S
-from ._naming import Name, Namer, notation_symbol, superscript
+from ._naming import COLUMN, Name, Namer, notation_symbol, superscript
 from ._shape import (indicator_condition, is_indicator, is_unevaluated, is_width, positive_first, reading_order,
-                     reading_terms, split_matmul, split_piecewise)
+                     reading_terms, split_matmul, split_piecewise, tanh_form)
 from .notations import DEFAULT, notation as _notation
 
 _HADAMARD = "\x00"   # stands for the elementwise operator until the end: DLS writes it '*'
@@ -34,7 +34,7 @@ class NotationTextPrinter(StrPrinter):
         self._elementwise = {}
 
     def doprint(self, expr) -> str:
-        return super().doprint(expr).replace(_HADAMARD, self.notation.hadamard.text)
+        return super().doprint(tanh_form(expr)).replace(_HADAMARD, self.notation.hadamard.text)
 
     # --- decoration --------------------------------------------------------------------------
     def decorate(self, name: Name, transposed: bool = False) -> str:
@@ -47,7 +47,8 @@ class NotationTextPrinter(StrPrinter):
             out += "^" + (sup if _single_group(sup) else "{%s}" % sup)
         if name.indices:
             printed = [self._print(index) for index in name.indices]
-            out += "_" + ("".join(printed) if all(len(p) == 1 for p in printed) else "{%s}" % ",".join(printed))
+            single = all(len(p) == 1 for p in printed) and COLUMN not in name.indices
+            out += "_" + ("".join(printed) if single else "{%s}" % ",".join(printed))
         return out
 
     # --- symbols -----------------------------------------------------------------------------
@@ -213,6 +214,8 @@ class NotationTextPrinter(StrPrinter):
     # --- calculus ----------------------------------------------------------------------------
     def _print_KroneckerDelta(self, expr):
         i, j = (self._print(arg) for arg in expr.args)
+        if self.notation.kronecker is None:     # the Iverson bracket: the error's letter stays free
+            return "[%s = %s]" % (i, j)
         return "%s_%s" % (self.notation.kronecker.text, i + j if len(i) == len(j) == 1 else "{%s,%s}" % (i, j))
 
     def _print_Derivative(self, expr):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..derivation import Derivation
 from ..errors import SymbackpropError, UnknownNameError
 from .notations import DEFAULT, notation as _notation
-from .steps import layout as _layout
+from .steps import check_size_names, layout as _layout
 
 FORMATS = ("text", "json", "latex", "tex", "html")
 QUANTITIES = ("cost", "output_delta", "hidden_delta", "weight_gradient", "bias_gradient")
@@ -58,6 +58,7 @@ def render_quantity(derivation: Derivation, quantity: str = "output_delta", form
     if format not in ("latex", "text", "mathml"):
         raise UnknownNameError("format", str(format), ("latex", "text", "mathml"))
     _check_derivation(derivation)
+    check_size_names(derivation.network, _notation(notation))
     record = getattr(derivation, quantity)
     if record is None:
         raise SymbackpropError(f"this derivation has no {quantity}: its hidden layers have different activations; "
@@ -80,3 +81,4 @@ def _check_derivation(derivation) -> None:
     if not isinstance(derivation, Derivation):
         raise SymbackpropError(f"render() takes a symbackprop Derivation, not {type(derivation).__name__}; "
                                f"make one with symbackprop.derive(network)")
+

@@ -19,11 +19,12 @@ from .. import symbols as S
 from ..derivation import Derivation, Rule
 from ..errors import SymbackpropError, UnknownNameError
 from ._mathml import mathml
-from ._notes import latex_text
+from ._prose import Prose, plain, prose_html, prose_latex, prose_text, words_latex as latex_text
 from .notations import DEFAULT, notation as _notation
-from .steps import Formula, Layout, layout as _layout
+from .steps import Formula, Layout, formula, layout as _layout
 
 _UNIT_BASES = {"a": S.a, "y": S.y, "z": S.z, "delta": S.delta, "e": S.e}
+_SYMBOLS = {"output_delta": S.vector("delta", S.L), "hidden_delta": S.vector("delta", S.l)}
 _QUANTITIES = (("output_delta", "output layer δ^L"), ("hidden_delta", "hidden layer δ^l"),
                ("weight_gradient", "weight gradient, one example"), ("bias_gradient", "bias gradient, one example"))
 
@@ -32,10 +33,11 @@ _QUANTITIES = (("output_delta", "output layer δ^L"), ("hidden_delta", "hidden l
 class Row:
     """One quantity in both setups."""
 
-    label: str
+    label: str                 #: words and symbol as text
     left: Optional[Formula]
     right: Optional[Formula]
     same: bool                 #: the same mathematics (canonical expressions equal)
+    label_prose: Prose = ()    #: the label as words and formulas (δ^L in the left setup's notation)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Comparison:
     first_difference: Optional[Difference]
     reason: str                #: one or two sentences: why the setups differ (or that they do not)
     reason_latex: str
+    reason_prose: Prose = ()   #: the same sentences as words and formulas (HTML typesets them from this)
 
     @property
     def differ(self) -> bool:
@@ -92,8 +95,9 @@ def compare(left: Derivation, right: Derivation, notation=DEFAULT, right_notatio
     right_page = _layout(right, _notation(right_notation if right_notation is not None else notation))
     rows = tuple(_rows(left_page, right_page))
     difference = _first_difference(left_page, right_page)
-    reason, reason_latex = _reason(left_page, right_page, difference)
-    return Comparison(_title(left_page), _title(right_page), rows, difference, reason, reason_latex)
+    reason = _reason(left_page, right_page, difference)
+    return Comparison(_title(left_page), _title(right_page), rows, difference, plain(prose_text(reason)),
+                      prose_latex(reason), reason)
 
 
 def _title(page: Layout) -> str:
@@ -105,11 +109,20 @@ def _rows(left: Layout, right: Layout):
         a, b = getattr(left.derivation, key), getattr(right.derivation, key)
         if a is None and b is None:
             continue
-        yield Row(label, _vector(left, a), _vector(right, b),
-                  a is not None and b is not None and _same(a.vector, b.vector))
+        prose = _label(left, key, label)
+        yield Row(plain(prose_text(prose)), _vector(left, a), _vector(right, b),
+                  a is not None and b is not None and _same(a.vector, b.vector), prose)
     a, b = left.derivation.weight_gradient, right.derivation.weight_gradient
     yield Row("weight gradient, batch of m", _vector(left, a, "batch_vector"), _vector(right, b, "batch_vector"),
               _same(a.batch_vector, b.batch_vector))
+
+
+def _label(page: Layout, key: str, label: str) -> Prose:
+    """'output layer δ^L' with the symbol printed in the page's notation."""
+    if key not in _SYMBOLS:
+        return (label,)
+    words = label.rsplit(" ", 1)[0]
+    return (words + " ", formula(_SYMBOLS[key], page.latex_printer, page.text_printer))
 
 
 def _vector(page: Layout, quantity, attribute: str = "vector") -> Optional[Formula]:
@@ -180,46 +193,60 @@ def readable_fraction(expr):
     return numerator / sp.Mul(*factors)
 
 
-def _reason(left: Layout, right: Layout, difference: Optional[Difference]):
+def _reason(left: Layout, right: Layout, difference: Optional[Difference]) -> Prose:
+    """Why the setups differ, as prose in the left setup's notation (each formula printed by its printers)."""
     a, b = left.derivation, right.derivation
+    m = lambda expr, page=left: formula(expr, page.latex_printer, page.text_printer)  # noqa: E731
     if difference is None:
         if left.notation.name == right.notation.name:
-            text = "The two derivations are the same, step for step."
-        else:
-            text = (f"The mathematics is the same, step for step; only the notation differs: "
-                    f"{left.notation.name} writes the weights into layer l as "
-                    f"{left.text_printer.doprint(S.matrix(S.l))} and the error as "
-                    f"{left.text_printer.doprint(S.vector('delta', S.l))}, {right.notation.name} as "
-                    f"{right.text_printer.doprint(S.matrix(S.l))} and "
-                    f"{right.text_printer.doprint(S.vector('delta', S.l))}.")
-        return text, latex_text(text)
+            return ("The two derivations are the same, step for step.",)
+        return ("The mathematics is the same, step for step; only the notation differs: "
+                f"{left.notation.name} writes the weights into layer ", m(S.l), " as ", m(S.matrix(S.l)),
+                " and the error as ", m(S.vector("delta", S.l)), f", {right.notation.name} as ",
+                m(S.matrix(S.l), right), " and ", m(S.vector("delta", S.l), right), ".")
     da, db = a.output_delta, b.output_delta
     if not _same(da.unit, db.unit):
         return _output_reason(left, right)
     if difference.quantity in ("hidden_delta", "cost") and a.hidden_delta is not None and b.hidden_delta is not None \
             and not _same(a.hidden_delta.unit, b.hidden_delta.unit):
         ga, gb = a.hidden_delta.activation_derivative, b.hidden_delta.activation_derivative
-        text = (f"The hidden error differs by the activation's derivative: g'(z^l) = {sp.sstr(ga)} "
-                f"under {a.network.hidden[0].name}, {sp.sstr(gb)} under {b.network.hidden[0].name}.")
-        return text, latex_text(text)
+        return ("The hidden error differs by the activation's derivative: ", _equals(_prime(left, S.l), m(ga)),
+                f" under {a.network.hidden[0].name}, ", m(gb), f" under {b.network.hidden[0].name}.")
     if a.network.l2 != b.network.l2:
-        text = (f"The batch gradient differs by the L2 term (λ/m)W: λ = {a.network.l2} against λ = {b.network.l2}; "
-                f"δ^L and the recursion are the same.")
-        return text, latex_text(text)
+        return ("The batch gradient differs by the L2 term ", m(sp.MatMul(S.lam / S.m, S.matrix(S.l))), ": ",
+                m(sp.Eq(S.lam, a.network.l2, evaluate=False)), " against ",
+                m(sp.Eq(S.lam, b.network.l2, evaluate=False)),
+                "; ", m(S.vector("delta", S.L)), " and the recursion are the same.")
     if a.network.bias != b.network.bias:
-        text = (f"The bias lives in different places ({a.network.bias} against {b.network.bias}): the gradient "
-                f"formulas are the same, the bookkeeping of the bias column is not.")
-        return text, latex_text(text)
-    text = f"The derivations first differ at the {difference.quantity.replace('_', ' ')} ({difference.left_rule})."
-    return text, latex_text(text)
+        return (f"The bias lives in different places ({a.network.bias} against {b.network.bias}): the gradient "
+                f"formulas are the same, the bookkeeping of the bias column is not.",)
+    return (f"The derivations first differ at the {difference.quantity.replace('_', ' ')} ({difference.left_rule}).",)
 
 
-def _output_reason(left: Layout, right: Layout):
+def _prime(page: Layout, layer, activation=None) -> Formula:
+    """g'(z^layer) in the page's notation; with ``activation``, its own name (σ', tanh', exp')."""
+    name = _NAMES.get(activation.name) if activation is not None else None
+    g = name or page.notation.function
+    z = formula(S.vector("z", layer), page.latex_printer, page.text_printer)
+    return Formula(r"%s'(%s)" % (g.latex, z.latex), "%s'(%s)" % (g.text, z.text))
+
+
+_NAMES = {"sigmoid": Formula(r"\sigma", "σ"), "tanh": Formula(r"\tanh", "tanh"), "exp": Formula(r"\exp", "exp")}
+
+
+def _equals(left: Formula, right: Formula) -> Formula:
+    return Formula(left.latex + " = " + right.latex, left.text + " = " + right.text)
+
+
+def _output_reason(left: Layout, right: Layout) -> Prose:
     """Why δ^L differs: a factor of g'(z^L) that one loss cancels and the other does not, or simply two formulas."""
     a, b = left.derivation, right.derivation
     da, db = a.output_delta, b.output_delta
     ratio = sp.factor(sp.simplify(db.unit / da.unit))
-    t, x = left.text_printer.doprint, left.latex_printer.doprint
+    m = lambda expr: formula(expr, left.latex_printer, left.text_printer)  # noqa: E731
+    delta = m(S.vector("delta", S.L))
+    dcda = Formula(r"\partial %s/\partial %s" % (left.notation.cost.latex, m(S.a).latex),
+                   "∂%s/∂%s" % (left.notation.cost.text, m(S.a).text))
     setup_a = f"{a.network.output.name} + {a.network.loss.name}"
     setup_b = f"{b.network.output.name} + {b.network.loss.name}"
     same_output = a.network.output == b.network.output
@@ -229,28 +256,14 @@ def _output_reason(left: Layout, right: Layout):
             break
         g = second.activation_derivative
         if g is not None and sp.simplify(r - g) == 0 and first.cancels and second.cancels is False:
-            name = second.activation.latex if second.activation is not None else "g"
-            name_text = _TEXT_NAMES.get(name, second.activation.name if second.activation else "g")
-            dcda = loss_derivative(a if first is da else b)
-            dcda_other = loss_derivative(b if first is da else a)
-            text = (f"δ^L differs by the factor {name_text}'(z^L) = {t(g)}: under {setup_first} "
-                    f"∂C/∂a = {t(dcda)}, which cancels {name_text}'(z^L) = {t(g)}, so δ^L = "
-                    f"{t(first.unit)}; under {setup_second} ∂C/∂a = {t(dcda_other)}, which does not, "
-                    f"so δ^L = {t(second.unit)}.")
-            latex = (rf"$\delta^L$ differs by the factor ${name}'(z^L) = {x(g)}$: under "
-                     rf"{latex_text(setup_first)} $\partial C/\partial a = {x(dcda)}$, which cancels "
-                     rf"${name}'(z^L) = {x(g)}$, so $\delta^L = {x(first.unit)}$; under "
-                     rf"{latex_text(setup_second)} $\partial C/\partial a = {x(dcda_other)}$, which does "
-                     rf"not, so $\delta^L = {x(second.unit)}$.")
-            return text, latex
-    text = (f"δ^L differs: δ^L = {t(da.unit)} under {setup_a}, δ^L = {t(db.unit)} under {setup_b} "
-            f"(their ratio is {t(ratio)}).")
-    latex = (rf"$\delta^L$ differs: $\delta^L = {x(da.unit)}$ under {latex_text(setup_a)}, $\delta^L = {x(db.unit)}$ "
-             rf"under {latex_text(setup_b)} (their ratio is ${x(ratio)}$).")
-    return text, latex
-
-
-_TEXT_NAMES = {r"\sigma": "σ", r"\tanh": "tanh", r"\exp": "exp"}
+            factor = _equals(_prime(left, S.L, second.activation), m(g))
+            derivative = loss_derivative(a if first is da else b)
+            derivative_other = loss_derivative(b if first is da else a)
+            return (delta, " differs by the factor ", factor, f": under {setup_first} ", _equals(dcda, m(derivative)),
+                    ", which cancels ", factor, ", so ", _equals(delta, m(first.unit)), f"; under {setup_second} ",
+                    _equals(dcda, m(derivative_other)), ", which does not, so ", _equals(delta, m(second.unit)), ".")
+    return (delta, " differs: ", _equals(delta, m(da.unit)), f" under {setup_a}, ", _equals(delta, m(db.unit)),
+            f" under {setup_b} (their ratio is ", m(ratio), ").")
 
 
 # --- layouts of a comparison --------------------------------------------------------------------
@@ -281,7 +294,7 @@ def _render_latex(c: Comparison) -> str:
     rows = []
     for row in c.rows:
         mark = "same" if row.same else "different"
-        rows.append(rf"\intertext{{\textbf{{{latex_text(row.label)}}} ({mark})}}")
+        rows.append(rf"\intertext{{\textbf{{{prose_latex(row.label_prose or (row.label,))}}} ({mark})}}")
         rows.append(rf"\text{{A: }} & {row.left.latex if row.left else _DASH} \\")
         rows.append(rf"\text{{B: }} & {row.right.latex if row.right else _DASH} \\")
     out = [rf"\noindent A: {latex_text(c.left_title)}\\", rf"B: {latex_text(c.right_title)}",
@@ -302,7 +315,7 @@ def _render_html(c: Comparison) -> str:
     from .html import CSS
     def cell(formula):
         return mathml(formula.latex, display=True) if formula else "—"
-    rows = "".join(f'<tr><td class="label">{html.escape(r.label)}<br><small>{"same" if r.same else "different"}</small>'
+    rows = "".join(f'<tr><td class="label">{prose_html(r.label_prose or (r.label,), mathml)}<br><small>{"same" if r.same else "different"}</small>'
                    f'</td><td class="math">{cell(r.left)}</td><td class="math">{cell(r.right)}</td></tr>'
                    for r in c.rows)
     d = c.first_difference
@@ -315,7 +328,7 @@ def _render_html(c: Comparison) -> str:
     body = (f'<div class="sbp"><h1>Two derivations compared</h1>'
             f'<p class="meta"><strong>A:</strong> {html.escape(c.left_title)}</p>'
             f'<p class="meta"><strong>B:</strong> {html.escape(c.right_title)}</p>'
-            f'<h2>Why they differ</h2><p>{html.escape(c.reason)}</p>{first}'
+            f'<h2>Why they differ</h2><p>{prose_html(c.reason_prose, mathml)}</p>{first}'
             f'<h2>Side by side</h2><table class="results"><tr><td></td><td><strong>A</strong></td>'
             f'<td><strong>B</strong></td></tr>{rows}</table></div>')
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

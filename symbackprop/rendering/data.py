@@ -11,6 +11,7 @@ import json
 import sympy as sp
 
 from ..derivation import Quantity
+from ._prose import plain
 from .steps import Layout, formula
 
 SCHEMA = "symbackprop.derivation/1"
@@ -46,8 +47,11 @@ def to_data(layout: Layout) -> dict:
             for assumption, (statement, _) in zip(derivation.assumptions, layout.assumptions)],
         "steps": [
             {"number": step.number, "quantity": step.quantity, "layer": _layer(step.step.layer),
-             "rule": step.rule, "note": step.note_raw, "latex": step.statement.latex, "text": step.statement.text}
+             "rule": step.rule, "note": step.note_raw, "note_text": plain(step.note.text), "note_latex": step.note.latex,
+             "latex": step.statement.latex, "text": step.statement.text}
             for section in layout.sections for step in section.steps],
+        "code": ({"language": layout.code.language, "lines": list(layout.code.lines)}
+                 if layout.code is not None else None),
     }
     return data
 

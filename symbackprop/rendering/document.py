@@ -5,7 +5,7 @@ Needs only amsmath (and amssymb-free, font-default pdflatex); every note is esca
 """
 from __future__ import annotations
 
-from ._notes import latex_text
+from ._prose import prose_latex, words_latex as latex_text
 from .latex import results_align, section_align
 from .steps import Layout
 
@@ -34,12 +34,12 @@ def render_document(layout: Layout) -> str:
             rf"\noindent\textbf{{Network.}} {latex_text(layout.network)}.\par",
             rf"\noindent\textbf{{Notation.}} {latex_text(notation.name)}: {latex_text(notation.source)}.",
             r"\begin{itemize}"]
-    body += [rf"\item {latex_text(remark)}" for remark in notation.remarks]
+    body += [rf"\item {prose_latex(remark)}" for remark in layout.header]
     body += [r"\end{itemize}"]
     if layout.assumptions:
         body.append(r"\noindent\textbf{Assumptions.}")
         body.append(r"\begin{itemize}")
-        body += [rf"\item ${statement.latex}$: {latex_text(note)}" for statement, note in layout.assumptions]
+        body += [rf"\item ${statement.latex}$: {prose_latex(note)}" for statement, note in layout.assumptions]
         body.append(r"\end{itemize}")
     for position, section in enumerate(layout.sections, start=1):
         title = latex_text(section.title)
@@ -49,5 +49,10 @@ def render_document(layout: Layout) -> str:
         body.append(section_align(section.steps))
     body.append(r"\section*{Result}")
     body.append(results_align(layout))
+    if layout.conclusion:
+        body.append(prose_latex(layout.conclusion))
+    if layout.code is not None:
+        body.append(r"\section*{%s}" % latex_text(layout.code.title))
+        body.append("\\begin{verbatim}\n%s\n\\end{verbatim}" % "\n".join(layout.code.lines))
     body.append(r"\end{document}")
     return "\n".join(body) + "\n"

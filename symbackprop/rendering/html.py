@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 
 from ._mathml import mathml
-from ._notes import note_html
+from ._prose import prose_html
 from .steps import Layout, RenderedStep
 
 CSS = """
@@ -25,6 +25,8 @@ CSS = """
 .sbp .math { overflow-x: auto; overflow-y: hidden; font-size: 1.1rem; }
 .sbp .math math { margin: 0; }
 .sbp .why { font-size: 0.95rem; color: #2c2c33; }
+.sbp .nw { white-space: nowrap; }
+.sbp pre.code { background: #f6f6f9; padding: 0.6rem 0.8rem; overflow-x: auto; font-size: 0.9rem; }
 .sbp .rule { display: inline-block; font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; font-size: 0.75rem;
   text-transform: uppercase; letter-spacing: 0.04em; background: #eef1fb; color: #2b3a8c; border-radius: 0.3rem;
   padding: 0.05rem 0.4rem; margin-right: 0.35rem; }
@@ -42,12 +44,16 @@ CSS = """
 """
 
 
+def _assignment(latex: str) -> str:
+    """Ng's update Δ := Δ + ...: one relation sign (≔) in MathML, where ':' '=' would be two."""
+    return latex.replace(" := ", r" \coloneqq ", 1)
+
+
 def _step(step: RenderedStep, layout: Layout) -> str:
-    latex_printer = layout.printers(step.batch)[0]
-    note = note_html(step.note_raw, latex_printer, mathml) if step.note_raw else ""
+    note = prose_html(step.note_prose, mathml)
     rule_class = step.step.rule.name.lower()
     return (f'<li class="step" id="step-{step.number}"><span class="num">({step.number})</span>'
-            f'<div class="math">{mathml(step.statement.latex, display=True)}</div>'
+            f'<div class="math">{mathml(_assignment(step.statement.latex), display=True)}</div>'
             f'<div class="why"><span class="rule {rule_class}">{html.escape(step.rule)}</span>{note}</div></li>')
 
 
@@ -60,9 +66,9 @@ def body(layout: Layout, heading: str = "h1") -> str:
              f'<p class="meta"><strong>Network:</strong> {html.escape(layout.network)}</p>',
              f'<p class="meta"><strong>Notation:</strong> {html.escape(notation.name)} '
              f'({html.escape(notation.source)})</p>',
-             '<ul class="remarks">' + "".join(f"<li>{html.escape(r)}</li>" for r in notation.remarks) + "</ul>"]
+             '<ul class="remarks">' + "".join(f"<li>{prose_html(r, mathml)}</li>" for r in layout.header) + "</ul>"]
     if layout.assumptions:
-        items = "".join(f"<li>{mathml(statement.latex)} — {html.escape(note)}</li>"
+        items = "".join(f"<li>{mathml(statement.latex)} — {prose_html(note, mathml)}</li>"
                         for statement, note in layout.assumptions)
         parts.append(f'<p class="meta"><strong>Assumptions:</strong></p><ul class="remarks">{items}</ul>')
     for position, section in enumerate(layout.sections, start=1):
@@ -75,7 +81,12 @@ def body(layout: Layout, heading: str = "h1") -> str:
     rows = "".join(f'<tr><td class="label">{html.escape(result.label)}</td>'
                    f'<td class="math">{mathml(result.formula.latex, display=True)}</td></tr>'
                    for result in layout.results)
-    parts.append(f'<section><{section_heading}>Result</{section_heading}><table class="results">{rows}</table></section>')
+    conclusion = f'<p class="meta">{prose_html(layout.conclusion, mathml)}</p>' if layout.conclusion else ""
+    parts.append(f'<section><{section_heading}>Result</{section_heading}><table class="results">{rows}</table>'
+                 f'{conclusion}</section>')
+    if layout.code is not None:
+        parts.append(f'<section><{section_heading}>{html.escape(layout.code.title)}</{section_heading}>'
+                     f'<pre class="code"><code>{html.escape(chr(10).join(layout.code.lines))}</code></pre></section>')
     parts.append("</div>")
     return "\n".join(parts)
 

@@ -5,13 +5,16 @@ Needs only amsmath.
 """
 from __future__ import annotations
 
-from ._notes import latex_text
+from ._prose import words_latex as latex_text
 from .steps import Layout, RenderedStep
 
 
 def align_line(step: RenderedStep) -> str:
     """``lhs &= rhs`` (the first top-level '=' becomes the alignment point)."""
     statement = step.statement.latex
+    if " := " in statement:
+        head, _, tail = statement.partition(" := ")
+        return f"{head} &:= {tail}"
     head, sep, tail = statement.partition(" = ")
     return f"{head} &= {tail}" if sep else f"&{statement}"
 
@@ -51,4 +54,12 @@ def render_latex(layout: Layout) -> str:
             title += rf": ${section.symbol.latex}$"
         parts.append(f"% {section.title}\n\\noindent\\textbf{{{title}}}\n" + section_align(section.steps))
     parts.append("% Result\n\\noindent\\textbf{Result}\n" + results_align(layout))
+    if layout.code is not None:
+        parts.append(code_block(layout))
     return "\n\n".join(parts) + "\n"
+
+
+def code_block(layout: Layout) -> str:
+    """The course's code lines, verbatim."""
+    return ("\\noindent\\textbf{%s}\n\\begin{verbatim}\n%s\n\\end{verbatim}"
+            % (latex_text(layout.code.title), "\n".join(layout.code.lines)))

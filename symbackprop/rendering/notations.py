@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Mapping, NamedTuple, Optional
 
 from ..errors import UnknownNameError
+from ._prose import Formula as _M
 
 
 class Glyph(NamedTuple):
@@ -71,10 +72,12 @@ class Notation:
     gradient_style: str = "partial"   #: one of GRADIENT_STYLES
     bias_place: str = "separate"      #: where the author keeps the bias (one of BIAS_PLACES)
     examples: str = "columns"         #: how the author stacks a batch (one of EXAMPLE_LAYOUTS)
-    kronecker: Glyph = Glyph(r"\delta", "δ")  #: the Kronecker delta (Bishop writes I_kj)
+    kronecker: Optional[Glyph] = None  #: the Kronecker delta's letter (Bishop's I_kj); None: the Iverson bracket [i = k]
     example_cost: Glyph = Glyph(r"C_{%s}", "C_%s")  #: the cost of example %s of a batch
     batch_letters: Mapping[str, Glyph] = field(default_factory=dict)  #: overrides of CAPITALS (Ng's d for a batch of δ)
-    remarks: tuple[str, ...] = ()     #: sentences for the header of a rendered derivation
+    remarks: tuple[tuple, ...] = ()   #: sentences for the header, each a tuple of words and Formula(latex, text)
+    code_language: Optional[str] = None  #: the course's language for the result's lines ('octave', 'numpy')
+    accumulator_form: bool = False    #: also give the gradient as the author accumulates it (Ng's Δ and D)
 
     def __post_init__(self):
         def refuse(what, value, accepted):
@@ -96,8 +99,10 @@ class Notation:
                 refuse("renamed index", key, _CANONICAL_INDICES)
         if len(set(self.index_names.values())) != len(self.index_names):
             raise ValueError(f"notation {self.name!r}: index_names {dict(self.index_names)!r} maps two indices to one letter")
+        if self.kronecker is not None and not isinstance(self.kronecker, Glyph):
+            raise ValueError(f"notation {self.name!r}: kronecker must be a Glyph(latex, text) or None, not {self.kronecker!r}")
         for name in ("activation", "preactivation", "weight", "bias", "error", "cost", "batch_cost",
-                     "target", "function", "size", "hadamard", "kronecker", "example_cost"):
+                     "target", "function", "size", "hadamard", "example_cost"):
             value = getattr(self, name)
             if not isinstance(value, Glyph):
                 raise ValueError(f"notation {self.name!r}: {name} must be a Glyph(latex, text), not {value!r}")
@@ -121,6 +126,23 @@ class Notation:
         """The printed name of an index ('i', 'j', 'k', 'p', 'q', or 'x' over the examples)."""
         return self.index_names.get(canonical, canonical)
 
+    def letters(self) -> frozenset:
+        """Every plain letter (or name) a derivation in this notation prints: the roles, the batch
+        matrices, the indices, the layers, m, x, e, λ and the transpose's T. A symbolic layer width
+        with one of these names would make a derivation ambiguous."""
+        glyphs = [self.activation, self.preactivation, self.weight, self.bias, self.error, self.cost,
+                  self.batch_cost, self.target, self.function, self.size]
+        if self.kronecker is not None:
+            glyphs.append(self.kronecker)
+        if self.output_activation is not None:
+            glyphs.append(self.output_activation)
+        glyphs += [self.batch_letter(g) for g in (self.activation, self.preactivation, self.error, self.target)]
+        names = {g.text for g in glyphs}
+        names |= {self.index_name(name) for name in _CANONICAL_INDICES}
+        names |= {self.layer_name(name) for name in _CANONICAL_LAYERS}
+        names |= {"l", "L", "m", "x", "X", "Y", "e", "T", "lambda", "λ", "sigmoid", "tanh", "ln", "log", "exp"}
+        return frozenset(name for name in names if name.isidentifier())
+
 
 def _g(latex: str, text: str) -> Glyph:
     return Glyph(latex, text)
@@ -135,12 +157,14 @@ NG_ML = Notation(
     example_cost=_g(r"\operatorname{cost}^{(%s)}", "cost^(%s)"),
     batch_letters={r"\delta": _g("d", "d")},
     layer_style="paren", weight_offset=-1, size_subscript=True,
-    bias_place="column", examples="rows",
-    remarks=("Layers are numbered 1..L with a^(1) = x; Θ^(l) maps layer l to layer l+1, "
-             "so the weights into layer l are Θ^(l-1).",
-             "Ng keeps the bias in column 0 of Θ^(l), multiplying a bias unit a_0 = 1; "
-             "In a batch, A^(l) and d^(l) hold one example per ROW (ex4's a2 and d2); "
-             ".* is the elementwise product."),
+    bias_place="column", examples="rows", code_language="octave", accumulator_form=True,
+    remarks=(("Layers are numbered 1..", _M("L", "L"), " with ", _M("a^{(1)} = x", "a^(1) = x"), "; ",
+              _M(r"\Theta^{(l)}", "Θ^(l)"), " maps layer ", _M("l", "l"), " to layer ", _M("l+1", "l+1"),
+              ", so the weights into layer ", _M("l", "l"), " are ", _M(r"\Theta^{(l-1)}", "Θ^(l-1)"), "."),
+             ("Ng keeps the bias in column 0 of ", _M(r"\Theta^{(l)}", "Θ^(l)"), ", multiplying a bias unit ",
+              _M("a^{(l)}_{0} = 1", "a^(l)_0 = 1"), "; there is no separate bias vector."),
+             ("The elementwise product is written ", _M(r"\mathbin{.*}", ".*"), ", as in Octave."),
+             ),
 )
 
 NG_DLS = Notation(
@@ -151,9 +175,12 @@ NG_DLS = Notation(
     target=_g("y", "y"), function=_g("g", "g"), size=_g("n", "n"), hadamard=_g(r"*", "*"),
     example_cost=_g(r"\mathcal{L}^{(%s)}", "ℒ^(%s)"),
     layer_style="bracket", layer_offset=-1, transpose_merged=True, gradient_style="d",
-    bias_place="separate", examples="columns",
-    remarks=("Layers are numbered 0..L with a^[0] = x; W^[l] maps layer l-1 to layer l.",
-             "dz^[l] stands for ∂ℒ/∂z^[l]; the examples are the columns of X; * is the elementwise product."),
+    bias_place="separate", examples="columns", code_language="numpy",
+    remarks=(("Layers are numbered 0..", _M("L", "L"), " with ", _M("a^{[0]} = x", "a^[0] = x"), "; ",
+              _M("W^{[l]}", "W^[l]"), " maps layer ", _M("l-1", "l-1"), " to layer ", _M("l", "l"), "."),
+             (_M("dz^{[l]}", "dz^[l]"), " stands for ", _M(r"\partial \mathcal{L}/\partial z^{[l]}", "∂ℒ/∂z^[l]"),
+              "; ", _M("*", "*"), " is the elementwise product, as in numpy."),
+             ),
 )
 
 NIELSEN = Notation(
@@ -164,9 +191,12 @@ NIELSEN = Notation(
     target=_g("y", "y"), function=_g(r"\sigma", "σ"), size=_g("n", "n"), hadamard=_g(r"\odot", "⊙"),
     layer_style="plain",
     bias_place="separate", examples="columns",
-    remarks=("Layers are numbered 1..L with a^1 = x; w^l_jk is the weight from unit k of layer l-1 "
-             "to unit j of layer l (here written with indices i and j).",
-             "C is the cost of one example and C̄ its average over a batch of m examples; ⊙ is the Hadamard product."),
+    remarks=(("Layers are numbered 1..", _M("L", "L"), " with ", _M("a^{1} = x", "a^1 = x"), "; ",
+              _M("w^{l}_{jk}", "w^l_jk"), " is the weight from unit ", _M("k", "k"), " of layer ", _M("l-1", "l-1"),
+              " to unit ", _M("j", "j"), " of layer ", _M("l", "l"), " (here written with indices ", _M("i", "i"),
+              " and ", _M("j", "j"), ")."),
+             (_M("C", "C"), " is the cost of one example; ", _M(r"\odot", "⊙"), " is the Hadamard product."),
+             ),
 )
 
 GOODFELLOW = Notation(
@@ -179,11 +209,13 @@ GOODFELLOW = Notation(
     layer_style="paren", layer_offset=-1, layer_names={"l": "k", "L": "l"}, index_names={"k": "r"},
     transpose_merged=True,
     gradient_style="nabla", bias_place="separate", examples="rows",
-    remarks=("a^(k) is the PRE-activation and h^(k) = f(a^(k)) the activation; h^(0) = x and the "
-             "output layer is l, so ŷ = h^(l).",
-             "g^(k) = ∇_{a^(k)} J is the gradient that algorithm 6.4 carries down the layers; "
-             "since k numbers the layers, the units of the next layer are summed over r; "
-             "the rows of the design matrix are the examples."),
+    remarks=((_M("a^{(k)}", "a^(k)"), " is the pre-activation and ", _M("h^{(k)} = f(a^{(k)})", "h^(k) = f(a^(k))"),
+              " the activation; ", _M("h^{(0)} = x", "h^(0) = x"), " and the output layer is ", _M("l", "l"),
+              ", so ", _M(r"\hat{y} = h^{(l)}", "ŷ = h^(l)"), "."),
+             (_M("g^{(k)} = \\nabla_{a^{(k)}} L", "g^(k) = ∇_{a^(k)} L"),
+              " is the gradient that algorithm 6.4 carries down the layers; since ", _M("k", "k"),
+              " numbers the layers, the units of the next layer are summed over ", _M("r", "r"), "."),
+             ),
 )
 
 BISHOP = Notation(
@@ -196,10 +228,15 @@ BISHOP = Notation(
     example_cost=_g(r"E_{%s}", "E_%s"),
     kronecker=_g("I", "I"),
     bias_place="separate", examples="rows",
-    remarks=("a_j = Σ_i w_ji z_i is the PRE-activation and z_j = h(a_j) the activation; the outputs are y_k "
-             "and the targets t_k; δ_j = ∂E_n/∂a_j.",
-             "Section 5.3 writes no layer index: the letter of the unit index says the layer "
-             "(i feeds j, j feeds k). Where a matrix form needs one, the layer is written (l) as in (5.7)."),
+    remarks=((_M(r"a_{j} = \sum_{i} w_{ji} z_{i}", "a_j = Σ_i w_ji z_i"), " is the pre-activation and ",
+              _M("z_{j} = h(a_{j})", "z_j = h(a_j)"), " the activation; the outputs are ", _M("y_{k}", "y_k"),
+              " and the targets ", _M("t_{k}", "t_k"), "; ",
+              _M(r"\delta_{j} = \partial E_{n}/\partial a_{j}", "δ_j = ∂E_n/∂a_j"), "."),
+             ("Section 5.3 writes no layer index: the letter of the unit index says the layer (",
+              _M("i", "i"), " feeds ", _M("j", "j"), ", ", _M("j", "j"), " feeds ", _M("k", "k"),
+              "). Where a matrix form needs one, the layer is written ", _M("(l)", "(l)"),
+              " as in (5.7)."),
+             ),
 )
 
 
