@@ -36,6 +36,7 @@ TORCH = {
     "log-softmax": lambda x: F.log_softmax(x, dim=1),
     "dropout": lambda x, mask: x * mask / 0.5,
     "add": lambda x, r: x + r,
+    "attention": lambda Q, K, V, mask: F.softmax(Q @ K.T / Q.shape[1] ** 0.5 + mask, dim=1) @ V,
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
     "relu": torch.relu,
@@ -70,7 +71,7 @@ def _relative(found, expected):
     return np.max(np.abs(found - expected)) / max(np.max(np.abs(expected)), 1e-300)
 
 
-SIZES = ({"N": 3, "D": 4, "M": 2, "K": 5}, {"N": 17, "D": 9, "M": 6, "K": 11})
+SIZES = ({"N": 3, "D": 4, "M": 2, "K": 5, "F": 3}, {"N": 17, "D": 9, "M": 6, "K": 11, "F": 5})
 
 
 def test_every_builtin_layer_has_a_torch_reference():

@@ -95,6 +95,19 @@ output y
 """
 
 
+_ATTENTION = """\
+# scaled dot-product attention, one head: N queries, M keys and values, width D (values: F).
+# mask is added to the scores: zeros for none; 0 on and below the diagonal and -inf above it for a
+# causal mask (N = M). The export subtracts each row's maximum before exp.
+input  Q[N, D], K[M, D], V[M, F], mask[N, M]
+S[n, m] = sum(Q[n, d] * K[m, d], d) / sqrt(D) + mask[n, m]
+s[n] = sum(exp(S[n, j]), j)
+A[n, m] = exp(S[n, m]) / s[n]
+O[n, f] = sum(A[n, m] * V[m, f], m)
+output O
+"""
+
+
 def _activation_record(activation) -> LayerRecord:
     function = activation.name.replace("-", "_")
     return LayerRecord(activation.name, f"{activation.description}, elementwise",
@@ -110,6 +123,8 @@ LAYERS: tuple[LayerRecord, ...] = (
     LayerRecord("log-softmax", "log-softmax over the last axis", _LOG_SOFTMAX),
     LayerRecord("dropout", "inverted dropout with the mask as an input, keep probability p = 0.5", _DROPOUT),
     LayerRecord("add", "residual connection y = x + r", _ADD),
+    LayerRecord("attention", "scaled dot-product attention, one head, with an additive (e.g. causal) mask",
+                _ATTENTION),
     *(_activation_record(a) for a in ACTIVATIONS if a.elementwise),
 )
 
