@@ -173,3 +173,45 @@ def test_export_writes_a_standalone_module(tmp_path):
     out, cache = module.forward(x, np.ones(3), np.zeros(3))
     assert np.allclose(out.mean(axis=1), 0) and np.allclose(out.std(axis=1), 1, atol=1e-4)
     assert [g.shape for g in module.backward(np.ones_like(out), cache)] == [(5, 3), (3,), (3,)]
+
+
+#: More user-defined layers: several outputs and an unused input, a gate, a three-way contraction, a transposed
+#: use, constants and abs, a reduction inside an elementwise function.
+USER = {
+    "two-outputs": ("input x[N, D], u[N, D]\nparam w[D]\nh[n, d] = x[n, d] * w[d]\ny[n, d] = tanh(h[n, d])\n"
+                    "z[n] = sum(h[n, d]^2, d)\noutput y, z\n",
+                    lambda x, u, w: (torch.tanh(x * w), ((x * w) ** 2).sum(1))),
+    "glu": ("input a[N, D], b[N, D]\ny[n, d] = a[n, d] * sigmoid(b[n, d])\noutput y\n",
+            lambda a, b: (a * torch.sigmoid(b),)),
+    "bilinear": ("input x[N, I], z[N, J]\nparam W[I, J, K]\ny[n, k] = sum(x[n, i] * W[i, j, k] * z[n, j], i, j)\noutput y\n",
+                 lambda x, z, W: (torch.einsum("ni,ijk,nj->nk", x, W, z),)),
+    "transposed": ("input x[N, D]\nparam W[M, D]\ny[n, m] = sum(W[m, d] * x[n, d], d)\noutput y\n",
+                   lambda x, W: (x @ W.T,)),
+    "constants": ("input x[N, D]\nconst c = -2.5\ny[n, d] = c * x[n, d]^3 + abs(x[n, d])\noutput y\n",
+                  lambda x: (-2.5 * x ** 3 + x.abs(),)),
+    "centred-exp": ("input x[N, D]\nm[n] = sum(x[n, d], d) / D\ny[n, d] = exp(x[n, d] - m[n])\noutput y\n",
+                    lambda x: (torch.exp(x - x.mean(1, keepdim=True)),)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(USER))
+def test_user_defined_layers_equal_torch_autograd(name):
+    text, reference = USER[name]
+    layer = Layer.parse(text, name)
+    module = layer_module(derive_layer(layer))
+    rng = np.random.default_rng(11)
+    sizes = {"N": 4, "D": 3, "I": 2, "J": 3, "K": 5, "M": 2}
+    values = [rng.standard_normal(tuple(sizes[str(s)] for s in a.sizes)) for a in layer.differentiable]
+    out, cache = module.forward(*values)
+    outs = out if isinstance(out, tuple) else (out,)
+    douts = [rng.standard_normal(o.shape) for o in outs]
+    grads = module.backward(douts[0] if len(douts) == 1 else douts, cache)
+    tensors = [torch.tensor(v, requires_grad=True) for v in values]
+    expected = reference(*tensors)
+    for found, wanted in zip(outs, expected):
+        assert _relative(found, wanted.detach().numpy()) < 1e-12
+    sum((t * torch.tensor(d)).sum() for t, d in zip(expected, douts)).backward()
+    for array, found, tensor in zip(layer.differentiable, grads, tensors):
+        assert found.dtype == np.float64 and found.shape == tensor.shape, array.name
+        wanted = tensor.grad.numpy() if tensor.grad is not None else np.zeros_like(found)
+        assert np.max(np.abs(found - wanted)) <= 1e-10 * max(1.0, np.max(np.abs(wanted))), array.name

@@ -4,7 +4,7 @@ NumPy array code, with no Python loop over elements.
 Every sub-expression is printed as a :class:`Term`: code for an array together with the index
 each of its axes stands for. A reference ``x[n, d]`` is the array ``x`` with axes (n, d); a sum of
 a product is one ``np.einsum`` (BLAS through ``optimize=True`` where the contraction is a matrix
-product); any other sum is ``np.sum(..., axis=...)``; elementwise operations broadcast, the axes
+product, einsum's own loop otherwise); any other sum is ``np.sum(..., axis=...)``; elementwise operations broadcast, the axes
 of each operand transposed or given ``None`` where needed. Scalar functions (``exp``, ``sqrt``,
 ``Piecewise`` -> ``np.where``) are printed by the elementwise printer of :mod:`._printing`.
 
@@ -71,8 +71,10 @@ class IndexPrinter:
         code = self._align(term, tuple(a for a in axes if a in term.axes)) if term.rank else term.code
         if missing:
             present = tuple(a for a in axes if a in term.axes)
-            code = self._align(Term(code, present, True), axes) if present else code
-            code = f"np.broadcast_to({code}, {shape}).copy()"
+            if present:
+                code = f"np.broadcast_to({self._align(Term(code, present, True), axes)}, {shape}).copy()"
+            else:
+                code = f"np.full({shape}, {code}, dtype=np.float64)"
         self.lines.append(f"{target} = {code}")
 
     def temporary(self, code: str) -> str:
@@ -155,7 +157,11 @@ class IndexPrinter:
                 used.add(letters[axis])
         spec = ",".join("".join(letters[a] for a in t.axes) for t in terms) + "->" + "".join(letters[a] for a in out)
         operands = ", ".join(t.code for t in terms)
-        return f"np.einsum('{spec}', {operands}, optimize=True)"
+        # a matrix product (two operands, a shared summed index, no kept index in both) goes to BLAS through
+        # optimize=True; anything else is faster in einsum's own loop (optimize=True made 'kd,kd->d' 10x slower)
+        matrix_product = (len(terms) == 2 and set(terms[0].axes) & set(terms[1].axes) - set(out)
+                          and not set(terms[0].axes) & set(terms[1].axes) & set(out))
+        return f"np.einsum('{spec}', {operands}{', optimize=True' if matrix_product else ''})"
 
     def _mul(self, expr) -> Term:
         coefficient, factors = expr.as_coeff_mul()
@@ -178,7 +184,8 @@ class IndexPrinter:
         return acc
 
     def _add(self, expr) -> Term:
-        terms = sorted(sp.Add.make_args(expr), key=lambda t: -len(_axes_of(t)))
+        # the largest terms first, a positive one leading, so no pass is spent negating a full array
+        terms = sorted(sp.Add.make_args(expr), key=lambda t: (-len(_axes_of(t)), t.could_extract_minus_sign()))
         acc = None
         for term in terms:
             negative = term.could_extract_minus_sign()

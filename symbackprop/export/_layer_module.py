@@ -75,6 +75,7 @@ def layer_source(derivation) -> str:
     lines += [f"    {line}" for line in forward.lines]
     cache_items = ", ".join(f"{name!r}: {name}" for name in cached + sizes_used)
     outputs = ", ".join(arrays[o] for o in layer.outputs)
+    outputs = outputs if len(layer.outputs) == 1 else f"({outputs})"
     lines += [f"    cache = {{{cache_items}}}", f"    return {outputs}, cache", "", "",
               f"def backward({'dout' if len(upstream) == 1 else 'douts'}, cache):",
               f'    """The gradients ({returned}) of the cost, given the upstream gradient'
