@@ -212,3 +212,42 @@ def test_a_user_defined_variant_derives_exports_and_matches_torch():
         assert _relative(out, expected.detach().numpy()) < 1e-10
         for found, tensor in zip(grads, tensors):
             assert _relative(found, tensor.grad.numpy()) < 1e-10
+
+
+# ---- multi-head attention ------------------------------------------------------------------------------
+
+def test_multihead_attention_derives_the_rowsum_form_per_head():
+    derivation = derive_layer("multihead-attention")
+    h = sp.Symbol("h", integer=True)
+    A3, dA3 = sp.IndexedBase("A", real=True), sp.IndexedBase("dA", real=True)
+    staged = derivation.gradient("S").staged
+    bound = next(iter(staged.atoms(sp.Sum))).limits[0][0]
+    assert sp.expand(staged.xreplace({bound: k}) - A3[h, n, m] * (dA3[h, n, m] - sp.Sum(A3[h, n, k] * dA3[h, n, k], (k, 0, N - 1)))) == 0
+    code = layer_source(derivation).split('"""', 2)[2]
+    assert "for " not in code and "np.max(S, axis=2)" in code
+    assert "@ np.transpose(Kh, (0, 2, 1))" in code          # the heads are a batch axis of one matmul
+
+
+@pytest.mark.parametrize("length", (1, 5, 64))
+def test_multihead_attention_equals_torch_with_a_causal_mask(length):
+    module = layer_module(derive_layer("multihead-attention"))
+    rng = np.random.default_rng(length)
+    width, heads, head_width = 8, 2, 4
+    values = [rng.standard_normal((length, width)), _causal(length),
+              *(rng.standard_normal((width, heads, head_width)) for _ in range(3)),
+              rng.standard_normal((heads, head_width, width))]
+    out, cache = module.forward(*values)
+    dout = rng.standard_normal(out.shape)
+    grads = module.backward(dout, cache)
+    X, mask, WQ, WK, WV, WO = tensors = [torch.tensor(v, requires_grad=True) for v in values]
+    q, kk, v = (torch.einsum("nd,dhe->hne", X, W) for W in (WQ, WK, WV))
+    expected = torch.einsum("hne,hed->nd", torch.softmax(q @ kk.transpose(1, 2) / head_width ** 0.5 + mask, dim=-1) @ v, WO)
+    expected.backward(torch.tensor(dout))
+    assert _relative(out, expected.detach().numpy()) < 1e-10
+    for found, tensor in zip(grads, tensors):
+        reference = tensor.grad.numpy()
+        assert np.all(np.isfinite(found))
+        if np.max(np.abs(reference)) == 0:
+            assert np.max(np.abs(found)) == 0
+        else:
+            assert _relative(found, reference) < 1e-10

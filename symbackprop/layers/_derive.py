@@ -186,9 +186,11 @@ class _Engine(CouplingMixin):
             current = _shortest(current)
         budget = sp.count_ops(staged) + sum(sp.count_ops(self.gradients[q].staged) for q in used_stages)
         closed = C.plain_bound(current) if sp.count_ops(current) <= budget else None
-        if closed is None or _passes(closed) > _passes(staged, *(self.gradients[q].staged for q in used_stages)):
+        chain = (staged, *(self.gradients[q].staged for q in used_stages))
+        if closed is None or _passes(closed) > _passes(*chain) or _depth(closed) > max(map(_depth, chain)):
             # longer, or it would redo a reduction the staged chain computes once (attention's dQ = dS K / √D
-            # inlined recomputes dS inside a sum): the staged chain is the result, as a textbook writes it
+            # inlined nests dS's row sum inside the sum over keys): the staged chain is the result, as a
+            # textbook writes it
             del self.steps[mark:]
             return
         self.gradients[name] = Gradient(name, gradient.kind, gradient.indices, staged, closed,
@@ -294,6 +296,13 @@ class _Engine(CouplingMixin):
 def _passes(*exprs) -> int:
     """The number of distinct sums (passes over the data) needed to evaluate all of ``exprs``."""
     return len(set().union(*(expr.atoms(sp.Sum) for expr in exprs)))
+
+
+def _depth(expr) -> int:
+    """How deeply sums nest in ``expr`` (0: no sum; 2: a sum inside a sum's body)."""
+    if isinstance(expr, sp.Sum):
+        return 1 + _depth(expr.function)
+    return max((_depth(arg) for arg in expr.args), default=0)
 
 
 def _elementary(expr) -> bool:
