@@ -83,6 +83,7 @@ class Quantity:
     batch: Optional[sp.Eq] = None
     batch_vector: Optional[sp.Eq] = None
     note: str = ""
+    kink_note: str = ""   #: output and hidden delta: g'(0) at a kink of the activation, computed by the engine
 
 
 @dataclass(frozen=True)

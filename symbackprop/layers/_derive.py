@@ -255,10 +255,8 @@ class _Engine(CouplingMixin):
                     continue      # never divide by what the layer did not divide by (1/gamma is not safe)
                 if best is None or sp.count_ops(short) < best_ops:
                     best_ops = sp.count_ops(short)
-                    difference = definition.lhs - definition.rhs
                     note = (f"{_plain(solved)} = {_plain(rule)}, from the definition of {definition.name} "
                             f"({_plain(definition.lhs)} = {_plain(definition.rhs)})")
-                    del difference
                     best, best_notes = candidate, [note] + [_identity_words(i) for i in used]
                     self.used_identities.extend(i for i in used if i not in self.used_identities)
         if best is None or best_ops >= sp.count_ops(expr):
