@@ -2,6 +2,11 @@
 
     python benchmarks/layers.py              # batchnorm and layernorm at N = 4096, D = 1024 (float64)
     python benchmarks/layers.py --quick      # a smoke run (small arrays, 3 rounds)
+    python benchmarks/layers.py --attention-only   # attention forward + backward at n = 512, d = 64
+
+Attention (issue 16): forward + backward of the exported ``attention`` layer against a hand-written
+NumPy version and torch eager, float64; see ``benchmarks/_attention.py``. On a loaded machine set
+OPENBLAS_NUM_THREADS=1: a spinning BLAS thread pool makes a 512 x 64 x 512 product 40x slower.
 
 Method. Each implementation computes dx, dgamma, dbeta of the same layer in float64 on the CPU from
 the same upstream gradient (checked against each other before timing). All run in this one
@@ -21,9 +26,14 @@ import itertools
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _attention  # noqa: E402
 
 
 def simd_level() -> str:
@@ -173,6 +183,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
     parser.add_argument("--quick", action="store_true", help="N, D = 256, 64 and 3 rounds: a smoke run")
+    parser.add_argument("--attention-only", action="store_true", help="only the attention table (issue 16)")
     args = parser.parse_args(argv)
     N, D = (256, 64) if args.quick else (4096, 1024)
     rounds = 3 if args.quick else args.rounds
@@ -180,6 +191,9 @@ def main(argv=None) -> None:
     print(f"# symbackprop layer benchmark\n\nPython {platform.python_version()}, NumPy {np.__version__}, {cores} cores, "
           f"{platform.machine()}, SIMD: {simd_level()}; float64, N = {N}, D = {D}; median of {rounds} interleaved "
           f"rounds\n")
+    _attention.section(rounds if args.quick else max(rounds, 31), args.quick)
+    if args.attention_only:
+        return
     rng = np.random.default_rng(0)
     x = 5 * rng.standard_normal((N, D)) + 12
     gamma, beta = rng.standard_normal(D), rng.standard_normal(D)

@@ -37,6 +37,7 @@ class Rule(str, Enum):
     SUBSTITUTION = "substitution of the staged gradients"  #: layers: the chain inlined down to dy
     REWRITE = "written in the forward quantities"         #: layers: x - μ = x̂ √(var + ε)
     CLOSED_FORM = "closed form"                           #: layers: a common factor taken out (CS231n's alt form)
+    COUPLING = "normaliser's Jacobian contracted"          #: layers: dS = A ⊙ (dA − rowsum(A ⊙ dA)) (softmax)
 
 
 @dataclass(frozen=True)

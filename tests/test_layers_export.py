@@ -36,6 +36,10 @@ TORCH = {
     "log-softmax": lambda x: F.log_softmax(x, dim=1),
     "dropout": lambda x, mask: x * mask / 0.5,
     "add": lambda x, r: x + r,
+    "attention": lambda Q, K, V, mask: F.softmax(Q @ K.T / Q.shape[1] ** 0.5 + mask, dim=1) @ V,
+    "multihead-attention": lambda X, mask, WQ, WK, WV, WO: torch.einsum(
+        "hne,hed->nd", F.softmax(torch.einsum("nd,dhe->hne", X, WQ) @ torch.einsum("nd,dhe->hen", X, WK)
+                                 / WQ.shape[2] ** 0.5 + mask, dim=2) @ torch.einsum("nd,dhe->hne", X, WV), WO),
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
     "relu": torch.relu,
@@ -70,7 +74,7 @@ def _relative(found, expected):
     return np.max(np.abs(found - expected)) / max(np.max(np.abs(expected)), 1e-300)
 
 
-SIZES = ({"N": 3, "D": 4, "M": 2, "K": 5}, {"N": 17, "D": 9, "M": 6, "K": 11})
+SIZES = ({"N": 3, "D": 4, "M": 2, "K": 5, "F": 3, "H": 2, "E": 3}, {"N": 17, "D": 9, "M": 6, "K": 11, "F": 5, "H": 3, "E": 4})
 
 
 def test_every_builtin_layer_has_a_torch_reference():

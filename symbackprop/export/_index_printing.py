@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..errors import ExportError
+from ._matmul import matmul_code
 from ._printing import printer
 
 #: Names the generated module uses for itself; arrays with these names are renamed.
@@ -129,7 +130,7 @@ class IndexPrinter:
         out = tuple(dict.fromkeys(a for t in terms for a in t.axes if a not in variables))
         out = tuple(sorted(out, key=lambda a: self.preferred.index(a) if a in self.preferred else len(self.preferred)))
         if len(terms) > 1:
-            code = self._einsum(terms, out)
+            code = matmul_code(terms, out) or self._einsum(terms, out)
         else:
             term = terms[0]
             positions = tuple(term.axes.index(v) for v in variables if v in term.axes)

@@ -16,6 +16,7 @@ import sympy as sp
 from ..errors import ExportError
 from ..layers._derivation import gradient_name
 from ..layers._printing import language, text
+from . import _layer_stable as stable
 from ._index_printing import IndexPrinter, code_name
 
 
@@ -31,22 +32,35 @@ def layer_source(derivation) -> str:
         names[name] = code
 
     forward = IndexPrinter({**names}, prefix="f")
+    plan = stable.normalisers(layer, set(arrays.values()) | {str(s) for s in names})
+    planned = {normaliser.name: normaliser for normaliser in plan}
     for definition in layer.definitions:
-        forward.assign(arrays[definition.name], definition.rhs, definition.indices,
-                       _shape(layer.arrays[definition.name].sizes))
+        shape = _shape(layer.arrays[definition.name].sizes)
+        normaliser = planned.get(definition.name)
+        if normaliser is None:
+            forward.assign(arrays[definition.name], stable.rewrite(definition.rhs, plan), definition.indices, shape)
+            continue
+        argument = normaliser.argument
+        source = layer.arrays[argument.base.label.name]
+        forward.lines.append(f"{normaliser.shift} = np.max({arrays[source.name]}, axis={normaliser.axis})")
+        forward.assign(normaliser.exps, stable.shifted_exponentials(normaliser), argument.indices,
+                       _shape(source.sizes))
+        forward.assign(arrays[definition.name], stable.scaled_sum(normaliser), definition.indices, shape)
 
     backward = IndexPrinter({**names}, prefix="t")
     needed = _needed(derivation)
     for name in needed:
         gradient = derivation.gradients[name]
-        backward.assign(arrays[gradient_name(name)], gradient.staged, gradient.indices,
+        backward.assign(arrays[gradient_name(name)], stable.rewrite(gradient.staged, plan), gradient.indices,
                         _shape(layer.arrays[name].sizes))
     for gradient in derivation.results:
         target = arrays[gradient_name(gradient.of)]
-        backward.assign(target, gradient.final, gradient.indices, _shape(layer.arrays[gradient.of].sizes))
+        backward.assign(target, stable.rewrite(gradient.final, plan), gradient.indices,
+                        _shape(layer.arrays[gradient.of].sizes))
 
     produced = set(layer.quantities) | {a.name for a in layer.differentiable}
-    cached = _referenced(backward.lines, [arrays[n] for n in layer.arrays if n in produced])
+    candidates = [arrays[n] for n in layer.arrays if n in produced] + [n for p in plan for n in (p.shift, p.exps)]
+    cached = _referenced(backward.lines, candidates)
     sizes_used = [str(s) for s in layer.sizes if _mentions(backward.lines, str(s))]
     inputs = [arrays[a.name] for a in layer.differentiable]
     upstream = [arrays[gradient_name(o)] for o in layer.outputs]

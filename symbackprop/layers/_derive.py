@@ -21,6 +21,7 @@ import sympy as sp
 from ..derivation import Rule, Step
 from ..errors import LayerSpecError
 from . import _calculus as C
+from ._coupling import CouplingMixin
 from ._derivation import Gradient, LayerDerivation, gradient_base, gradient_name
 from ._layer import Layer
 
@@ -48,7 +49,7 @@ def _derive(layer: Layer) -> LayerDerivation:
     return _Engine(layer).run()
 
 
-class _Engine:
+class _Engine(CouplingMixin):
     def __init__(self, layer: Layer):
         self.layer = layer
         self.identities = C.identities_of(layer.definitions)
@@ -95,7 +96,7 @@ class _Engine:
         return LayerDerivation(self.layer, ordered, tuple(self.steps), tuple(self.used_identities))
 
     def step(self, name, rhs, rule, note):
-        if rule not in (Rule.CHAIN_RULE, Rule.CLOSED_FORM):
+        if rule not in (Rule.CHAIN_RULE, Rule.CLOSED_FORM, Rule.COUPLING):
             rhs = C.plain_bound(rhs)
         self.steps.append(Step(name, sp.Eq(gradient_base(name)[self.targets[name]], rhs, evaluate=False), rule, note))
 
@@ -145,6 +146,8 @@ class _Engine:
         simplified = C.simplify_sums(contracted, self.identities, used)
         if simplified != contracted:
             self._identity_step(name, simplified, used)
+        if self.kind(name) == "quantity":
+            simplified = self._couple(name, simplified)
         self.gradients[name] = Gradient(name, self.kind(name), target, C.plain_bound(simplified))
 
     def _identity_step(self, name, expr, used):
@@ -164,6 +167,7 @@ class _Engine:
                 self.gradients[name] = Gradient(name, gradient.kind, gradient.indices, staged, C.plain_bound(rewritten[0]))
             return
         inlined, used_stages = self._inline(staged)
+        mark = len(self.steps)
         self.step(name, inlined, Rule.SUBSTITUTION,
                   f"the staged gradients {_words(gradient_name(q) for q in used_stages)} substituted, down to the "
                   f"upstream gradient")
@@ -182,6 +186,13 @@ class _Engine:
             current = _shortest(current)
         budget = sp.count_ops(staged) + sum(sp.count_ops(self.gradients[q].staged) for q in used_stages)
         closed = C.plain_bound(current) if sp.count_ops(current) <= budget else None
+        chain = (staged, *(self.gradients[q].staged for q in used_stages))
+        if closed is None or _passes(closed) > _passes(*chain) or _depth(closed) > max(map(_depth, chain)):
+            # longer, or it would redo a reduction the staged chain computes once (attention's dQ = dS K / √D
+            # inlined nests dS's row sum inside the sum over keys): the staged chain is the result, as a
+            # textbook writes it
+            del self.steps[mark:]
+            return
         self.gradients[name] = Gradient(name, gradient.kind, gradient.indices, staged, closed,
                                         display if closed is not None else None)
 
@@ -209,12 +220,12 @@ class _Engine:
             expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.label.name in bases, value)
         return C.contract(expr), seen
 
-    def _rewrite(self, name, expr, shortest=True):
+    def _rewrite(self, name, expr, shortest=True, solve_for=()):
         """``expr`` with the differentiated inputs written through a forward quantity whose definition can be
         solved for them (x = μ + x̂ √(var + ε)), when that makes it shorter; (expression, notes) or None."""
         best, best_notes, best_ops = None, None, None
         for definition in self.layer.definitions:
-            for solved, rule in self._solutions(definition):
+            for solved, rule in self._solutions(definition, solve_for):
                 ref = solved if isinstance(solved, sp.Indexed) else solved.args[0]
                 occurrences = [r for r in expr.atoms(sp.Indexed) if r.base == ref.base]
                 if not occurrences:
@@ -252,8 +263,9 @@ class _Engine:
             return None
         return best, best_notes
 
-    def _solutions(self, definition):
-        """(reference, its value) for each differentiated array the definition can be solved for."""
+    def _solutions(self, definition, solve_for=()):
+        """(reference, its value) for each differentiated array (and each of ``solve_for``) the definition
+        can be solved for."""
         rhs = definition.rhs
         if rhs.has(sp.Sum) or rhs.has(sp.Piecewise) or sp.count_ops(rhs) > MAX_SOLVE_OPS:
             return []
@@ -261,7 +273,7 @@ class _Engine:
         if isinstance(rhs, sp.Function) and len(rhs.args) == 1 and isinstance(rhs.args[0], sp.Indexed):
             # y = g(x): g(x) is y wherever it appears (1 - tanh(x)^2 = 1 - y^2); no inverse needed
             found.append((rhs, definition.lhs))
-        differentiable = {a.name for a in self.layer.differentiable}
+        differentiable = {a.name for a in self.layer.differentiable} | set(solve_for)
         for ref in sorted(rhs.atoms(sp.Indexed), key=sp.default_sort_key):
             if ref.base.label.name not in differentiable or set(ref.indices) != set(definition.indices):
                 continue
@@ -277,6 +289,18 @@ class _Engine:
                 continue
             found.append((ref, solutions[0]))
         return found
+
+
+def _passes(*exprs) -> int:
+    """The number of distinct sums (passes over the data) needed to evaluate all of ``exprs``."""
+    return len(set().union(*(expr.atoms(sp.Sum) for expr in exprs)))
+
+
+def _depth(expr) -> int:
+    """How deeply sums nest in ``expr`` (0: no sum; 2: a sum inside a sum's body)."""
+    if isinstance(expr, sp.Sum):
+        return 1 + _depth(expr.function)
+    return max((_depth(arg) for arg in expr.args), default=0)
 
 
 def _elementary(expr) -> bool:

@@ -95,6 +95,36 @@ output y
 """
 
 
+_ATTENTION = """\
+# scaled dot-product attention, one head: N queries, M keys and values, width D (values: F).
+# mask is added to the scores: zeros for none; 0 on and below the diagonal and -inf above it for a
+# causal mask (N = M). The export subtracts each row's maximum before exp.
+input  Q[N, D], K[M, D], V[M, F], mask[N, M]
+S[n, m] = sum(Q[n, d] * K[m, d], d) / sqrt(D) + mask[n, m]
+s[n] = sum(exp(S[n, j]), j)
+A[n, m] = exp(S[n, m]) / s[n]
+O[n, f] = sum(A[n, m] * V[m, f], m)
+output O
+"""
+
+
+_MULTIHEAD_ATTENTION = """\
+# multi-head self-attention: H heads of width E, projections W_Q, W_K, W_V (D -> H x E) and W_O (H x E -> D).
+# mask as in attention (zeros for none, -inf above the diagonal for a causal mask), shared by the heads.
+input  X[N, D], mask[N, N]
+param  W_Q[D, H, E], W_K[D, H, E], W_V[D, H, E], W_O[H, E, D]
+Qh[h, n, e] = sum(X[n, d] * W_Q[d, h, e], d)
+Kh[h, m, e] = sum(X[m, d] * W_K[d, h, e], d)
+Vh[h, m, e] = sum(X[m, d] * W_V[d, h, e], d)
+S[h, n, m] = sum(Qh[h, n, e] * Kh[h, m, e], e) / sqrt(E) + mask[n, m]
+s[h, n] = sum(exp(S[h, n, j]), j)
+A[h, n, m] = exp(S[h, n, m]) / s[h, n]
+C[h, n, e] = sum(A[h, n, m] * Vh[h, m, e], m)
+Y[n, d] = sum(C[h, n, e] * W_O[h, e, d], h, e)
+output Y
+"""
+
+
 def _activation_record(activation) -> LayerRecord:
     function = activation.name.replace("-", "_")
     return LayerRecord(activation.name, f"{activation.description}, elementwise",
@@ -110,6 +140,10 @@ LAYERS: tuple[LayerRecord, ...] = (
     LayerRecord("log-softmax", "log-softmax over the last axis", _LOG_SOFTMAX),
     LayerRecord("dropout", "inverted dropout with the mask as an input, keep probability p = 0.5", _DROPOUT),
     LayerRecord("add", "residual connection y = x + r", _ADD),
+    LayerRecord("attention", "scaled dot-product attention, one head, with an additive (e.g. causal) mask",
+                _ATTENTION),
+    LayerRecord("multihead-attention", "multi-head self-attention with projections W_Q, W_K, W_V, W_O and H heads",
+                _MULTIHEAD_ATTENTION),
     *(_activation_record(a) for a in ACTIVATIONS if a.elementwise),
 )
 
