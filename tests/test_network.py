@@ -30,7 +30,7 @@ def test_symbolic_sizes_are_accepted():
     (dict(sizes=(4, 2.5, 1)), "layer 2 size 2.5"),
     (dict(sizes=(4, True, 1)), "layer 2 size True"),
     (dict(hidden="sigmod"), "unknown activation 'sigmod'; accepted: sigmoid, tanh"),
-    (dict(loss="hinge"), "unknown loss 'hinge'; accepted: quadratic, cross-entropy"),
+    (dict(loss="triplet"), "unknown loss 'triplet'; accepted: quadratic, cross-entropy"),
     (dict(sizes=(3, 2, 1), output="softmax"), "needs at least 2 output units"),
     (dict(l2=-1), "L2 strength -1 is negative; accepted: a number >= 0"),
     (dict(l2=float("nan")), "not finite"),
