@@ -286,8 +286,11 @@ class ConcreteNetwork:
         """The activation parameters (leaky-relu's alpha) of the layer whose activation the step differentiates."""
         if layer is None and step.layer is not None and step.layer.is_Integer:
             layer = int(step.layer)
+        loss = dict(getattr(self.network.loss, "parameters", None) or {})   # huber's delta, focal's gamma
+        if step.quantity in ("cost", "weight_gradient", "bias_gradient"):
+            return loss
         if step.quantity == "output_delta":
-            return dict(self.network.output.parameters)
+            return {**dict(self.network.output.parameters), **loss}
         if step.quantity == "hidden_delta" and layer is not None:
             return dict(self.activation(layer).parameters)
         return {}

@@ -22,6 +22,7 @@ from symbackprop import symbols as S
 from symbackprop.catalogue import ACTIVATIONS, LOSSES
 from symbackprop.derivation import Rule, Step
 
+import catalogue_pairs
 from step_values import NoValue, close, draw
 
 ELEMENTWISE = [record.name for record in ACTIVATIONS if record.elementwise]
@@ -36,7 +37,7 @@ def _setups():
     activation on a 2-3-2 network; two deeper 3-4-3-2 networks state the generic layer l at two layers,
     Ng's ex4 setup, and mixed hidden activations (their steps are stated at numbered layers)."""
     setups = []
-    pairs = [(act.name, loss.name) for act, loss in itertools.product(ACTIVATIONS, LOSSES)
+    pairs = [(act.name, loss.name) for act, loss in catalogue_pairs.pairs()
              if loss.separable or not act.elementwise]      # log-likelihood needs a probability vector
     for number, (output, loss) in enumerate(pairs):
         bias, l2 = BIAS_AND_L2[number % len(BIAS_AND_L2)]
@@ -74,7 +75,7 @@ CASES = [(name, number) for name in SETUPS for number in range(1, len(_derivatio
 
 def test_every_catalogue_pair_that_derives_is_covered():
     pairs = {(n.output.name, n.loss.name) for n in SETUPS.values()}
-    expected = {(a.name, loss.name) for a, loss in itertools.product(ACTIVATIONS, LOSSES) if loss.separable or not a.elementwise}
+    expected = {(a.name, loss.name) for a, loss in catalogue_pairs.pairs() if loss.separable or not a.elementwise}
     assert pairs == expected
     assert {h.name for n in SETUPS.values() for h in n.hidden} >= set(ELEMENTWISE)
     assert {(n.bias, n.l2 > 0) for n in SETUPS.values()} == {(b, p) for b in ("separate", "column") for p in (False, True)}
