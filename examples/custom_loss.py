@@ -6,7 +6,7 @@ of at most 1 instead of growing with its error. symbackprop's catalogue does not
 given here as an expression in a (the output activation) and y (the target). For a regression
 network (tanh hidden units, identity output) the example
 
-* derives δ^L = ∂C/∂z^L (= tanh(a - y), written sinh/cosh) and the hidden recursion;
+* derives δ^L = ∂C/∂z^L (= tanh(a - y)) and the hidden recursion;
 * renders the derivation: the formulas as text, the whole derivation as a text file and an HTML page;
 * checks a correct formula (δ^L = tanh(a^L - y)) and a wrong one (δ^L = a^L - y, the quadratic
   cost's answer) against the derivation;

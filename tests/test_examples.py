@@ -135,7 +135,7 @@ def test_custom_loss(tmp_path):
     assert_ran(process)
     text = process.stdout
     assert "loss log(cosh(a - y)): in the catalogue? False" in text
-    assert "δ^L indexed       δ^L_i = sinh(a^L_i - y_i)/cosh(a^L_i - y_i)" in text
+    assert "δ^L indexed       δ^L_i = tanh(a^L_i - y_i)" in text
     assert r"\delta^L = \tanh(a^L - y): correct (symbolic)" in text
     assert r"\delta^L = a^L - y: incorrect (numeric)" in text
     assert "this is δ^L of the quadratic cost" in text
