@@ -14,7 +14,8 @@ from .. import symbols as S
 from ..catalogue import Activation, Loss
 from ..derivation import Assumption, Quantity, Rule, Step
 from ._activation_derivative import chain_through, coupled_jacobian, derivative_in_z, readable_derivative
-from ._calculus import contract, equation, gather_sums, oriented_terms, tidy
+from ..budget import cancel
+from ._calculus import contract, equation, gather_sums, oriented_terms, shared_factor, tidy
 from ._vectorise import vectorise
 
 L, i, k, p = S.L, S.i, S.k, S.p
@@ -123,10 +124,10 @@ def _elementwise_cancellation(delta_unit, g_prime, in_a, output):
     if not in_a:
         return False, "the activation's derivative stays a factor of δ^L"
     numerator = sp.numer(sp.together(delta_unit))
-    common = sp.gcd(sp.factor(numerator), sp.factor(g_prime))
+    common = shared_factor(numerator, g_prime)
     if not common.free_symbols:
         return True, "the activation's derivative cancels against the denominator of ∂C/∂a"
-    if sp.cancel(g_prime / common).free_symbols:
+    if cancel(g_prime / common).free_symbols:
         return False, "only part of the activation's derivative cancels; the rest stays a factor of δ^L"
     return False, "the activation's derivative does not cancel: it stays a factor of δ^L"
 

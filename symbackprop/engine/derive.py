@@ -11,8 +11,9 @@ from functools import lru_cache
 import sympy as sp
 
 from .. import symbols as S
-from ..derivation import Derivation
+from ..derivation import Assumption, Derivation
 from ..network import Network
+from ._calculus import real_domain
 from ._gradients import derive_bias_gradient, derive_cost, derive_weight_gradient
 from ._hidden_delta import derive_hidden_delta
 from ._output_delta import derive_output_delta
@@ -48,7 +49,34 @@ def derive(network: Network) -> Derivation:
     steps = (*cost_steps, *output.steps, *(generic_steps if uniform else hidden_steps), *weight_steps, *bias_steps)
     return Derivation(network=network, cost=cost, output_delta=output.quantity, hidden_deltas=tuple(hidden_deltas),
                       weight_gradient=weight_gradient, bias_gradient=bias_gradient,
-                      assumptions=output.assumptions, steps=steps, hidden_delta=generic_hidden)
+                      assumptions=(*output.assumptions, *_domains(network)), steps=steps,
+                      hidden_delta=generic_hidden)
+
+
+def _domains(network: Network) -> tuple:
+    """Where a typed activation or loss is real (sqrt(z): z >= 0; log(a): a > 0): the derivation holds there.
+
+    Only for expressions a user typed; the catalogue's records say their domains in their descriptions.
+    """
+    from ..catalogue.activations import BY_NAME as ACTIVATIONS
+    from ..catalogue.losses import BY_NAME as LOSSES
+    found = []
+    places = [(network.output, S.L, "the output activation")]
+    places += [(g, S.l, "the hidden activation") for g in dict.fromkeys(network.hidden)]
+    for record, layer, role in places:
+        if record.name in ACTIVATIONS or not record.elementwise:
+            continue
+        at_layer = {S.z: S.unit("z", layer, S.i)}
+        found += [Assumption(f"domain of {record.name}", condition.xreplace(at_layer),
+                             f"{role} {record.name} is real only where this holds; the derivation holds there")
+                  for condition in real_domain(record.definition)]
+    loss = network.loss
+    if loss.name not in LOSSES and loss.separable:
+        at_output = {S.a: S.unit("a", S.L, S.i), S.y: S.target(S.i)}
+        found += [Assumption(f"domain of {loss.name}", condition.xreplace(at_output),
+                             f"the loss {loss.name} is real only where this holds; the derivation holds there")
+                  for condition in real_domain(loss.per_unit)]
+    return tuple(found)
 
 
 @lru_cache(maxsize=128)
