@@ -27,9 +27,9 @@ import sympy as sp
 #: the largest polynomial degree in one generator that a simplifier is given
 MAX_DEGREE = 24
 #: the largest number of generators (function applications and symbols)
-MAX_GENERATORS = 6
+MAX_GENERATORS = 4
 #: the largest number of operations (``sympy.count_ops``)
-MAX_OPERATIONS = 150
+MAX_OPERATIONS = 120
 
 #: what a step says when a simplifier was not given its expression
 NOT_SHORTENED = "no shorter form was found within the simplification budget"
@@ -108,3 +108,18 @@ def simplify(expr, *args, **kwargs):
 def is_zero(expr) -> bool:
     """True when ``sympy.simplify`` shows ``expr`` is zero within the budget; False means "not shown"."""
     return bool(simplifiable(expr) and sp.simplify(expr) == 0)
+
+
+#: the deepest expression tree the engine differentiates and prints (SymPy recurses per level)
+MAX_NESTING = 40
+
+
+def nesting(expr) -> int:
+    """The depth of ``expr``'s tree, counted without recursion (a deep tree must not overflow here)."""
+    deepest, stack = 0, [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_NESTING:
+            stack.extend((arg, depth + 1) for arg in node.args)
+    return deepest

@@ -32,7 +32,10 @@ _UNARY = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.Abs: "np.ab
           expm1: "np.expm1", sp.sqrt: "np.sqrt", sp.sinh: "np.sinh", sp.cosh: "np.cosh"}
 _HELPER = {log1mexp: "log1m_exp", log_softplus: "log_log1p_exp", RowLogSumExp: "row_logsumexp",
            RowLog1mSoftmax: "row_log1m_softmax", RowMax: "row_max", RowSum: "row_sum"}
-_RELATIONS = {">=": "np.greater_equal", ">": "np.greater", "<=": "np.less_equal", "<": "np.less"}
+_RELATIONS = {">=": "np.greater_equal", ">": "np.greater", "<=": "np.less_equal", "<": "np.less",
+              "==": "np.equal", "!=": "np.not_equal"}
+#: conditions that combine relations, as SymPy writes the cases of relu(relu(z)) or |relu(z) - z|
+_LOGICAL = {sp.And: "np.logical_and", sp.Or: "np.logical_or", sp.Xor: "np.logical_xor"}
 _FULL, _COLUMN, _SCALAR, _MASK = "full", "column", "scalar", "mask"
 
 
@@ -213,6 +216,8 @@ class InplaceKernel:
             return self._piecewise(expr)
         if isinstance(expr, sp.core.relational.Relational):
             return self._relation(expr)
+        if isinstance(expr, sp.logic.boolalg.Boolean):
+            return self._condition(expr)
         if isinstance(expr, RowShift):
             argument = self._evaluate(expr.args[0])
             top = _Value(self._fresh_name(), _COLUMN, False)
@@ -309,6 +314,30 @@ class InplaceKernel:
             self._release(value)
         name = self._fresh_name()
         self._line(f"{name} = {_RELATIONS[expr.rel_op]}({lhs.code}, {rhs.code})")
+        return _Value(name, _MASK, False)
+
+    def _condition(self, expr):
+        """A boolean mask: True/False, And/Or/Xor/Not of relations, ITE(c, p, q) = (c and p) or (not c and q)."""
+        if expr in (sp.true, sp.false):
+            return _Value(str(bool(expr)), _MASK, False)
+        if isinstance(expr, sp.ITE):
+            condition, if_true, if_false = expr.args
+            return self._condition(sp.Or(sp.And(condition, if_true), sp.And(sp.Not(condition), if_false)))
+        if isinstance(expr, sp.Not):
+            return self._mask("np.logical_not", [self._evaluate(expr.args[0])])
+        if type(expr) in _LOGICAL:
+            values = self._operands(expr.args)
+            result = values[0]
+            for value in values[1:]:
+                result = self._mask(_LOGICAL[type(expr)], [result, value])
+            return result
+        raise NotImplementedError(f"no in-place rule for the condition {expr}")
+
+    def _mask(self, function, values):
+        for value in values:
+            self._release(value)
+        name = self._fresh_name()
+        self._line(f"{name} = {function}({', '.join(value.code for value in values)})")
         return _Value(name, _MASK, False)
 
     def _piecewise(self, expr):

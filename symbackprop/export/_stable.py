@@ -54,6 +54,7 @@ from functools import lru_cache
 import sympy as sp
 
 from .. import symbols as S
+from ..budget import MAX_DEGREE, is_zero, simplifiable
 from ._nodes import expm1, log1mexp, log1p, log_softplus, logaddexp
 
 __all__ = ["stabilise", "stable_log", "is_exact_term", "ordered_terms"]
@@ -259,9 +260,13 @@ def _as_exp_rational(expr: sp.Expr, z):
             return None
         rates.append(rate)
     q = sp.ilcm(1, *[rate.q for rate in rates])
+    if max(abs(rate) * q for rate in rates) > MAX_DEGREE:
+        return None   # exp(851 z/500) is t^851 in t = exp(z/500): past the simplification budget
     t = sp.Dummy("t", positive=True)
     substituted = expr.xreplace({atom: t ** (rate * q) for atom, rate in zip(atoms, rates)})
     if substituted.has(sp.exp, sp.log, sp.Function, sp.Piecewise, sp.Abs) or not substituted.has(t):
+        return None
+    if not simplifiable(substituted):
         return None
     symbols = substituted.free_symbols
     if not substituted.is_rational_function(*symbols):
@@ -318,7 +323,7 @@ def _combine(positive, negative, z, q):
     """One formula when both branches agree, else Piecewise on the sign of z; u = exp(-|z|/q)."""
     u_value = sp.exp(-sp.Abs(z) / q)
     at = {_U: u_value, _ZABS: sp.Abs(z)}
-    if sp.simplify(positive - negative) == 0:
+    if is_zero(positive - negative):
         return positive.xreplace(at)
     p_num, p_den = sp.fraction(positive)
     n_num, n_den = sp.fraction(negative)
