@@ -48,19 +48,15 @@ def _deltas_out_of_piecewise(expr: sp.Expr) -> sp.Expr:
     """Piecewise((f δ_kp, c), (g δ_kp, True)) -> δ_kp Piecewise((f, c), (g, True)).
 
     Differentiating a loss with a kink, Σ_p relu(a_p), by a_k gives the Kronecker delta inside the
-    cases; outside them it can pin the sum's index (the same function: every case carries it).
+    cases; outside them it can pin the sum's index. Exact for a delta that zeroes every case
+    where it is 0 (v(δ=0) = 0): δ is 0 or 1, so v(δ) = δ v(1), also where δ sits inside a sum.
     """
     def pull(piecewise):
-        shared = None
-        for value, _ in piecewise.args:
-            if value != 0:
-                deltas = [f for f in sp.Mul.make_args(value) if isinstance(f, sp.KroneckerDelta)]
-                shared = set(deltas) if shared is None else shared & set(deltas)
-        if not shared:
-            return piecewise
-        common = sp.Mul(*shared)
-        return common * sp.Piecewise(*[(value / common if value != 0 else value, condition)
-                                       for value, condition in piecewise.args])
+        for delta in sorted(piecewise.atoms(sp.KroneckerDelta), key=str):
+            if all(value.xreplace({delta: 0}) == 0 for value, _ in piecewise.args):
+                return delta * sp.Piecewise(*[(value.xreplace({delta: 1}), condition)
+                                              for value, condition in piecewise.args])
+        return piecewise
     return expr.replace(lambda e: isinstance(e, sp.Piecewise) and e.has(sp.KroneckerDelta), pull)
 
 

@@ -62,7 +62,7 @@ class NotationLatexPrinter(LatexPrinter):
     def _print_Dummy(self, expr):
         if expr in self._stand_ins:
             return self._stand_ins[expr]
-        return super()._print_Dummy(expr)
+        return self._print_Symbol(expr)
 
     def _print_Symbol(self, expr, style="plain"):
         named = notation_symbol(self, expr, "latex")
