@@ -19,6 +19,8 @@ import argparse
 import os
 import platform
 import random
+import re
+import tempfile
 import statistics
 import subprocess
 import sys
@@ -98,16 +100,20 @@ def expression(choose, variables, names, depth: int = MAX_DEPTH) -> str:
     return f"({left}{choose(OPERATORS)}{right})"
 
 
+def _uses(text: str, variable: str) -> bool:
+    return re.search(rf"(?<![A-Za-z_]){variable}(?![A-Za-z_(])", text) is not None
+
+
 def activation(choose, names, depth: int = MAX_DEPTH) -> str:
-    """An activation in z (it must use z: a constant is retried as z times it)."""
+    """An activation in z (it must use z: without it, z times the expression)."""
     text = expression(choose, ("z",), names, depth)
-    return text if "z" in text else f"z*{text}"
+    return text if _uses(text, "z") else f"z*{text}"
 
 
 def loss(choose, names, depth: int = MAX_DEPTH) -> str:
-    """A loss in a and y (it must use a)."""
+    """A loss in a and y (it must use a: without it, (a - y) times the expression)."""
     text = expression(choose, ("a", "y", "a"), names, depth)
-    return text if "a" in text.replace("atan", "").replace("max", "") else f"(a-y)*{text}"
+    return text if _uses(text, "a") else f"(a-y)*{text}"
 
 
 FORMULA_LHS = ("delta^L", "delta^l", "dC/dW^l", "dC/db^l")
@@ -139,7 +145,7 @@ def run(command: str, options: list[str], limit: float) -> tuple[int, float, str
     argv = [sys.executable, "-m", "symbackprop", command, *options, "--layers", "4,3,2", "--l2", "0",
             "--bias", "separate"]
     if command == "export":
-        argv += ["-o", os.devnull, "--force"]
+        argv += ["-o", str(Path(tempfile.gettempdir()) / f"symbackprop_fuzz_{os.getpid()}.py"), "--force"]
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     try:

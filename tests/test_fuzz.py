@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sb
@@ -56,7 +56,9 @@ def _through_everything(hidden: str, output: str, loss: str, formula: str):
     return None
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No shrinking phase: one run of the pipeline takes seconds, and an unshrunk case is readable here.
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(st.data())
 def test_random_networks_end_in_a_result_or_a_symbackprop_error(data):
     choose = _drawer(data)

@@ -11,7 +11,8 @@ from functools import lru_cache
 import sympy as sp
 
 from .. import symbols as S
-from ..derivation import Assumption, Derivation
+from ..budget import NOT_SHORTENED, simplifiable
+from ..derivation import Assumption, Derivation, Rule
 from ..network import Network
 from ._calculus import real_domain
 from ._gradients import derive_bias_gradient, derive_cost, derive_weight_gradient
@@ -47,10 +48,23 @@ def derive(network: Network) -> Derivation:
     weight_gradient, weight_steps = derive_weight_gradient(network)
     bias_gradient, bias_steps = derive_bias_gradient(network)
     steps = (*cost_steps, *output.steps, *(generic_steps if uniform else hidden_steps), *weight_steps, *bias_steps)
+    steps = _budget_notes(steps, output.quantity, hidden_deltas)
     return Derivation(network=network, cost=cost, output_delta=output.quantity, hidden_deltas=tuple(hidden_deltas),
                       weight_gradient=weight_gradient, bias_gradient=bias_gradient,
                       assumptions=(*output.assumptions, *_domains(network)), steps=steps,
                       hidden_delta=generic_hidden)
+
+
+def _budget_notes(steps, output_delta, hidden_deltas) -> tuple:
+    """Say so in the simplification steps of a quantity whose form was past the simplification budget
+    (:mod:`symbackprop.budget`): it is correct, but no shorter form was sought."""
+    past = {"output_delta": not simplifiable(output_delta.unit),
+            "hidden_delta": any(q.activation_derivative is not None and not simplifiable(q.activation_derivative)
+                                for q in hidden_deltas)}
+    rules = {"output_delta": (Rule.SIMPLIFICATION, Rule.CANCELLATION), "hidden_delta": (Rule.SIMPLIFICATION, Rule.ACTIVATION_DERIVATIVE)}
+    return tuple(replace(step, note=f"{step.note}; {NOT_SHORTENED}")
+                 if past.get(step.quantity) and step.rule in rules[step.quantity] and NOT_SHORTENED not in step.note
+                 else step for step in steps)
 
 
 def _domains(network: Network) -> tuple:

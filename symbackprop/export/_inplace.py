@@ -294,6 +294,8 @@ class InplaceKernel:
 
     def _pow(self, expr):
         base, exponent = expr.args
+        if not exponent.is_number:     # 2^sqrt(z): the exponent is an array too
+            return self._ufunc("np.power", *self._operands([base, exponent]))
         value = self._evaluate(base)
         if exponent == 2:
             return self._ufunc("np.square", value)

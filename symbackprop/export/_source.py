@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .. import __version__
+from ..budget import cancel
 from ..derivation import Derivation
 from ..errors import ExportError
 from ._kernels import (A, E, Kernel, Y, Z, activation_kernel, derivative_kernel, output_cost_kernel,
@@ -93,7 +94,7 @@ def plan(derivation: Derivation, layout: str = "rows", l2=None) -> ModulePlan:
         if activation not in derivatives:
             derivative = quantity.activation_derivative
             if derivative is None:
-                derivative = sp.cancel(quantity.unit / E)
+                derivative = cancel(quantity.unit / E)
             if derivative == 1:
                 derivatives[activation] = None
             else:
@@ -113,7 +114,7 @@ def plan(derivation: Derivation, layout: str = "rows", l2=None) -> ModulePlan:
 
 
 def _derivative_expression(activation, quantity):
-    derivative = quantity.activation_derivative if quantity.activation_derivative is not None else sp.cancel(quantity.unit / E)
+    derivative = quantity.activation_derivative if quantity.activation_derivative is not None else cancel(quantity.unit / E)
     return derivative.subs(activation.parameters) if activation.parameters else derivative
 
 

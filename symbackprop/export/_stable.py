@@ -543,9 +543,13 @@ def _vanishing_ratio(product: sp.Mul, z) -> sp.Expr:
 
 
 def _underflows(expr, z, side) -> bool:
+    """|expr| < 1e-250 at z = ±700, evaluated at 30 digits by mpmath: sympy.N would raise its
+    precision without bound on a typed expression such as z^(2^(z/1000)) to reach 30 digits."""
+    import mpmath
     from ._nodes import elementary
     try:
-        value = sp.N(elementary(expr).subs(z, side * 700), 30)
-    except (TypeError, ValueError, ZeroDivisionError):
+        with mpmath.workdps(30):
+            value = sp.lambdify(z, elementary(expr), modules="mpmath")(mpmath.mpf(side * 700))
+            return isinstance(value, mpmath.mpf) and abs(value) < mpmath.mpf("1e-250")
+    except (ArithmeticError, TypeError, ValueError, NameError):
         return False
-    return value.is_number and value.is_real and abs(value) < 1e-250
