@@ -199,8 +199,8 @@ def shared_factor(expr: sp.Expr, other: sp.Expr) -> sp.Expr:
         return sp.Integer(1)
     try:
         common = sp.gcd(sp.factor(plain), sp.factor(plain_other))
-    except sp.PolynomialError:
-        return sp.Integer(1)
+    except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
+        common = sp.Mul(*(set(sp.Mul.make_args(sp.factor(plain))) & set(sp.Mul.make_args(sp.factor(plain_other)))))
     return common.xreplace({dummy: atom for atom, dummy in stand_ins.items()})
 
 
