@@ -52,12 +52,21 @@ def _deltas_out_of_piecewise(expr: sp.Expr) -> sp.Expr:
     where it is 0 (v(δ=0) = 0): δ is 0 or 1, so v(δ) = δ v(1), also where δ sits inside a sum.
     """
     def pull(piecewise):
+        shared = None                  # first the factors every non-zero case has: (0 if z <= 0, else H W δ)
+        for value, _ in piecewise.args:
+            if value != 0:
+                factors = {f for f in sp.Mul.make_args(value) if not f.is_Number and f.has(sp.Indexed)}
+                shared = factors if shared is None else shared & factors
+        if shared:
+            common = sp.Mul(*shared)
+            return common * pull(sp.Piecewise(*[(value / common if value != 0 else value, condition)
+                                                for value, condition in piecewise.args]))
         for delta in sorted(piecewise.atoms(sp.KroneckerDelta), key=str):
             if all(value.xreplace({delta: 0}) == 0 for value, _ in piecewise.args):
                 return delta * sp.Piecewise(*[(value.xreplace({delta: 1}), condition)
                                               for value, condition in piecewise.args])
         return piecewise
-    return expr.replace(lambda e: isinstance(e, sp.Piecewise) and e.has(sp.KroneckerDelta), pull)
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise) and e.has(sp.KroneckerDelta, sp.Indexed), pull)
 
 
 def _pinned(term, index) -> bool:
