@@ -64,8 +64,8 @@ def _operations(expr) -> int:
 
 def _generators(expr) -> set:
     functions = {e for e in expr.atoms(sp.Function) if not isinstance(e, (sp.KroneckerDelta,))}
-    powers = {e.base for e in expr.atoms(sp.Pow) if not e.exp.is_Integer and not e.base.is_Symbol}
-    exps = {e for e in expr.atoms(sp.Pow) if e.base is sp.E}
+    powers = {e.base for e in expr.atoms(sp.Pow) if not e.exp.is_Integer and not e.base.is_Symbol and not e.base.is_number}
+    exps = {sp.exp(e.exp) for e in expr.atoms(sp.Pow) if e.base is sp.E and not e.exp.is_number}   # E**z is exp(z)
     return functions | powers | exps | expr.free_symbols
 
 
