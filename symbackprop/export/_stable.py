@@ -551,5 +551,5 @@ def _underflows(expr, z, side) -> bool:
         with mpmath.workdps(30):
             value = sp.lambdify(z, elementary(expr), modules="mpmath")(mpmath.mpf(side * 700))
             return isinstance(value, mpmath.mpf) and abs(value) < mpmath.mpf("1e-250")
-    except (ArithmeticError, TypeError, ValueError, NameError):
-        return False
+    except (ArithmeticError, TypeError, ValueError, NameError, KeyError, AttributeError):
+        return False      # KeyError: zoo (1/0 outside the loss's domain) has no mpmath name: not a number
