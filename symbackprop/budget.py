@@ -27,7 +27,7 @@ import sympy as sp
 #: the largest polynomial degree in one generator that a simplifier is given
 MAX_DEGREE = 24
 #: the largest number of generators (function applications and symbols)
-MAX_GENERATORS = 4
+MAX_GENERATORS = 5
 #: the largest number of operations (``sympy.count_ops``)
 MAX_OPERATIONS = 120
 
