@@ -103,7 +103,7 @@ def test_a_constant_two_term_factor_keeps_its_value():
 
 @pytest.mark.parametrize("options", [dict(hidden="relu(relu(z))"), dict(hidden="abs(relu(z)-z)"),
                                      dict(loss="relu(a)-y"), dict(output="identity", loss="elu(17/a)"),
-                                     dict(loss="exp(a*y)"), dict(output="2^sqrt((z+3.14159)/2)", hidden="softplus(z)")])
+                                     dict(loss="exp(a*y)"), dict(output="2^sqrt((z+3.14159)/2)", hidden="softplus(z)", loss="quadratic")])
 def test_the_exported_gradient_of_nested_kinks_matches_central_differences(options):
     check = sb.gradcheck(sb.Network((4, 3, 2), **options, **SMALL))
     assert check.passed(1e-7), check.relative_difference
