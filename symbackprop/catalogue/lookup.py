@@ -12,6 +12,7 @@ from typing import Callable
 import sympy as sp
 
 from .. import symbols as S
+from ..budget import MAX_NESTING, nesting
 from ..errors import NetworkSpecError, UnknownNameError
 from ._records import Activation, Loss
 from .activations import ACTIVATIONS, BY_NAME as ACTIVATION_BY_NAME
@@ -109,6 +110,11 @@ def _custom(expr: sp.Expr, text: str, kind: _Kind):
                                f"but it uses {', '.join(sorted(map(str, free)))}")
     if kind.required not in expr.free_symbols:
         raise NetworkSpecError(f"{kind.noun} {text!r} {kind.unused_message}")
+    if nesting(expr) > MAX_NESTING:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise NetworkSpecError(f"{kind.noun} {shown!r} nests more than {MAX_NESTING} operations deep once its "
+                               f"functions are written out (sigmoid(u) is 1/(1 + exp(-u))); symbackprop derives, "
+                               f"prints and exports expressions up to {MAX_NESTING} deep")
     return kind.build(expr, text)
 
 

@@ -1,8 +1,10 @@
 """The ``symbackprop`` command: argparse front end. Each subcommand lives in its own module with
 ``add_parser(subparsers, network_parent)`` and ``run(args) -> int``; none holds logic of its own.
 
-Exit codes: 0 success; 1 a negative answer (check: incorrect; gradcheck: above threshold);
-2 bad input (one line on stderr, never a traceback); 3 undecided (check).
+Exit codes (:data:`EXIT_CODES`): 0 success; 1 a negative answer (check: incorrect; gradcheck:
+above threshold); 2 bad input (one line on stderr, never a traceback); 3 undecided (check);
+70 an internal error (sysexits' EX_SOFTWARE: a bug of symbackprop, one line asking for a report);
+130 interrupted.
 """
 from __future__ import annotations
 
@@ -14,6 +16,23 @@ from ..errors import LayerSpecError, ParseError, SymbackpropError
 from ._options import catalogue_help, network_parent
 
 SUBCOMMANDS = ("derive", "compare", "check", "export", "gradcheck")
+
+#: sysexits' EX_SOFTWARE: an exception symbackprop did not anticipate (never 1 or 2, which are answers)
+INTERNAL_ERROR = 70
+
+_BAD_INPUT = "2    bad input: an option, expression or formula that cannot be used (one line on stderr)"
+_COMMON = (f"{INTERNAL_ERROR}   internal error in symbackprop (one line on stderr; please report it)",
+           "130  interrupted")
+#: what each subcommand's exit code means, for its --help and the README
+EXIT_CODES = {
+    "derive": ("0    derived and printed", _BAD_INPUT, *_COMMON),
+    "compare": ("0    compared and printed", _BAD_INPUT, *_COMMON),
+    "check": ("0    correct", "1    incorrect", "2    a formula or option that could not be understood",
+              "3    undecided", *_COMMON),
+    "export": ("0    module written", _BAD_INPUT, *_COMMON),
+    "gradcheck": ("0    relative difference below the threshold", "1    above the threshold (or not finite)",
+                  _BAD_INPUT, *_COMMON),
+}
 
 DESCRIPTION = """\
 Backpropagation derived by SymPy: delta^L, the delta^l recursion and the gradients, by
@@ -37,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parent = network_parent()
     for name in SUBCOMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(subparsers, parent)
+        command = subparsers.choices[name]
+        command.epilog = (command.epilog or "") + "\n\nexit codes:\n" + "\n".join(f"  {line}" for line in EXIT_CODES[name])
     return parser
 
 
@@ -66,3 +87,14 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as error:   # the one guard for what no code path anticipated: a bug, not bad input
+        return internal_error(error)
+
+
+def internal_error(error: BaseException) -> int:
+    """One line naming the exception and asking for a report; exit code 70 (EX_SOFTWARE)."""
+    from .. import __version__
+    detail = str(error).splitlines()[0][:200] if str(error) else ""
+    print(f"internal error in symbackprop {__version__}: {type(error).__name__}"
+          f"{': ' + detail if detail else ''}; please report it with this command", file=sys.stderr)
+    return INTERNAL_ERROR

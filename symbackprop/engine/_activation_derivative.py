@@ -15,9 +15,11 @@ import sympy as sp
 
 from .. import symbols as S
 from ..errors import NotDifferentiableError
+from ..budget import simplifiable
 from ._calculus import contract, positive_factors, proved_zero, tidy
 
-_SAMPLES = ("-1.3", "-0.4", "0.3", "0.9", "1.7", "2.3")
+#: where the fit samples g and g'; an activation defined only for z > 0 (sqrt, log) uses the positive ones
+_SAMPLES = ("-1.3", "-0.4", "0.3", "0.9", "1.7", "2.3", "0.6", "1.2", "2.9", "3.4")
 _MAX_DEGREE = 3
 
 
@@ -127,6 +129,8 @@ def _polynomial_in_activation(definition: sp.Expr, derivative: sp.Expr):
         return None
     if S.z not in derivative.free_symbols:          # constant derivative: identity, scaled identity
         return derivative
+    if not simplifiable(derivative):                # the proof would not finish within the budget
+        return None
     with mpmath.workdps(40):   # local precision: never change mpmath's global setting
         candidates = _fitted_polynomials(definition, derivative)
     for polynomial in candidates:
@@ -140,11 +144,12 @@ def _fitted_polynomials(definition: sp.Expr, derivative: sp.Expr) -> list:
     try:
         g = sp.lambdify(S.z, definition, "mpmath")
         dg = sp.lambdify(S.z, derivative, "mpmath")
-        values = [(g(p), dg(p)) for p in (mpmath.mpf(s) for s in _SAMPLES)]
+        values = [_real_pair(g, dg, mpmath.mpf(s)) for s in _SAMPLES]
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return []
+    values = [v for v in values if v is not None]       # only where g is real: sqrt(z) is fitted on z > 0
     candidates = []
-    for degree in range(1, _MAX_DEGREE + 1):
+    for degree in range(1, min(_MAX_DEGREE, len(values) - 1) + 1):
         rows = [[v ** power for power in range(degree + 1)] for v, _ in values[: degree + 1]]
         try:
             coefficients = mpmath.lu_solve(mpmath.matrix(rows), mpmath.matrix([d for _, d in values[: degree + 1]]))
@@ -154,6 +159,17 @@ def _fitted_polynomials(definition: sp.Expr, derivative: sp.Expr) -> list:
         if all(sp.denom(r) <= 1000 for r in rational):
             candidates.append(sum(c * S.a ** power for power, c in enumerate(rational)))
     return candidates
+
+
+def _real_pair(g, dg, point):
+    """(g(point), g'(point)) where both are real and finite, else None."""
+    try:
+        pair = (g(point), dg(point))
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    if not all(isinstance(v, mpmath.mpf) and mpmath.isfinite(v) for v in pair):
+        return None
+    return pair
 
 
 @lru_cache(maxsize=64)

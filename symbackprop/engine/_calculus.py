@@ -7,6 +7,8 @@ from __future__ import annotations
 import sympy as sp
 from sympy.concrete.delta import deltasummation
 
+from ..budget import simplifiable
+
 
 def contract(expr: sp.Expr) -> sp.Expr:
     """Carry out every sum over an index that a Kronecker delta pins, and pull out factors that do not
@@ -19,7 +21,7 @@ def contract(expr: sp.Expr) -> sp.Expr:
 
 
 def _contract_sum(total: sp.Sum) -> sp.Expr:
-    body = contract(total.function)
+    body = _deltas_out_of_piecewise(contract(total.function))
     if len(total.limits) > 1:  # one index at a time, innermost first
         inner = _contract_sum(sp.Sum(body, total.limits[0]))
         return contract(sp.Sum(inner, *total.limits[1:]))
@@ -42,6 +44,31 @@ def _contract_sum(total: sp.Sum) -> sp.Expr:
     return result
 
 
+def _deltas_out_of_piecewise(expr: sp.Expr) -> sp.Expr:
+    """Piecewise((f δ_kp, c), (g δ_kp, True)) -> δ_kp Piecewise((f, c), (g, True)).
+
+    Differentiating a loss with a kink, Σ_p relu(a_p), by a_k gives the Kronecker delta inside the
+    cases; outside them it can pin the sum's index. Exact for a delta that zeroes every case
+    where it is 0 (v(δ=0) = 0): δ is 0 or 1, so v(δ) = δ v(1), also where δ sits inside a sum.
+    """
+    def pull(piecewise):
+        shared = None                  # first the factors every non-zero case has: (0 if z <= 0, else H W δ)
+        for value, _ in piecewise.args:
+            if value != 0:
+                factors = {f for f in sp.Mul.make_args(value) if not f.is_Number and f.has(sp.Indexed)}
+                shared = factors if shared is None else shared & factors
+        if shared:
+            common = sp.Mul(*shared)
+            return common * pull(sp.Piecewise(*[(value / common if value != 0 else value, condition)
+                                                for value, condition in piecewise.args]))
+        for delta in sorted(piecewise.atoms(sp.KroneckerDelta), key=str):
+            if all(value.xreplace({delta: 0}) == 0 for value, _ in piecewise.args):
+                return delta * sp.Piecewise(*[(value.xreplace({delta: 1}), condition)
+                                              for value, condition in piecewise.args])
+        return piecewise
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise) and e.has(sp.KroneckerDelta, sp.Indexed), pull)
+
+
 def _pinned(term, index) -> bool:
     return any(index in d.free_symbols for d in term.atoms(sp.KroneckerDelta))
 
@@ -52,7 +79,12 @@ def _pinned_inside_add(term, index) -> bool:
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
-    """A readable canonical form: cancel common factors, then factor; factors written as 1 - a, not -(a - 1)."""
+    """A readable canonical form: cancel common factors, then factor; factors written as 1 - a, not -(a - 1).
+
+    An expression past the simplification budget (:mod:`symbackprop.budget`) is returned as it is.
+    """
+    if not simplifiable(expr):
+        return expr
     if expr.has(sp.Piecewise, sp.Heaviside, sp.Sum, sp.Indexed):
         if expr.has(sp.Sum) or expr.has(sp.Indexed):
             return expr
@@ -83,7 +115,7 @@ def positive_factors(expr: sp.Expr) -> sp.Expr:
     (alphabetically, so a before y) gets a positive coefficient. Flips are paid for by the sign
     of the coefficient, so the value is unchanged.
     """
-    if not isinstance(expr, (sp.Mul, sp.Pow)) or expr.has(sp.Sum, sp.Piecewise, sp.Indexed):
+    if not isinstance(expr, (sp.Mul, sp.Pow)) or expr.has(sp.Sum, sp.Piecewise, sp.Indexed) or not simplifiable(expr):
         return expr
     numerator, denominator = sp.fraction(sp.factor_terms(expr))
     sign = 1
@@ -137,6 +169,8 @@ def _needs_flip(base: sp.Expr) -> bool:
     numbers = [t for t in base.args if t.is_Number]
     if numbers:
         return numbers[0] < 0 and not all(t.could_extract_minus_sign() for t in base.args if not t.is_Number)
+    if not base.free_symbols:     # a constant such as log(851)/2 - log(500)/2: its sign is its value's
+        return False
     first = sorted(base.free_symbols, key=str)[0]
     return base.coeff(first).could_extract_minus_sign() if base.coeff(first) != 0 else False
 
@@ -156,10 +190,27 @@ def proved_zero(expr: sp.Expr, variable: sp.Symbol) -> bool:
         return t ** coefficient if rest == variable else term
 
     rewritten = rewritten.replace(lambda e: isinstance(e, sp.exp), as_power)
+    if not simplifiable(rewritten):
+        return False
     try:
         return sp.cancel(sp.together(rewritten)) == 0
     except sp.PolynomialError:
         return False
+
+
+def shared_factor(expr: sp.Expr, other: sp.Expr) -> sp.Expr:
+    """The greatest common factor of two expressions, a case split (Piecewise, step function) taken as
+    one opaque factor; 1 where it is not found within the simplification budget."""
+    opaque = sorted(expr.atoms(sp.Piecewise, sp.Heaviside) | other.atoms(sp.Piecewise, sp.Heaviside), key=str)
+    stand_ins = {atom: sp.Dummy(f"case{n}") for n, atom in enumerate(opaque)}
+    plain, plain_other = expr.xreplace(stand_ins), other.xreplace(stand_ins)
+    if not (simplifiable(plain) and simplifiable(plain_other)):
+        return sp.Integer(1)
+    try:
+        common = sp.gcd(sp.factor(plain), sp.factor(plain_other))
+    except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
+        common = sp.Mul(*(set(sp.Mul.make_args(sp.factor(plain))) & set(sp.Mul.make_args(sp.factor(plain_other)))))
+    return common.xreplace({dummy: atom for atom, dummy in stand_ins.items()})
 
 
 def equation(lhs, rhs) -> sp.Eq:
@@ -185,5 +236,31 @@ def gather_sums(expr: sp.Expr) -> sp.Expr:
         coefficient, outside = (term / total).as_coeff_Mul()   # -a Σ f and a Σ g share the sum
         grouped.setdefault((outside, total.limits), []).append(coefficient * total.function)
     for (outside, limits), bodies in grouped.items():
-        rest += outside * sp.Sum(positive_factors(sp.factor(sp.Add(*bodies))), *limits)
+        body = sp.Add(*bodies)
+        rest += outside * sp.Sum(positive_factors(sp.factor(body)) if simplifiable(body) else body, *limits)
     return sp.factor_terms(rest)
+
+
+def real_domain(expr: sp.Expr) -> tuple:
+    """The conditions under which ``expr`` is real, read off its parts: the argument of a logarithm
+    is positive, the base of a fractional power is non-negative (positive under a negative power),
+    a denominator is non-zero. Empty when ``expr`` is real for every real value of its symbols.
+
+    The conditions are stated, not solved: solving them is itself unbounded for what a user may type.
+    """
+    conditions = []
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.log):
+            conditions.append(sp.Gt(node.args[0], 0))
+        elif isinstance(node, sp.Pow) and node.exp.is_Rational and not node.exp.is_Integer:
+            conditions.append(sp.Gt(node.base, 0) if node.exp.is_negative else sp.Ge(node.base, 0))
+        elif isinstance(node, sp.Pow) and node.exp.is_Float:
+            conditions.append(sp.Gt(node.base, 0))
+    kept = []
+    for condition in conditions:
+        if condition is sp.true or condition in kept:
+            continue
+        if condition.lhs.is_positive or (isinstance(condition, sp.Ge) and condition.lhs.is_nonnegative):
+            continue
+        kept.append(condition)
+    return tuple(kept)

@@ -14,7 +14,8 @@ from .. import symbols as S
 from ..catalogue import Activation, Loss
 from ..derivation import Assumption, Quantity, Rule, Step
 from ._activation_derivative import chain_through, coupled_jacobian, derivative_in_z, readable_derivative
-from ._calculus import contract, equation, gather_sums, oriented_terms, tidy
+from ..budget import cancel, simplifiable
+from ._calculus import contract, equation, gather_sums, oriented_terms, shared_factor, tidy
 from ._kink import kink_note
 from ._proof import prove_equal, radicands_simplified
 from ._vectorise import unvectorise, vectorise
@@ -183,8 +184,11 @@ def _written_in_activation(computed, definition):
 
     The simplification is cheap and exact: each radicand is simplified on its own (√(1 + sinh² z) is
     cosh z), then common factors cancel. A full ``simplify`` would find more, at seconds per pair."""
+    in_z = computed.subs(S.a, definition)
+    if not simplifiable(in_z):
+        return None
     try:
-        in_z = sp.cancel(radicands_simplified(computed.subs(S.a, definition)))
+        in_z = sp.cancel(radicands_simplified(in_z))
     except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
         return None
     in_a = in_z.subs(definition, S.a)
@@ -209,20 +213,17 @@ def _cancellation(delta, g_prime, variables):
     common = _common_factor(numerator, g_numerator) * _common_factor(sp.denom(sp.together(delta)), g_denominator)
     if not (common.free_symbols & set(variables)):
         return True, _NOTES["cancels"]
-    if sp.cancel(g_prime / common).free_symbols & set(variables):
+    if cancel(g_prime / common).free_symbols & set(variables):
         return False, _NOTES["partial"]
     return False, _NOTES["whole"]
 
 
 def _common_factor(first, second):
-    """The greatest common factor of two expressions (functions of z act as polynomial generators)."""
+    """The greatest common factor of two expressions (functions of z act as polynomial generators;
+    a case split is one opaque factor; 1 past the simplification budget)."""
     if first == 1 or second == 1:
         return sp.Integer(1)
-    try:
-        return sp.gcd(sp.factor(first), sp.factor(second))
-    except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
-        shared = set(sp.Mul.make_args(sp.factor(first))) & set(sp.Mul.make_args(sp.factor(second)))
-        return sp.Mul(*shared)
+    return shared_factor(first, second)
 
 
 def _coupled_cancellation(delta_index: sp.Expr) -> bool:

@@ -19,6 +19,7 @@ import mpmath
 import sympy as sp
 
 from .. import symbols as S
+from ..budget import simplifiable
 from ..errors import InternalError
 from ._calculus import proved_zero
 
@@ -59,6 +60,8 @@ def _proved_through(shown, computed, in_z, written) -> bool:
     factor = computed / in_z
     if S.z in factor.free_symbols:
         return False
+    if not simplifiable(shown - factor * written):
+        return False
     try:
         return sp.cancel(sp.together(shown - factor * written)) == 0
     except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
@@ -68,6 +71,8 @@ def _proved_through(shown, computed, in_z, written) -> bool:
 def _symbolically_zero(difference: sp.Expr) -> bool:
     if difference == 0:
         return True
+    if not simplifiable(difference):     # past the simplification budget: the numeric test decides
+        return False
     try:
         if sp.expand(difference) == 0 or proved_zero(difference, S.z):
             return True
@@ -82,6 +87,8 @@ def radicands_simplified(expr: sp.Expr) -> sp.Expr:
     The radicands of a derivation are small, so this is cheap where ``simplify`` of the whole
     expression (its trigonometric pass) takes seconds."""
     def simplified(power):
+        if not simplifiable(power.base):
+            return power
         base = sp.trigsimp(sp.factor(sp.cancel(power.base)))
         return sp.Pow(base, power.exp)
     return expr.replace(lambda e: isinstance(e, sp.Pow) and e.exp.is_Rational and not e.exp.is_Integer

@@ -7,6 +7,7 @@ so it can be printed (any notation) and evaluated on concrete arrays (checker, t
 from __future__ import annotations
 
 import sympy as sp
+from sympy.core.relational import Relational
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions import (HadamardPower, HadamardProduct,
                                         MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose)
@@ -64,6 +65,17 @@ class _Vectoriser:
             t = sp.Dummy("t")                     # max(0, 1 - a y): one argument is a vector, the others numbers
             body = expr.func(*[t if arg == varying[0] else arg for arg in expr.args])
             return ElementwiseApplyFunction(sp.Lambda(t, body), self.vector(varying[0]))
+        if isinstance(expr, sp.Pow) and self.is_scalar(expr.base):
+            t = sp.Dummy("t")                     # e^(a y): the power of each entry of a ⊙ y
+            return ElementwiseApplyFunction(sp.Lambda(t, expr.base ** t), self.vector(expr.exp))
+        if isinstance(expr, sp.Piecewise) and len(expr.free_symbols & set(self.vectors)) > 1:
+            shared = _shared_factors(expr)        # (-100 y/a² if a <= 0, else -y/a²) = -y/a² ⊙ (100 if a <= 0, else 1)
+            if shared != 1:
+                return self.vector(sp.Mul(shared, sp.Piecewise(*[(value / shared, condition)
+                                                                for value, condition in expr.args])))
+            by_cases = self.by_cases(expr)
+            if by_cases is not None:
+                return by_cases
         if isinstance(expr, (sp.Function, sp.Piecewise, sp.Pow)):
             used = expr.free_symbols & set(self.vectors)
             if len(used) != 1:
@@ -87,6 +99,23 @@ class _Vectoriser:
                 if not (body.free_symbols & set(self.vectors)):
                     return ElementwiseApplyFunction(sp.Lambda(t, body), self.vector(candidate))
         return None
+    def by_cases(self, expr: sp.Piecewise):
+        """(f if u <= v, else g) over several vectors as f ⊙ 1[u - v <= 0] + g ⊙ 1[u - v > 0]; None
+        for more than two cases or a condition that is not one comparison."""
+        if len(expr.args) != 2 or expr.args[1].cond is not sp.true or not isinstance(expr.args[0].cond, Relational):
+            return None
+        (first, condition), (second, _) = expr.args
+        terms = []
+        for value, case in ((first, condition), (second, condition.negated)):
+            if value == 0:
+                continue
+            t = sp.Dummy("t")
+            indicator = ElementwiseApplyFunction(sp.Lambda(t, sp.Piecewise((1, case.func(t, 0)), (0, True))),
+                                                 self.vector(case.lhs - case.rhs))
+            terms.append(indicator if value == 1 else HadamardProduct(self.vector(value), indicator))
+        if not terms:
+            return MatMul(sp.Integer(0), self.ones)
+        return terms[0] if len(terms) == 1 else MatAdd(*terms)
 
     def product(self, expr: sp.Mul) -> MatrixExpr:
         scalars, sums, units = [], [], []
@@ -150,3 +179,12 @@ def unvectorise(expr: MatrixExpr, units: dict) -> sp.Expr:
         function = expr.function
         return function.expr.xreplace({function.variables[0]: unvectorise(expr.expr, units)})
     raise InternalError(f"no per-unit form for {expr}")
+def _shared_factors(piecewise: sp.Piecewise) -> sp.Expr:
+    """The product of the factors every case of ``piecewise`` has (numbers aside), 1 if none."""
+    shared = None
+    for value, _ in piecewise.args:
+        if value == 0:
+            continue
+        factors = {f for f in sp.Mul.make_args(value) if not f.is_Number}
+        shared = factors if shared is None else shared & factors
+    return sp.Mul(*(shared or ()))

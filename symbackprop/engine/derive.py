@@ -11,8 +11,10 @@ from functools import lru_cache
 import sympy as sp
 
 from .. import symbols as S
-from ..derivation import Derivation
+from ..budget import NOT_SHORTENED, simplifiable
+from ..derivation import Assumption, Derivation, Rule
 from ..network import Network
+from ._calculus import real_domain
 from ._gradients import derive_bias_gradient, derive_cost, derive_weight_gradient
 from ._hidden_delta import derive_hidden_delta
 from ._output_delta import derive_output_delta
@@ -46,9 +48,49 @@ def derive(network: Network) -> Derivation:
     weight_gradient, weight_steps = derive_weight_gradient(network)
     bias_gradient, bias_steps = derive_bias_gradient(network)
     steps = (*cost_steps, *output.steps, *(generic_steps if uniform else hidden_steps), *weight_steps, *bias_steps)
+    steps = _budget_notes(steps, output.quantity, hidden_deltas)
     return Derivation(network=network, cost=cost, output_delta=output.quantity, hidden_deltas=tuple(hidden_deltas),
                       weight_gradient=weight_gradient, bias_gradient=bias_gradient,
-                      assumptions=output.assumptions, steps=steps, hidden_delta=generic_hidden)
+                      assumptions=(*output.assumptions, *_domains(network)), steps=steps,
+                      hidden_delta=generic_hidden)
+
+
+def _budget_notes(steps, output_delta, hidden_deltas) -> tuple:
+    """Say so in the simplification steps of a quantity whose form was past the simplification budget
+    (:mod:`symbackprop.budget`): it is correct, but no shorter form was sought."""
+    past = {"output_delta": not simplifiable(output_delta.unit),
+            "hidden_delta": any(q.activation_derivative is not None and not simplifiable(q.activation_derivative)
+                                for q in hidden_deltas)}
+    rules = {"output_delta": (Rule.SIMPLIFICATION, Rule.CANCELLATION), "hidden_delta": (Rule.SIMPLIFICATION, Rule.ACTIVATION_DERIVATIVE)}
+    return tuple(replace(step, note=f"{step.note}; {NOT_SHORTENED}")
+                 if past.get(step.quantity) and step.rule in rules[step.quantity] and NOT_SHORTENED not in step.note
+                 else step for step in steps)
+
+
+def _domains(network: Network) -> tuple:
+    """Where a typed activation or loss is real (sqrt(z): z >= 0; log(a): a > 0): the derivation holds there.
+
+    Only for expressions a user typed; the catalogue's records say their domains in their descriptions.
+    """
+    from ..catalogue.activations import BY_NAME as ACTIVATIONS
+    from ..catalogue.losses import BY_NAME as LOSSES
+    found = []
+    places = [(network.output, S.L, "the output activation")]
+    places += [(g, S.l, "the hidden activation") for g in dict.fromkeys(network.hidden)]
+    for record, layer, role in places:
+        if record.name in ACTIVATIONS or not record.elementwise:
+            continue
+        at_layer = {S.z: S.unit("z", layer, S.i)}
+        found += [Assumption(f"domain of {record.name}", condition.xreplace(at_layer),
+                             f"{role} {record.name} is real only where this holds; the derivation holds there")
+                  for condition in real_domain(record.definition)]
+    loss = network.loss
+    if loss.name not in LOSSES and loss.separable:
+        at_output = {S.a: S.unit("a", S.L, S.i), S.y: S.target(S.i)}
+        found += [Assumption(f"domain of {loss.name}", condition.xreplace(at_output),
+                             f"the loss {loss.name} is real only where this holds; the derivation holds there")
+                  for condition in real_domain(loss.per_unit)]
+    return tuple(found)
 
 
 @lru_cache(maxsize=128)

@@ -34,7 +34,10 @@ _UNARY = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.Abs: "np.ab
 _HELPER = {log1mexp: "log1m_exp", log_softplus: "log_log1p_exp", RowLogSumExp: "row_logsumexp",
            RowLog1mSoftmax: "row_log1m_softmax", RowMax: "row_max", RowSum: "row_sum",
            sp.erf: "cody_erf", sp.erfc: "cody_erfc"}
-_RELATIONS = {">=": "np.greater_equal", ">": "np.greater", "<=": "np.less_equal", "<": "np.less"}
+_RELATIONS = {">=": "np.greater_equal", ">": "np.greater", "<=": "np.less_equal", "<": "np.less",
+              "==": "np.equal", "!=": "np.not_equal"}
+#: conditions that combine relations, as SymPy writes the cases of relu(relu(z)) or |relu(z) - z|
+_LOGICAL = {sp.And: "np.logical_and", sp.Or: "np.logical_or", sp.Xor: "np.logical_xor"}
 _FULL, _COLUMN, _SCALAR, _MASK = "full", "column", "scalar", "mask"
 
 
@@ -215,8 +218,8 @@ class InplaceKernel:
             return self._piecewise(expr)
         if isinstance(expr, sp.core.relational.Relational):
             return self._relation(expr)
-        if isinstance(expr, (sp.And, sp.Or)):   # the cases of a derivative of max/min: (z >= 1) | (z <= -1)
-            return self._logical("np.logical_and" if isinstance(expr, sp.And) else "np.logical_or", expr.args)
+        if isinstance(expr, sp.logic.boolalg.Boolean):
+            return self._condition(expr)
         if isinstance(expr, RowShift):
             argument = self._evaluate(expr.args[0])
             top = _Value(self._fresh_name(), _COLUMN, False)
@@ -296,6 +299,8 @@ class InplaceKernel:
 
     def _pow(self, expr):
         base, exponent = expr.args
+        if not exponent.is_number:     # 2^sqrt(z): the exponent is an array too
+            return self._ufunc("np.power", *self._operands([base, exponent]))
         value = self._evaluate(base)
         if exponent == 2:
             return self._ufunc("np.square", value)
@@ -318,15 +323,28 @@ class InplaceKernel:
         self._line(f"{name} = {_RELATIONS[expr.rel_op]}({lhs.code}, {rhs.code})")
         return _Value(name, _MASK, False)
 
-    def _logical(self, function, conditions):
-        masks = [self._evaluate(condition) for condition in conditions]
-        for mask in masks:
-            self._release(mask)
-        code = masks[0].code
-        for mask in masks[1:]:
-            code = f"{function}({code}, {mask.code})"
+    def _condition(self, expr):
+        """A boolean mask: True/False, And/Or/Xor/Not of relations, ITE(c, p, q) = (c and p) or (not c and q)."""
+        if expr in (sp.true, sp.false):
+            return _Value(str(bool(expr)), _MASK, False)
+        if isinstance(expr, sp.ITE):
+            condition, if_true, if_false = expr.args
+            return self._condition(sp.Or(sp.And(condition, if_true), sp.And(sp.Not(condition), if_false)))
+        if isinstance(expr, sp.Not):
+            return self._mask("np.logical_not", [self._evaluate(expr.args[0])])
+        if type(expr) in _LOGICAL:
+            values = self._operands(expr.args)
+            result = values[0]
+            for value in values[1:]:
+                result = self._mask(_LOGICAL[type(expr)], [result, value])
+            return result
+        raise NotImplementedError(f"no in-place rule for the condition {expr}")
+
+    def _mask(self, function, values):
+        for value in values:
+            self._release(value)
         name = self._fresh_name()
-        self._line(f"{name} = {code}")
+        self._line(f"{name} = {function}({', '.join(value.code for value in values)})")
         return _Value(name, _MASK, False)
 
     def _piecewise(self, expr):

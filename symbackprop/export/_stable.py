@@ -54,6 +54,7 @@ from functools import lru_cache
 import sympy as sp
 
 from .. import symbols as S
+from ..budget import MAX_DEGREE, is_zero, simplifiable
 from ._nodes import expm1, log1mexp, log1p, log_softplus, logaddexp
 
 __all__ = ["stabilise", "stable_log", "is_exact_term", "ordered_terms"]
@@ -259,9 +260,13 @@ def _as_exp_rational(expr: sp.Expr, z):
             return None
         rates.append(rate)
     q = sp.ilcm(1, *[rate.q for rate in rates])
+    if max(abs(rate) * q for rate in rates) > MAX_DEGREE:
+        return None   # exp(851 z/500) is t^851 in t = exp(z/500): past the simplification budget
     t = sp.Dummy("t", positive=True)
     substituted = expr.xreplace({atom: t ** (rate * q) for atom, rate in zip(atoms, rates)})
     if substituted.has(sp.exp, sp.log, sp.Function, sp.Piecewise, sp.Abs) or not substituted.has(t):
+        return None
+    if not simplifiable(substituted):
         return None
     symbols = substituted.free_symbols
     if not substituted.is_rational_function(*symbols):
@@ -318,7 +323,7 @@ def _combine(positive, negative, z, q):
     """One formula when both branches agree, else Piecewise on the sign of z; u = exp(-|z|/q)."""
     u_value = sp.exp(-sp.Abs(z) / q)
     at = {_U: u_value, _ZABS: sp.Abs(z)}
-    if sp.simplify(positive - negative) == 0:
+    if is_zero(positive - negative):
         return positive.xreplace(at)
     p_num, p_den = sp.fraction(positive)
     n_num, n_den = sp.fraction(negative)
@@ -538,9 +543,13 @@ def _vanishing_ratio(product: sp.Mul, z) -> sp.Expr:
 
 
 def _underflows(expr, z, side) -> bool:
+    """|expr| < 1e-250 at z = ±700, evaluated at 30 digits by mpmath: sympy.N would raise its
+    precision without bound on a typed expression such as z^(2^(z/1000)) to reach 30 digits."""
+    import mpmath
     from ._nodes import elementary
     try:
-        value = sp.N(elementary(expr).subs(z, side * 700), 30)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return False
-    return value.is_number and value.is_real and abs(value) < 1e-250
+        with mpmath.workdps(30):
+            value = sp.lambdify(z, elementary(expr), modules="mpmath")(mpmath.mpf(side * 700))
+            return isinstance(value, mpmath.mpf) and abs(value) < mpmath.mpf("1e-250")
+    except (ArithmeticError, TypeError, ValueError, NameError, KeyError, AttributeError):
+        return False      # KeyError: zoo (1/0 outside the loss's domain) has no mpmath name: not a number

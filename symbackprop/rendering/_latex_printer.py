@@ -42,6 +42,7 @@ class NotationLatexPrinter(LatexPrinter):
         self.notation = _notation(self._settings["notation"])
         self.namer = Namer(self.notation, self._settings["depth"])
         self._elementwise = {}   # Lambda variable -> the printed array it runs over
+        self._stand_ins = {}     # Dummy -> the LaTeX of the factor it stands in for (see _print_Mul)
 
     def doprint(self, expr) -> str:
         return super().doprint(tanh_form(expr))
@@ -61,6 +62,11 @@ class NotationLatexPrinter(LatexPrinter):
         return out
 
     # --- symbols -----------------------------------------------------------------------------
+    def _print_Dummy(self, expr):
+        if expr in self._stand_ins:
+            return self._stand_ins[expr]
+        return self._print_Symbol(expr)
+
     def _print_Symbol(self, expr, style="plain"):
         named = notation_symbol(self, expr, "latex")
         if named is not None:
@@ -110,7 +116,21 @@ class NotationLatexPrinter(LatexPrinter):
             negated = -expr
             if negated.is_Mul and reading_order(negated) is not negated:
                 return "- " + self._print_Mul(negated)
+        expr = self._without_costly_powers(expr)
         return super()._print_Mul(reading_order(expr))
+
+    def _without_costly_powers(self, expr):
+        """The product with each power whose exponent is negative but not a number (exp(-1/(1 + e^{-z})))
+        printed ahead and stood in for by a Dummy: SymPy's fraction() asks such an exponent
+        is_constant(), which simplifies it without bound. The factor stays in the numerator, where
+        fraction() would put it."""
+        costly = [f for f in expr.args if (f.is_Pow or isinstance(f, sp.exp)) and f.as_base_exp()[1].free_symbols
+                  and f.as_base_exp()[1].could_extract_minus_sign()]
+        if not costly:
+            return expr
+        stand_ins = {factor: sp.Dummy("stand_in") for factor in costly}
+        self._stand_ins.update({dummy: self._print(factor) for factor, dummy in stand_ins.items()})
+        return expr.xreplace(stand_ins)
 
     def _factor(self, arg) -> str:
         if isinstance(arg, sp.Add) or (arg.is_Number and arg.is_negative):

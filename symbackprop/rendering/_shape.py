@@ -124,10 +124,19 @@ def split_piecewise(expr: sp.Piecewise):
     if not shared:
         return None
     common = sp.Mul(*shared)
-    rest = sp.Piecewise(*[(sp.cancel(value / common) if value != 0 else 0, cond) for value, cond in expr.args])
+    # every shared factor is a factor of each branch as written: dividing removes it exactly (no cancel,
+    # which on a user's loss can run unbounded)
+    rest = sp.Piecewise(*[(_without(value, shared) if value != 0 else 0, cond) for value, cond in expr.args])
     if not isinstance(rest, sp.Piecewise):
         return None
     return common, rest
+
+
+def _without(value, shared) -> sp.Expr:
+    factors = list(sp.Mul.make_args(value))
+    for factor in shared:
+        factors.remove(factor)
+    return sp.Mul(*factors)
 
 
 def split_matmul(expr: sp.MatMul):

@@ -16,6 +16,7 @@ from typing import Optional
 import sympy as sp
 
 from .. import symbols as S
+from .. import budget
 from ..derivation import Derivation, Rule
 from ..errors import SymbackpropError, UnknownNameError
 from ._mathml import mathml
@@ -167,14 +168,14 @@ def loss_derivative(derivation: Derivation):
     """∂C/∂a of one output unit, read from the derivation's loss-derivative step (None if coupled)."""
     for step in derivation.steps_for("output_delta"):
         if step.rule == Rule.LOSS_DERIVATIVE:
-            value = sp.factor(sp.simplify(unit_form(step.statement.rhs)))
+            value = budget.factor(budget.simplify(unit_form(step.statement.rhs)))
             return None if value.has(sp.KroneckerDelta) or value.has(sp.Indexed) else readable_fraction(value)
     return None
 
 
 def readable_fraction(expr):
     """(y - a)/(a (a - 1)) -> (a - y)/(a (1 - a)): the signs placed so that every sum starts positive."""
-    numerator, denominator = sp.fraction(sp.factor(expr))
+    numerator, denominator = sp.fraction(budget.factor(expr))
     if denominator == 1:
         return expr
     factors = list(sp.Mul.make_args(denominator))
@@ -242,7 +243,7 @@ def _output_reason(left: Layout, right: Layout) -> Prose:
     """Why δ^L differs: a factor of g'(z^L) that one loss cancels and the other does not, or simply two formulas."""
     a, b = left.derivation, right.derivation
     da, db = a.output_delta, b.output_delta
-    ratio = sp.factor(sp.simplify(db.unit / da.unit))
+    ratio = budget.factor(budget.simplify(db.unit / da.unit))
     m = lambda expr: formula(expr, left.latex_printer, left.text_printer)  # noqa: E731
     delta = m(S.vector("delta", S.L))
     dcda = Formula(r"\partial %s/\partial %s" % (left.notation.cost.latex, m(S.a).latex),
@@ -251,11 +252,11 @@ def _output_reason(left: Layout, right: Layout) -> Prose:
     setup_b = f"{b.network.output.name} + {b.network.loss.name}"
     same_output = a.network.output == b.network.output
     for first, second, r, setup_first, setup_second in ((da, db, ratio, setup_a, setup_b),
-                                                        (db, da, sp.factor(1 / ratio), setup_b, setup_a)):
+                                                        (db, da, budget.factor(1 / ratio), setup_b, setup_a)):
         if not same_output:
             break
         g = second.activation_derivative
-        if g is not None and sp.simplify(r - g) == 0 and first.cancels and second.cancels is False:
+        if g is not None and budget.is_zero(r - g) and first.cancels and second.cancels is False:
             factor = _equals(_prime(left, S.L, second.activation), m(g))
             derivative = loss_derivative(a if first is da else b)
             derivative_other = loss_derivative(b if first is da else a)

@@ -1,0 +1,131 @@
+"""The classes of issue 18 and the simplification budget of issue 17, one small case each.
+
+Expected values come from sympy.diff of the composed cost (δ^L = dC/dz), central differences
+(gradcheck), or the definitions themselves; never from the code's own output.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+import sympy as sp
+
+import symbackprop as sb
+from symbackprop import budget
+from symbackprop import symbols as S
+from symbackprop.catalogue import activation
+from symbackprop.cli import EXIT_CODES, INTERNAL_ERROR, SUBCOMMANDS, build_parser, main
+from symbackprop.engine._calculus import contract, positive_factors, real_domain
+from symbackprop.errors import NetworkSpecError
+
+z = S.z
+SMALL = dict(l2=0, bias="separate")
+
+
+# --- the budget ------------------------------------------------------------------------------
+def test_the_degree_is_read_off_the_exponents():
+    # exp(-851 z/500) is t^851 in t = exp(z/500); exp(-314159/100000) is E^(1/100000) to the 314159
+    assert max(budget._degrees(1 / (1 + sp.exp(-sp.Rational(851, 500) * z))).values()) == 851
+    assert max(budget._degrees(sp.exp(-sp.Rational(314159, 100000)) * sp.cosh(z)).values()) == 314159
+    assert max(budget._degrees(sp.exp(-sp.Rational(3, 2) * z) + sp.exp(z)).values()) == 3   # t^-3 and t^2, t = e^(z/2)
+
+
+@pytest.mark.parametrize("text, within", [("z*sigmoid(1.702*z)", False), ("sigmoid(3.14159)*sinh(z)", False),
+                                          ("z*sigmoid(1.5*z)", True), ("tanh(z)", True), ("softplus(z)", True),
+                                          ("tanh(tanh(tanh(tanh(tanh(tanh(z))))))", False)])
+def test_which_derivatives_a_simplifier_is_given(text, within):
+    assert budget.simplifiable(sp.diff(activation(text).definition, z)) is within
+
+
+def test_past_the_budget_the_form_is_kept_and_the_step_says_so():
+    derivation = sb.derive(sb.Network((3, 2, 2), hidden="z*sigmoid(1.702*z)", **SMALL))
+    g = activation("z*sigmoid(1.702*z)").definition
+    shown = derivation.hidden_deltas[0].activation_derivative
+    assert sp.simplify(shown - sp.diff(g, z)) == 0 or all(
+        abs(complex(shown.subs(z, x)) - complex(sp.diff(g, z).subs(z, x))) < 1e-12 for x in (-2.1, 0.3, 1.7))
+    notes = [step.note for step in derivation.steps if step.quantity == "hidden_delta"]
+    assert any(budget.NOT_SHORTENED in note for note in notes)
+
+
+def test_an_expression_nested_past_the_limit_is_refused_in_the_users_text():
+    text = "sigmoid(" * 30 + "z" + ")" * 30
+    with pytest.raises(NetworkSpecError, match=r"activation 'sigmoid\(sigmoid.*nests more than 40"):
+        activation(text)
+
+
+# --- the engine's classes --------------------------------------------------------------------------
+def _output_delta_against_diff(output: str, loss: str, points):
+    """δ^L of one output unit against d/dz of loss(g(z), y), by sympy.diff of the composition."""
+    derivation = sb.derive(sb.Network((3, 2, 2), output=output, loss=loss, **SMALL))
+    g = activation(output).definition
+    composed = sb.catalogue.loss(loss).per_unit.subs(S.a, g)
+    expected = sp.diff(composed, z)
+    unit = derivation.output_delta.unit.subs(S.a, g)
+    for x, t in points:
+        got, want = complex(unit.subs({z: x, S.y: t})), complex(expected.subs({z: x, S.y: t}))
+        assert abs(got - want) <= 1e-12 * (1 + abs(want)), (x, t, got, want)
+    return derivation
+
+
+@pytest.mark.parametrize("output", ["sqrt(z)", "log(z)", "z^0.5"])
+def test_activations_real_on_part_of_the_line_derive_and_say_where(output):
+    derivation = _output_delta_against_diff(output, "quadratic", [(0.7, 0.2), (1.9, 0.6), (3.3, 0.1)])
+    stated = [a.statement for a in derivation.assumptions if a.name.startswith("domain")]
+    assert stated and all(s.lhs == S.unit("z", S.L, S.i) for s in stated)
+
+
+def test_real_domain_reads_logs_and_roots():
+    assert real_domain(sp.sqrt(z)) == (sp.Ge(z, 0),)
+    assert real_domain(sp.log(z)) == (sp.Gt(z, 0),)
+    assert real_domain(sp.log(1 + sp.exp(z))) == ()
+
+
+@pytest.mark.parametrize("loss", ["relu(a)", "elu(a)", "relu(a)-y", "y/leaky_relu(a)", "exp(a*y)"])
+def test_losses_with_kinks_and_in_a_and_y_derive_and_render(loss):
+    derivation = _output_delta_against_diff("sigmoid", loss, [(-1.3, 0.4), (0.2, 0.9), (2.1, 0.3)])
+    for format in ("text", "latex", "json", "tex", "html"):
+        assert sb.render(derivation, format)
+
+
+def test_contraction_reaches_a_delta_inside_the_cases():
+    p, k, n = S.p, S.k, sp.Symbol("n", integer=True, positive=True)
+    a_p, a_k = S.unit("a", S.L, p), S.unit("a", S.L, k)
+    relu_cost = sp.Sum(sp.Piecewise((0, a_p <= 0), (a_p, True)), (p, 1, n))
+    got = contract(sp.diff(relu_cost, a_k))
+    for value in (-0.5, 0.5):
+        assert got.subs(a_k, value) == (0 if value <= 0 else 1)
+
+
+def test_a_constant_two_term_factor_keeps_its_value():
+    constant = sp.log(851) / 2 - sp.log(500) / 2
+    assert sp.simplify(positive_factors(constant * z) - constant * z) == 0
+
+
+@pytest.mark.parametrize("options", [dict(hidden="relu(relu(z))"), dict(hidden="abs(relu(z)-z)"),
+                                     dict(loss="relu(a)-y"), dict(output="identity", loss="elu(17/a)"),
+                                     dict(loss="exp(a*y)"), dict(output="2^sqrt((z+3.14159)/2)", hidden="softplus(z)", loss="quadratic")])
+def test_the_exported_gradient_of_nested_kinks_matches_central_differences(options):
+    check = sb.gradcheck(sb.Network((4, 3, 2), **options, **SMALL))
+    assert check.passed(1e-7), check.relative_difference
+
+
+# --- the CLI -----------------------------------------------------------------------------------------
+def test_an_unanticipated_exception_is_one_line_and_exit_70(monkeypatch, capsys):
+    import symbackprop.cli.derive as derive_command
+
+    def broken(args):
+        raise RuntimeError(f"boom {random.random()}\nsecond line")
+    monkeypatch.setattr(derive_command, "run", broken)
+    assert main(["derive"]) == INTERNAL_ERROR == 70
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"internal error in symbackprop {sb.__version__}: RuntimeError: boom")
+    assert err.rstrip().endswith("please report it with this command")
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_lists_its_exit_codes(command):
+    text = build_parser()._subparsers._group_actions[0].choices[command].format_help()
+    assert "exit codes:" in text
+    for line in EXIT_CODES[command]:
+        assert line.split()[0] in text and "70" in text
