@@ -49,7 +49,7 @@ def defined_interval(output_name: str, loss_name: str):
     ok = []
     for z in grid:
         try:
-            values = [f(z, y) for y in (0.1, 0.9)]
+            values = [f(float(z), y) for y in (0.1, 0.9)]   # a Python float: 1/0 raises, no warning
             ok.append(all(abs(complex(v).imag) == 0 and math.isfinite(float(complex(v).real)) for v in values)
                       and abs(z) > 0.02)
         except (ValueError, ZeroDivisionError, TypeError):
@@ -112,19 +112,32 @@ def reference_form(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: e.is_number and not e.is_Number and not e.is_Relational, lambda e: e.evalf(30))
 
 
+def _with_erf(module):
+    """lambdify's modules for ``module`` with the library's own erf/erfc (lambdify's default is math.erf,
+    which takes no arrays)."""
+    if module == "jax":
+        from jax.scipy import special
+        return [{"erf": special.erf, "erfc": special.erfc}, "jax"]
+    if module == "torch":
+        import torch
+        return [{"erf": torch.special.erf, "erfc": torch.special.erfc}, "torch"]
+    return module
+
+
 def composed_cost(network, module):
     """The cost of ``network`` as a function of (params, X, Y) built from the catalogue's definitions with
     ``module`` ('jax' or 'torch') array functions: the reference autodiff differentiates."""
     xp = {"jax": "jax.numpy", "torch": "torch"}[module]
+    modules = _with_erf(module)
     activations = {}
     for layer in range(2, len(network.sizes) + 1):
         activation = network.activation_of(layer)
         if activation.elementwise:
-            activations[layer] = sp.lambdify(S.z, reference_form(activation.concrete()), module)
+            activations[layer] = sp.lambdify(S.z, reference_form(activation.concrete()), modules)
         else:
             activations[layer] = None   # softmax: written out below from its definition exp(z_k)/Σ exp(z_p)
     if network.loss.separable:
-        loss = sp.lambdify((S.a, S.y), reference_form(network.loss.concrete()), module)
+        loss = sp.lambdify((S.a, S.y), reference_form(network.loss.concrete()), modules)
     else:
         loss = None
     l2 = float(network.l2)

@@ -207,7 +207,7 @@ class InplaceKernel:
         if isinstance(expr, sp.Symbol):
             return self._use(expr)
         if expr.is_Number or expr.is_NumberSymbol or (expr.is_number and not expr.has(sp.Symbol)):
-            return _Value(repr(float(expr)) if expr.is_finite else _constant(expr), _SCALAR, False)
+            return _Value(repr(float(expr)) if expr.is_finite and expr.is_extended_real else _constant(expr), _SCALAR, False)
         if expr.is_Add:
             return self._add(expr)
         if expr.is_Mul:
@@ -383,8 +383,8 @@ def _numpy_function_name(expr):
 
 
 def _constant(expr) -> str:
-    if expr is sp.nan or expr is sp.zoo:   # 0/0 or 1/0 outside the loss's domain: not a number
-        return "np.nan"
+    if expr is sp.nan or expr is sp.zoo or expr.is_extended_real is False:
+        return "np.nan"   # 0/0, 1/0 or log(-1): outside the loss's domain, not a real number
     if expr == sp.oo:
         return "np.inf"
     if expr == -sp.oo:
