@@ -41,7 +41,8 @@ CORRECT = [
     ("ng-ml", NG_ML, r"\delta^{(l)} = (\Theta^{(l)})^T \delta^{(l+1)} .* a^{(l)}(1-a^{(l)})"),
     ("ng-ml", NG_ML, "delta^(l) = Theta^(l)' * delta^(l+1) .* g'(z^(l))"),
     ("ng-ml", NG_ML, r"\Delta^{(l)} := \Delta^{(l)} + \delta^{(l+1)} (a^{(l)})^T"),
-    ("ng-ml", NG_ML, r"D_{ij}^{(l)} = \frac{1}{m} \Delta_{ij}^{(l)} + \frac{\lambda}{m} \Theta_{ij}^{(l)}"),
+    # ex4 2.5: the λ term for the columns j >= 1 only (without the condition it claims the bias column too)
+    ("ng-ml", NG_ML, r"D_{ij}^{(l)} = \frac{1}{m} \Delta_{ij}^{(l)} + \frac{\lambda}{m} \Theta_{ij}^{(l)} \text{ for } j \geq 1"),
     ("ng-ml", NG_ML_SEPARATE, r"D^{(l)} = \frac{1}{m} \Delta^{(l)} + \frac{\lambda}{m} \Theta^{(l)}"),
     # Ng, Deep Learning Specialization: examples as columns, * elementwise
     ("ng-dls", NG_DLS, r"dZ^{[L]} = A^{[L]} - Y"),

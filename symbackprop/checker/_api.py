@@ -1,11 +1,14 @@
 """``check(formula, network, notation=...)``: the formula checker's one entry point."""
 from __future__ import annotations
 
+import dataclasses
+
 from ..engine import derive
 from ..errors import NetworkSpecError
 from ..grammar import parse_formula
 from . import _conventions as C
 from ._assess import assess
+from ._code import FUNCTIONS as CODE_FUNCTIONS, rewrite
 from ._family import diagnose
 from ._verdict import Verdict
 
@@ -26,13 +29,20 @@ def check(formula: str, network, notation: str = C.DEFAULT, *, seed: int = 0) ->
     if not isinstance(network, Network):
         raise NetworkSpecError(f"check() takes a symbackprop.Network, not {type(network).__name__}")
     convention = C.convention(notation)
-    parsed = parse_formula(formula, convention.name)
+    parsed = read_formula(formula, convention)
     derivation = derive(network)
     try:
         return _decide(formula, parsed, convention, network, derivation, seed)
     except RecursionError:
         return Verdict("undecided", formula, convention.name, "", None,
                        "the formula is nested too deeply to evaluate; write it more simply")
+
+
+def read_formula(formula: str, convention):
+    """The parsed formula with program code (Octave, NumPy) written as the notation's formulas."""
+    parsed = parse_formula(formula, convention.name, functions=CODE_FUNCTIONS)
+    return dataclasses.replace(parsed, lhs=rewrite(parsed.lhs, convention.name), rhs=rewrite(parsed.rhs, convention.name),
+                               condition=rewrite(parsed.condition, convention.name))
 
 
 def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
@@ -48,7 +58,7 @@ def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
         return Verdict("undecided", formula, convention.name, quantity, outcome.method,
                        outcome.message or "could not decide", None, tuple(outcome.notes))
     matches = diagnose(outcome, parsed, convention, network, derivation, seed)
-    parts = [outcome.message] if outcome.message else []
+    parts = list(outcome.misapplied) + ([outcome.message] if outcome.message else [])
     if matches:
         parts.append(f"this is {matches[0]}" if not matches[0].startswith("correct") else matches[0])
         if len(matches) > 1:

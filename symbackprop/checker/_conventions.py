@@ -15,7 +15,7 @@ there is one table of them; a convention states only how its formulas are read.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping, Optional
 
@@ -42,6 +42,8 @@ class Convention:
     weight_shift: Optional[int] = None    #: a weight matrix's layer shifts once more
     layer_letters: Optional[Mapping[str, str]] = None  #: written generic layer letter -> canonical ('l' or 'L')
     weight_letter: Optional[str] = None   #: how the notation writes a weight matrix, for messages
+    batch_rows: bool = False              #: batch arrays hold one example per ROW (ex4's a1, d2)
+    scalars: Mapping[str, str] = field(default_factory=dict)  #: more scalar letters: Nielsen's n (the examples) -> 'm'
 
     def __post_init__(self):
         printed = NOTATIONS.get(self.name)
@@ -59,7 +61,7 @@ class Convention:
         if missing:
             raise ValueError(f"convention {self.name!r} has no printing notation of that name "
                              f"({', '.join(NOTATIONS)}), so it must give {', '.join(missing)}")
-        for name in ("letters", "batch_letters", "layer_letters", "cost_letters"):
+        for name in ("letters", "batch_letters", "layer_letters", "cost_letters", "scalars"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
 
@@ -73,16 +75,18 @@ NIELSEN = Convention(
     functions=_COMMON_FUNCTIONS,
     cost_letters={"C": "example", "J": "mean"},
     describe_weights="w^{l} maps layer l-1 to layer l",
+    scalars={"n": "m"},
 )
 
 NG_ML = Convention(
     "ng-ml",
     letters={"a": ACTIVATION, "z": PREACTIVATION, "Theta": WEIGHT, "theta": WEIGHT, "W": WEIGHT, "w": WEIGHT,
              "b": BIAS, "delta": DELTA, "y": TARGET},
-    batch_letters={},
+    batch_letters={"A": ACTIVATION, "Z": PREACTIVATION, "Y": TARGET, "d": DELTA},
     functions=_COMMON_FUNCTIONS,
-    cost_letters={"J": "mean", "C": "example"},
+    cost_letters={"J": "mean", "C": "example", "cost": "example"},
     describe_weights="\\Theta^{(l)} maps layer l to layer l+1",
+    batch_rows=True,
 )
 
 NG_DLS = Convention(

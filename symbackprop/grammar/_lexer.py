@@ -39,6 +39,11 @@ _UNICODE_COMMANDS = {
     "\u03c3": r"\sigma", "\u03bb": r"\lambda", "\u0398": r"\Theta", "\u03b8": r"\theta",
     "\u03c6": r"\phi", "\u03d5": r"\phi", "\u22a4": r"\top",
 }
+#: Operators of the formula dialect only: comparisons (indicators such as ``(z > 0)``) and Octave's
+#: range ``2:end``. Tried before :data:`_OPERATORS`; ``:`` after them, so that ``:=`` wins.
+_FORMULA_OPERATORS = (">=", "<=", "~=", "!=", ">", "<")
+_UNICODE_COMPARISONS = {"\u2265": ">=", "\u2264": "<=", "\u2260": "!="}
+_COMBINING_TILDE = "\u0303"     #: Θ̃ is read as \tilde{\Theta}
 #: Unicode characters read as an ASCII operator sequence (formula dialect only).
 _UNICODE_FORMULA_OPERATORS = {"\u2032": "'", "\u2019": "'", "\u1d40": "^T"}
 
@@ -85,6 +90,17 @@ def tokenize(text: str, dialect: str = "expression") -> list[Token]:
             pos = end
         elif ch == "\\" and formula:
             pos = _command(text, pos, tokens)
+        elif formula and ch == "." and pos + 1 < n and text[pos + 1].isascii() and text[pos + 1].isalpha():
+            tokens.append(Token(OP, ".", pos))      # NumPy: np.dot, A.T
+            pos += 1
+        elif formula and ch == _COMBINING_TILDE and tokens and tokens[-1].kind in (NAME, COMMAND):
+            letter = tokens.pop()
+            tokens += [Token(COMMAND, "\\tilde", letter.column, letter.width), Token(OP, "{", letter.column),
+                       letter, Token(OP, "}", pos)]
+            pos += 1
+        elif formula and ch in _UNICODE_COMPARISONS:
+            tokens.append(Token(OP, _UNICODE_COMPARISONS[ch], pos))
+            pos += 1
         elif ch in _UNICODE_OPERATORS:
             tokens.append(Token(OP, _UNICODE_OPERATORS[ch], pos))
             pos += 1
@@ -96,7 +112,7 @@ def tokenize(text: str, dialect: str = "expression") -> list[Token]:
                 tokens.append(Token(NAME if part.isalpha() else OP, part, pos))
             pos += 1
         else:
-            for op in _OPERATORS:
+            for op in (_FORMULA_OPERATORS + _OPERATORS + (":",)) if formula else _OPERATORS:
                 if text.startswith(op, pos):
                     tokens.append(Token(OP, op, pos, len(op)))
                     pos += len(op)

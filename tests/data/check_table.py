@@ -110,7 +110,7 @@ ROWS = (
     Row("ng-ml", "ex4-small", r"\delta^{(l)} = (\Theta^{(l)})^T (\delta^{(l+1)} .* g'(z^{(l+1)})) .* g'(z^{(l)})", X,
         "lecture: only g'(z(l)) multiplies", ("g'(z^(l+1))",)),
     Row("ng-ml", "ex4-small", r"\delta^{(L)} = (a^{(L)} - y) .* g'(a^{(L)})", X,
-        "ex4 step 2: δ(3) = a(3) − y; a derivative is taken at z, never at a", ("g'(a^(3))",)),
+        "ex4 step 2: δ(3) = a(3) − y; a derivative is taken at z, never at a", ("g'(a^(L))",)),
     Row("ng-ml", "ex4-small", r"\delta^{(2)} = (\Theta^{(2)})^T \delta^{(3)} .* g'(a^{(2)})", X,
         "lecture: g'(z(2)), at the pre-activation", ("g'(a^(2))",)),
     Row("ng-ml", "ex4-small", r"\Delta^{(l)}_{ij} := \Delta^{(l)}_{ij} + a^{(l)}_j \delta^{(l+1)}_i", C,
