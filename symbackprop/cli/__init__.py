@@ -54,6 +54,8 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    original = sys.stdout
+    sys.stdout = _PipeSafe(original)
     try:
         return args.run(args)
     except SymbackpropError as error:
@@ -62,5 +64,39 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    finally:
+        sys.stdout = original
+
+
+class _PipeSafe:
+    """stdout that survives a reader that went away (``symbackprop check ... | head -1``): the rest of the
+    output is dropped and the command still returns its own exit code (1 for an incorrect verdict),
+    never 0 because a pipe closed."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+
+    def _drop(self):
+        import os
+        try:   # point the descriptor at /dev/null so that no later flush (at exit) fails again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
