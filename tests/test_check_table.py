@@ -9,19 +9,7 @@ from data.check_table import NETWORKS, ROWS
 _NETWORKS = {name: sb.Network(**spec) for name, spec in NETWORKS.items()}
 
 #: Rows the checker does not read yet (the issue's work list); empty when the issue is done.
-PENDING: set = {
-    "ng-ml:delta2 = Theta2(:, 2:end)' * delta3",
-    'ng-ml:delta2 = Theta2(:, 2:end) * delta3 .* sigmoidGradient(z2)',
-    "ng-ml:Delta1 = Delta1 + a1 * delta2'",
-    "ng-ml:\\delta^{(l)} = \\Theta^{(l)} \\delta^{(l+1)} .* g'(z^{(l)})",
-    "ng-ml:\\delta^{(l)} = (\\Theta^{(l)})^T (\\delta^{(l+1)} .* g'(z^{(l+1)})) .* g'(z^{(l)})",
-    'ng-dls:dZ1 = np.dot(W2, dZ2) * (1 - np.power(A1, 2))',
-    'ng-dls:db1 = 1/m * np.sum(dZ1)',
-    'ng-dls:db3 = 1./m * np.sum(dZ3, axis=1, keepdims=True) + (lambd/m) * b3',
-    "nielsen:\\delta^l = (w^{l+1} \\delta^{l+1}) \\odot \\sigma'(z^l)",
-    'nielsen:\\frac{\\partial C}{\\partial b^l} = \\frac{\\partial C_0}{\\partial b^l} + \\frac{\\lambda}{n} b^l',
-    'nielsen:\\delta^L = (a^L - y) \\odot a^L \\odot (1 - a^L)',
-}
+PENDING: set = set()
 
 
 def _id(row) -> str:

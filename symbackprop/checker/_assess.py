@@ -26,6 +26,8 @@ from ._reader import Context, RhsReader, _shape
 from ._syntax import strip_groups, text_of
 from ._target import FormulaReader, Target
 from ._symbolic import proved_equal
+from ._target import LOSS_GRADIENT
+from ._words import Words
 
 SAMPLES = 4          #: random draws per concrete layer
 MAX_ATTEMPTS = 12    #: draws tried before giving up on finding finite values
@@ -73,8 +75,9 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
         target = dataclasses.replace(target, mode="example")
     target = _settle_mode(target, rhs, convention)
     first_column = _first_column(formula, target, network, reader)
+    words = Words(convention, network.depth, l2=network.l2 != 0)
     try:
-        assignments = layer_assignments(target, network.depth)
+        assignments = layer_assignments(target, network.depth, words)
     except LayerRangeError as exc:
         return Assessment("incorrect", "layer", target, str(exc))
     trials = None
@@ -96,7 +99,7 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
         for note in trial.notes:
             if note not in notes:
                 notes.append(note)
-    shape_problem = _shape_problem(trials, target)
+    shape_problem = _shape_problem(trials, target, words)
     if shape_problem:
         return Assessment("incorrect", "shape", target, shape_problem, trials, notes, misapplied=misapplied)
     for trial in trials:
@@ -112,7 +115,7 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
             all_finite = False
             continue
         if counterexample is None and not trial.proved:
-            counterexample = _mismatch(trial)
+            counterexample = _mismatch(trial, words)
     if counterexample is not None:
         return Assessment("incorrect", "numeric", target, "", trials, notes, counterexample, misapplied)
     if all(trial.proved for trial in trials):
@@ -149,7 +152,7 @@ def _settle_mode(target: Target, rhs: A.Node, convention) -> Target:
                   target.bishop_row)
 
 
-def layer_assignments(target: Target, depth: int) -> list[dict]:
+def layer_assignments(target: Target, depth: int, words=None) -> list[dict]:
     """The concrete values of the generic layer l to test (at most three), with L = depth."""
     layer = target.layer
     has_l = S.l in layer.free_symbols
@@ -166,7 +169,7 @@ def layer_assignments(target: Target, depth: int) -> list[dict]:
         if _valid(target, int(concrete), depth, generic=has_l and not has_L):
             valid.append(layers)
     if not valid:
-        raise LayerRangeError(_no_layer_message(target, depth))
+        raise LayerRangeError(_no_layer_message(target, depth, words))
     if len(valid) > 3:
         valid = [valid[0], valid[len(valid) // 2], valid[-1]]
     return valid
@@ -187,12 +190,15 @@ def _valid(target: Target, layer: int, depth: int, generic: bool) -> bool:
     return 2 <= layer <= depth
 
 
-def _no_layer_message(target: Target, depth: int) -> str:
+def _no_layer_message(target: Target, depth: int, words=None) -> str:
     if target.quantity == "delta" and S.l in target.layer.free_symbols:
-        return (f"'{target.written}' is the δ of a hidden layer, but this {depth}-layer network has no hidden "
-                f"layer; its output layer is L = {depth}")
-    return (f"'{target.written}' names layer {target.layer}, which this {depth}-layer network does not have "
-            f"(canonical layers 1..{depth}, weights into layers 2..{depth})")
+        output = words.layer_value(depth) if words else depth
+        return (f"'{target.written}' is the error of a hidden layer, but this {depth}-layer network has no hidden "
+                f"layer; its output layer is L = {output}")
+    if words is None:
+        return f"'{target.written}' names a layer this {depth}-layer network does not have"
+    return (f"'{target.written}' names layer {words.layer(target.layer)}, which this {depth}-layer network does "
+            f"not have ({words.numbering()})")
 
 
 def _readings(convention, network) -> list:
@@ -317,16 +323,17 @@ def _problem(trial: Trial, target: Target, trials) -> Assessment:
     return Assessment("incorrect", "layer", target, str(exc), trials)
 
 
-def _shape_problem(trials, target) -> str:
+def _shape_problem(trials, target, words=None) -> str:
     for trial in trials:
         if trial.entry is not None:
             continue
         user, wanted = trial.user, trial.expected
-        if not isinstance(user, MatrixExpr):
-            return (f"the right-hand side is a scalar, but {trial.target.describe()} is "
-                    f"{_shape(wanted)}")
+        describe = words.describe(trial.target) if words else trial.target.describe()
+        shape = words.shape if words else _shape
+        if not isinstance(user, MatrixExpr) or (user.shape == (1, 1) and wanted.shape != (1, 1)):
+            return f"the right-hand side is a scalar, but {describe} is {shape(wanted)}"
         if not (sp.expand(user.shape[0] - wanted.shape[0]) == 0 and sp.expand(user.shape[1] - wanted.shape[1]) == 0):
-            return (f"the right-hand side is {_shape(user)}, but {trial.target.describe()} is {_shape(wanted)}")
+            return f"the right-hand side is {shape(user)}, but {describe} is {shape(wanted)}"
     return ""
 
 
@@ -347,6 +354,15 @@ def draw(derivation, rng) -> Sample:
     m = int(rng.integers(2, 5))
     lam = float(rng.uniform(0.3, 1.7)) if network.l2 != 0 else 0.0
     return Sample(derivation, rng, sizes, m, lam)
+
+
+def _input_name(symbol, words) -> str:
+    from ._numeric import label
+    if words is None or symbol.role == LOSS_GRADIENT:
+        return label(symbol)
+    extra = " (batch)" if symbol.shape[1] == S.m else ""
+    bias = " with bias unit" if symbol.shape[0] == S.width[symbol.layer] + 1 and symbol.role == "a" else ""
+    return Words.text_alone(words, symbol) + bias + extra
 
 
 def value_at(form, trial: Trial, sample: Sample, entry_of_user: bool = False):
@@ -388,20 +404,28 @@ def close(user: np.ndarray, wanted: np.ndarray) -> bool:
     return bool(np.allclose(user[mask], wanted[mask], rtol=RTOL, atol=ATOL * scale))
 
 
-def _mismatch(trial: Trial) -> Optional[dict]:
+def _mismatch(trial: Trial, words=None) -> Optional[dict]:
     for sample, (user, wanted) in zip(trial.samples, trial.values):
         if not close(user, wanted):
-            return counterexample(trial, sample, user, wanted)
+            return counterexample(trial, sample, user, wanted, words)
     return None
 
 
-def counterexample(trial: Trial, sample: Sample, user, wanted) -> dict:
-    layers = {str(k): int(v) for k, v in trial.layers.items()}
-    inputs = {name: np.round(value, 6).tolist() for name, value in sample.used.items()
-              if value.size <= 64}
+def counterexample(trial: Trial, sample: Sample, user, wanted, words=None) -> dict:
+    """Sizes, layers and arrays named as the notation names them (Θ^(1), s_1, n^[0], l counted from 0)."""
+    if words is None:
+        layers = {str(k): int(v) for k, v in trial.layers.items()}
+        sizes = {f"n^{layer}": n for layer, n in sample.sizes.items()}
+    else:
+        layers = {words.notation.layer_name(str(k)): words.layer_value(int(v)) for k, v in trial.layers.items()}
+        sizes = {words.size_name(layer): n for layer, n in sample.sizes.items()}
+    inputs = {}
+    for symbol, value in sample.used.items():
+        if value.size <= 64:
+            inputs[_input_name(symbol, words)] = np.round(value, 6).tolist()
     return {
         "layers": layers,
-        "sizes": {f"n^{layer}": n for layer, n in sample.sizes.items()},
+        "sizes": sizes,
         "m": sample.m,
         "lambda": round(sample.lam, 6),
         "inputs": inputs,

@@ -164,7 +164,7 @@ class Sample:
             value = batch if cols == self.m else batch[:, :1]
         if value.shape != (rows, cols):
             raise NotEvaluable(f"{symbol.name} is {value.shape}, expected {(rows, cols)}")
-        self.used[_label(symbol)] = value
+        self.used[symbol] = value
         return value
 
 
@@ -176,7 +176,8 @@ def parameters(network) -> dict:
     return values
 
 
-def _label(symbol: S.LayerArray) -> str:
+def label(symbol: S.LayerArray) -> str:
+    """A short canonical name of an array, e.g. a^2 (batch)."""
     rows, cols = symbol.shape
     suffix = " (batch)" if cols == S.m else ""
     return f"{symbol.role}^{symbol.layer}{suffix}" if rows != S.width[symbol.layer] + 1 else \

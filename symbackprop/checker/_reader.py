@@ -85,8 +85,21 @@ class RhsReader:
             chain.append(node)
             node = node.left
         value = self.leaf(node)
+        if len(chain) > 8 and all(binary.op in "+-" for binary in chain):
+            return self.long_sum(value, chain)
         for binary in reversed(chain):
             value = self.binary(binary, value, self.value(binary.right))
+        return value
+
+    def long_sum(self, first, chain):
+        """a + b + ... + z as one sum (adding term by term is quadratic in the number of terms)."""
+        terms = [first] + [self.value(b.right) if b.op == "+" else _negate(self.value(b.right)) for b in reversed(chain)]
+        matrices = [t for t in terms if _is_matrix(t)]
+        if matrices and len(matrices) == len(terms) and all(_same_shape(t, matrices[0]) for t in matrices):
+            return MatAdd(*terms)
+        value = terms[0]
+        for binary, term in zip(reversed(chain), terms[1:]):
+            value = self.add(binary, value, term)
         return value
 
     def leaf(self, node: A.Node):
@@ -257,10 +270,22 @@ class RhsReader:
         depth = self.ctx.depth
         lowest = 1 if role in (C.ACTIVATION,) else 2
         if not lowest <= layer <= depth:
-            what = "the weight matrix into layer" if role == C.WEIGHT else f"the {ROLE_WORDS.get(role, role)} of layer"
-            raise LayerRangeError(f"'{text_of(node)}' would be {what} {layer} (canonical numbering: input = layer 1), "
-                                  f"but this network's layers with one are {lowest}..{depth}")
+            words = self.words
+            if role == C.WEIGHT:
+                raise LayerRangeError(
+                    f"'{text_of(node)}' names a weight matrix this {depth}-layer network does not have: its weight "
+                    f"matrices are {words.weight(2)} to {words.weight(depth)} ({words.numbering()})")
+            what = ROLE_WORDS.get(role, role)
+            raise LayerRangeError(
+                f"'{text_of(node)}' names the {what} of layer {words.layer(layer)}, which this {depth}-layer network "
+                f"does not have: the layers with {'an' if what[0] in 'aeiou' else 'a'} {what} are "
+                f"{words.layer(lowest)} to {words.layer(depth)} ({words.numbering()})")
         return layer
+
+    @property
+    def words(self):
+        from ._words import Words
+        return Words(self.convention, self.ctx.depth)
 
     def array(self, role: str, layer: int, batch: bool = False, augment: bool = False,
               columns: bool = False) -> MatrixExpr:
@@ -429,9 +454,11 @@ class RhsReader:
             return _scale(left, right)
         fits_matmul = _same_size(left.shape[1], right.shape[0])
         fits_hadamard = _same_shape(left, right)
+        if fits_matmul and fits_hadamard and node.op == "*" and self.convention.name == "ng-dls":
+            return HadamardProduct(left, right)     # NumPy's '*' is elementwise
         if fits_matmul and fits_hadamard and not (_same_size(left.shape[0], 1) and _same_size(left.shape[1], 1)):
             raise AmbiguousProductError(
-                f"'{text_of(node.left)}' and '{text_of(node.right)}' are both {_shape(left)}: "
+                f"'{text_of(node.left)}' and '{text_of(node.right)}' are both {self.words.shape(left)}: "
                 f"'{'*' if node.op == '*' else 'juxtaposition'}' could be the matrix product or the elementwise "
                 f"product; write @ (matrix) or \\odot / .* (elementwise)")
         if fits_matmul:
@@ -752,8 +779,9 @@ class RhsReader:
         return left, right
 
     def shape_message(self, node, verb, left, right) -> str:
-        return (f"shapes do not fit: cannot {verb} '{text_of(node.left)}' ({_shape(left)}) and "
-                f"'{text_of(node.right)}' ({_shape(right)})")
+        words = self.words
+        return (f"shapes do not fit: cannot {verb} '{text_of(node.left)}' ({words.shape(left)}) and "
+                f"'{text_of(node.right)}' ({words.shape(right)})")
 
 
 _COMPARISONS = (">", "<", ">=", "<=", "!=", "~=")

@@ -138,7 +138,7 @@ def _unparse(node) -> str:
     if isinstance(node, A.Script):
         text = _unparse(node.base)
         if node.sup is not None:
-            inner = _unparse(node.sup)
+            inner = _unparse(node.sup).replace(" ", "")
             style = node.sup_style
             if style:
                 text += "^" + (f"({inner})" if style == "(" else f"[{inner}]")
