@@ -139,6 +139,9 @@ def _accumulation_rhs(formula, target: Target) -> A.Node:
 
 def _settle_mode(target: Target, rhs: A.Node, convention) -> Target:
     """ng-dls's dW and db: vectorised over a batch when the right-hand side uses batch arrays (dZ, A)."""
+    if target.mode == "example+reg" and any(isinstance(n, A.Name) and n.name in convention.batch_letters
+                                            for n in A.walk(rhs)):
+        return dataclasses.replace(target, mode="mean")    # Goodfellow's J over a batch (G, H): the mean
     if target.mode != "pending":
         return target
     if target.quantity not in ("weight_gradient", "bias_gradient"):
@@ -205,7 +208,7 @@ def _readings(convention, network) -> list:
     """(rows, augment) readings to try, in order: examples as columns, then as rows (ng-ml); activations
     without, then with Ng's bias unit."""
     augments = (False, True) if network.bias == "column" else (False,)
-    rows = (False, True) if convention.batch_rows else (False,)
+    rows = (False, True) if convention.name == "ng-ml" else (False,)   # ex4's code, one example per row
     return [(r, a) for r in rows for a in augments]
 
 

@@ -71,9 +71,9 @@ NIELSEN = Convention(
     "nielsen",
     letters={"a": ACTIVATION, "z": PREACTIVATION, "w": WEIGHT, "W": WEIGHT, "Theta": WEIGHT, "theta": WEIGHT,
              "b": BIAS, "delta": DELTA, "y": TARGET},
-    batch_letters={},
+    batch_letters={"A": ACTIVATION, "Z": PREACTIVATION, "Y": TARGET, "Delta": DELTA},
     functions=_COMMON_FUNCTIONS,
-    cost_letters={"C": "example", "J": "mean"},
+    cost_letters={"C": "example", "J": "mean", "Cbar": "mean"},
     describe_weights="w^{l} maps layer l-1 to layer l",
     scalars={"n": "m"},
 )
@@ -103,21 +103,23 @@ GOODFELLOW = Convention(
     "goodfellow",
     letters={"h": ACTIVATION, "a": PREACTIVATION, "W": WEIGHT, "w": WEIGHT, "Theta": WEIGHT, "b": BIAS, "y": TARGET,
              "yhat": OUTPUT, "x": ACTIVATION},
-    batch_letters={},
+    batch_letters={"H": ACTIVATION, "G": DELTA, "Y": TARGET},
     functions=("f", "sigma", "phi"),
     cost_letters={"J": "example+reg", "L": "example"},
     describe_weights="W^{(k)} maps layer k-1 to layer k, counting the input as layer 0",
+    batch_rows=True,
 )
 
 BISHOP = Convention(
     "bishop",
     letters={"z": ACTIVATION, "a": PREACTIVATION, "w": WEIGHT, "W": WEIGHT, "Theta": WEIGHT, "b": BIAS, "delta": DELTA,
              "t": TARGET, "y": OUTPUT, "x": ACTIVATION},
-    batch_letters={},
+    batch_letters={"Z": ACTIVATION, "A": PREACTIVATION, "Delta": DELTA, "T": TARGET},
     functions=("h", "sigma", "g", "f"),
     cost_letters={"E": "example"},
     describe_weights="w_{ji} connects unit i to unit j of the next layer",
     index_layers=True,
+    batch_rows=True,
 )
 
 CONVENTIONS: tuple[Convention, ...] = (NG_ML, NG_DLS, NIELSEN, GOODFELLOW, BISHOP)

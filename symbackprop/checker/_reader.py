@@ -29,6 +29,7 @@ from .. import symbols as S
 from ..catalogue.activations import BY_NAME as ACTIVATIONS
 from ..errors import ParseError
 from ..grammar import _ast as A
+from ..grammar._parser import ONES
 from ..grammar._to_sympy import MAX_EXPONENT, number
 from . import _conventions as C
 from ._errors import AmbiguousProductError, FormulaShapeError, LayerRangeError
@@ -88,6 +89,10 @@ class RhsReader:
         if len(chain) > 8 and all(binary.op in "+-" for binary in chain):
             return self.long_sum(value, chain)
         for binary in reversed(chain):
+            right = strip_groups(binary.right)
+            if binary.op == "juxt" and isinstance(right, A.Name) and right.name == ONES and _is_matrix(value):
+                value = MatMul(value, OneMatrix(value.shape[1], 1))    # X 1: X summed over its columns
+                continue
             value = self.binary(binary, value, self.value(binary.right))
         return value
 
@@ -170,8 +175,19 @@ class RhsReader:
             return S.lam
         if name == "T" and sub is None and sup is None:
             raise self.error("'T' outside a superscript; write a transpose as X^T", node)
-        if conv.name == "goodfellow" and name == "g":
+        if conv.name == "goodfellow" and name == "g" and layer_node is None:
             return self.transposed(self.goodfellow_gradient(), transpose)
+        if conv.name == "goodfellow" and name == "g":     # g^(k) = ∇_{a^(k)} J, as derive writes it
+            name = "delta"
+            role_override = C.DELTA
+        else:
+            role_override = None
+        if name == ONES:
+            return sp.Integer(1)      # derive's 1: the scalar, or (after a batch) the vector of ones
+        if name == "e" and sub is None and "e" not in conv.letters:     # Euler's number, e^(z) as derive prints it
+            if sup is None:
+                return sp.E
+            return self.apply(sp.exp(S.z), 0, self.value(sup), node, "exp")
         if conv.name == "ng-ml" and name == "Delta":
             layer = self.concrete(self.reader.weight_layer(layer_node, node), node, "W")
             value = self.accumulated(layer)
@@ -187,7 +203,7 @@ class RhsReader:
             base = A.Script(node.column, A.Name(node.column, name), sub, None) if sub is not None else \
                 A.Name(node.column, name)
             return self.power(A.Binary(layer_node.column, "^", base, layer_node))
-        role = conv.letters.get(name)
+        role = role_override or conv.letters.get(name)
         batch = False
         if role is None and name in conv.batch_letters:
             role, batch = conv.batch_letters[name], True

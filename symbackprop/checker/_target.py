@@ -162,9 +162,7 @@ class FormulaReader:
             if self._mentions_c0():
                 return "mean"
         if name == "E" and self.convention.name == "bishop":
-            if sub is None:
-                raise self.error("Bishop's E sums the examples; check the per-example E_n", cost)
-            return "example"
+            return "example" if sub is not None else "mean"     # E_n one example; E the batch, as derive prints it
         if name in modes:
             return modes[name]
         accepted = ", ".join(modes)

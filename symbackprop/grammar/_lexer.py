@@ -44,6 +44,7 @@ _UNICODE_COMMANDS = {
 _FORMULA_OPERATORS = (">=", "<=", "~=", "!=", ">", "<")
 _UNICODE_COMPARISONS = {"\u2265": ">=", "\u2264": "<=", "\u2260": "!="}
 _COMBINING_TILDE = "\u0303"     #: Θ̃ is read as \tilde{\Theta}
+_COMBINING_MARKS = {"\u0303": "\\tilde", "\u0304": "\\overline", "\u0305": "\\overline"}   #: C̄ is \overline{C}
 #: Unicode characters read as an ASCII operator sequence (formula dialect only).
 _UNICODE_FORMULA_OPERATORS = {"\u2032": "'", "\u2019": "'", "\u1d40": "^T"}
 
@@ -93,9 +94,9 @@ def tokenize(text: str, dialect: str = "expression") -> list[Token]:
         elif formula and ch == "." and pos + 1 < n and text[pos + 1].isascii() and text[pos + 1].isalpha():
             tokens.append(Token(OP, ".", pos))      # NumPy: np.dot, A.T
             pos += 1
-        elif formula and ch == _COMBINING_TILDE and tokens and tokens[-1].kind in (NAME, COMMAND):
+        elif formula and ch in _COMBINING_MARKS and tokens and tokens[-1].kind in (NAME, COMMAND):
             letter = tokens.pop()
-            tokens += [Token(COMMAND, "\\tilde", letter.column, letter.width), Token(OP, "{", letter.column),
+            tokens += [Token(COMMAND, _COMBINING_MARKS[ch], letter.column, letter.width), Token(OP, "{", letter.column),
                        letter, Token(OP, "}", pos)]
             pos += 1
         elif formula and ch in _UNICODE_COMPARISONS:

@@ -52,7 +52,8 @@ _COMMAND_NAMES = {r"\top": "T", r"\intercal": "T", r"\mathsf{T}": "T"}
 LETTER_COMMANDS = ("alpha", "beta", "gamma", "delta", "Delta", "epsilon", "varepsilon", "eta", "theta",
                    "Theta", "lambda", "mu", "sigma", "tau", "phi", "varphi", "psi", "omega",
                    "ell", "Omega", "exp", "log", "ln", "tanh", "sinh", "cosh", "sqrt", "max", "min")
-_STRUCTURE_COMMANDS = (r"\frac", r"\tfrac", r"\dfrac", r"\sum", r"\partial", r"\nabla", r"\hat", r"\tilde")
+_STRUCTURE_COMMANDS = (r"\frac", r"\tfrac", r"\dfrac", r"\sum", r"\partial", r"\nabla", r"\hat", r"\tilde",
+                       r"\overline", r"\bar")
 # --- read in formulas as students write them (checker) ---------------------------------------------
 #: comparisons, for indicators such as \mathbb{1}[z > 0]
 _COMMAND_COMPARISONS = {r"\geq": ">=", r"\ge": ">=", r"\leq": "<=", r"\le": "<=", r"\neq": "!=", r"\ne": "!=",
@@ -61,6 +62,8 @@ _COMMAND_COMPARISONS = {r"\geq": ">=", r"\ge": ">=", r"\leq": "<=", r"\le": "<="
 _MORE_FONTS = {r"\mathbb", r"\mathds", r"\mathbbm"}
 #: words that start a condition after the right-hand side: "... for j >= 1", "\text{if } j \neq 0"
 CONDITION_WORDS = ("for", "if", "when", "where")
+#: the vector of ones as derive prints it (\mathbf{1}, or a lone 1 after a batch): a name no one can type
+ONES = "\U0001d7cf"
 _CLOSING = {"(": ")", "{": "}", "[": "]"}
 
 
@@ -81,6 +84,7 @@ class Parser:
     def _normalise(self, tokens: list[Token]) -> list[Token]:
         """Drop LaTeX spacing and font commands; read operator commands as their operator."""
         out = []
+        tokens = _read_as_derive_prints(tokens) if self.formula else tokens
         for token in tokens:
             if token.kind == OP and not self.formula and token.text in _EXPRESSION_ONLY_OPS:
                 token = Token(OP, _EXPRESSION_ONLY_OPS[token.text], token.column, token.width)
@@ -169,6 +173,12 @@ class Parser:
             raise self.trailing()
         return A.Equation(eq.column, lhs, rhs, condition)
 
+    def at_ones(self) -> bool:
+        """A lone 1 at the end of a product, as derive prints the vector of ones: (d^(l))^T 1."""
+        token, following = self.token, self.tokens[self.pos + 1]
+        return token.kind == NUMBER and token.text == "1" and (
+            following.kind == END or (following.kind == OP and following.text in ("+", "-", ")", "}", "]")))
+
     def at_condition(self) -> bool:
         """At 'for', 'if' ... or at '{for}' (what \\text{ for } leaves), after a complete right-hand side."""
         if not self.formula:
@@ -222,6 +232,10 @@ class Parser:
                 elif self.starts_operand(token):
                     if MUL <= min_bp:
                         break
+                    if self.formula and self.at_ones():
+                        ones = self.advance()
+                        left = A.Binary(ones.column, "juxt", left, A.Name(ones.column, ONES, True))
+                        continue
                     if token.kind == NUMBER:
                         raise self.error(f"a number cannot follow an operand directly: "
                                          f"write '*' before {token.describe()}")
@@ -248,6 +262,9 @@ class Parser:
         if token.kind == NUMBER:
             self.advance()
             return A.Number(token.column, token.text)
+        if self.formula and token.kind == NAME and token.text == ONES:
+            self.advance()
+            return A.Name(token.column, ONES, True)
         if self.formula and token.kind == OP and token.text == ":" and self.tokens[self.pos + 1].text in (",", ")"):
             self.advance()          # Octave's whole dimension: Theta1(:, 2:end)
             return A.Name(token.column, ":")
@@ -323,7 +340,10 @@ class Parser:
         if self.formula and self.at(OP, "(") and self.is_function(node):
             node = A.Call(_start(node), node, self.call_arguments())
         while self.formula:
-            if self.at(OP, "(") and not self.is_function(node):
+            if isinstance(node, A.Group) and node.delimiter == "[" and self.at(OP, "_") and self.rows_subscript():
+                node = A.Index(node.column, node, A.Binary(node.column, ",", A.Binary(
+                    node.column, ":", A.Number(node.column, "2"), A.Name(node.column, "end")), A.Name(node.column, ":")))
+            elif self.at(OP, "(") and not self.is_function(node):
                 index = self.octave_index(node)
                 if index is None:
                     break
@@ -337,6 +357,29 @@ class Parser:
         return node
 
     # --- program code: Octave and NumPy -----------------------------------------------------------
+    def rows_subscript(self) -> bool:
+        """derive's ``[X]_(rows 1..)``: the rows from 1 on, Ng's bias row 0 dropped. Consumes it when there."""
+        start = self.pos
+        opening = self.tokens[start + 1]
+        if opening.kind != OP or opening.text not in "({":
+            return False
+        close = _CLOSING[opening.text]
+        words = next((t for t in self.tokens[start + 2: start + 5] if t.kind != OP or t.text != "{"), None)
+        if words is None or words.kind != NAME or words.text != "rows":
+            return False
+        depth, position = 0, start + 1
+        while position < len(self.tokens) and self.tokens[position].kind != END:
+            token = self.tokens[position]
+            if token.kind == OP and token.text == opening.text:
+                depth += 1
+            elif token.kind == OP and token.text == close:
+                depth -= 1
+                if depth == 0:
+                    self.pos = position + 1
+                    return True
+            position += 1
+        return False
+
     def call_arguments(self) -> A.Node:
         """``(x)``, ``(x, y)``, and NumPy's keyword arguments ``(dZ, axis=1, keepdims=True)``."""
         open_ = self.token
@@ -489,11 +532,12 @@ class Parser:
             numerator = self.braced(command)
             denominator = self.braced(command)
             return self.after_atom(A.Binary(token.column, "frac", numerator, denominator))
-        if command in (r"\hat", r"\tilde"):
+        if command in (r"\hat", r"\tilde", r"\overline", r"\bar"):
             inner = self.braced(command)
             if not isinstance(inner, A.Name):
                 raise self.error(rf"{command} takes one letter, e.g. {command}{{y}}", token.column)
-            return self.after_atom(self.scripts(A.Name(token.column, inner.name + command[1:], True)))
+            accent = {"overline": "bar"}.get(command[1:], command[1:])
+            return self.after_atom(self.scripts(A.Name(token.column, inner.name + accent, True)))
         if command == r"\sum":
             return self.summation(token)
         if command == r"\partial":
@@ -564,6 +608,32 @@ class Parser:
 #: Names that are functions in formulas: g'(z), \sigma'(z), f'(a), h'(a), \phi(z).
 FORMULA_FUNCTIONS = ("sigma", "g", "f", "h", "phi", "varphi", "sigmoid", "relu", "softplus", "softmax",
                      "ReLU", "max", "min", "log", "ln", "exp", "tanh", "sqrt")
+
+
+def _read_as_derive_prints(tokens: list[Token]) -> list[Token]:
+    r"""Token patterns of derive's LaTeX: \mathbin{.*} is the operator .*; \mathbf{1} the vector of ones;
+    \ldots inside derive's "rows 1 \ldots" is kept as a name the rows subscript skips."""
+    out, i = [], 0
+    while i < len(tokens):
+        token = tokens[i]
+        ahead = tokens[i + 1: i + 4]
+        if token.kind == COMMAND and token.text == r"\mathbin" and len(ahead) == 3 and ahead[0].text == "{" \
+                and ahead[1].kind == OP and ahead[2].text == "}":
+            out.append(ahead[1])
+            i += 4
+            continue
+        if token.kind == COMMAND and token.text in (r"\mathbf", r"\boldsymbol", r"\bm") and len(ahead) == 3 \
+                and ahead[0].text == "{" and ahead[1].kind == NUMBER and ahead[1].text == "1" and ahead[2].text == "}":
+            out.append(Token(NAME, ONES, token.column, ahead[2].column + 1 - token.column, command=True))
+            i += 4
+            continue
+        if token.kind == COMMAND and token.text == r"\ldots":
+            out.append(Token(NAME, "ldots", token.column, token.width))
+            i += 1
+            continue
+        out.append(token)
+        i += 1
+    return out
 
 
 def _is_comparison(node: A.Node) -> bool:
