@@ -9,8 +9,9 @@ a - y
 from .catalogue import ACTIVATIONS, LOSSES, Activation, Loss
 from .derivation import Assumption, Derivation, Quantity, Rule, Step
 from .engine import derive
-from .errors import (ExportError, NetworkSpecError, NotDifferentiableError, ParseError, ShapeError, SymbackpropError,
-                     UnknownNameError)
+from .errors import (ExportError, LayerSpecError, NetworkSpecError, NotDifferentiableError, ParseError, ShapeError,
+                     SymbackpropError, UnknownNameError)
+from .layers import LAYERS, Layer
 from .network import Network
 
 __version__ = "0.1.0"
@@ -24,6 +25,8 @@ _LAZY = {
     "compile": ("symbackprop.export", "compile"),
     "export_module": ("symbackprop.export", "export_module"),
     "gradcheck": ("symbackprop.export", "gradcheck"),
+    "derive_layer": ("symbackprop.layers", "derive_layer"),
+    "LayerDerivation": ("symbackprop.layers", "LayerDerivation"),
 }
 
 
@@ -37,6 +40,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'symbackprop' has no attribute {name!r}")
 
 
-__all__ = ["ACTIVATIONS", "LOSSES", "Activation", "Assumption", "Derivation", "ExportError", "Loss", "Network",
+__all__ = ["ACTIVATIONS", "LAYERS", "LOSSES", "Activation", "Assumption", "Derivation", "ExportError", "Layer",
+           "LayerSpecError", "Loss", "Network",
            "NetworkSpecError", "NotDifferentiableError", "ParseError", "Quantity", "Rule", "ShapeError",
            "Step", "SymbackpropError", "UnknownNameError", "derive", *_LAZY]

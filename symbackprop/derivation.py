@@ -32,6 +32,11 @@ class Rule(str, Enum):
     BIAS_ROW = "bias row dropped"
     BATCH_AVERAGE = "average over the batch"
     REGULARISATION = "L2 regularisation"
+    UPSTREAM = "upstream gradient"                       #: layers: dy = ∂C/∂y is given
+    SUM_IDENTITY = "sum identity from a definition"      #: layers: Σ_n x[n, d] = N μ[d], hence Σ_n (x - μ) = 0
+    SUBSTITUTION = "substitution of the staged gradients"  #: layers: the chain inlined down to dy
+    REWRITE = "written in the forward quantities"         #: layers: x - μ = x̂ √(var + ε)
+    CLOSED_FORM = "closed form"                           #: layers: a common factor taken out (CS231n's alt form)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class Quantity:
     batch: Optional[sp.Eq] = None
     batch_vector: Optional[sp.Eq] = None
     note: str = ""
+    kink_note: str = ""   #: output and hidden delta: g'(0) at a kink of the activation, computed by the engine
 
 
 @dataclass(frozen=True)

@@ -49,3 +49,13 @@ class ShapeError(SymbackpropError, ValueError):
 
 class ExportError(SymbackpropError, ValueError):
     """A network, layout, backend or file the exporter cannot produce code for."""
+
+
+class InternalError(RuntimeError):
+    """A bug in symbackprop, not in its input: a form the engine chose for display differs from the one it
+    computed. Deliberately not a :class:`SymbackpropError`, so that it is never reported as bad input."""
+
+
+class LayerSpecError(SymbackpropError, ValueError):
+    """A layer written in the layer language that does not describe a layer: an undefined name, an
+    index the right-hand side does not bind, sizes that disagree, a cycle among the equations."""

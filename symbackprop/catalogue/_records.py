@@ -24,7 +24,6 @@ class Activation:
     description: str                #: one line for --help
     elementwise: bool = True
     parameters: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)  #: symbol -> default value
-    kink_note: str = ""             #: the convention for g' at a kink, where there is one
 
     def __post_init__(self):
         object.__setattr__(self, "parameters", dict(self.parameters))
@@ -58,7 +57,7 @@ class Activation:
                 raise NetworkSpecError(f"parameter {key!r} of {self.name!r}: {value!r} is not a number; "
                                        f"give a number (e.g. {key}=0.2) or a SymPy expression")
         return Activation(self.name, self.definition, self.latex, self.description,
-                          self.elementwise, new, self.kink_note)
+                          self.elementwise, new)
 
     def concrete(self) -> sp.Expr:
         """The definition with the parameters replaced by their values (for numbers and code)."""

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import ParseError, SymbackpropError
+from ..errors import LayerSpecError, ParseError, SymbackpropError
 from ._options import catalogue_help, network_parent
 
 SUBCOMMANDS = ("derive", "compare", "check", "export", "gradcheck")
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def one_line(error: SymbackpropError) -> str:
     """The message on one line; a parse error says its column instead of drawing a caret."""
+    if isinstance(error, LayerSpecError) or isinstance(error, ParseError) and error.message.startswith("line "):
+        return str(error)    # a layer text: the line, a caret under the problem, what was expected
     if isinstance(error, ParseError) and error.column is not None:
         return f"{error.message} (column {error.column + 1} of {error.text!r})"
     return str(error).splitlines()[0] if str(error) else type(error).__name__

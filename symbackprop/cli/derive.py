@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._layer import add_layer_options, layer_from_args, wants_layer
 from ._options import catalogue_help, network_from_args
 
 FORMATS = ("text", "json", "latex", "tex", "html")
@@ -17,7 +18,9 @@ def add_parser(subparsers, network_parent) -> None:
         epilog=catalogue_help() + "\n\nexamples:\n  symbackprop derive\n"
                "  symbackprop derive --layers 784,30,10 --loss quadratic --bias separate --notation nielsen\n"
                "  symbackprop derive --output softmax --loss categorical-cross-entropy --format json\n"
-               "  symbackprop derive --format html -o derivation.html",
+               "  symbackprop derive --format html -o derivation.html\n"
+               "  symbackprop derive --layer batchnorm\n"
+               "  symbackprop derive --layer-def my_layer.txt --format json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="text (terminal), json, latex (align* body), tex (full document), html (default %(default)s)")
@@ -25,10 +28,16 @@ def add_parser(subparsers, network_parent) -> None:
                         help="ng-ml, ng-dls, nielsen, goodfellow or bishop (default %(default)s)")
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
                         help="write to FILE instead of standard output")
+    add_layer_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
+    if wants_layer(args):
+        from ..layers import derive_layer
+        from ..rendering.layer import render_layer
+        write(render_layer(derive_layer(layer_from_args(args)), args.format), args.output_file)
+        return 0
     from ..engine import derive
     from ..rendering import render
     network = network_from_args(args)

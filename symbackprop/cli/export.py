@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ._layer import add_layer_options, layer_from_args, wants_layer
 from ._options import catalogue_help, network_from_args
 
 
@@ -15,7 +16,8 @@ def add_parser(subparsers, network_parent) -> None:
         epilog=catalogue_help() + "\n\nexamples:\n  symbackprop export -o grad.py\n"
                "  symbackprop export --layers 784,256,128,10 --hidden tanh --output softmax "
                "--loss categorical-cross-entropy --bias separate -o mnist_grad.py\n"
-               "  symbackprop export --backend torch --layout ng --force -o grad_torch.py",
+               "  symbackprop export --backend torch --layout ng --force -o grad_torch.py\n"
+               "  symbackprop export --layer batchnorm -o batchnorm.py   (forward/backward, NumPy)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("numpy", "jax", "torch"), default="numpy",
                         help="the array library the module imports (default %(default)s)")
@@ -25,13 +27,30 @@ def add_parser(subparsers, network_parent) -> None:
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE", required=True,
                         help="the module to write, e.g. grad.py")
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    add_layer_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
+    if wants_layer(args):
+        return run_layer(args)
     from ..export import export_module
     network = network_from_args(args)
     export_module(network, args.output_file, backend=args.backend, layout=args.layout, force=args.force)
     print(f"wrote {args.output_file}: cost_and_gradients(params, X, Y) and predict(params, X) for the "
           f"{network.describe()} ({args.backend}, layout {args.layout})")
+    return 0
+
+
+def run_layer(args) -> int:
+    from ..errors import ExportError
+    from ..export._layer_module import export_layer_module
+    from ..layers import derive_layer
+    if args.backend != "numpy":
+        raise ExportError(f"--backend {args.backend}: layers are exported for numpy only so far")
+    layer = layer_from_args(args)
+    export_layer_module(derive_layer(layer), args.output_file, force=args.force)
+    inputs = ", ".join(a.name for a in layer.differentiable)
+    print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) and backward(dout, cache) -> "
+          f"({', '.join('d' + a.name for a in layer.differentiable)}) for the {layer.describe()}")
     return 0

@@ -11,6 +11,7 @@ from sympy.matrices.expressions import MatMul, Transpose
 
 from .. import symbols as S
 from ..derivation import Quantity, Rule, Step
+from ..errors import InternalError
 from ._calculus import contract, equation
 from ._output_delta import cost_of_example
 from sympy.matrices.expressions import MatAdd
@@ -84,7 +85,8 @@ def derive_weight_gradient(network) -> tuple[Quantity, tuple[Step, ...]]:
              "examples as columns: one matrix product sums over them"
              + ("; the bias column is not regularised" if bias == "column" else "")),
     )
-    quantity = Quantity("weight_gradient", l, S.delta * S.a_prev, equation(sp.Derivative(S.C, W_ij), gradient),
+    unit = _unit_form(gradient, {S.unit("delta", l, i): S.delta, S.unit("a", l - 1, j): S.a_prev})
+    quantity = Quantity("weight_gradient", l, unit, equation(sp.Derivative(S.C, W_ij), gradient),
                         equation(grad_symbol, vector), batch=batch, batch_vector=equation(grad_symbol, batch_vector),
                         note="for j >= 1; the bias column j = 0 has no L2 term" if bias == "column" else "")
     return quantity, steps
@@ -114,7 +116,16 @@ def derive_bias_gradient(network) -> tuple[Quantity, tuple[Step, ...]]:
         step(equation(grad_symbol, batch_vector), Rule.BATCH_AVERAGE, "average over the batch; biases are not regularised"),
     )
     batch = equation(sp.Derivative(S.J, target), sp.Sum(sp.Indexed(sp.IndexedBase("delta"), l, i, x), (x, 1, m)) / m)
-    quantity = Quantity("bias_gradient", l, S.delta, equation(sp.Derivative(S.C, target), gradient),
+    quantity = Quantity("bias_gradient", l, _unit_form(gradient, {S.unit("delta", l, i): S.delta}),
+                        equation(sp.Derivative(S.C, target), gradient),
                         equation(grad_symbol, S.vector("delta", l)), batch=batch,
                         batch_vector=equation(grad_symbol, batch_vector), note=note)
     return quantity, steps
+
+
+def _unit_form(gradient: sp.Expr, units: dict) -> sp.Expr:
+    """The contracted gradient in unit symbols (δ^l_i -> delta, a^{l-1}_j -> a_prev); every unit must be named."""
+    unit = gradient.xreplace(units)
+    if unit.has(sp.Indexed, sp.Sum, sp.KroneckerDelta):
+        raise InternalError(f"symbackprop bug: the contracted gradient {gradient} is not a product of unit values")
+    return unit

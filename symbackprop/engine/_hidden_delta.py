@@ -13,8 +13,11 @@ from sympy.matrices.expressions import HadamardProduct, MatMul, Transpose
 from .. import symbols as S
 from ..catalogue import Activation
 from ..derivation import Quantity, Rule, Step
+from ..errors import InternalError
 from ._activation_derivative import derivative_in_z, readable_derivative
 from ._calculus import contract, positive_factors, equation
+from ._kink import kink_note
+from ._proof import prove_equal
 from ._vectorise import vectorise
 
 i, j, k = S.i, S.j, S.k
@@ -69,8 +72,11 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
     if in_a and g_prime.free_symbols:
         steps.append(step(equation(g_prime_z.subs(S.z, z_i), g_prime.subs(S.a, a_i)), Rule.ACTIVATION_DERIVATIVE,
                           f"the derivative of {activation.spoken}, written in its own output a = {activation.spoken}(z)"))
-    unit = positive_factors(S.e * g_prime) if g_prime != 1 else S.e
     back_sum = sp.Sum(S.weight(layer + 1, k, i) * delta_next_k, (k, 1, S.width[layer + 1]))
+    # The contracted sum in unit symbols (the back-propagated sum is e); the readable e · g'(a) is proved equal to it.
+    computed = _unit_from_contracted(summed, back_sum, z_i)
+    unit = positive_factors(S.e * g_prime) if g_prime != 1 else S.e
+    prove_equal(unit, computed, f"hidden delta δ^{layer} of {activation.spoken}", definition, (g_prime_z, g_prime))
     index_rhs = unit.xreplace({S.e: back_sum, S.a: a_i, S.z: z_i})
     steps.append(step(equation(delta_i, index_rhs), Rule.SIMPLIFICATION,
                       "the back-propagated sum times the activation's derivative"))
@@ -87,5 +93,16 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
                       "Σ_k W^{l+1}_{ki} δ^{l+1}_k is row i of (W^{l+1})^T δ^{l+1}; then multiply elementwise by g'(z^l)"))
     quantity = Quantity("hidden_delta", layer, unit, equation(delta_i, index_rhs), equation(S.vector("delta", layer), vector),
                         activation_derivative=g_prime, activation=activation,
-                        note="bias row δ_0 dropped" if bias == "column" else "")
+                        note="bias row δ_0 dropped" if bias == "column" else "", kink_note=kink_note(definition))
     return quantity, tuple(steps)
+
+
+def _unit_from_contracted(summed: sp.Expr, back_sum: sp.Sum, z_i: sp.Indexed) -> sp.Expr:
+    """δ^l_i as contracted, in unit symbols: the back-propagated sum Σ_k W^{l+1}_ki δ^{l+1}_k becomes e, z^l_i z."""
+    sums = summed.atoms(sp.Sum)
+    if sums != {back_sum}:
+        raise InternalError(f"symbackprop bug: the contracted hidden delta {summed} is not a multiple of {back_sum}")
+    unit = summed.xreplace({back_sum: S.e, z_i: S.z})
+    if unit.has(sp.Indexed):
+        raise InternalError(f"symbackprop bug: the contracted hidden delta {summed} has units other than z_i left")
+    return unit

@@ -15,6 +15,8 @@ from ..catalogue import Activation, Loss
 from ..derivation import Assumption, Quantity, Rule, Step
 from ._activation_derivative import chain_through, coupled_jacobian, derivative_in_z, readable_derivative
 from ._calculus import contract, equation, gather_sums, oriented_terms, tidy
+from ._kink import kink_note
+from ._proof import prove_equal, radicands_simplified
 from ._vectorise import vectorise
 
 L, i, k, p = S.L, S.i, S.k, S.p
@@ -74,10 +76,15 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
         contracted = contract(sp.Sum(dC_da * sp.KroneckerDelta(i, k) * g_prime_z.subs(S.z, z_L_k), (k, 1, n_L)))
         steps.append(step(equation(S.unit("delta", L, i), oriented_terms(contracted)), Rule.KRONECKER,
                           "the Kronecker delta keeps only the term k = i of the sum"))
+        # The result of the contraction, in unit symbols: every form below is proved equal to it.
+        computed = _unit_from_indexed(contracted)
         loss_factor = dC_da.subs(a_L_k, S.a).subs(y_k, S.y)
-        delta_unit = tidy(loss_factor * unit_g_prime) if in_a else _product_in_z(loss_factor, unit_g_prime)
-        cancels, note = _elementwise_cancellation(delta_unit, unit_g_prime, in_a, output)
+        delta_unit, cancels, note = _simplified_delta(computed, loss_factor, g_prime_z, unit_g_prime, in_a, output)
+        identity = (g_prime_z, unit_g_prime)
+        prove_equal(delta_unit, computed, "output delta δ^L", definition, identity)
         to_layer = {S.a: a_L_i, S.y: y_i, S.z: z_L_i}
+        prove_equal(oriented_terms(loss_factor) * unit_g_prime, computed, "product ∂C/∂a · g' of δ^L", definition,
+                    identity)
         steps.append(step(equation(S.unit("delta", L, i), sp.Mul(oriented_terms(loss_factor).subs(to_layer), unit_g_prime.subs(to_layer), evaluate=False)),
                           Rule.CHAIN_RULE, "∂C/∂a^L_i times the activation's derivative"))
         steps.append(step(equation(S.unit("delta", L, i), delta_unit.subs(to_layer)),
@@ -106,7 +113,8 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
     quantity = Quantity("output_delta", L, delta_unit,
                         equation(S.unit("delta", L, i), _indexed_from_unit(delta_unit)),
                         equation(S.vector("delta", L), vector), cancels=cancels,
-                        activation_derivative=unit_g_prime, activation=output, note=note)
+                        activation_derivative=unit_g_prime, activation=output, note=note,
+                        kink_note=kink_note(output.definition) if output.elementwise else "")
     return OutputResult(quantity, cost, tuple(steps), tuple(assumptions))
 
 
@@ -116,19 +124,76 @@ def _product_in_z(loss_factor: sp.Expr, g_prime: sp.Expr) -> sp.Expr:
     return loss_part * g_prime if g_prime != 1 else loss_part
 
 
-def _elementwise_cancellation(delta_unit, g_prime, in_a, output):
-    """Read off the result whether g' cancelled: no non-constant factor of g' is left in δ^L."""
+def _simplified_delta(computed, loss_factor, g_prime_z, g_prime, in_a, output):
+    """(δ^L in its simplest form, did g' cancel, the note), read off the algebra.
+
+    With g' written in a, the product ∂C/∂a · g'(a) is simplified in a. With g' left in z, the
+    computed δ^L is written in z alone (a = g(z)) and simplified; where g(z) then absorbs every z,
+    so that δ^L is a function of a and y, that form is taken (a sinh output with the loss
+    √(1+a²) - y asinh(a) gives a - y). Whether g' cancelled is decided on the simplified form:
+    does it still share a non-constant factor with g'?
+    """
+    if in_a:
+        delta = tidy(loss_factor * g_prime)
+        return (delta, *_cancellation(delta, g_prime, g_prime.free_symbols))
+    delta = _product_in_z(loss_factor, g_prime)
     if not g_prime.free_symbols:
-        return True, "the activation's derivative is a constant: δ^L is ∂C/∂a itself"
-    if not in_a:
-        return False, "the activation's derivative stays a factor of δ^L"
-    numerator = sp.numer(sp.together(delta_unit))
-    common = sp.gcd(sp.factor(numerator), sp.factor(g_prime))
-    if not common.free_symbols:
-        return True, "the activation's derivative cancels against the denominator of ∂C/∂a"
-    if sp.cancel(g_prime / common).free_symbols:
-        return False, "only part of the activation's derivative cancels; the rest stays a factor of δ^L"
-    return False, "the activation's derivative does not cancel: it stays a factor of δ^L"
+        return delta, True, _NOTES["constant"]
+    if g_prime.has(sp.Piecewise, sp.Heaviside):
+        return delta, False, _NOTES["stays"]
+    definition = output.definition
+    in_a_only = _written_in_activation(computed, definition)
+    if in_a_only is None:
+        return delta, False, _NOTES["stays"]
+    cancels, note = _cancellation(in_a_only.subs(S.a, definition), g_prime_z, {S.z})
+    return (in_a_only if cancels else delta), cancels, note
+
+
+def _written_in_activation(computed, definition):
+    """The computed δ^L with a = g(z), simplified, and g(z) written back as a: None where z remains.
+
+    The simplification is cheap and exact: each radicand is simplified on its own (√(1 + sinh² z) is
+    cosh z), then common factors cancel. A full ``simplify`` would find more, at seconds per pair."""
+    try:
+        in_z = sp.cancel(radicands_simplified(computed.subs(S.a, definition)))
+    except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
+        return None
+    in_a = in_z.subs(definition, S.a)
+    return tidy(in_a) if S.z not in in_a.free_symbols else None
+
+
+_NOTES = {
+    "constant": "the activation's derivative is a constant: δ^L is ∂C/∂a itself",
+    "cancels": "the activation's derivative cancels against the denominator of ∂C/∂a",
+    "partial": "only part of the activation's derivative cancels; the rest stays a factor of δ^L",
+    "whole": "the activation's derivative does not cancel: it stays a factor of δ^L",
+    "stays": "the activation's derivative stays a factor of δ^L",
+}
+
+
+def _cancellation(delta, g_prime, variables):
+    """Is a non-constant factor of g' left in the numerator of the simplified δ^L? None, part, or all of g'."""
+    if not g_prime.free_symbols:
+        return True, _NOTES["constant"]
+    numerator = sp.numer(sp.together(delta))
+    g_numerator, g_denominator = sp.fraction(sp.together(g_prime))
+    common = _common_factor(numerator, g_numerator) * _common_factor(sp.denom(sp.together(delta)), g_denominator)
+    if not (common.free_symbols & set(variables)):
+        return True, _NOTES["cancels"]
+    if sp.cancel(g_prime / common).free_symbols & set(variables):
+        return False, _NOTES["partial"]
+    return False, _NOTES["whole"]
+
+
+def _common_factor(first, second):
+    """The greatest common factor of two expressions (functions of z act as polynomial generators)."""
+    if first == 1 or second == 1:
+        return sp.Integer(1)
+    try:
+        return sp.gcd(sp.factor(first), sp.factor(second))
+    except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
+        shared = set(sp.Mul.make_args(sp.factor(first))) & set(sp.Mul.make_args(sp.factor(second)))
+        return sp.Mul(*shared)
 
 
 def _coupled_cancellation(delta_index: sp.Expr) -> bool:

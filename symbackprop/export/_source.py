@@ -18,12 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sympy as sp
+from sympy.matrices.expressions import (BlockMatrix, HadamardProduct, MatMul, MatrixExpr, OneMatrix, Transpose,
+                                        ZeroMatrix)
 
 from .. import __version__
+from .. import symbols as S
 from ..derivation import Derivation
 from ..errors import ExportError
 from ._kernels import (A, E, Kernel, Y, Z, activation_kernel, derivative_kernel, output_cost_kernel,
                        output_delta_kernel, python_name)
+from ._arrays import (ArrayPrinter, Bindings, CodeArray, push_slices, simplified, split_hadamard,
+                      unvectorise)
 from ._inplace import InplaceKernel
 from ._printing import BACKENDS, HELPERS, IMPORTS, helpers_called, printer
 
@@ -91,9 +96,7 @@ def plan(derivation: Derivation, layout: str = "rows", l2=None) -> ModulePlan:
         activation = network.activation_of(layer.number)
         layer.hidden_unit = quantity.unit.subs(activation.parameters) if activation.parameters else quantity.unit
         if activation not in derivatives:
-            derivative = quantity.activation_derivative
-            if derivative is None:
-                derivative = sp.cancel(quantity.unit / E)
+            derivative = _printed_derivative(quantity)
             if derivative == 1:
                 derivatives[activation] = None
             else:
@@ -112,8 +115,19 @@ def plan(derivation: Derivation, layout: str = "rows", l2=None) -> ModulePlan:
     return result
 
 
+def _printed_derivative(quantity) -> sp.Expr:
+    """g' of a hidden δ^l as its vector form multiplies by it (in the readable unit form where the two agree)."""
+    from_vector = elementwise_factor(quantity)
+    if from_vector is None:
+        return sp.Integer(1)
+    readable = quantity.activation_derivative
+    if readable is not None and sp.expand(from_vector - readable) == 0:
+        return readable
+    return from_vector
+
+
 def _derivative_expression(activation, quantity):
-    derivative = quantity.activation_derivative if quantity.activation_derivative is not None else sp.cancel(quantity.unit / E)
+    derivative = _printed_derivative(quantity)
     return derivative.subs(activation.parameters) if activation.parameters else derivative
 
 
@@ -513,16 +527,15 @@ def _write_cost_and_gradients(out, module_plan, backend):
     if backend != "numpy":
         delta_values = {A: f"a{L}", Y: "Y", Z: f"z{L}"}
         out(f"delta{L} = {_call(module_plan.delta, delta_values)} / m   # {module_plan.delta.formula}", 1)
+    backward = _Backward(module_plan, backend)
     gradients = {}
     for position in reversed(range(len(module_plan.layers))):
         layer = module_plan.layers[position]
         l = layer.number
-        previous = _activation_name(module_plan, l - 1)
         if l < L:
-            # δ^l = ((W^{l+1})^T δ^{l+1}) ⊙ g'(z^l), one example per row: δ^{l+1} W^{l+1}
-            weights = f"{names[position + 1]}[:, 1:]" if ng else names[2 * (position + 1)]
-            comment = "   # the bias row delta_0 is dropped" if ng else ""
-            out(f"delta{l} = delta{l + 1} @ {weights}{comment}", 1)
+            # δ^l printed from the derivation's vector form; its elementwise factor g' is the layer's kernel
+            for line in backward.hidden_delta(position):
+                out(line, 1)
             if layer.derivative is not None:
                 g_values = {A: f"a{l}", Z: f"z{l}"}
                 formula = layer.derivative.formula.split("= ", 1)[1]
@@ -532,36 +545,115 @@ def _write_cost_and_gradients(out, module_plan, backend):
                 else:
                     product = _call(layer.derivative, g_values)
                     out(f"delta{l} = delta{l} * {product}   # delta^l = e * {formula}", 1)
+        # the gradients printed from the derivation's batch forms
         if ng:
             theta = names[position]
-            grad = f"{theta}_grad"
-            if backend == "numpy":
-                out(f"{grad} = np.empty_like({theta})", 1)
-                out(f"{grad}[:, 0] = delta{l}.sum(axis=0)   # the bias column: not regularised", 1)
-                out(f"{grad}[:, 1:] = delta{l}.T @ {previous}", 1)
-                if lam:
-                    out(f"{grad}[:, 1:] += (LAMBDA / m) * {theta}[:, 1:]", 1)
-            else:
-                weights_part = f"delta{l}.T @ {previous}" + (f" + (LAMBDA / m) * {theta}[:, 1:]" if lam else "")
-                if backend == "jax":
-                    out(f"{grad} = jnp.concatenate([delta{l}.sum(axis=0)[:, None], {weights_part}], axis=1)", 1)
-                else:
-                    out(f"{grad} = torch.cat([delta{l}.sum(dim=0)[:, None], {weights_part}], dim=1)", 1)
-            gradients[theta] = grad
+            for line in backward.gradients(l, (f"{theta}_grad",)):
+                out(line, 1)
+            gradients[theta] = f"{theta}_grad"
         else:
             w, b = names[2 * position], names[2 * position + 1]
-            if backend == "numpy":
-                out(f"grad_{w} = delta{l}.T @ {previous}", 1)
-                if lam:
-                    out(f"grad_{w} += (LAMBDA / m) * {w}", 1)
-                out(f"grad_{b} = delta{l}.sum(axis=0)", 1)
-            else:
-                out(f"grad_{w} = delta{l}.T @ {previous}" + (f" + (LAMBDA / m) * {w}" if lam else ""), 1)
-                out(f"grad_{b} = delta{l}.sum({'dim' if backend == 'torch' else 'axis'}=0)", 1)
+            for line in backward.gradients(l, (f"grad_{w}", f"grad_{b}")):
+                out(line, 1)
             gradients[w], gradients[b] = f"grad_{w}", f"grad_{b}"
     result = ", ".join(gradients[name] for name in names)
     cost = "float(J)" if backend == "numpy" else "J"
     out(f"return {cost}, [{result}]", 1)
+
+
+class _Backward:
+    """The backward pass of the exported code, printed from the derivation's matrix forms (:mod:`._arrays`).
+
+    The code holds one example per row and every delta array carries the 1/m of the batch average:
+    the derivation's δ^l (examples as columns) is m (Δ^l)^T with Δ^l the array ``delta{l}``.
+    """
+
+    def __init__(self, module_plan: ModulePlan, backend: str):
+        self.plan, self.derivation = module_plan, module_plan.derivation
+        self.printer = ArrayPrinter(backend)
+        sizes, ng = module_plan.sizes, module_plan.layout == "ng"
+        names = parameter_names(module_plan)
+        m = S.m
+
+        def activations(array):
+            size = sizes[int(array.layer) - 1]
+            code = CodeArray(_activation_name(module_plan, int(array.layer)), m, size)
+            if array.shape[0] == size + 1:       # Ng's [1; a]: the bias unit a_0 = 1 on top
+                return BlockMatrix([[OneMatrix(1, m)], [Transpose(code)]])
+            return Transpose(code)
+
+        def weights(array):
+            """W^l of the derivation: (n_l, n_(l-1)), or (n_l, n_(l-1) + 1) with its bias column 0."""
+            layer = int(array.layer)
+            position, rows, columns = layer - 2, sizes[layer - 1], sizes[layer - 2]
+            with_bias = array.shape[1] == columns + 1
+            if ng:
+                theta = CodeArray(names[position], rows, columns + 1)
+                return theta if with_bias else theta[:, 1:]
+            W = CodeArray(names[2 * position], rows, columns)
+            return BlockMatrix([[CodeArray(names[2 * position + 1], rows, 1), W]]) if with_bias else W
+
+        def regularised(array):     # W with its bias column 0 zeroed
+            weights_part = weights(array)[:, 1:] if ng else weights(array).blocks[0, 1]
+            return BlockMatrix([[ZeroMatrix(weights_part.shape[0], 1), weights_part]])
+
+        roles = {
+            "delta": lambda array: MatMul(m, Transpose(CodeArray(f"delta{int(array.layer)}", m, sizes[int(array.layer) - 1]))),
+            "a": activations, "W": weights, "W_reg": regularised,
+            "ones": lambda array: OneMatrix(m, 1),
+        }
+        lam = sp.Symbol("LAMBDA") if module_plan.l2 else sp.Integer(0)
+        widths = {S.width[layer]: size for layer, size in enumerate(sizes, start=1)}
+        self.bindings = Bindings(roles, {S.lam: lam}, widths)
+
+    def _at(self, quantity, layer: int):
+        return quantity.batch_vector.rhs.xreplace({S.l: sp.Integer(layer)})
+
+    def gradients(self, layer: int, names: tuple[str, ...]) -> list[str]:
+        """∂J/∂W^l and ∂J/∂b^l from the batch forms, as the code holds them: [W, b] or Ng's Θ = [b | W].
+
+        With a bias column in the derivation, column 0 of its weight gradient must be its bias gradient."""
+        weight = simplified(self.bindings.bind(self._at(self.derivation.weight_gradient, layer)))
+        bias = simplified(self.bindings.bind(self._at(self.derivation.bias_gradient, layer)))
+        if isinstance(weight, BlockMatrix):
+            if weight.blocks[0, 0] != bias:
+                raise ExportError(f"column 0 of the weight gradient, {weight.blocks[0, 0]}, is not the bias gradient {bias}")
+            weight = weight.blocks[0, 1]
+        if self.plan.layout == "ng":
+            (theta,) = names
+            return self.printer.assign(theta, BlockMatrix([[bias, weight]]))
+        weight_name, bias_name = names
+        return self.printer.assign(weight_name, weight) + self.printer.assign(bias_name, bias)
+
+    def hidden_delta(self, position: int) -> list[str]:
+        """Δ^l = (1/m) (δ^l)^T from the vector form of δ^l, without its elementwise factor g'(z^l)."""
+        quantity = self.derivation.hidden_deltas[position]
+        layer = int(quantity.layer)
+        kept, _ = split_hadamard(push_slices(quantity.vector.rhs), lambda f: _elementwise_of(f, layer))
+        back = kept[0] if len(kept) == 1 else HadamardProduct(*kept)
+        value = simplified(Transpose(MatMul(1 / S.m, self.bindings.bind(back))))
+        comment = "   # the bias row delta_0 is dropped" if self.plan.layout == "ng" else ""
+        lines = self.printer.assign(f"delta{layer}", value)
+        return lines[:-1] + [lines[-1] + comment]
+
+
+def _elementwise_of(factor, layer) -> bool:
+    """A factor that is a function of layer ``layer``'s own a or z only, entry by entry (g'(z^l))."""
+    arrays = factor.atoms(S.LayerArray)
+    if not arrays or any(array.layer != layer or array.role not in ("a", "z") for array in arrays):
+        return False
+    return not any(isinstance(node, MatMul) and sum(isinstance(f, MatrixExpr) for f in node.args) > 1
+                   for node in sp.preorder_traversal(factor))
+
+
+def elementwise_factor(quantity) -> sp.Expr | None:
+    """g' in unit form, read off the vector form of a hidden δ^l (its elementwise Hadamard factors)."""
+    layer = quantity.layer
+    _, taken = split_hadamard(quantity.vector.rhs, lambda f: _elementwise_of(f, layer))
+    if not taken:
+        return None
+    units = {S.vector("a", layer): A, S.vector("z", layer): Z}
+    return unvectorise(taken[0] if len(taken) == 1 else HadamardProduct(*taken), units)
 
 
 def _square_sum(weights: str, backend: str) -> str:

@@ -1,0 +1,42 @@
+"""The layer options of ``derive`` and ``export`` (--layer NAME, --layer-def FILE): reading them only."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import LayerSpecError, SymbackpropError
+
+MAX_BYTES = 100_000
+
+
+def add_layer_options(parser) -> None:
+    group = parser.add_argument_group("layer (instead of a network)")
+    choice = group.add_mutually_exclusive_group()
+    from ..layers import LAYERS
+    names = ", ".join(record.name for record in LAYERS)
+    choice.add_argument("--layer", metavar="NAME", help=f"a built-in layer: {names}")
+    choice.add_argument("--layer-def", dest="layer_def", metavar="FILE",
+                        help="a layer written in the layer language (docs/layer-language.md)")
+
+
+def wants_layer(args) -> bool:
+    return bool(getattr(args, "layer", None) or getattr(args, "layer_def", None))
+
+
+def layer_from_args(args):
+    """The Layer the options name; errors say which option and where in the file."""
+    from ..layers import Layer, layer_record
+    if args.layer:
+        return layer_record(args.layer).layer()
+    path = Path(args.layer_def)
+    if not path.is_file():
+        raise SymbackpropError(f"--layer-def {args.layer_def}: no such file; give the path of a layer text file")
+    try:
+        data = path.read_bytes()[:MAX_BYTES + 1]
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LayerSpecError(f"--layer-def {args.layer_def}: not UTF-8 text") from None
+    except OSError as error:
+        raise SymbackpropError(f"--layer-def {args.layer_def}: cannot read: {error.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise LayerSpecError(f"--layer-def {args.layer_def}: larger than {MAX_BYTES} bytes")
+    return Layer.parse(text, name=path.stem)

@@ -1,0 +1,132 @@
+"""The engine's proof that a form chosen for display equals the form it computed.
+
+Where the engine shows a readable form (δ^L = a - y rather than the contracted product
+∂C/∂a · g'(z)), :func:`prove_equal` checks it against the computed one and raises
+:class:`~symbackprop.errors.InternalError` when they differ. The unit symbol ``a`` is tied to
+``z`` by ``a = g(z)``; the difference is then simplified symbolically and, only where that is
+inconclusive, evaluated at random points with 30-digit arithmetic.
+
+The symbolic part is exact but deliberately cheap (no general ``simplify``: its trigonometric pass
+takes seconds per expression): expansion, exponentials and hyperbolic functions as powers of
+t = e^z with ``cancel`` (:func:`~._calculus.proved_zero`), and radicands simplified one by one.
+"""
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+
+import mpmath
+import sympy as sp
+
+from .. import symbols as S
+from ..errors import InternalError
+from ._calculus import proved_zero
+
+_POINTS = 8            #: random points of the numeric fallback
+_NEEDED = 4            #: points that must evaluate to finite numbers
+_TOLERANCE = mpmath.mpf("1e-20")
+
+
+@lru_cache(maxsize=1024)
+def prove_equal(shown: sp.Expr, computed: sp.Expr, what: str, activation: sp.Expr | None = None,
+                derivative: tuple[sp.Expr, sp.Expr] | None = None) -> None:
+    """Raise InternalError unless ``shown`` equals ``computed`` wherever ``a = activation(z)``.
+
+    ``derivative`` = (g'(z), g' as shown) is an identity already proved (the readable g'): where
+    ``computed`` is g'(z) times a factor free of z, it is rewritten with the shown g' and the
+    difference decided by ``cancel`` in a and y alone -- exact, and cheaper than working in z; the
+    identity itself is then proved like any other pair (once: results are cached).
+    """
+    shown, computed = sp.sympify(shown, strict=True), sp.sympify(computed, strict=True)
+    if derivative is not None and _proved_through(shown, computed, *derivative):
+        prove_equal(derivative[1], derivative[0], f"derivative g' used for the {what}", activation)
+        return
+    tie = {S.a: activation} if activation is not None else {}
+    difference = (shown - computed).subs(tie)
+    if _symbolically_zero(difference):
+        return
+    verdict = _numerically_zero(difference)
+    if verdict is True:
+        return
+    reason = "they differ" if verdict is False else "no point could be evaluated to compare them"
+    raise InternalError(f"symbackprop bug: the {what} shown, {shown}, is not proved equal to the one computed, "
+                        f"{computed} ({reason}); please report it")
+
+
+def _proved_through(shown, computed, in_z, written) -> bool:
+    if in_z == 0:
+        return False
+    factor = computed / in_z
+    if S.z in factor.free_symbols:
+        return False
+    try:
+        return sp.cancel(sp.together(shown - factor * written)) == 0
+    except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
+        return False
+
+
+def _symbolically_zero(difference: sp.Expr) -> bool:
+    if difference == 0:
+        return True
+    try:
+        if sp.expand(difference) == 0 or proved_zero(difference, S.z):
+            return True
+        return sp.cancel(radicands_simplified(difference)) == 0
+    except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
+        return False
+
+
+def radicands_simplified(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with the base of every fractional power simplified on its own: √(1 + sinh² z) -> cosh z.
+
+    The radicands of a derivation are small, so this is cheap where ``simplify`` of the whole
+    expression (its trigonometric pass) takes seconds."""
+    def simplified(power):
+        base = sp.trigsimp(sp.factor(sp.cancel(power.base)))
+        return sp.Pow(base, power.exp)
+    return expr.replace(lambda e: isinstance(e, sp.Pow) and e.exp.is_Rational and not e.exp.is_Integer
+                        and not e.base.is_number, simplified)
+
+
+def _numerically_zero(difference: sp.Expr):
+    """True / False where finite points decide, None where too few points evaluate."""
+    generator = random.Random(19)
+    symbols = sorted(difference.free_symbols, key=str)
+    evaluate = _evaluator(difference, symbols)
+    finite = 0
+    for _ in range(_POINTS * 3):
+        values = [_sample(symbol, generator) for symbol in symbols]
+        try:
+            with mpmath.workdps(30):
+                value = mpmath.mpc(evaluate(*values))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
+            continue
+        if not (mpmath.isfinite(value.real) and mpmath.isfinite(value.imag)):
+            continue
+        scale = 1 + max((abs(v) for v in values), default=0)
+        if abs(value) > _TOLERANCE * scale:
+            return False
+        finite += 1
+        if finite >= _POINTS:
+            break
+    return True if finite >= _NEEDED else None
+
+
+def _evaluator(difference: sp.Expr, symbols: list):
+    """The difference as a 30-digit mpmath function; SymPy's own evaluation where lambdify cannot print it."""
+    try:
+        return sp.lambdify(symbols, difference, "mpmath")
+    except (TypeError, ValueError, NameError, KeyError, NotImplementedError):
+        return lambda *values: complex(sp.N(difference.subs(dict(zip(symbols, values))), 30))
+
+
+def _sample(symbol: sp.Symbol, generator: random.Random):
+    """A point away from kinks (z = 0) and from the edges of a target's range."""
+    with mpmath.workdps(30):
+        if symbol == S.y:
+            return mpmath.mpf(generator.uniform(0.05, 0.95))
+        if symbol == S.z:
+            return mpmath.mpf(generator.choice((-1, 1)) * generator.uniform(0.1, 2.5))
+        if symbol.is_positive or symbol.is_nonnegative:
+            return mpmath.mpf(generator.uniform(0.2, 1.5))
+        return mpmath.mpf(generator.uniform(-2, 2))

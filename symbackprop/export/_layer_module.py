@@ -1,0 +1,163 @@
+"""Standalone NumPy modules for layers: ``forward(*inputs, *params) -> (out, cache)`` and
+``backward(dout, cache) -> (d_inputs..., d_params...)``, printed from a :class:`LayerDerivation`.
+
+Nothing here is written per layer: the forward pass prints the layer's equations and the backward
+pass prints each gradient's final form (the closed form where the algebra found one, else the
+staged chain, whose intermediate gradients are computed once each) with
+:mod:`._index_printing`. The docstring states the shapes and the formulas.
+"""
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import sympy as sp
+
+from ..errors import ExportError
+from ..layers._derivation import gradient_name
+from ..layers._printing import language, text
+from ._index_printing import IndexPrinter, code_name
+
+
+def layer_source(derivation) -> str:
+    """The source of the standalone module for one layer's derivation."""
+    layer = derivation.layer
+    names = {symbol: code_name(str(symbol)) for symbol in layer.constants}
+    names.update({size: str(size) for size in layer.sizes})
+    arrays = {name: code_name(name) for name in layer.arrays}
+    for name in [*layer.outputs, *layer.arrays]:
+        arrays.setdefault(gradient_name(name), code_name(gradient_name(name)))
+    for name, code in arrays.items():
+        names[name] = code
+
+    forward = IndexPrinter({**names}, prefix="f")
+    for definition in layer.definitions:
+        forward.assign(arrays[definition.name], definition.rhs, definition.indices,
+                       _shape(layer.arrays[definition.name].sizes))
+
+    backward = IndexPrinter({**names}, prefix="t")
+    needed = _needed(derivation)
+    for name in needed:
+        gradient = derivation.gradients[name]
+        backward.assign(arrays[gradient_name(name)], gradient.staged, gradient.indices,
+                        _shape(layer.arrays[name].sizes))
+    for gradient in derivation.results:
+        target = arrays[gradient_name(gradient.of)]
+        backward.assign(target, gradient.final, gradient.indices, _shape(layer.arrays[gradient.of].sizes))
+
+    produced = set(layer.quantities) | {a.name for a in layer.differentiable}
+    cached = _referenced(backward.lines, [arrays[n] for n in layer.arrays if n in produced])
+    sizes_used = [str(s) for s in layer.sizes if _mentions(backward.lines, str(s))]
+    inputs = [arrays[a.name] for a in layer.differentiable]
+    upstream = [arrays[gradient_name(o)] for o in layer.outputs]
+    returned = ", ".join(arrays[gradient_name(a.name)] for a in layer.differentiable)
+
+    lines = [f'"""{_docstring(derivation)}"""', "import numpy as np", ""]
+    for symbol, value in layer.constants.items():
+        lines.append(f"{names[symbol]} = {float(value)!r}")
+    lines += ["", "", f"def forward({', '.join(inputs)}):",
+              f'    """The layer\'s outputs {", ".join(layer.outputs)} and the cache backward needs."""']
+    lines += [f"    {line}" for line in _size_lines(layer, arrays)]
+    lines += [f"    {line}" for line in forward.lines]
+    cache_items = ", ".join(f"{name!r}: {name}" for name in cached + sizes_used)
+    outputs = ", ".join(arrays[o] for o in layer.outputs)
+    outputs = outputs if len(layer.outputs) == 1 else f"({outputs})"
+    lines += [f"    cache = {{{cache_items}}}", f"    return {outputs}, cache", "", "",
+              f"def backward({'dout' if len(upstream) == 1 else 'douts'}, cache):",
+              f'    """The gradients ({returned}) of the cost, given the upstream gradient'
+              f'{"" if len(upstream) == 1 else "s"} of {", ".join(layer.outputs)}."""']
+    if len(upstream) == 1:
+        lines.append(f"    {upstream[0]} = np.asarray(dout)")
+    else:
+        lines.append(f"    {', '.join(upstream)} = (np.asarray(d) for d in douts)")
+    for name in cached + sizes_used:
+        lines.append(f"    {name} = cache[{name!r}]")
+    lines += [f"    {line}" for line in backward.lines]
+    lines += [f"    return {returned}{',' if len(layer.differentiable) == 1 else ''}", ""]
+    return "\n".join(lines)
+
+
+def _needed(derivation) -> list:
+    """The intermediate gradients the final forms refer to, in the order backward computes them."""
+    adjoints = {gradient_name(q): q for q in derivation.layer.quantities if q not in derivation.layer.outputs}
+    wanted = set()
+    pending = [g.final for g in derivation.results]
+    while pending:
+        expr = pending.pop()
+        for ref in expr.atoms(sp.Indexed):
+            quantity = adjoints.get(ref.base.label.name)
+            if quantity is not None and quantity not in wanted:
+                wanted.add(quantity)
+                pending.append(derivation.gradients[quantity].staged)
+    return [name for name in derivation.gradients if name in wanted]
+
+
+def _shape(sizes) -> str:
+    return "(" + ", ".join(map(str, sizes)) + ("," if len(sizes) == 1 else "") + ")"
+
+
+def _size_lines(layer, arrays) -> list:
+    lines, known = [], set()
+    for array in layer.differentiable:
+        for axis, size in enumerate(array.sizes):
+            if size not in known:
+                known.add(size)
+                lines.append(f"{size} = {arrays[array.name]}.shape[{axis}]")
+    checks = []
+    for array in layer.differentiable:
+        expected = _shape(array.sizes)
+        checks.append(f"if {arrays[array.name]}.shape != {expected}:\n"
+                      f"    raise ValueError(f\"{array.name} has shape {{{arrays[array.name]}.shape}}; "
+                      f"expected {expected} = {{{expected}}}\")")
+    return lines + [line for check in checks for line in check.splitlines()]
+
+
+def _mentions(lines, name) -> bool:
+    import re
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    return any(pattern.search(line.split("=", 1)[1]) for line in lines if "=" in line)
+
+
+def _referenced(lines, candidates) -> list:
+    defined = {line.split("=", 1)[0].strip() for line in lines}
+    return [name for name in candidates if name not in defined and _mentions(lines, name)]
+
+
+def _docstring(derivation) -> str:
+    layer = derivation.layer
+    shapes = [f"    {a.name}: ({', '.join(map(str, a.sizes))})  {a.kind}" for a in layer.differentiable]
+    shapes += [f"    {name}: ({', '.join(map(str, layer.arrays[name].sizes))})  output" for name in layer.outputs]
+    forward = [f"    {language(sp.Eq(d.lhs, d.rhs, evaluate=False))}" for d in layer.definitions]
+    backward = [f"    {text(sp.Eq(g.lhs, g.display, evaluate=False))}" for g in derivation.results]
+    constants = [f"    {symbol} = {float(value)!r}" for symbol, value in layer.constants.items()]
+    parts = [f"{layer.name}: forward and backward pass, generated by symbackprop from the derivation of the layer.",
+             "", "Shapes (sizes are read from the arrays):", *shapes]
+    if constants:
+        parts += ["", "Constants:", *constants]
+    parts += ["", "Forward (the layer, in symbackprop's layer language):", *forward,
+              "", "Backward (derived; d<name> = dC/d<name>, Σ_k sums over the whole range of k):", *backward, ""]
+    return "\n".join(parts).replace('"""', "'''").replace("\\", "\\\\")
+
+
+def layer_module(derivation) -> types.ModuleType:
+    """The generated module, loaded in this process (for tests and benchmarks)."""
+    source = layer_source(derivation)
+    module = types.ModuleType(f"symbackprop_layer_{derivation.layer.name.replace('-', '_')}")
+    exec(compile(source, module.__name__, "exec"), module.__dict__)   # our own generated code, not user text
+    return module
+
+
+def export_layer_module(derivation, path, force: bool = False) -> Path:
+    """Write the module to ``path``; refuses to overwrite unless ``force``."""
+    target = Path(path)
+    if target.suffix != ".py":
+        raise ExportError(f"-o {path}: the module must be a .py file")
+    if target.exists() and not force:
+        raise ExportError(f"{path} exists; pass --force (force=True) to overwrite it")
+    if target.is_dir():
+        raise ExportError(f"-o {path}: is a directory; give a file name")
+    try:
+        target.write_text(layer_source(derivation), encoding="utf-8")
+    except OSError as error:
+        raise ExportError(f"-o {path}: cannot write: {error.strerror}") from None
+    return target

@@ -1,0 +1,14 @@
+"""Layers written in index notation: the language, the built-in records and the derivation of
+their backward pass (see docs/layer-language.md)."""
+from ._layer import Array, Definition, Layer
+from .records import LAYERS, LayerRecord, layer_record
+
+__all__ = ["Array", "Definition", "LAYERS", "Layer", "LayerRecord", "layer_record", "derive_layer",
+           "LayerDerivation"]
+
+
+def __getattr__(name):
+    if name in ("derive_layer", "LayerDerivation"):
+        from . import _derive
+        return getattr(_derive, name)
+    raise AttributeError(name)

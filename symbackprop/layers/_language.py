@@ -1,0 +1,363 @@
+r"""The syntax of the layer language: text in, a list of statements (a syntax tree) out.
+
+The lines of a layer (``#`` starts a comment)::
+
+    layer     := { line NEWLINE }
+    line      := decl | const | equation | output | (empty)
+    decl      := ("input" | "param") slot { "," slot }
+    slot      := NAME "[" SIZE { "," SIZE } "]"
+    const     := "const" NAME "=" ["-"] NUMBER { "," NAME "=" ["-"] NUMBER }
+    output    := "output" NAME { "," NAME }
+    equation  := NAME "[" INDEX { "," INDEX } "]" "=" expr
+    expr      := term { ("+" | "-") term }
+    term      := unary { ("*" | "/") unary }
+    unary     := ("-" | "+") unary | power
+    power     := atom [ ("^" | "**") unary ]            right-associative
+    atom      := NUMBER | NAME | NAME "[" expr { "," expr } "]"
+               | "sum" "(" expr "," INDEX { "," INDEX } ")"
+               | FUNCTION "(" expr ")" | "(" expr ")"
+
+Subscripts are parsed as expressions so that index arithmetic (``h*S + i``) can be given a
+meaning later; today :mod:`._validate` accepts a bare index letter only. The tokens come from the
+project's lexer (:func:`symbackprop.grammar._lexer.tokenize`, expression dialect); nothing is
+evaluated. Every error names the line, the column (with a caret) and what was expected.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from ..errors import ParseError
+from ..grammar._lexer import END, INVALID, NAME, NUMBER, OP, Token, tokenize
+
+MAX_LINES = 400
+MAX_DEPTH = 100
+KEYWORDS = ("input", "param", "const", "output")
+
+
+# ---- the syntax tree -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Where:
+    """Where a piece of text is: the 1-based line, its text, and the 0-based column."""
+
+    line: int
+    text: str
+    column: int
+
+    def error(self, message: str, error_type=ParseError):
+        if error_type is ParseError:
+            return ParseError(f"line {self.line}: {message}", self.text, self.column)
+        return error_type(f"line {self.line}: {message}\n  {self.text}\n  {' ' * self.column}^")
+
+
+@dataclass(frozen=True)
+class Num:
+    text: str
+    where: Where
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    where: Where
+
+
+@dataclass(frozen=True)
+class Ref:
+    """``x[n, d]``: a quantity at the given subscripts (each an expression)."""
+
+    name: str
+    subscripts: tuple
+    where: Where
+
+
+@dataclass(frozen=True)
+class Call:
+    """``f(expr)``, or ``sum(expr, i, j)`` with ``indices`` the summed index names."""
+
+    function: str
+    argument: "Expr"
+    where: Where
+    indices: tuple = ()          #: for sum: ((name, Where), ...)
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str                      #: + - * / ^
+    left: "Expr"
+    right: "Expr"
+    where: Where
+
+
+@dataclass(frozen=True)
+class Negate:
+    operand: "Expr"
+    where: Where
+
+
+Expr = Union[Num, Name, Ref, Call, Binary, Negate]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A declared array: ``x[N, D]``: its name and its size names."""
+
+    name: str
+    sizes: tuple                 #: ((size name, Where), ...)
+    where: Where
+
+
+@dataclass(frozen=True)
+class Declaration:
+    kind: str                    #: 'input' or 'param'
+    slots: tuple
+
+
+@dataclass(frozen=True)
+class Constant:
+    name: str
+    value: str                   #: the literal as written ('1e-5', '-0.5')
+    where: Where
+
+
+@dataclass(frozen=True)
+class Equation:
+    name: str
+    indices: tuple               #: ((index name, Where), ...)
+    rhs: Expr
+    where: Where
+
+
+@dataclass(frozen=True)
+class Output:
+    names: tuple                 #: ((name, Where), ...)
+
+
+Statement = Union[Declaration, Constant, Equation, Output]
+
+
+# ---- the parser ------------------------------------------------------------------------------------
+
+def parse_statements(text: str) -> list:
+    """The statements of a layer text, in order; raises ParseError (line, column, expected)."""
+    if not isinstance(text, str):
+        raise ParseError(f"a layer is text, not {type(text).__name__}")
+    lines = text.splitlines()
+    if len(lines) > MAX_LINES:
+        raise ParseError(f"the layer has {len(lines)} lines; at most {MAX_LINES} are accepted")
+    statements = []
+    for number, raw in enumerate(lines, start=1):
+        line = raw.split("#", 1)[0].rstrip()
+        if line.strip():
+            statements.extend(_LineParser(line, number).statement())
+    if not statements:
+        raise ParseError("the layer text is empty; write declarations (input x[N, D]), equations and an output line")
+    return statements
+
+
+class _LineParser:
+    def __init__(self, line: str, number: int):
+        self.line, self.number = line, number
+        self.tokens = tokenize(line, "expression")
+        self.position = 0
+        self.depth = 0
+
+    # -- helpers
+    def where(self, token: Token | None = None) -> Where:
+        token = token or self.peek()
+        return Where(self.number, self.line, token.column)
+
+    def peek(self) -> Token:
+        token = self.tokens[self.position]
+        if token.kind == INVALID:
+            raise self.where(token).error(token.text)
+        return token
+
+    def take(self) -> Token:
+        token = self.peek()
+        self.position += 1
+        return token
+
+    def fail(self, expected: str, token: Token | None = None):
+        token = token or self.peek()
+        return self.where(token).error(f"expected {expected}, found {token.describe()}")
+
+    def expect_op(self, op: str, expected: str | None = None) -> Token:
+        token = self.peek()
+        if token.kind != OP or token.text != op:
+            raise self.fail(expected or f"'{op}'")
+        return self.take()
+
+    def expect_name(self, expected: str) -> Token:
+        token = self.peek()
+        if token.kind != NAME:
+            raise self.fail(expected)
+        return self.take()
+
+    def at_op(self, *ops: str) -> bool:
+        token = self.peek()
+        return token.kind == OP and token.text in ops
+
+    def end(self, what: str):
+        if self.peek().kind != END:
+            raise self.fail(f"the end of the line after {what}")
+
+    # -- statements
+    def statement(self) -> list:
+        first = self.peek()
+        if first.kind != NAME:
+            raise self.fail("a declaration (input, param, const), an equation (name[i, j] = ...) or 'output'")
+        if first.text in ("input", "param") and self.tokens[1].kind == NAME:
+            self.take()
+            slots = [self.slot()]
+            while self.at_op(","):
+                self.take()
+                slots.append(self.slot())
+            self.end(f"the {first.text} declaration")
+            return [Declaration(first.text, tuple(slots))]
+        if first.text == "const" and self.tokens[1].kind == NAME:
+            self.take()
+            constants = [self.constant()]
+            while self.at_op(","):
+                self.take()
+                constants.append(self.constant())
+            self.end("the constant")
+            return constants
+        if first.text == "output" and self.tokens[1].kind == NAME:
+            self.take()
+            names = [self.name_where("the name of an output")]
+            while self.at_op(","):
+                self.take()
+                names.append(self.name_where("the name of an output"))
+            self.end("the outputs")
+            return [Output(tuple(names))]
+        return [self.equation()]
+
+    def name_where(self, expected: str):
+        token = self.expect_name(expected)
+        return (token.text, self.where(token))
+
+    def slot(self) -> Slot:
+        name = self.expect_name("the name of an array, e.g. x[N, D]")
+        self.expect_op("[", f"'[' and the sizes of {name.text}, e.g. {name.text}[N, D]")
+        sizes = [self.name_where("a size name such as N or D")]
+        while self.at_op(","):
+            self.take()
+            sizes.append(self.name_where("a size name such as N or D"))
+        self.expect_op("]", "',' or ']' after a size")
+        return Slot(name.text, tuple(sizes), self.where(name))
+
+    def constant(self) -> Constant:
+        name = self.expect_name("the name of a constant, e.g. eps = 1e-5")
+        self.expect_op("=", f"'=' and the value of {name.text}, e.g. {name.text} = 1e-5")
+        sign = ""
+        if self.at_op("-"):
+            self.take()
+            sign = "-"
+        value = self.peek()
+        if value.kind != NUMBER:
+            raise self.fail(f"a number for the constant {name.text}")
+        self.take()
+        return Constant(name.text, sign + value.text, self.where(name))
+
+    def equation(self) -> Equation:
+        name = self.expect_name("the name of the quantity the equation defines")
+        if name.text in KEYWORDS:
+            raise self.fail(f"a name after '{name.text}'")
+        if not self.at_op("["):
+            raise self.fail(f"'[' and the indices of {name.text}, e.g. {name.text}[n, d] = ...")
+        self.take()
+        indices = [self.name_where("an index letter such as n or d")]
+        while self.at_op(","):
+            self.take()
+            indices.append(self.name_where("an index letter such as n or d"))
+        self.expect_op("]", "',' or ']' after an index")
+        self.expect_op("=", f"'=' after {name.text}[...]")
+        rhs = self.expression()
+        self.end("the right-hand side")
+        return Equation(name.text, tuple(indices), rhs, self.where(name))
+
+    # -- expressions
+    def expression(self):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.where().error("the expression is nested too deeply")
+        left = self.term()
+        while self.at_op("+", "-"):
+            op = self.take()
+            left = Binary(op.text, left, self.term(), self.where(op))
+        self.depth -= 1
+        return left
+
+    def term(self):
+        left = self.unary()
+        while self.at_op("*", "/"):
+            op = self.take()
+            left = Binary(op.text, left, self.unary(), self.where(op))
+        return left
+
+    def unary(self):
+        if self.at_op("-", "+"):
+            op = self.take()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise self.where(op).error("the expression is nested too deeply")
+            operand = self.unary()
+            self.depth -= 1
+            return Negate(operand, self.where(op)) if op.text == "-" else operand
+        return self.power()
+
+    def power(self):
+        base = self.atom()
+        if self.at_op("^", "**"):
+            op = self.take()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise self.where(op).error("the expression is nested too deeply")
+            exponent = self.unary()
+            self.depth -= 1
+            return Binary("^", base, exponent, self.where(op))
+        return base
+
+    def atom(self):
+        token = self.peek()
+        if token.kind == NUMBER:
+            self.take()
+            return Num(token.text, self.where(token))
+        if token.kind == OP and token.text == "(":
+            self.take()
+            inner = self.expression()
+            self.expect_op(")", "')' to close '('")
+            return inner
+        if token.kind != NAME:
+            raise self.fail("a number, a name, a function call or '('")
+        self.take()
+        where = self.where(token)
+        if self.at_op("["):
+            self.take()
+            subscripts = [self.expression()]
+            while self.at_op(","):
+                self.take()
+                subscripts.append(self.expression())
+            self.expect_op("]", f"',' or ']' in the subscripts of {token.text}")
+            return Ref(token.text, tuple(subscripts), where)
+        if self.at_op("("):
+            self.take()
+            argument = self.expression()
+            indices = []
+            if token.text == "sum":
+                if not self.at_op(","):
+                    raise self.fail("',' and the index to sum over, e.g. sum(x[n, d], n)")
+                while self.at_op(","):
+                    self.take()
+                    indices.append(self.name_where("an index letter to sum over"))
+                self.expect_op(")", "',' or ')' after the summed indices")
+            else:
+                self.expect_op(")", f"')' to close {token.text}(; functions take one argument")
+            return Call(token.text, argument, where, tuple(indices))
+        return Name(token.text, where)
+
+
+__all__ = ["parse_statements", "Num", "Name", "Ref", "Call", "Binary", "Negate", "Slot", "Declaration",
+           "Constant", "Equation", "Output", "Where", "END", "OP"]

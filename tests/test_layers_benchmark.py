@@ -1,0 +1,32 @@
+"""benchmarks/layers.py runs, its implementations agree, and it prints ratios and the SIMD level."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "layers.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("layers_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hand_written_alt_forms_agree_with_the_exported_modules():
+    bench = _load()
+    rng = np.random.default_rng(2)
+    x = 5 * rng.standard_normal((32, 8)) + 12
+    gamma, beta, dout = rng.standard_normal(8), rng.standard_normal(8), rng.standard_normal((32, 8))
+    for name in ("batchnorm", "layernorm"):
+        assert bench.agreement(bench.implementations(name, x, gamma, beta, dout)) < 1e-12
+
+
+def test_the_benchmark_runs(capsys):
+    _load().main(["--quick"])
+    out = capsys.readouterr().out
+    assert "SIMD:" in out and "time / hand-written NumPy" in out and "| symbackprop |" in out
+    assert "Derivation time (symbolic sizes" in out
