@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 
 from symbackprop.cli import main
 
+#: far above any answer's time on a loaded 2-core machine: only a hang reaches it
+HANG_SECONDS = 120
+
 NET = ["--layers", "3,4,2", "--hidden", "sigmoid", "--output", "sigmoid", "--loss", "quadratic",
        "--l2", "0", "--bias", "separate"]
 SENTINEL = "/tmp/symbackprop_check_fuzz_sentinel"
@@ -152,7 +155,8 @@ def _run_any(capsys, text):
     code = main(["check", *NET, "--", text]) if text.startswith("-") else main(["check", *NET, text])
     capsys.readouterr()
     assert code in (0, 1, 2, 3)
-    assert time.perf_counter() - start < 10
+    # a hang guard, not a timing: the time distribution is measured by benchmarks/fuzz.py
+    assert time.perf_counter() - start < HANG_SECONDS
     assert not os.path.exists(SENTINEL), "a formula executed code"
 
 

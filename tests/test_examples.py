@@ -65,7 +65,7 @@ def test_ng_vs_nielsen(tmp_path):
     verdicts = re.findall(r"^  (\w+)'s formula .* on (\w+)'s setup \([\w-]+\): (\w+) \((\w+)\)$", text, re.MULTILINE)
     assert verdicts == [("Ng", "Ng", "correct", "symbolic"), ("Ng", "Nielsen", "incorrect", "numeric"),
                         ("Nielsen", "Ng", "incorrect", "numeric"), ("Nielsen", "Nielsen", "correct", "symbolic")]
-    assert "the factor sigmoid'(z^L) of the sigmoid output is missing" in text
+    assert "the factor sigmoid'(z^(L)) of the sigmoid output is missing" in text   # in Ng's notation
     page = out / "ng_vs_nielsen.html"
     assert f"wrote {page}" in text
     assert "<math" in page.read_text(encoding="utf-8")

@@ -14,6 +14,9 @@ from hypothesis import strategies as st
 from symbackprop.errors import ParseError
 from symbackprop.grammar import parse_expression, parse_formula
 
+#: far above any answer's time on a loaded 2-core machine: only a hang reaches it
+HANG_SECONDS = 120
+
 a, y, z = sp.symbols("a y z", real=True)
 VARS = {"a": a, "y": y, "z": z}
 SENTINEL = "/tmp/symbackprop_fuzz_sentinel"
@@ -78,7 +81,7 @@ def _parse_expression_or_error(text):
         str(err)
     else:
         assert isinstance(result, sp.Basic)
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < HANG_SECONDS   # a hang guard; timings are benchmarks' business
     assert not os.path.exists(SENTINEL)
 
 
@@ -89,7 +92,7 @@ def _parse_formula_or_error(text):
     except ParseError as err:
         assert err.column is None or 0 <= err.column <= len(text)
         str(err)
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < HANG_SECONDS   # a hang guard; timings are benchmarks' business
     assert not os.path.exists(SENTINEL)
 
 

@@ -10,7 +10,6 @@ negated, transposed or off by a factor as displayed fails here, naming the setup
 """
 from __future__ import annotations
 
-import itertools
 from functools import lru_cache
 
 import numpy as np
@@ -19,7 +18,7 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop import symbols as S
-from symbackprop.catalogue import ACTIVATIONS, LOSSES
+from symbackprop.catalogue import ACTIVATIONS
 from symbackprop.derivation import Rule, Step
 
 import catalogue_pairs

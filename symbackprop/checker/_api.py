@@ -1,13 +1,17 @@
 """``check(formula, network, notation=...)``: the formula checker's one entry point."""
 from __future__ import annotations
 
+import dataclasses
+
 from ..engine import derive
 from ..errors import NetworkSpecError
 from ..grammar import parse_formula
 from . import _conventions as C
 from ._assess import assess
+from ._code import FUNCTIONS as CODE_FUNCTIONS, rewrite
 from ._family import diagnose
 from ._verdict import Verdict
+from ._words import Words
 
 
 def check(formula: str, network, notation: str = C.DEFAULT, *, seed: int = 0) -> Verdict:
@@ -26,7 +30,7 @@ def check(formula: str, network, notation: str = C.DEFAULT, *, seed: int = 0) ->
     if not isinstance(network, Network):
         raise NetworkSpecError(f"check() takes a symbackprop.Network, not {type(network).__name__}")
     convention = C.convention(notation)
-    parsed = parse_formula(formula, convention.name)
+    parsed = read_formula(formula, convention)
     derivation = derive(network)
     try:
         return _decide(formula, parsed, convention, network, derivation, seed)
@@ -35,25 +39,34 @@ def check(formula: str, network, notation: str = C.DEFAULT, *, seed: int = 0) ->
                        "the formula is nested too deeply to evaluate; write it more simply")
 
 
+def read_formula(formula: str, convention):
+    """The parsed formula with program code (Octave, NumPy) written as the notation's formulas."""
+    parsed = parse_formula(formula, convention.name, functions=CODE_FUNCTIONS)
+    return dataclasses.replace(parsed, lhs=rewrite(parsed.lhs, convention.name), rhs=rewrite(parsed.rhs, convention.name),
+                               condition=rewrite(parsed.condition, convention.name))
+
+
 def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
     outcome = assess(parsed, convention, network, derivation, seed=seed)
-    quantity = f"{outcome.target.written}: {outcome.target.describe()}"
+    words = Words(convention, network.depth, l2=network.l2 != 0)
+    quantity = f"{outcome.target.written}: {words.describe(outcome.target)}"
     if outcome.status == "correct":
         how = ("proved symbolically for every layer size" if outcome.method == "symbolic"
                else "equal at random layer sizes and values (simplification did not prove it)")
-        layers = _layers_text(outcome)
+        layers = _layers_text(outcome, words)
         return Verdict("correct", formula, convention.name, quantity, outcome.method,
                        f"correct: {how}{layers}", None, tuple(outcome.notes))
     if outcome.status == "undecided":
         return Verdict("undecided", formula, convention.name, quantity, outcome.method,
                        outcome.message or "could not decide", None, tuple(outcome.notes))
-    matches = diagnose(outcome, parsed, convention, network, derivation, seed)
-    parts = [outcome.message] if outcome.message else []
+    # a derivative applied to a or h is the diagnosis itself; else the nearby formulas it equals
+    matches = [] if outcome.misapplied else diagnose(outcome, parsed, convention, network, derivation, seed)
+    parts = list(outcome.misapplied) + ([outcome.message] if outcome.message else [])
     if matches:
         parts.append(f"this is {matches[0]}" if not matches[0].startswith("correct") else matches[0])
         if len(matches) > 1:
             parts.append(f"equivalently, {matches[1]}")
-    elif outcome.method == "numeric":
+    elif outcome.method == "numeric" and not outcome.misapplied:
         parts.append("it matches none of the nearby formulas tried (other losses and activations, a sign, "
                      "a derivative factor, a transpose, 1/m, the λ term, other notations); see the counterexample")
     diagnosis = "; ".join(parts) if parts else "incorrect"
@@ -61,10 +74,11 @@ def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
                    outcome.counterexample, tuple(outcome.notes), tuple(matches))
 
 
-def _layers_text(outcome) -> str:
+def _layers_text(outcome, words) -> str:
+    """The layers a generic formula was checked at, numbered and named as the notation does."""
     values = [trial.layers for trial in outcome.trials]
     from .. import symbols as S
-    generic = [int(v[S.l]) for v in values if S.l in v]
+    generic = [words.layer_value(int(v[S.l])) for v in values if S.l in v]
     if generic:
-        return f" (checked at l = {', '.join(map(str, generic))})"
+        return f" (checked at {words.notation.layer_name('l')} = {', '.join(map(str, generic))})"
     return ""

@@ -7,6 +7,7 @@ the values of the formula, so the diagnosis can compare nearby formulas on the v
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -25,6 +26,8 @@ from ._reader import Context, RhsReader, _shape
 from ._syntax import strip_groups, text_of
 from ._target import FormulaReader, Target
 from ._symbolic import proved_equal
+from ._target import LOSS_GRADIENT
+from ._words import Words
 
 SAMPLES = 4          #: random draws per concrete layer
 MAX_ATTEMPTS = 12    #: draws tried before giving up on finding finite values
@@ -39,12 +42,13 @@ class Trial:
     target: Target
     expected: MatrixExpr
     user: object = None             #: a matrix expression, or a scalar index form
-    entry: Optional[tuple] = None   #: (expr, row index, col index, col offset) for an index form
+    entry: Optional[tuple] = None   #: (expr, row index, col index, col base, first col) for an index form
     problem: Optional[Exception] = None
     notes: list = field(default_factory=list)      #: conventions applied while reading (Ng's bias row)
     proved: bool = False
     samples: list = field(default_factory=list)
     values: list = field(default_factory=list)     #: the formula's value at each sample (None: not finite)
+    misapplied: list = field(default_factory=list)  #: derivatives applied to something other than z
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Assessment:
     trials: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     counterexample: Optional[dict] = None
+    misapplied: list = field(default_factory=list)  #: g'(a^L) and the like, as the diagnosis says them
 
 
 def assess(formula, convention: C.Convention, network, derivation, seed: int = 0,
@@ -67,19 +72,26 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
     target = reader.target()
     rhs = _accumulation_rhs(formula, target)
     if rhs is not formula.rhs:      # Δ := Δ + increment: the increment is one example's gradient
-        target = Target(target.quantity, target.layer, "example", target.batch, target.indices,
-                        target.written, target.bishop_row)
+        target = dataclasses.replace(target, mode="example")
     target = _settle_mode(target, rhs, convention)
+    first_column = _first_column(formula, target, network, reader)
+    words = Words(convention, network.depth, l2=network.l2 != 0)
     try:
-        assignments = layer_assignments(target, network.depth)
+        assignments = layer_assignments(target, network.depth, words)
     except LayerRangeError as exc:
         return Assessment("incorrect", "layer", target, str(exc))
-    trials = _read_all(reader, rhs, target, assignments, convention, network, derivation, augment=False)
-    if network.bias == "column" and target.quantity == "weight_gradient" and _has_shape_problem(trials, target):
-        # Ng's bias column: in δ^(l+1) (a^(l))^T the activation carries the bias unit a_0 = 1.
-        augmented = _read_all(reader, rhs, target, assignments, convention, network, derivation, augment=True)
-        if not _has_shape_problem(augmented, target):
-            trials = augmented
+    trials = None
+    for rows, augment in _readings(convention, network):
+        # Ng's bias column: activations may carry the bias unit a_0 = 1 (ex4's a1, a2); ex4's vectorised
+        # code stacks the examples as rows. The first reading whose shapes fit is the one meant.
+        attempt = _read_all(reader, rhs, target, assignments, convention, network, derivation, augment, rows,
+                            first_column)
+        if trials is None:
+            trials = attempt
+        if not _has_shape_problem(attempt, target):
+            trials = attempt
+            break
+    misapplied = list(dict.fromkeys(text for trial in trials for text in trial.misapplied))
     notes: list[str] = []
     for trial in trials:
         if trial.problem is not None:
@@ -87,9 +99,9 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
         for note in trial.notes:
             if note not in notes:
                 notes.append(note)
-    shape_problem = _shape_problem(trials, target)
+    shape_problem = _shape_problem(trials, target, words)
     if shape_problem:
-        return Assessment("incorrect", "shape", target, shape_problem, trials, notes)
+        return Assessment("incorrect", "shape", target, shape_problem, trials, notes, misapplied=misapplied)
     for trial in trials:
         trial.proved = proved_equal(trial.user, trial.expected, network, derivation, trial.entry)
     rng = np.random.default_rng(seed)
@@ -103,9 +115,9 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
             all_finite = False
             continue
         if counterexample is None and not trial.proved:
-            counterexample = _mismatch(trial)
+            counterexample = _mismatch(trial, words)
     if counterexample is not None:
-        return Assessment("incorrect", "numeric", target, "", trials, notes, counterexample)
+        return Assessment("incorrect", "numeric", target, "", trials, notes, counterexample, misapplied)
     if all(trial.proved for trial in trials):
         return Assessment("correct", "symbolic", target, "", trials, notes)
     if not all_finite:
@@ -119,7 +131,7 @@ def _accumulation_rhs(formula, target: Target) -> A.Node:
     """Ng's Δ^(l) := Δ^(l) + δ^(l+1) (a^(l))^T is read as its increment."""
     rhs = formula.rhs
     node = strip_groups(rhs)
-    if target.mode == "sum" and isinstance(node, A.Binary) and node.op == "+" \
+    if target.mode in ("sum", "mean") and isinstance(node, A.Binary) and node.op == "+" \
             and text_of(node.left, 1000) == text_of(formula.lhs, 1000):
         return node.right
     return rhs
@@ -127,19 +139,23 @@ def _accumulation_rhs(formula, target: Target) -> A.Node:
 
 def _settle_mode(target: Target, rhs: A.Node, convention) -> Target:
     """ng-dls's dW and db: vectorised over a batch when the right-hand side uses batch arrays (dZ, A)."""
+    if target.mode == "example+reg" and any(isinstance(n, A.Name) and n.name in convention.batch_letters
+                                            for n in A.walk(rhs)):
+        return dataclasses.replace(target, mode="mean")    # Goodfellow's J over a batch (G, H): the mean
     if target.mode != "pending":
         return target
     if target.quantity not in ("weight_gradient", "bias_gradient"):
         return Target(target.quantity, target.layer, "example", target.batch, target.indices, target.written,
                       target.bishop_row)
     batch_names = set(convention.batch_letters) | {"dA"}
-    uses_batch = any(isinstance(n, A.Name) and n.name in batch_names for n in A.walk(rhs))
+    uses_batch = any(isinstance(n, A.Name) and n.name in batch_names for n in A.walk(rhs)) or any(
+        isinstance(n, A.Sum) and isinstance(n.upper, A.Name) and n.upper.name == "m" for n in A.walk(rhs))
     mode = "mean" if uses_batch else "example"
     return Target(target.quantity, target.layer, mode, target.batch, target.indices, target.written,
                   target.bishop_row)
 
 
-def layer_assignments(target: Target, depth: int) -> list[dict]:
+def layer_assignments(target: Target, depth: int, words=None) -> list[dict]:
     """The concrete values of the generic layer l to test (at most three), with L = depth."""
     layer = target.layer
     has_l = S.l in layer.free_symbols
@@ -156,7 +172,7 @@ def layer_assignments(target: Target, depth: int) -> list[dict]:
         if _valid(target, int(concrete), depth, generic=has_l and not has_L):
             valid.append(layers)
     if not valid:
-        raise LayerRangeError(_no_layer_message(target, depth))
+        raise LayerRangeError(_no_layer_message(target, depth, words))
     if len(valid) > 3:
         valid = [valid[0], valid[len(valid) // 2], valid[-1]]
     return valid
@@ -177,18 +193,46 @@ def _valid(target: Target, layer: int, depth: int, generic: bool) -> bool:
     return 2 <= layer <= depth
 
 
-def _no_layer_message(target: Target, depth: int) -> str:
+def _no_layer_message(target: Target, depth: int, words=None) -> str:
     if target.quantity == "delta" and S.l in target.layer.free_symbols:
-        return (f"'{target.written}' is the δ of a hidden layer, but this {depth}-layer network has no hidden "
-                f"layer; its output layer is L = {depth}")
-    return (f"'{target.written}' names layer {target.layer}, which this {depth}-layer network does not have "
-            f"(canonical layers 1..{depth}, weights into layers 2..{depth})")
+        output = words.layer_value(depth) if words else depth
+        return (f"'{target.written}' is the error of a hidden layer, but this {depth}-layer network has no hidden "
+                f"layer; its output layer is L = {output}")
+    if words is None:
+        return f"'{target.written}' names a layer this {depth}-layer network does not have"
+    return (f"'{target.written}' names layer {words.layer(target.layer)}, which this {depth}-layer network does "
+            f"not have ({words.numbering()})")
 
 
-def _read_all(reader, rhs, target, assignments, convention, network, derivation, augment) -> list:
+def _readings(convention, network) -> list:
+    """(rows, augment) readings to try, in order: examples as columns, then as rows (ng-ml); activations
+    without, then with Ng's bias unit."""
+    augments = (False, True) if network.bias == "column" else (False,)
+    rows = (False, True) if convention.name == "ng-ml" else (False,)   # ex4's code, one example per row
+    return [(r, a) for r in rows for a in augments]
+
+
+def _first_column(formula, target: Target, network, reader) -> int:
+    """0, or 1 when a condition such as 'for j >= 1' leaves out Ng's bias column j = 0."""
+    condition = formula.condition
+    if condition is None:
+        return 0
+    condition = strip_groups(condition)
+    column = target.indices[1] if len(target.indices) == 2 else None
+    if isinstance(condition, A.Binary) and isinstance(condition.left, A.Name) and isinstance(condition.right, A.Number) \
+            and column is not None and condition.left.name == str(column):
+        bound = (condition.op, condition.right.text)
+        if bound in ((">=", "1"), (">", "0"), ("!=", "0"), ("~=", "0")):
+            return 1 if network.bias == "column" else 0
+    raise reader.error(f"cannot read the condition {text_of(condition)!r}; read is a condition on the column "
+                       f"index of the left-hand side, e.g. 'for j >= 1' or ', j \\neq 0'", condition)
+
+
+def _read_all(reader, rhs, target, assignments, convention, network, derivation, augment, rows=False,
+              first_column=0) -> list:
     trials = []
     for layers in assignments:
-        trial = _read_at(reader, rhs, target, layers, convention, network, derivation, augment)
+        trial = _read_at(reader, rhs, target, layers, convention, network, derivation, augment, rows, first_column)
         trials.append(trial)
         if trial.problem is not None:
             break
@@ -200,13 +244,17 @@ def _has_shape_problem(trials, target) -> bool:
         (all(t.problem is None for t in trials) and bool(_shape_problem(trials, target)))
 
 
-def _read_at(reader, rhs, target, layers, convention, network, derivation, augment=False) -> Trial:
+def _read_at(reader, rhs, target, layers, convention, network, derivation, augment=False, rows=False,
+             first_column=0) -> Trial:
     concrete = int(target.layer.xreplace(layers))
     resolved = target.resolved(concrete, network.depth)
+    if rows and not resolved.batch and resolved.quantity not in ("weight_gradient", "bias_gradient"):
+        resolved = dataclasses.replace(resolved, batch=True, rows=True)
     bishop_j = None
     if convention.index_layers:
         bishop_j = concrete - 1 if target.bishop_row == "k" else concrete
-    context = Context(convention, network, layers, resolved, bishop_j, augment=augment)
+    context = Context(convention, network, layers, resolved, bishop_j, augment=augment, rows=rows,
+                      derivation=derivation)
     try:
         wanted = expected(derivation, resolved)
     except NotDerived as exc:
@@ -223,21 +271,22 @@ def _read_at(reader, rhs, target, layers, convention, network, derivation, augme
         trial.problem = exc
         return trial
     trial.notes = list(context.notes)
+    trial.misapplied = list(context.misapplied)
     if target.indices:
         trial.user = value
-        trial.entry = _entry_form(value, target, resolved, context, reader, rhs, network)
+        trial.entry = _entry_form(value, target, resolved, context, reader, rhs, network, first_column)
     else:
         trial.user = value
     return trial
 
 
-def _entry_form(value, target, resolved, context, reader, rhs, network):
+def _entry_form(value, target, resolved, context, reader, rhs, network, first_column=0):
     if isinstance(value, MatrixExpr):
         raise reader.error("the left-hand side names one entry (it has indices), the right-hand side a "
                            "whole vector or matrix; index the right-hand side too", rhs)
     indices = target.indices
-    if any(not isinstance(index, sp.Symbol) for index in indices):
-        raise reader.error("index the left-hand side with letters, e.g. \\delta_j", rhs)
+    if not isinstance(indices[0], sp.Symbol) or any(not isinstance(index, (sp.Symbol, sp.Integer)) for index in indices):
+        raise reader.error("index the left-hand side's rows with a letter, e.g. \\delta_j or D_{i0}", rhs)
     row = indices[0]
     col = indices[1] if len(indices) > 1 else None
     expected_cols = 2 if resolved.quantity == "weight_gradient" else 1
@@ -251,8 +300,21 @@ def _entry_form(value, target, resolved, context, reader, rhs, network):
         names = ", ".join(sorted(map(str, stray)))
         raise reader.error(f"the index {names} appears on the right-hand side but not on the left, and no "
                            f"\\sum runs over it", rhs)
-    offset = 1 if network.bias == "column" and resolved.quantity == "weight_gradient" else 0
-    return (sp.sympify(value, strict=True), row, col, offset)
+    bias_column = network.bias == "column" and resolved.quantity == "weight_gradient"
+    base = 0 if bias_column else 1      # column c of the matrix is index j = c + base (Ng's j = 0: the bias)
+    if isinstance(col, sp.Integer) and not 0 <= int(col) - base < _columns_of(resolved, context):
+        raise reader.error(f"the left-hand side's column {col} is not a column of {resolved.describe()}", rhs)
+    return (sp.sympify(value, strict=True), row, col, base, first_column)
+
+
+def _columns_of(resolved, context) -> int:
+    try:
+        columns = expected(context.derivation, resolved).shape[1]
+    except NotDerived:
+        return 0
+    value = sp.sympify(columns, strict=True).xreplace(
+        {S.width[r]: n for r, n in enumerate(context.network.sizes, start=1) if isinstance(n, int)})
+    return int(value) if value.is_Integer else 10 ** 6
 
 
 def _problem(trial: Trial, target: Target, trials) -> Assessment:
@@ -264,25 +326,31 @@ def _problem(trial: Trial, target: Target, trials) -> Assessment:
     return Assessment("incorrect", "layer", target, str(exc), trials)
 
 
-def _shape_problem(trials, target) -> str:
+def _shape_problem(trials, target, words=None) -> str:
     for trial in trials:
         if trial.entry is not None:
             continue
         user, wanted = trial.user, trial.expected
-        if not isinstance(user, MatrixExpr):
-            return (f"the right-hand side is a scalar, but {trial.target.describe()} is "
-                    f"{_shape(wanted)}")
+        describe = words.describe(trial.target) if words else trial.target.describe()
+        shape = words.shape if words else _shape
+        if not isinstance(user, MatrixExpr) or (user.shape == (1, 1) and wanted.shape != (1, 1)):
+            return f"the right-hand side is a scalar, but {describe} is {shape(wanted)}"
         if not (sp.expand(user.shape[0] - wanted.shape[0]) == 0 and sp.expand(user.shape[1] - wanted.shape[1]) == 0):
-            return (f"the right-hand side is {_shape(user)}, but {trial.target.describe()} is {_shape(wanted)}")
+            return f"the right-hand side is {shape(user)}, but {describe} is {shape(wanted)}"
     return ""
 
 
 # --- numbers --------------------------------------------------------------------------------------------
 def draw(derivation, rng) -> Sample:
-    """A random sample: widths 2..6 (neighbouring layers differ), m 2..4, λ random when the network has one."""
+    """A random sample: the network's own layer sizes (random widths 2..6 where a size is symbolic,
+    neighbouring layers differing), m 2..4, λ random when the network has one."""
     network = derivation.network
     sizes, previous = {}, None
-    for layer in range(1, network.depth + 1):
+    for layer, given in enumerate(network.sizes, start=1):
+        if isinstance(given, int):           # the user's network, at its own sizes
+            sizes[layer] = given
+            previous = given
+            continue
         choices = [n for n in range(2, 7) if n != previous]
         sizes[layer] = int(rng.choice(choices))
         previous = sizes[layer]
@@ -291,13 +359,22 @@ def draw(derivation, rng) -> Sample:
     return Sample(derivation, rng, sizes, m, lam)
 
 
+def _input_name(symbol, words) -> str:
+    from ._numeric import label
+    if words is None or symbol.role == LOSS_GRADIENT:
+        return label(symbol)
+    extra = " (batch)" if symbol.shape[1] == S.m else ""
+    bias = " with bias unit" if symbol.shape[0] == S.width[symbol.layer] + 1 and symbol.role == "a" else ""
+    return Words.text_alone(words, symbol) + bias + extra
+
+
 def value_at(form, trial: Trial, sample: Sample, entry_of_user: bool = False):
     """The value of the formula (``entry_of_user``) or of a matrix form at a sample, as an array."""
     if entry_of_user and trial.entry is not None:
-        expr, row, col, offset = trial.entry
+        expr, row, col, base, first = trial.entry
         rows = sample.size(trial.expected.shape[0])
         cols = sample.size(trial.expected.shape[1]) if col is not None else 1
-        return evaluate_entries(expr, sample, row, col, rows, cols, offset)
+        return evaluate_entries(expr, sample, row, col, rows, cols, base, first)
     value = evaluate(form, sample)
     if not isinstance(value, np.ndarray):
         value = np.array([[value]])
@@ -330,20 +407,28 @@ def close(user: np.ndarray, wanted: np.ndarray) -> bool:
     return bool(np.allclose(user[mask], wanted[mask], rtol=RTOL, atol=ATOL * scale))
 
 
-def _mismatch(trial: Trial) -> Optional[dict]:
+def _mismatch(trial: Trial, words=None) -> Optional[dict]:
     for sample, (user, wanted) in zip(trial.samples, trial.values):
         if not close(user, wanted):
-            return counterexample(trial, sample, user, wanted)
+            return counterexample(trial, sample, user, wanted, words)
     return None
 
 
-def counterexample(trial: Trial, sample: Sample, user, wanted) -> dict:
-    layers = {str(k): int(v) for k, v in trial.layers.items()}
-    inputs = {name: np.round(value, 6).tolist() for name, value in sample.used.items()
-              if value.size <= 64}
+def counterexample(trial: Trial, sample: Sample, user, wanted, words=None) -> dict:
+    """Sizes, layers and arrays named as the notation names them (Θ^(1), s_1, n^[0], l counted from 0)."""
+    if words is None:
+        layers = {str(k): int(v) for k, v in trial.layers.items()}
+        sizes = {f"n^{layer}": n for layer, n in sample.sizes.items()}
+    else:
+        layers = {words.notation.layer_name(str(k)): words.layer_value(int(v)) for k, v in trial.layers.items()}
+        sizes = {words.size_name(layer): n for layer, n in sample.sizes.items()}
+    inputs = {}
+    for symbol, value in sample.used.items():
+        if value.size <= 64:
+            inputs[_input_name(symbol, words)] = np.round(value, 6).tolist()
     return {
         "layers": layers,
-        "sizes": {f"n^{layer}": n for layer, n in sample.sizes.items()},
+        "sizes": sizes,
         "m": sample.m,
         "lambda": round(sample.lam, 6),
         "inputs": inputs,

@@ -15,7 +15,7 @@ there is one table of them; a convention states only how its formulas are read.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping, Optional
 
@@ -42,6 +42,8 @@ class Convention:
     weight_shift: Optional[int] = None    #: a weight matrix's layer shifts once more
     layer_letters: Optional[Mapping[str, str]] = None  #: written generic layer letter -> canonical ('l' or 'L')
     weight_letter: Optional[str] = None   #: how the notation writes a weight matrix, for messages
+    batch_rows: bool = False              #: batch arrays hold one example per ROW (ex4's a1, d2)
+    scalars: Mapping[str, str] = field(default_factory=dict)  #: more scalar letters: Nielsen's n (the examples) -> 'm'
 
     def __post_init__(self):
         printed = NOTATIONS.get(self.name)
@@ -59,7 +61,7 @@ class Convention:
         if missing:
             raise ValueError(f"convention {self.name!r} has no printing notation of that name "
                              f"({', '.join(NOTATIONS)}), so it must give {', '.join(missing)}")
-        for name in ("letters", "batch_letters", "layer_letters", "cost_letters"):
+        for name in ("letters", "batch_letters", "layer_letters", "cost_letters", "scalars"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
 
@@ -69,20 +71,22 @@ NIELSEN = Convention(
     "nielsen",
     letters={"a": ACTIVATION, "z": PREACTIVATION, "w": WEIGHT, "W": WEIGHT, "Theta": WEIGHT, "theta": WEIGHT,
              "b": BIAS, "delta": DELTA, "y": TARGET},
-    batch_letters={},
+    batch_letters={"A": ACTIVATION, "Z": PREACTIVATION, "Y": TARGET, "Delta": DELTA},
     functions=_COMMON_FUNCTIONS,
-    cost_letters={"C": "example", "J": "mean"},
+    cost_letters={"C": "example", "J": "mean", "Cbar": "mean"},
     describe_weights="w^{l} maps layer l-1 to layer l",
+    scalars={"n": "m"},
 )
 
 NG_ML = Convention(
     "ng-ml",
     letters={"a": ACTIVATION, "z": PREACTIVATION, "Theta": WEIGHT, "theta": WEIGHT, "W": WEIGHT, "w": WEIGHT,
              "b": BIAS, "delta": DELTA, "y": TARGET},
-    batch_letters={},
+    batch_letters={"A": ACTIVATION, "Z": PREACTIVATION, "Y": TARGET, "d": DELTA},
     functions=_COMMON_FUNCTIONS,
-    cost_letters={"J": "mean", "C": "example"},
+    cost_letters={"J": "mean", "C": "example", "cost": "example"},
     describe_weights="\\Theta^{(l)} maps layer l to layer l+1",
+    batch_rows=True,
 )
 
 NG_DLS = Convention(
@@ -99,21 +103,23 @@ GOODFELLOW = Convention(
     "goodfellow",
     letters={"h": ACTIVATION, "a": PREACTIVATION, "W": WEIGHT, "w": WEIGHT, "Theta": WEIGHT, "b": BIAS, "y": TARGET,
              "yhat": OUTPUT, "x": ACTIVATION},
-    batch_letters={},
+    batch_letters={"H": ACTIVATION, "G": DELTA, "Y": TARGET},
     functions=("f", "sigma", "phi"),
     cost_letters={"J": "example+reg", "L": "example"},
     describe_weights="W^{(k)} maps layer k-1 to layer k, counting the input as layer 0",
+    batch_rows=True,
 )
 
 BISHOP = Convention(
     "bishop",
     letters={"z": ACTIVATION, "a": PREACTIVATION, "w": WEIGHT, "W": WEIGHT, "Theta": WEIGHT, "b": BIAS, "delta": DELTA,
              "t": TARGET, "y": OUTPUT, "x": ACTIVATION},
-    batch_letters={},
+    batch_letters={"Z": ACTIVATION, "A": PREACTIVATION, "Delta": DELTA, "T": TARGET},
     functions=("h", "sigma", "g", "f"),
     cost_letters={"E": "example"},
     describe_weights="w_{ji} connects unit i to unit j of the next layer",
     index_layers=True,
+    batch_rows=True,
 )
 
 CONVENTIONS: tuple[Convention, ...] = (NG_ML, NG_DLS, NIELSEN, GOODFELLOW, BISHOP)

@@ -36,7 +36,8 @@ def expected(derivation: Derivation, target: Target) -> MatrixExpr:
         if not 2 <= layer <= depth:
             raise NotDerived(f"layer {layer} has no weights; the layers with weights are 2..{depth}")
         record = derivation.weight_gradient if quantity == "weight_gradient" else derivation.bias_gradient
-        return _gradient(record, target.mode, at)
+        value = _gradient(record, target.mode, at)
+        return value
     elif quantity == "loss_gradient":
         value = S.LayerArray(LOSS_GRADIENT, S.width[depth], 1, depth)
     elif quantity == "backprop":
@@ -45,7 +46,10 @@ def expected(derivation: Derivation, target: Target) -> MatrixExpr:
         value = back_propagated(derivation, layer)
     else:  # pragma: no cover - targets are resolved before they get here
         raise NotDerived(f"unknown quantity {quantity}")
-    return to_batch(value) if target.batch else value
+    if target.batch:
+        value = to_batch(value)
+        return Transpose(value) if target.rows else value
+    return value
 
 
 def back_propagated(derivation: Derivation, layer: int) -> MatrixExpr:
@@ -68,6 +72,8 @@ def _gradient(record, mode: str, at: dict) -> MatrixExpr:
     batch = record.batch_vector.rhs.xreplace(at)
     if mode == "mean":
         return batch
+    if mode == "mean0":      # Nielsen's ∂C_0/∂w: the mean without the L2 term
+        return batch.xreplace({S.lam: 0})
     if mode == "sum":        # Ng's Δ: the data term summed, not averaged, and no λ
         return MatMul(S.m, batch.xreplace({S.lam: 0})).doit()
     if mode == "example+reg":  # one example with J = L + λΩ: the batch form at m = 1
@@ -82,6 +88,9 @@ def to_batch(value: MatrixExpr) -> MatrixExpr:
             return S.LayerArray(array.role, array.shape[0], S.m, array.layer)
         return array
     replaced = value.replace(lambda e: isinstance(e, S.LayerArray), widen)
+    replaced = replaced.replace(   # Ng's dropped bias row, X[1:, :1] of a vector, keeps every column of a batch
+        lambda e: isinstance(e, MatrixSlice) and e.colslice[:2] == (0, 1) and e.parent.shape[1] == S.m,
+        lambda e: MatrixSlice(e.parent, e.rowslice, (0, S.m, 1)))
     return replaced.replace(lambda e: isinstance(e, OneMatrix) and e.shape[1] == 1,
                             lambda e: OneMatrix(e.shape[0], S.m))
 

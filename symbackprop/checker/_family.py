@@ -27,23 +27,43 @@ from ._assess import Assessment, Trial, assess, close, draw, value_at
 from ._expected import NotDerived, back_propagated, expected, to_batch
 from ._numeric import NotEvaluable
 from ._target import LOSS_GRADIENT
+from ._words import Words
 
 
 def diagnose(assessment: Assessment, formula, convention, network, derivation, seed: int) -> list[str]:
-    """Descriptions of the nearby correct formulas this formula equals, best first."""
+    """Descriptions of the nearby correct formulas this formula equals, best first, in the notation's letters."""
+    words = Words(convention, network.depth, l2=network.l2 != 0)
     found: list[str] = []
+    from ..grammar import _ast as A
+    rereadable = sum(1 for _ in A.walk(formula.rhs)) <= MAX_REREAD_NODES
     if assessment.method == "numeric":
-        for description, build in members(assessment, network, derivation):
-            if _matches(assessment, _batched(build)):
-                found.append(description)
-                if len(found) >= 3:
-                    break
+        found.extend(_matching(assessment, network, derivation, words))
     if assessment.method == "shape":
-        transposed = _transposed(assessment, derivation, seed)
+        transposed = _transposed(assessment, derivation, seed, words)
         if transposed:
             found.append(transposed)
-    if not found:
+        if not found:
+            found.extend(_without_bias_row(assessment, network, derivation, seed, words))
+        if not found and rereadable:
+            found.extend(_transpose_fixes(formula, convention, network, derivation, seed))
+    if not found and rereadable:
         found.extend(_rereadings(formula, convention, network, derivation, seed))
+    if not found and assessment.method == "numeric" and rereadable:
+        found.extend(_transpose_fixes(formula, convention, network, derivation, seed, weights_only=True))
+    return found
+
+
+#: Formulas longer than this (syntax nodes on the right) are not re-read in other ways for a diagnosis.
+MAX_REREAD_NODES = 120
+
+
+def _matching(assessment, network, derivation, words) -> list[str]:
+    found = []
+    for description, build in members(assessment, network, derivation, words):
+        if _matches(assessment, _batched(build)):
+            found.append(description)
+            if len(found) >= 3:
+                break
     return found
 
 
@@ -51,15 +71,21 @@ def diagnose(assessment: Assessment, formula, convention, network, derivation, s
 Member = tuple[str, Callable[[Trial], object]]
 
 
-def members(assessment: Assessment, network, derivation) -> Iterator[Member]:
+def members(assessment: Assessment, network, derivation, words: Words) -> Iterator[Member]:
     quantity = assessment.trials[0].target.quantity if assessment.trials else None
+    layer = assessment.target.layer if assessment.target.quantity != "delta" or quantity != "output_delta" \
+        else (S.L if S.l in sp.sympify(assessment.target.layer).free_symbols else assessment.target.layer)
     yield ("the negative of the correct formula: a sign error", lambda t: MatMul(-1, t.expected))
     if quantity == "output_delta":
-        yield from _output_members(network, derivation)
+        yield from _output_members(network, derivation, words, layer)
     elif quantity == "hidden_delta":
-        yield from _hidden_members(network, derivation)
+        yield from _hidden_members(network, derivation, words, layer)
     elif quantity in ("weight_gradient", "bias_gradient"):
-        yield from _gradient_members(assessment, network, derivation)
+        yield from _gradient_members(assessment, network, derivation, words, layer)
+    if quantity in ("output_delta", "hidden_delta"):
+        delta = words.vector("delta", layer)
+        yield (f"{delta} with a stray 1/m: the error of one example has no 1/m; the average over the m examples "
+               f"belongs to the gradients of the weights and biases", lambda t: MatMul(1 / S.m, t.expected))
 
 
 def _derivative_factor(activation, layer) -> object:
@@ -70,75 +96,100 @@ def _derivative_factor(activation, layer) -> object:
     return ElementwiseApplyFunction(sp.Lambda(S.z, body), z)
 
 
-def _output_members(network, derivation) -> Iterator[Member]:
+def _output_members(network, derivation, words, layer) -> Iterator[Member]:
     output, loss = network.output, network.loss
     cancels = derivation.output_delta.cancels
     depth = network.depth
+    delta, z, a = words.vector("delta", layer), words.vector("z", layer), words.vector("a", layer)
+    loss_gradient = f"∂{words.notation.cost.text}/∂{a}"
+    here = words.text(derivation.output_delta.vector.rhs)
     if output.elementwise and not cancels:
         name = output.name
-        yield (f"∂C/∂a^L alone: the factor {name}'(z^L) of the {name} output is missing",
+        yield (f"{loss_gradient} alone: the factor {name}'({z}) of the {name} output is missing",
                lambda t: S.LayerArray(LOSS_GRADIENT, S.width[depth], 1, depth))
-        yield (f"∂C/∂a^L ⊙ a^L: the activation {name}(z^L) = a^L in place of its derivative {name}'(z^L)",
+        yield (f"{loss_gradient} ⊙ {a}: the activation {name}({z}) = {a} in place of its derivative {name}'({z})",
                lambda t: HadamardProduct(S.LayerArray(LOSS_GRADIENT, S.width[depth], 1, depth),
                                          S.vector("a", depth)))
+    if not output.elementwise:
+        a_L = S.vector("a", depth)
+        yield (f"{delta} with an extra factor {a} ⊙ (1 - {a}): after a {output.name} output with the {loss.name} "
+               f"cost, {delta} = {here} already holds the {output.name}'s derivative",
+               lambda t: HadamardProduct(t.expected, a_L, MatAdd(OneMatrix(*a_L.shape), MatMul(-1, a_L))))
     for other in LOSSES:
         if other.name == loss.name:
             continue
         neighbour = _neighbour(network, loss=other)
         if neighbour is not None:
-            yield (_other_loss_text(neighbour, derivation), _expected_of(neighbour))
+            yield (_other_loss_text(neighbour, derivation, words, delta, z), _expected_of(neighbour))
     for other in ACTIVATIONS:
         if other.name == output.name:
             continue
         neighbour = _neighbour(network, output=other)
         if neighbour is not None:
-            yield (f"δ^L of the {other.name} output activation with the {loss.name} cost "
-                   f"(per unit: {neighbour.output_delta.unit}); this network's output is {output.name}, "
-                   f"where δ^L = {derivation.output_delta.unit}", _expected_of(neighbour))
+            yield (f"{delta} of the {other.name} output activation with the {loss.name} cost "
+                   f"({delta} = {words.text(neighbour.output_delta.vector.rhs)}); this network's output is "
+                   f"{output.name}, where {delta} = {here}", _expected_of(neighbour))
     if output.elementwise:
         name = output.name
-        yield (f"δ^L with an extra factor {name}'(z^L)" +
+        yield (f"{delta} with an extra factor {name}'({z})" +
                (f"; under {loss.name} with a {name} output it cancels" if cancels else ""),
                lambda t: HadamardProduct(t.expected, _derivative_factor(output, depth)))
 
 
-def _other_loss_text(neighbour, derivation) -> str:
+def _other_loss_text(neighbour, derivation, words, delta, z) -> str:
     net, here = neighbour.network, derivation.network
-    text = f"δ^L of the {net.loss.name} cost with a {net.output.name} output (per unit: {neighbour.output_delta.unit})"
+    ours = words.text(derivation.output_delta.vector.rhs)
+    text = (f"{delta} of the {net.loss.name} cost with a {net.output.name} output "
+            f"({delta} = {words.text(neighbour.output_delta.vector.rhs)})")
     if derivation.output_delta.cancels and not neighbour.output_delta.cancels:
-        return text + f"; under {here.loss.name} the {here.output.name}'(z^L) factor cancels: δ^L = {derivation.output_delta.unit}"
+        return text + f"; under {here.loss.name} the {here.output.name}'({z}) factor cancels: {delta} = {ours}"
     if neighbour.output_delta.cancels and not derivation.output_delta.cancels:
-        return text + (f", where {net.output.name}'(z^L) cancels; under {here.loss.name} it stays: "
-                       f"δ^L = {derivation.output_delta.unit}")
-    return text + f"; under {here.loss.name}, δ^L = {derivation.output_delta.unit}"
+        return text + (f", where {net.output.name}'({z}) cancels; under {here.loss.name} it stays: "
+                       f"{delta} = {ours}")
+    return text + f"; under {here.loss.name}, {delta} = {ours}"
 
 
-def _hidden_members(network, derivation) -> Iterator[Member]:
-    def activation(t):
-        return network.activation_of(int(t.target.layer))
+def _hidden_members(network, derivation, words, layer) -> Iterator[Member]:
+    def activation(t, shift=0):
+        return network.activation_of(int(t.target.layer) + shift)
 
-    yield ("(W^{l+1})^T δ^{l+1} alone: the factor g'(z^l) of the hidden activation is missing",
+    delta, a = words.vector("delta", layer), words.vector("a", layer)
+    back, derivative = words.back_propagated(layer), words.derivative(layer)
+    function = words.notation.function.text
+    yield (f"{back} alone: the factor {derivative} of the hidden activation is missing",
            lambda t: back_propagated(derivation, int(t.target.layer)))
-    yield ("δ^l with an extra factor g'(z^l)",
+    yield (f"{delta} with an extra factor {derivative}",
            lambda t: HadamardProduct(t.expected, _derivative_factor(activation(t), int(t.target.layer))))
-    yield ("(W^{l+1})^T δ^{l+1} ⊙ a^l: the activation g(z^l) = a^l in place of its derivative g'(z^l)",
+    yield (f"{back} ⊙ {a}: the activation {function}({words.vector('z', layer)}) = {a} in place of its derivative "
+           f"{derivative}",
            lambda t: HadamardProduct(back_propagated(derivation, int(t.target.layer)),
                                      S.vector("a", int(t.target.layer))))
+
+    def next_derivative_too(t):
+        here = int(t.target.layer)
+        inner = S.vector("delta", here + 1)
+        back_value = back_propagated(derivation, here).xreplace(
+            {inner: HadamardProduct(inner, _derivative_factor(activation(t, 1), here + 1))})
+        return HadamardProduct(back_value, _derivative_factor(activation(t), here))
+
+    yield (f"{delta} with an extra factor {words.derivative(layer + 1)} applied to {words.vector('delta', layer + 1)}, "
+           f"which already holds it: {delta} = {back} ⊙ {derivative}", next_derivative_too)
     names = {h.name for h in network.hidden}
     for other in ACTIVATIONS:
         if other.name in names or not other.elementwise:
             continue
         neighbour = _neighbour(network, hidden=other)
-        if neighbour is not None:
-            yield (f"δ^l of hidden layers with the {other.name} activation (per unit: "
-                   f"{neighbour.hidden_deltas[0].unit if neighbour.hidden_deltas else '?'}); "
-                   f"this network's hidden activation is {', '.join(sorted(names))}", _expected_of(neighbour))
+        if neighbour is not None and neighbour.hidden_deltas:
+            yield (f"{delta} of hidden layers with the {other.name} activation "
+                   f"({words.text(neighbour.hidden_deltas[0].vector.rhs)}); this network's hidden activation is "
+                   f"{', '.join(sorted(names))}", _expected_of(neighbour))
 
 
-def _gradient_members(assessment, network, derivation) -> Iterator[Member]:
+def _gradient_members(assessment, network, derivation, words, layer) -> Iterator[Member]:
     mode = assessment.target.mode
     quantity = assessment.target.quantity
-    name = "∂C/∂W^l" if quantity == "weight_gradient" else "∂C/∂b^l"
+    name = words.gradient(quantity, layer, "mean" if mode in ("mean", "mean0") else "example")
+    weights = words.weight(layer)
 
     def of(mode_, lam=None, bias_regularised=False, no_average=False):
         def build(t):
@@ -158,22 +209,31 @@ def _gradient_members(assessment, network, derivation) -> Iterator[Member]:
         yield (f"the transpose of {name}", lambda t: Transpose(t.expected))
     variants = {
         "example": f"{name} of one example (no average over the batch, no λ term)",
-        "mean": f"{name} averaged over the batch: (1/m) Σ over the examples" + (" plus (λ/m) W" if quantity == "weight_gradient" else ""),
+        "mean": f"{name} averaged over the batch: (1/m) Σ over the examples" +
+                (f" plus (λ/m) {weights}" if quantity == "weight_gradient" else ""),
         "sum": f"{name} summed over the batch without the 1/m average (Ng's Δ)",
     }
     if quantity == "weight_gradient":
-        variants["example+reg"] = f"{name} of one example plus the L2 term λW (Goodfellow's J = L + λΩ)"
+        variants["example+reg"] = f"{name} of one example plus the L2 term λ{weights} (Goodfellow's J = L + λΩ)"
     for other, text in variants.items():
         if other != mode:
             yield (text, of(other))
     if mode == "mean" and quantity == "weight_gradient":
-        yield (f"{name} averaged over the batch without the λ/m W term (the L2 term is missing)", of("mean", lam=0))
+        yield (f"{name} averaged over the batch without the (λ/m) {weights} term (the L2 term is missing)",
+               of("mean", lam=0))
         if network.bias == "column":
-            yield (f"{name} with the L2 term applied to the bias column too (Ng regularises columns j ≥ 1 only)",
-                   of("mean", bias_regularised=True))
+            yield (f"{name} with the L2 term applied to the bias column too (Ng regularises the columns j ≥ 1 "
+                   f"only: write [zeros(...), Θ(:, 2:end)] or Θ̃)", of("mean", bias_regularised=True))
         yield (f"{name} with the data term summed, not averaged: the 1/m is missing", of("mean", no_average=True))
         yield (f"m times {name} averaged over the batch: the 1/m is missing from both terms",
                lambda t: MatMul(S.m, expected(derivation, dataclasses.replace(t.target, mode="mean"))))
+    if mode in ("mean", "mean0") and quantity == "bias_gradient" and network.bias == "separate":
+        bias = words.bias(layer)
+
+        def with_l2(t):
+            b = S.LayerArray("b", S.width[int(t.target.layer)], 1, int(t.target.layer))
+            return MatAdd(expected(derivation, dataclasses.replace(t.target, mode="mean")), MatMul(S.lam / S.m, b))
+        yield (f"{name} with the L2 term (λ/m) {bias} added: the biases are not regularised", with_l2)
 
 
 def _without_average(value):
@@ -236,7 +296,7 @@ def _matches(assessment: Assessment, build) -> bool:
     return compared
 
 
-def _transposed(assessment: Assessment, derivation, seed: int) -> str:
+def _transposed(assessment: Assessment, derivation, seed: int, words=None) -> str:
     """A right-hand side of the transposed shape that equals the quantity transposed."""
     rng = np.random.default_rng(seed + 1)
     matched = False
@@ -255,7 +315,8 @@ def _transposed(assessment: Assessment, derivation, seed: int) -> str:
             matched = True
     if not matched:
         return ""
-    return f"the transpose of {assessment.trials[0].target.describe()}"
+    target = assessment.trials[0].target
+    return f"the transpose of {words.describe(target) if words else target.describe()}"
 
 
 def _rereadings(formula, convention, network, derivation, seed) -> list[str]:
@@ -285,3 +346,93 @@ def _rereadings(formula, convention, network, derivation, seed) -> list[str]:
             found.append(f"correct if every weight matrix's layer index were {direction} (a shifted layer "
                          f"index): in {convention.name}, {convention.describe_weights}")
     return found
+
+
+def _without_bias_row(assessment, network, derivation, seed, words) -> list[str]:
+    """Ng's bias column: a right-hand side one row too long (the bias unit's row 0 not dropped) is
+    compared, without that row, with the nearby formulas."""
+    if network.bias != "column" or not assessment.trials:
+        return []
+    from sympy.matrices.expressions import MatrixExpr
+
+    from ._assess import SAMPLES, _sample_values
+    rng = np.random.default_rng(seed + 2)
+    trials = []
+    for trial in assessment.trials:
+        user, wanted = trial.user, trial.expected
+        if trial.problem is not None or trial.entry is not None or not isinstance(user, MatrixExpr) or wanted is None:
+            return []
+        if sp.expand(user.shape[0] - wanted.shape[0] - 1) != 0 or sp.expand(user.shape[1] - wanted.shape[1]) != 0:
+            return []
+        shadow = Trial(trial.layers, trial.target, wanted, user=user[1:, :])
+        if not _sample_values(shadow, derivation, rng, SAMPLES):
+            return []
+        trials.append(shadow)
+    shadow_assessment = dataclasses.replace(assessment, trials=trials, method="numeric")
+    found = _matching(shadow_assessment, network, derivation, words)
+    if not found or found[0].startswith("the negative"):
+        return found[:1]
+    return [f"{found[0]}; and row 0 (the bias unit's) is to be dropped"]
+
+
+def _transpose_fixes(formula, convention, network, derivation, seed, weights_only=False) -> list[str]:
+    """The formula is correct once one factor (a weight matrix, an array, the whole right-hand side) is
+    transposed: "transpose Θ^(2)(:, 2:end)"."""
+    from ..errors import ParseError
+    from ..grammar import _ast as A
+    from ._syntax import script_parts, strip_groups, text_of
+    rhs = formula.rhs
+    node = strip_groups(rhs)
+    if isinstance(node, A.Binary) and node.op == "+" and text_of(node.left, 1000) == text_of(formula.lhs, 1000):
+        rhs = node.right         # Δ := Δ + increment: transpose within the increment
+    candidates = [] if weights_only else [rhs]
+    roles = (C.WEIGHT,) if weights_only else (C.WEIGHT, C.ACTIVATION, C.DELTA, C.PREACTIVATION)
+    for item in A.walk(rhs):
+        name, _, _, _ = script_parts(item.base if isinstance(item, A.Index) else item)
+        role = convention.letters.get(name) or convention.batch_letters.get(name)
+        if role in roles and not any(item is c for c in candidates):
+            candidates.append(item)
+        if len(candidates) >= 8:
+            break
+    found = []
+    for candidate in candidates[:8]:
+        replacement = _toggled_transpose(candidate)
+        changed = dataclasses.replace(formula, rhs=_replaced(formula.rhs, candidate, replacement))
+        try:
+            outcome = assess(changed, convention, network, derivation, seed=seed)
+        except (ParseError, SymbackpropError, RecursionError):
+            continue
+        if outcome.status == "correct":
+            what = "the right-hand side" if candidate is rhs else f"'{text_of(candidate)}'"
+            found.append(f"correct once {what} is transposed: transpose it, writing '{text_of(replacement)}'")
+            break
+    return found
+
+
+def _toggled_transpose(node):
+    from ..grammar import _ast as A
+    if isinstance(node, A.Binary) and node.op == "^" and isinstance(node.right, A.Name) and node.right.name == "T":
+        return node.left
+    if isinstance(node, A.Prime) and node.count == 1:
+        return node.operand
+    if isinstance(node, A.Script) and isinstance(node.sup, A.Name) and node.sup.name == "T" and not node.sup_style:
+        return dataclasses.replace(node, sup=None)
+    group = node if isinstance(node, A.Group) else A.Group(node.column, node, "(")
+    return A.Binary(node.column, "^", group, A.Name(node.column, "T"))
+
+
+def _replaced(tree, old, new):
+    """``tree`` with the very node ``old`` (by identity) replaced by ``new``."""
+    from ..grammar import _ast as A
+    if tree is old:
+        return new
+    if not isinstance(tree, A.Node):
+        return tree
+    changes = {}
+    for field in dataclasses.fields(tree):
+        value = getattr(tree, field.name)
+        if isinstance(value, A.Node):
+            replaced = _replaced(value, old, new)
+            if replaced is not value:
+                changes[field.name] = replaced
+    return dataclasses.replace(tree, **changes) if changes else tree

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 import sympy as sp
-from sympy.matrices.expressions import (HadamardPower, HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr,
+from sympy.matrices.expressions import (BlockMatrix, HadamardPower, HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr,
                                         OneMatrix, Transpose, ZeroMatrix)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
@@ -164,7 +164,7 @@ class Sample:
             value = batch if cols == self.m else batch[:, :1]
         if value.shape != (rows, cols):
             raise NotEvaluable(f"{symbol.name} is {value.shape}, expected {(rows, cols)}")
-        self.used[_label(symbol)] = value
+        self.used[symbol] = value
         return value
 
 
@@ -178,7 +178,8 @@ def parameters(network) -> dict:
     return values
 
 
-def _label(symbol: S.LayerArray) -> str:
+def label(symbol: S.LayerArray) -> str:
+    """A short canonical name of an array, e.g. a^2 (batch)."""
     rows, cols = symbol.shape
     suffix = " (batch)" if cols == S.m else ""
     return f"{symbol.role}^{symbol.layer}{suffix}" if rows != S.width[symbol.layer] + 1 else \
@@ -267,6 +268,8 @@ def _evaluate(expr, sample):
         value = _evaluate(expr.parent, sample)
         (r0, r1, rs), (c0, c1, cs) = expr.rowslice, expr.colslice
         return value[sample.size(r0):sample.size(r1):sample.size(rs), sample.size(c0):sample.size(c1):sample.size(cs)]
+    if isinstance(expr, BlockMatrix):
+        return np.block([[_evaluate(block, sample) for block in row] for row in expr.blocks.tolist()])
     if isinstance(expr, OneMatrix):
         return np.ones((sample.size(expr.shape[0]), sample.size(expr.shape[1])))
     if isinstance(expr, ZeroMatrix):
@@ -281,21 +284,47 @@ def _evaluate(expr, sample):
     raise NotEvaluable(f"no numeric rule for {type(expr).__name__}")
 
 
-def evaluate_entries(expr: sp.Expr, sample: Sample, row: sp.Symbol, col: sp.Symbol | None,
-                     rows: int, cols: int, col_offset: int = 0) -> np.ndarray:
-    """An index form (scalar in the free indices ``row``, ``col``, 1-based) as a rows x cols array."""
+MAX_ENTRIES = 48   #: entries of an index form evaluated per sample (a sample of rows and columns beyond)
+
+
+def evaluate_entries(expr: sp.Expr, sample: Sample, row: sp.Symbol, col, rows: int, cols: int,
+                     col_base: int = 1, first_col: int = 0) -> np.ndarray:
+    """An index form as a rows x cols array (NaN where not evaluated).
+
+    ``row`` is the letter of the row index (row r is index r + 1); ``col`` the letter of the column index
+    (column c is index c + ``col_base``: 0 with Ng's bias column), a number for one column (D_i0), or None
+    for a vector. Columns before ``first_col`` are left out ('for j >= 1'). Large matrices are sampled:
+    the first and last rows and columns, and a few random ones."""
     out = np.full((rows, cols), np.nan)
     prepared = expr.xreplace(sample.scalars)
-    for r in range(rows):
-        for c in range(col_offset, cols):
+    if col is None:
+        columns = [0]
+    elif isinstance(col, sp.Integer):
+        columns = [int(col) - col_base]
+    else:
+        columns = list(range(first_col, cols))
+    row_list = list(range(rows))
+    if len(row_list) * len(columns) > MAX_ENTRIES:
+        row_list = _some(row_list, 6, sample.rng)
+        columns = _some(columns, MAX_ENTRIES // len(row_list), sample.rng)
+    for r in row_list:
+        for c in columns:
             bindings = {row: r + 1}
-            if col is not None:
-                bindings[col] = c + 1 - col_offset
+            if col is not None and not isinstance(col, sp.Integer):
+                bindings[col] = c + col_base
             value = prepared.xreplace(bindings).doit()
             out[r, c] = _real(_fill_elements(value, sample))
-            if col is None:
-                break
     return out
+
+
+def _some(items: list, count: int, rng) -> list:
+    """The first two and the last of ``items``, and random others: ``count`` in all."""
+    if len(items) <= count:
+        return items
+    chosen = {items[0], items[1], items[-1]}
+    rest = [item for item in items if item not in chosen]
+    chosen.update(rng.choice(rest, size=max(0, count - len(chosen)), replace=False).tolist())
+    return sorted(chosen)
 
 
 def _fill_elements(expr, sample: Sample):

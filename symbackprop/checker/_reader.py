@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import sympy as sp
-from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixExpr,
-                                        OneMatrix, Transpose)
+from sympy.matrices.expressions import (BlockMatrix, HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixExpr,
+                                        OneMatrix, Transpose, ZeroMatrix)
+from sympy.matrices.expressions.slice import MatrixSlice
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
 
@@ -29,10 +30,13 @@ from ..catalogue.activations import BY_NAME as ACTIVATIONS
 from ..errors import ParseError
 from ..grammar import _ast as A
 from ..grammar._functions import CONSTANTS, FUNCTIONS
+from ..grammar._parser import ONES
 from ..grammar._to_sympy import MAX_EXPONENT, number
 from . import _conventions as C
 from ._errors import AmbiguousProductError, FormulaShapeError, LayerRangeError
-from ._syntax import ROLE_WORDS, derivative_parts, example_layer, script_parts, split_sup, strip_groups, text_of
+from ._code import SUM_ALL, SUM_COLUMNS, SUM_ROWS
+from ._syntax import (ROLE_WORDS, derivative_parts, example_layer, example_of, script_parts, split_sup, strip_groups,
+                      text_of)
 from ._target import LOSS_GRADIENT, FormulaReader, Target
 
 #: The grammar's functions a formula may apply elementwise (a catalogue activation of the same name wins).
@@ -51,6 +55,11 @@ class Context:
     notes: list = field(default_factory=list)
     ranges: dict = field(default_factory=dict)       #: index symbol -> its range (a width)
     augment: bool = False        #: Ng's bias column: activations carry the bias unit a_0 = 1
+    rows: bool = False           #: ex4's vectorised code: a, z, δ, y are batches with one example per row
+    derivation: object = None    #: for quantities the right-hand side names by a derivative (∂C_0/∂w)
+    misapplied: list = field(default_factory=list)   #: derivatives applied to something other than z
+    example_index: Optional[sp.Symbol] = None        #: the index of a \sum over the examples being read
+    example_count: int = 0                           #: example-indexed arrays read inside that sum
 
     @property
     def depth(self) -> int:
@@ -78,15 +87,42 @@ class RhsReader:
             chain.append(node)
             node = node.left
         value = self.leaf(node)
+        if len(chain) > 8 and all(binary.op in "+-" for binary in chain):
+            return self.long_sum(value, chain)
         for binary in reversed(chain):
+            right = strip_groups(binary.right)
+            if binary.op == "juxt" and isinstance(right, A.Name) and right.name == ONES and _is_matrix(value):
+                value = MatMul(value, OneMatrix(value.shape[1], 1))    # X 1: X summed over its columns
+                continue
             value = self.binary(binary, value, self.value(binary.right))
+        return value
+
+    def long_sum(self, first, chain):
+        """a + b + ... + z as one sum (adding term by term is quadratic in the number of terms)."""
+        terms = [first] + [self.value(b.right) if b.op == "+" else _negate(self.value(b.right)) for b in reversed(chain)]
+        matrices = [t for t in terms if _is_matrix(t)]
+        if matrices and len(matrices) == len(terms) and all(_same_shape(t, matrices[0]) for t in matrices):
+            return MatAdd(*terms)
+        value = terms[0]
+        for binary, term in zip(reversed(chain), terms[1:]):
+            value = self.add(binary, value, term)
         return value
 
     def leaf(self, node: A.Node):
         if isinstance(node, A.Number):
             return number(node.text)
         if isinstance(node, A.Group):
+            if node.delimiter == "[" and isinstance(node.inner, A.Binary) and node.inner.op == ",":
+                return self.concatenate(node)
             return self.value(node.inner)
+        if isinstance(node, A.Index):
+            return self.index(node)
+        if isinstance(node, A.Binary) and node.op in _COMPARISONS:
+            return self.indicator(node)
+        if isinstance(node, A.Binary) and node.op == "kw":
+            raise self.error(f"a keyword argument {text_of(node)!r} outside a NumPy call", node)
+        if isinstance(node, A.Binary) and node.op == ":":
+            raise self.error(f"a range {text_of(node)!r} outside an index such as X(2:end)", node)
         if isinstance(node, A.Unary):
             operand = self.value(node.operand)
             return -operand if node.op == "-" else operand
@@ -122,25 +158,44 @@ class RhsReader:
         layer_node, transpose = split_sup(sup, style)
         if name in ("m",) and sub is None and sup is None:
             return S.m
+        if name in conv.scalars and sub is None and sup is None:
+            return S.m                       # Nielsen's n: the number of training examples
+        if name in ("Thetatilde", "Wtilde", "wtilde"):
+            layer = self.concrete(self.reader.weight_layer(layer_node, node), node, C.WEIGHT)
+            value = self.regularised_weights(layer)
+            if sub is not None:
+                return self.matrix_entry(value, sub, layer, node, "Θ̃")
+            return self.transposed(value, transpose)
+        if conv.name == "ng-ml" and name == "D":   # Ng's definition: D = (1/m) Δ + (λ/m) Θ for j ≥ 1
+            layer = self.concrete(self.reader.weight_layer(layer_node, node), node, "W")
+            value = MatAdd(MatMul(1 / S.m, self.accumulated(layer)), MatMul(S.lam / S.m, self.regularised_weights(layer)))
+            if sub is not None:
+                return self.matrix_entry(value, sub, layer, node, "D")
+            return self.transposed(value, transpose)
         if name in ("lambda",) and sub is None and sup is None:
             return S.lam
         if name == "T" and sub is None and sup is None:
             raise self.error("'T' outside a superscript; write a transpose as X^T", node)
         if name in CONSTANTS and sub is None and sup is None and name not in conv.letters:
             return CONSTANTS[name]
-        if conv.name == "goodfellow" and name == "g":
+        if conv.name == "goodfellow" and name == "g" and layer_node is None:
             return self.transposed(self.goodfellow_gradient(), transpose)
+        if conv.name == "goodfellow" and name == "g":     # g^(k) = ∇_{a^(k)} J, as derive writes it
+            name = "delta"
+            role_override = C.DELTA
+        else:
+            role_override = None
+        if name == ONES:
+            return sp.Integer(1)      # derive's 1: the scalar, or (after a batch) the vector of ones
+        if name == "e" and sub is None and "e" not in conv.letters:     # Euler's number, e^(z) as derive prints it
+            if sup is None:
+                return sp.E
+            return self.apply(sp.exp(S.z), 0, self.value(sup), node, "exp")
         if conv.name == "ng-ml" and name == "Delta":
             layer = self.concrete(self.reader.weight_layer(layer_node, node), node, "W")
-            value = MatMul(self.batch_array("delta", layer), Transpose(self.batch_array("a", layer - 1, augment=True)))
+            value = self.accumulated(layer)
             if sub is not None:     # Δ_ij: an entry, i over the units of layer l+1, j over those of layer l
-                indices = self.reader.indices(sub)
-                if len(indices) != 2:
-                    raise self.error(f"Δ has two indices (row, column), {text_of(node)!r} has {len(indices)}", node)
-                row, col = indices
-                self.note_range(row, S.width[layer], node)
-                self.note_range(col, S.width[layer - 1], node)
-                return value[row - 1, col - (0 if self.ctx.bias_column else 1)]
+                return self.matrix_entry(value, sub, layer, node, "Δ")
             return self.transposed(value, transpose)
         if conv.name == "ng-dls" and name in ("dA", "da"):
             layer = self.concrete(self.reader.layer(layer_node, node, "a"), node, "a")
@@ -151,12 +206,22 @@ class RhsReader:
             base = A.Script(node.column, A.Name(node.column, name), sub, None) if sub is not None else \
                 A.Name(node.column, name)
             return self.power(A.Binary(layer_node.column, "^", base, layer_node))
-        role = conv.letters.get(name)
+        role = role_override or conv.letters.get(name)
         batch = False
         if role is None and name in conv.batch_letters:
             role, batch = conv.batch_letters[name], True
         if role is None:
             raise self.error(self.unknown(name), node)
+        columns = False
+        example = example_of(sup)
+        if example is not None:
+            if self.ctx.example_index is None or example != str(self.ctx.example_index):
+                raise self.error(f"{text_of(node)!r} names example {example}: write it inside a sum over the "
+                                 f"examples, e.g. \\sum_{{{example}=1}}^{{m}}", node)
+            batch, columns = True, True
+            self.ctx.example_count += 1
+        elif self.ctx.rows and role in (C.ACTIVATION, C.PREACTIVATION, C.DELTA, C.TARGET, C.OUTPUT):
+            batch = True
         if role == C.OUTPUT:
             role, layer = C.ACTIVATION, ctx.depth
         elif role == C.TARGET:
@@ -173,7 +238,22 @@ class RhsReader:
             if transpose:
                 raise self.error("a transposed entry; drop ^T from an indexed entry", node)
             return self.entry(role, layer, self.reader.indices(sub), node, batch)
-        return self.transposed(self.array(role, layer, batch), transpose)
+        return self.transposed(self.array(role, layer, batch, columns=columns), transpose)
+
+    def accumulated(self, layer: int) -> MatrixExpr:
+        """Ng's Δ^(l): δ^(l+1) (a^(l))^T summed over the examples (canonical layer ``layer`` is l+1)."""
+        return MatMul(self.array(C.DELTA, layer, True, columns=True),
+                      Transpose(self.array(C.ACTIVATION, layer - 1, True, augment=self.ctx.bias_column, columns=True)))
+
+    def matrix_entry(self, value, sub, layer: int, node, letter: str):
+        """Entry (i, j) of a weight-shaped matrix; with Ng's bias column j = 0 is the bias column."""
+        indices = self.reader.indices(sub)
+        if len(indices) != 2:
+            raise self.error(f"{letter} has two indices (row, column), {text_of(node)!r} has {len(indices)}", node)
+        row, col = indices
+        self.note_range(row, S.width[layer], node)
+        self.note_range(col, S.width[layer - 1], node)
+        return value[row - 1, col - (0 if self.ctx.bias_column else 1)]
 
     def unknown(self, name: str) -> str:
         conv = self.convention
@@ -209,12 +289,33 @@ class RhsReader:
         depth = self.ctx.depth
         lowest = 1 if role in (C.ACTIVATION,) else 2
         if not lowest <= layer <= depth:
-            what = "the weight matrix into layer" if role == C.WEIGHT else f"the {ROLE_WORDS.get(role, role)} of layer"
-            raise LayerRangeError(f"'{text_of(node)}' would be {what} {layer} (canonical numbering: input = layer 1), "
-                                  f"but this network's layers with one are {lowest}..{depth}")
+            words = self.words
+            if role == C.WEIGHT:
+                raise LayerRangeError(
+                    f"'{text_of(node)}' names a weight matrix this {depth}-layer network does not have: its weight "
+                    f"matrices are {words.weight(2)} to {words.weight(depth)} ({words.numbering()})")
+            what = ROLE_WORDS.get(role, role)
+            raise LayerRangeError(
+                f"'{text_of(node)}' names the {what} of layer {words.layer(layer)}, which this {depth}-layer network "
+                f"does not have: the layers with {'an' if what[0] in 'aeiou' else 'a'} {what} are "
+                f"{words.layer(lowest)} to {words.layer(depth)} ({words.numbering()})")
         return layer
 
-    def array(self, role: str, layer: int, batch: bool = False, augment: bool = False) -> MatrixExpr:
+    @property
+    def words(self):
+        from ._words import Words
+        return Words(self.convention, self.ctx.depth)
+
+    def array(self, role: str, layer: int, batch: bool = False, augment: bool = False,
+              columns: bool = False) -> MatrixExpr:
+        """The array of a role at a canonical layer; a batch has one example per column, or per row where
+        the notation stacks them so (ng-ml's A^(l), d^(l)) unless ``columns``."""
+        value = self._array(role, layer, batch, augment)
+        if batch and not columns and self.convention.batch_rows and role not in (C.WEIGHT, C.BIAS):
+            return Transpose(value)
+        return value
+
+    def _array(self, role: str, layer: int, batch: bool = False, augment: bool = False) -> MatrixExpr:
         cols = S.m if batch else 1
         if role == C.WEIGHT:
             extra = 1 if self.ctx.bias_column else 0
@@ -230,9 +331,6 @@ class RhsReader:
                 self.ctx.notes.append(note)
         rows = S.width[layer] + (1 if augment and role == C.ACTIVATION else 0)
         return S.LayerArray(role, rows, cols, layer)
-
-    def batch_array(self, role: str, layer: int, augment: bool = False) -> MatrixExpr:
-        return self.array(role, layer, batch=True, augment=augment and self.ctx.bias_column)
 
     def entry(self, role: str, layer: int, indices: tuple, node, batch: bool):
         if batch:
@@ -251,6 +349,9 @@ class RhsReader:
         self.note_range(index, S.width[layer], node)
         if role == C.BIAS and self.ctx.bias_column:
             return MatrixElement(self.array(C.WEIGHT, layer), index - 1, 0)
+        if role == C.ACTIVATION and self.ctx.bias_column and layer < self.ctx.depth:
+            # Ng's bias unit: a_0 = 1, and a_j (j >= 1) is unit j (Δ_ij += a_j δ_i runs over j = 0 too)
+            return MatrixElement(self._array(role, layer, augment=True), index, 0)
         return MatrixElement(self.array(role, layer), index - 1, 0)
 
     def note_range(self, index, width, node=None):
@@ -324,7 +425,16 @@ class RhsReader:
             if wsub is not None:
                 return self.entry(C.DELTA, layer, self.reader.indices(wsub), wrt, False)
             return self.array(C.DELTA, layer)
-        raise self.error(f"{text_of(node)!r} on the right-hand side: only derivatives by a and z are read", node)
+        mode = self.reader.cost_mode(cost)
+        if role in (C.WEIGHT, C.BIAS) and wsub is None and self.ctx.derivation is not None:
+            from ._expected import expected
+            layer = self.concrete(self.reader.weight_layer(layer_node, wrt) if role == C.WEIGHT else
+                                  self.reader.layer_expression(layer_node), wrt, role) if layer_node is not None \
+                else int(self.ctx.target.layer)
+            quantity = "weight_gradient" if role == C.WEIGHT else "bias_gradient"
+            return expected(self.ctx.derivation, Target(quantity, sp.Integer(layer), mode))
+        raise self.error(f"{text_of(node)!r} on the right-hand side: only derivatives by a, z and a whole weight "
+                         f"matrix or bias vector are read", node)
 
     def regularised_weights(self, layer: int) -> MatrixExpr:
         if self.ctx.bias_column:
@@ -363,9 +473,11 @@ class RhsReader:
             return _scale(left, right)
         fits_matmul = _same_size(left.shape[1], right.shape[0])
         fits_hadamard = _same_shape(left, right)
+        if fits_matmul and fits_hadamard and node.op == "*" and self.convention.name == "ng-dls":
+            return HadamardProduct(left, right)     # NumPy's '*' is elementwise
         if fits_matmul and fits_hadamard and not (_same_size(left.shape[0], 1) and _same_size(left.shape[1], 1)):
             raise AmbiguousProductError(
-                f"'{text_of(node.left)}' and '{text_of(node.right)}' are both {_shape(left)}: "
+                f"'{text_of(node.left)}' and '{text_of(node.right)}' are both {self.words.shape(left)}: "
                 f"'{'*' if node.op == '*' else 'juxtaposition'}' could be the matrix product or the elementwise "
                 f"product; write @ (matrix) or \\odot / .* (elementwise)")
         if fits_matmul:
@@ -436,12 +548,134 @@ class RhsReader:
             value = Transpose(value)
         return value
 
+    # -- program code: indicators, indexing, concatenation
+    def indicator(self, node: A.Binary):
+        """``(z > 0)``, ``[z > 0]``, ``np.int64(Z > 0)``: 1 where the comparison holds, else 0, elementwise."""
+        left, right = self.value(node.left), self.value(node.right)
+        if _is_matrix(right):
+            raise self.error(f"compare an array with a number, e.g. z > 0, not {text_of(node)!r}", node)
+        op = node.op
+        if op in ("!=", "~="):
+            raise self.error(f"{text_of(node)!r}: read are the indicators >, >=, < and <=", node)
+        difference = self.add(node, left, _negate(right)) if op in (">", ">=") else \
+            self.add(node, _negate(left), right)
+        step = sp.Heaviside(S.z, 1 if op in (">=", "<=") else 0)
+        if _is_matrix(difference):
+            return ElementwiseApplyFunction(sp.Lambda(S.z, step), difference)
+        return step.subs(S.z, difference)
+
+    def index(self, node: A.Index):
+        """Octave's X(2:end), X(:, 2:end), X(1, :) (1-based; ``end`` is the last)."""
+        value = self.value(node.base)
+        if not _is_matrix(value):
+            raise self.error(f"{text_of(node.base)!r} is a scalar: it has no entries to index", node)
+        items = []
+        stack = [node.indices]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, A.Binary) and item.op == ",":
+                stack += [item.right, item.left]
+            else:
+                items.append(item)
+        if len(items) == 1:
+            if _same_size(value.shape[1], 1):
+                items = [items[0], A.Name(node.column, ":")]
+            elif _same_size(value.shape[0], 1):
+                items = [A.Name(node.column, ":"), items[0]]
+            else:
+                raise self.error(f"{text_of(node)!r}: index a matrix with a row and a column, e.g. X(:, 2:end)", node)
+        if len(items) != 2:
+            raise self.error(f"{text_of(node)!r}: at most two indices (row, column)", node)
+        rows, cols = (self.index_range(item, size, node) for item, size in zip(items, value.shape))
+        if rows == (0, None) and cols == (0, None):
+            return value
+        return MatrixSlice(value, rows, cols) if not isinstance(value, MatrixSlice) else value[rows[0]:rows[1], cols[0]:cols[1]]
+
+    def index_range(self, item, size, node) -> tuple:
+        item = strip_groups(item)
+        if isinstance(item, A.Name) and item.name == ":":
+            return (0, None)
+        if isinstance(item, A.Binary) and item.op == ":":
+            low, high = self.index_number(item.left, size, node), self.index_number(item.right, size, node)
+            return (low - 1, None if high is None else high)
+        value = self.index_number(item, size, node)
+        if value is None:
+            return (size - 1, None)
+        return (value - 1, value)
+
+    def index_number(self, item, size, node):
+        item = strip_groups(item)
+        if isinstance(item, A.Name) and item.name == "end":
+            return None
+        if isinstance(item, A.Number) and item.text.isdigit() and int(item.text) >= 1:
+            return int(item.text)
+        raise self.error(f"cannot read {text_of(item)!r} as an index of {text_of(node.base)!r}; write a number "
+                         f"from 1, ':' or a range such as 2:end", item)
+
+    def concatenate(self, node: A.Group):
+        """Octave's [A, B]: side by side. [zeros(n, 1), Θ(:, 2:end)] is Θ with its bias column set to 0."""
+        parts, stack = [], [node.inner]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, A.Binary) and item.op == ",":
+                stack += [item.right, item.left]
+            else:
+                parts.append(self.value(item))
+        if not all(_is_matrix(part) for part in parts) or not all(_same_size(p.shape[0], parts[0].shape[0])
+                                                                 for p in parts):
+            raise FormulaShapeError(f"cannot put side by side {text_of(node)!r}: the parts need the same number "
+                                    f"of rows")
+        if len(parts) == 2 and isinstance(parts[0], ZeroMatrix) and isinstance(parts[1], MatrixSlice):
+            parent = parts[1].parent
+            if isinstance(parent, S.LayerArray) and parent.role == "W" and parts[1].colslice[0] == 1 \
+                    and _same_size(parts[0].shape[1], 1) and _same_size(parts[1].shape[1], parent.shape[1] - 1):
+                return S.LayerArray("W_reg", parent.shape[0], parent.shape[1], parent.layer)
+        return BlockMatrix([parts])
+
+    def code_function(self, name: str, node: A.Call):
+        """zeros(r, c), ones(r, c), size(X, d) and the sums of :mod:`._code`."""
+        items, stack = [], [node.argument]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, A.Binary) and item.op == ",":
+                stack += [item.right, item.left]
+            else:
+                items.append(item)
+        if name in (SUM_COLUMNS, SUM_ROWS, SUM_ALL):
+            value = self.value(node.argument)
+            if not _is_matrix(value):
+                return value
+            if name == SUM_COLUMNS:
+                return MatMul(value, OneMatrix(value.shape[1], 1))
+            if name == SUM_ROWS:
+                return MatMul(OneMatrix(1, value.shape[0]), value)
+            return MatMul(OneMatrix(1, value.shape[0]), value, OneMatrix(value.shape[1], 1))
+        if name == "size":
+            if len(items) != 2 or not (isinstance(items[1], A.Number) and items[1].text in ("1", "2")):
+                raise self.error("write size(X, 1) or size(X, 2)", node)
+            value = self.value(items[0])
+            if not _is_matrix(value):
+                return sp.Integer(1)
+            return value.shape[int(items[1].text) - 1]
+        if len(items) != 2:
+            raise self.error(f"write {name}(rows, columns), e.g. {name}(m, 1)", node)
+        rows, cols = (self.value(item) for item in items)
+        if _is_matrix(rows) or _is_matrix(cols):
+            raise self.error(f"{name}(rows, columns) takes two sizes", node)
+        return ZeroMatrix(rows, cols) if name == "zeros" else OneMatrix(rows, cols)
+
     # -- functions
     def call(self, node: A.Call):
         function, primes = node.function, 0
         while isinstance(function, A.Prime):
             primes += function.count
             function = function.operand
+        if isinstance(function, A.Name) and function.name in (SUM_COLUMNS, SUM_ROWS, SUM_ALL, "zeros", "ones", "size"):
+            return self.code_function(function.name, node)
+        letter, _, _, _ = script_parts(function)
+        if not primes and letter in self.convention.letters and letter not in self.convention.functions:
+            # a letter that is an array here (Goodfellow's h^(k)) followed by a parenthesis: a product
+            return self.product(node, self.value(function), self.value(node.argument))
         layer_hint = None
         if isinstance(function, A.Script):
             layer_node, _ = split_sup(function.sup, function.sup_style)
@@ -453,7 +687,7 @@ class RhsReader:
             return self.call_several(_BUILTIN_FUNCTIONS[name], primes, node)
         argument = self.value(node.argument)
         if name in self.convention.functions:
-            layer = layer_hint or self.layer_of_argument(argument, node)
+            layer = layer_hint or self.layer_of_argument(argument, node, primes)
             record = self.ctx.network.activation_of(layer)
             label = f"{name} (the activation of layer {layer}, {record.name})"
         else:
@@ -469,7 +703,7 @@ class RhsReader:
             if primes:
                 raise self.error(f"{label} couples the units of its layer: {name}'(z) is a Jacobian, not an "
                                  f"elementwise factor", node)
-            layer = self.layer_of_argument(argument, node)
+            layer = self.layer_of_argument(argument, node, primes)
             if argument != self.array(C.PREACTIVATION, layer):
                 raise self.error(f"{name} is read applied to a layer's z only", node)
             return self.array(C.ACTIVATION, layer)
@@ -504,13 +738,37 @@ class RhsReader:
             return ElementwiseApplyFunction(sp.Lambda(S.z, body), argument)
         return body.subs(S.z, argument)
 
-    def layer_of_argument(self, argument, node) -> int:
+    def layer_of_argument(self, argument, node, primes: int = 0) -> int:
         arrays = [x for x in _arrays(argument) if x.role == "z"]
         layers = {int(x.layer) for x in arrays}
         if len(layers) == 1:
             return layers.pop()
+        others = {(x.role, int(x.layer)) for x in _arrays(argument) if x.role in ("a", "delta", "y", LOSS_GRADIENT)}
+        if not arrays and len({layer for _, layer in others}) == 1 and 2 <= next(iter(others))[1] <= self.ctx.depth:
+            # read as written (g'(a^L) is a mistake to judge, not a formula to refuse)
+            role, layer = sorted(others)[0]
+            self.ctx.misapplied.append(self.misapplied_text(node, role, primes))
+            return layer
         raise self.error(f"cannot tell which layer's activation {text_of(node.function)!r} is: apply it to one "
                          f"layer's pre-activation, e.g. g'(z^l)", node)
+
+    def misapplied_text(self, node: A.Call, role: str, primes: int) -> str:
+        """The diagnosis of g'(a^L): in the user's letters, what was differentiated and where it belongs."""
+        written = text_of(node)
+        argument = strip_groups(node.argument)
+        z_letter = next((k for k, v in self.convention.letters.items() if v == C.PREACTIVATION), "z")
+        right = ""
+        name, sub, sup, style = script_parts(argument)
+        if name is not None:
+            fixed = A.Script(argument.column, A.Name(argument.column, z_letter), sub, sup, style) \
+                if (sub is not None or sup is not None) else A.Name(argument.column, z_letter)
+            function = node.function
+            right = f": write {text_of(A.Call(node.column, function, fixed))}"
+        what = {"a": "the activation", "delta": "the error δ", "y": "the target", LOSS_GRADIENT: "∂C/∂a"}.get(role, role)
+        if primes:
+            return (f"{written} takes the derivative at {text_of(argument)}, {what}; the derivative of the "
+                    f"activation is taken at the pre-activation {z_letter}{right}")
+        return f"{written} applies the activation to {text_of(argument)}, {what}, not to the pre-activation{right}"
 
     # -- sums
     def summation(self, node: A.Sum):
@@ -522,10 +780,25 @@ class RhsReader:
             previous = self.ctx.ranges.pop(index)
         else:
             previous = None
-        body = self.value(node.body)
+        outer = (self.ctx.example_index, self.ctx.example_count)
+        self.ctx.example_index, self.ctx.example_count = index, 0
+        try:
+            body = self.value(node.body)
+        finally:
+            examples = self.ctx.example_count
+            self.ctx.example_index, self.ctx.example_count = outer
         width = self.ctx.ranges.pop(index, None)
         if previous is not None:
             self.ctx.ranges[index] = previous
+        if examples:     # Σ_i over the examples of x^(i): the batch arrays, summed
+            if width is not None:
+                raise self.error(f"the index {index} numbers the examples and the units at once", node)
+            if examples == 1 and _is_matrix(body) and _same_size(body.shape[1], S.m):
+                return MatMul(body, OneMatrix(S.m, 1))
+            if examples == 2 and _is_matrix(body) and not _same_size(body.shape[1], S.m):
+                return body          # x^(i) y^(i)T summed over i is the product of the batches
+            raise self.error(f"cannot read this sum over the examples {index}: write Σ_i x^(i) or "
+                             f"Σ_i x^(i) y^(i)T", node)
         if width is None:
             if _is_matrix(body) and _same_size(body.shape[1], S.m):
                 return MatMul(body, OneMatrix(S.m, 1))
@@ -548,8 +821,12 @@ class RhsReader:
         return left, right
 
     def shape_message(self, node, verb, left, right) -> str:
-        return (f"shapes do not fit: cannot {verb} '{text_of(node.left)}' ({_shape(left)}) and "
-                f"'{text_of(node.right)}' ({_shape(right)})")
+        words = self.words
+        return (f"shapes do not fit: cannot {verb} '{text_of(node.left)}' ({words.shape(left)}) and "
+                f"'{text_of(node.right)}' ({words.shape(right)})")
+
+
+_COMPARISONS = (">", "<", ">=", "<=", "!=", "~=")
 
 
 # --- helpers on SymPy values ----------------------------------------------------------------------------

@@ -24,8 +24,9 @@ MAX_OPS = 600   #: larger differences are left to the numbers (simplification co
 def proved_equal(user, expected, network, derivation, entry=None) -> bool:
     """True when ``user`` and ``expected`` are equal as functions of every size and value.
 
-    ``entry`` is None for two matrix expressions, or ``(expr, row_index, col_index, col_offset)``
-    when the user wrote an index form (1-based indices; ``col_offset`` 1 for Ng's bias column).
+    ``entry`` is None for two matrix expressions, or ``(expr, row_index, col_index, col_base, first_col)``
+    when the user wrote an index form (row r is index r + 1, column c index c + col_base; see
+    :func:`._numeric.evaluate_entries`).
     """
     r, c = sp.Dummy("r", integer=True, nonnegative=True), sp.Dummy("c", integer=True, nonnegative=True)
     fixed = {S.lam: sp.Integer(0)} if network.l2 == 0 else {}
@@ -39,10 +40,12 @@ def proved_equal(user, expected, network, derivation, entry=None) -> bool:
         if entry is None:
             difference = user[r, c] - expected[r, c]
         else:
-            expr, row, col, offset = entry
+            expr, row, col, base, _ = entry
             bindings = {row: r + 1}
-            if col is not None:
-                bindings[col] = c + 1 - offset
+            if isinstance(col, sp.Integer):
+                c = col - base
+            elif col is not None:
+                bindings[col] = c + base
             else:
                 c = sp.Integer(0)
             difference = expr.xreplace(bindings) - expected[r, c]

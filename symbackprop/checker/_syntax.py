@@ -37,9 +37,18 @@ def script_parts(node: A.Node):
 
 
 def split_sup(sup, style):
-    """A superscript -> (layer node or None, transposed?): ``(l)``, ``T``, ``[l-1]T``, ``(k-1)T``."""
+    """A superscript -> (layer node or None, transposed?): ``(l)``, ``T``, ``[l-1]T``, ``(k-1)T``, and
+    ``[l](i)`` or ``[l-1](i)T`` where ``(i)`` names an example (see :func:`example_of`)."""
     if sup is None:
         return None, False
+    parts = _juxt_parts(sup)
+    if len(parts) > 1 and any(_is_example(part) for part in parts[1:]):
+        rest = [part for part in parts if not _is_example(part)]
+        transposed = isinstance(rest[-1], A.Name) and rest[-1].name == "T" and len(rest) > 1
+        if transposed:
+            rest = rest[:-1]
+        if len(rest) == 1:
+            return strip_groups(rest[0]), transposed
     if isinstance(sup, A.Name) and sup.name == "T" and not style:
         return None, True
     if isinstance(sup, A.Binary) and sup.op == "juxt" and isinstance(sup.right, A.Name) and sup.right.name == "T":
@@ -47,9 +56,40 @@ def split_sup(sup, style):
     return sup, False
 
 
+def example_of(sup):
+    """The example index letter of a superscript such as ``[l](i)`` or ``(l)(i)T``, else None."""
+    if sup is None:
+        return None
+    parts = _juxt_parts(sup)
+    for part in parts[1:]:
+        if _is_example(part):
+            return strip_groups(part).name
+    return None
+
+
+def _juxt_parts(node) -> list:
+    if isinstance(node, A.Binary) and node.op == "juxt":
+        return _juxt_parts(node.left) + _juxt_parts(node.right)
+    return [node]
+
+
+def _is_example(node) -> bool:
+    """``(i)``: a parenthesised single letter after a layer, the index of an example."""
+    return isinstance(node, A.Group) and node.delimiter == "(" and isinstance(node.inner, A.Name) \
+        and len(node.inner.name) == 1 and node.inner.name not in ("l", "L", "k", "T")
+
+
 def derivative_parts(node: A.Node):
     """(cost, wrt) of ∂C/∂X written as \\frac{\\partial C}{\\partial X}, ∂C/∂X or \\nabla_X C."""
     node = strip_groups(node)
+    if isinstance(node, A.Binary) and node.op == "juxt":      # the operator form \frac{\partial}{\partial w} J(w)
+        parts = _juxt_parts(node)
+        operator = strip_groups(parts[0])
+        if isinstance(operator, A.Binary) and operator.op == "frac" and isinstance(operator.left, A.Partial) \
+                and operator.left.operand is None and isinstance(operator.right, A.Partial) and len(parts) in (2, 3):
+            if len(parts) == 3 and not isinstance(parts[2], A.Group):
+                return None
+            return parts[1], operator.right.operand                # J(\Theta): the cost named by its letter
     if isinstance(node, A.Binary) and node.op in ("frac", "/"):
         top, bottom = strip_groups(node.left), strip_groups(node.right)
         if isinstance(top, A.Partial) and isinstance(bottom, A.Partial):
@@ -88,15 +128,22 @@ def _unparse(node) -> str:
         if node.op == "frac":
             return f"({_unparse(node.left)})/({_unparse(node.right)})"
         if node.op == "^":
+            if isinstance(node.right, A.Name) and node.right.name == "T" and not isinstance(node.left, A.Script):
+                return f"{_unparse(node.left)}^T"
             return f"{_unparse(node.left)}^{_wrap(node.right)}"
+        if node.op in (",", ":", "kw"):
+            separator = {",": ", ", ":": ":", "kw": "="}[node.op]
+            return f"{_unparse(node.left)}{separator}{_unparse(node.right)}"
         return f"{_unparse(node.left)} {node.op} {_unparse(node.right)}"
     if isinstance(node, A.Script):
         text = _unparse(node.base)
         if node.sup is not None:
-            inner = _unparse(node.sup)
+            inner = _unparse(node.sup).replace(" ", "")
             style = node.sup_style
-            inner = f"({inner})" if style == "(" else f"[{inner}]" if style == "[" else inner
-            text += "^" + (inner if len(inner) == 1 else "{" + inner + "}")
+            if style:
+                text += "^" + (f"({inner})" if style == "(" else f"[{inner}]")
+            else:
+                text += "^" + (inner if len(inner) == 1 else "{" + inner + "}")
         if node.sub is not None:
             inner = _unparse(node.sub)
             text += "_" + (inner if len(inner) == 1 else "{" + inner + "}")
@@ -111,6 +158,8 @@ def _unparse(node) -> str:
         return f"∂{_unparse(node.operand)}"
     if isinstance(node, A.Nabla):
         return f"∇_{_wrap(node.sub)} {_unparse(node.operand)}"
+    if isinstance(node, A.Index):
+        return f"{_unparse(node.base)}({_unparse(node.indices)})"
     return type(node).__name__
 
 

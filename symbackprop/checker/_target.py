@@ -7,6 +7,7 @@ of :mod:`symbackprop.symbols`; :mod:`._conventions` says how each notation count
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -41,6 +42,7 @@ class Target:
     indices: tuple = ()                  #: free unit indices of an index form, row first
     written: str = ""                    #: the left-hand side as typed
     bishop_row: Optional[str] = None     #: Bishop: the index letter of the quantity's own layer
+    rows: bool = False                   #: a batch stacked one example per ROW (ex4's d2, a1)
 
     def resolved(self, layer: int, depth: int) -> "Target":
         quantity = self.quantity
@@ -48,8 +50,7 @@ class Target:
             quantity = "output_delta" if layer == depth else "hidden_delta"
         if quantity == "activation_gradient":
             quantity = "loss_gradient" if layer == depth else "backprop"
-        return Target(quantity, sp.Integer(layer), self.mode, self.batch, self.indices, self.written,
-                      self.bishop_row)
+        return dataclasses.replace(self, quantity=quantity, layer=sp.Integer(layer))
 
     def describe(self) -> str:
         """The quantity in words, in the canonical convention (W^l maps layer l-1 to layer l)."""
@@ -98,6 +99,11 @@ class FormulaReader:
         lhs = strip_groups(self.formula.lhs)
         written = self.text[: self.formula.equals_column].strip()
         conv = self.convention
+        if isinstance(lhs, A.Nabla) and lhs.operand is None and lhs.sup is not None:
+            # \nabla^{(l)}_{ij}: the gradient of the weight matrix the layer index names, one example
+            layer_node, _ = split_sup(lhs.sup.sup, lhs.sup.sup_style)
+            indices = self.indices(lhs.sub) if lhs.sub is not None else ()
+            return Target("weight_gradient", self.weight_layer(layer_node, lhs), "example", False, indices, written)
         derivative = derivative_parts(lhs)
         if derivative is not None:
             cost, wrt = derivative
@@ -121,6 +127,9 @@ class FormulaReader:
                 name, "activation_gradient")
             layer = self.layer(layer_node, lhs, role="W" if name in ("dW", "dw") else "a")
             return Target(quantity, layer, "pending", name == "dA", indices, written)
+        if batch_role == C.DELTA and conv.batch_rows:      # ng-ml's d^(l): one example per row
+            return Target("delta", self.layer(layer_node, lhs, role="delta"), "example", True, indices, written,
+                          rows=True)
         if role == C.DELTA or batch_role == C.DELTA or (conv.name == "goodfellow" and name == "g"):
             if conv.index_layers and layer_node is None:
                 if not indices:
@@ -146,15 +155,26 @@ class FormulaReader:
     def cost_mode(self, cost: A.Node) -> str:
         name, sub, sup, _ = script_parts(strip_groups(cost))
         modes = self.convention.cost_letters
+        if name == "C" and self.convention.name == "nielsen":
+            # chapter 3: C = C_0 + (λ/2n) Σ w² is the regularised mean cost, C_0 the unregularised one
+            if isinstance(sub, A.Number) and sub.text == "0":
+                return "mean0"
+            if self._mentions_c0():
+                return "mean"
         if name == "E" and self.convention.name == "bishop":
-            if sub is None:
-                raise self.error("Bishop's E sums the examples; check the per-example E_n", cost)
-            return "example"
+            return "example" if sub is not None else "mean"     # E_n one example; E the batch, as derive prints it
         if name in modes:
             return modes[name]
         accepted = ", ".join(modes)
         raise self.error(f"{text_of(cost)!r} is not a cost of the {self.convention.name} notation; "
                          f"accepted: {accepted}", cost)
+
+    def _mentions_c0(self) -> bool:
+        for node in A.walk(self.formula.rhs):
+            if isinstance(node, A.Script) and isinstance(node.base, A.Name) and node.base.name == "C" \
+                    and isinstance(node.sub, A.Number) and node.sub.text == "0":
+                return True
+        return False
 
     def derivative_target(self, wrt: A.Node, mode: str, written: str, lhs: A.Node) -> Target:
         name, sub, sup, style = script_parts(strip_groups(wrt))
@@ -228,7 +248,7 @@ class FormulaReader:
         if isinstance(node, A.Name):
             if node.command:
                 raise self.error(f"cannot read \\{node.name} as a unit index", node)
-            return tuple(sp.Symbol(ch, integer=True) for ch in node.name)
+            return tuple(sp.Integer(int(ch)) if ch.isdigit() else sp.Symbol(ch, integer=True) for ch in node.name)
         if isinstance(node, A.Number) and node.text.isdigit():
             return tuple(sp.Integer(int(ch)) for ch in node.text)
         if isinstance(node, A.Binary) and node.op in (",", "juxt"):

@@ -77,6 +77,8 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    original = sys.stdout
+    sys.stdout = _PipeSafe(original)
     try:
         return args.run(args)
     except SymbackpropError as error:
@@ -85,10 +87,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
     except Exception as error:   # the one guard for what no code path anticipated: a bug, not bad input
         return internal_error(error)
+    finally:
+        sys.stdout = original
 
 
 def internal_error(error: BaseException) -> int:
@@ -98,3 +100,37 @@ def internal_error(error: BaseException) -> int:
     print(f"internal error in symbackprop {__version__}: {type(error).__name__}"
           f"{': ' + detail if detail else ''}; please report it with this command", file=sys.stderr)
     return INTERNAL_ERROR
+
+
+class _PipeSafe:
+    """stdout that survives a reader that went away (``symbackprop check ... | head -1``): the rest of the
+    output is dropped and the command still returns its own exit code (1 for an incorrect verdict),
+    never 0 because a pipe closed."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+
+    def _drop(self):
+        import os
+        try:   # point the descriptor at /dev/null so that no later flush (at exit) fails again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)

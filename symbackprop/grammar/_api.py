@@ -52,6 +52,7 @@ class Formula:
     rhs: A.Node
     equals_column: int           #: where '=' (or ':=') is
     notation: Optional[str] = None   #: the notation it is to be read in, when the caller said
+    condition: Optional[A.Node] = None   #: what follows 'for', 'if' or ',' after the right-hand side (j >= 1)
 
 
 def parse_formula(text: str, notation: Optional[str] = None, functions: Iterable[str] = ()) -> Formula:
@@ -67,4 +68,4 @@ def parse_formula(text: str, notation: Optional[str] = None, functions: Iterable
     Raises :class:`~symbackprop.errors.ParseError` with the column of the problem.
     """
     tree = parse(text, "formula", functions=functions)
-    return Formula(text, tree.lhs, tree.rhs, tree.column, notation)
+    return Formula(text, tree.lhs, tree.rhs, tree.column, notation, tree.condition)

@@ -104,9 +104,10 @@ class Sum(Node):
 
 @dataclass(frozen=True)
 class Partial(Node):
-    r"""``\partial x`` (used in ``\frac{\partial C}{\partial w}``)."""
+    r"""``\partial x`` (used in ``\frac{\partial C}{\partial w}``); no operand in the operator form
+    ``\frac{\partial}{\partial w} J``."""
 
-    operand: Node
+    operand: Optional[Node]
 
 
 @dataclass(frozen=True)
@@ -114,15 +115,27 @@ class Nabla(Node):
     r"""``\nabla_{sub} operand``: the gradient of ``operand`` with respect to ``sub``."""
 
     sub: Optional[Node]
-    operand: Node
+    operand: Optional[Node]
+    sup: Optional[Node] = None   #: a layer on the operator itself: ``\nabla^{(l)}_{ij}`` (then no operand)
 
 
 @dataclass(frozen=True)
 class Equation(Node):
-    """``lhs = rhs`` (also ``:=``)."""
+    """``lhs = rhs`` (also ``:=``), with an optional condition (``... for j >= 1``)."""
 
     lhs: Node
     rhs: Node
+    condition: Optional[Node] = None
+
+
+# --- program code read in formulas (Octave, NumPy) ------------------------------------------------
+@dataclass(frozen=True)
+class Index(Node):
+    """Octave indexing ``X(2:end)``, ``Theta2(:, 2:end)``: ``indices`` is one index or a ``,`` list of them;
+    a range is a Binary ``:``, a whole dimension the Name ``:``, the last index the Name ``end``."""
+
+    base: Node
+    indices: Node
 
 
 def arguments(node: Node) -> tuple:

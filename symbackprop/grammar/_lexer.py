@@ -45,6 +45,12 @@ _UNICODE_NAMES = {"\u03c0": "pi"}
 #: command through the parser's tables.
 _EXPRESSION_COMMANDS = ("pi",)
 
+#: Operators of the formula dialect only: comparisons (indicators such as ``(z > 0)``) and Octave's
+#: range ``2:end``. Tried before :data:`_OPERATORS`; ``:`` after them, so that ``:=`` wins.
+_FORMULA_OPERATORS = (">=", "<=", "~=", "!=", ">", "<")
+_UNICODE_COMPARISONS = {"\u2265": ">=", "\u2264": "<=", "\u2260": "!="}
+_COMBINING_TILDE = "\u0303"     #: Θ̃ is read as \tilde{\Theta}
+_COMBINING_MARKS = {"\u0303": "\\tilde", "\u0304": "\\overline", "\u0305": "\\overline"}   #: C̄ is \overline{C}
 #: Unicode characters read as an ASCII operator sequence (formula dialect only).
 _UNICODE_FORMULA_OPERATORS = {"\u2032": "'", "\u2019": "'", "\u1d40": "^T"}
 
@@ -98,6 +104,17 @@ def tokenize(text: str, dialect: str = "expression") -> list[Token]:
         elif ch in _UNICODE_NAMES:
             tokens.append(Token(NAME, _UNICODE_NAMES[ch], pos))
             pos += 1
+        elif formula and ch == "." and pos + 1 < n and text[pos + 1].isascii() and text[pos + 1].isalpha():
+            tokens.append(Token(OP, ".", pos))      # NumPy: np.dot, A.T
+            pos += 1
+        elif formula and ch in _COMBINING_MARKS and tokens and tokens[-1].kind in (NAME, COMMAND):
+            letter = tokens.pop()
+            tokens += [Token(COMMAND, _COMBINING_MARKS[ch], letter.column, letter.width), Token(OP, "{", letter.column),
+                       letter, Token(OP, "}", pos)]
+            pos += 1
+        elif formula and ch in _UNICODE_COMPARISONS:
+            tokens.append(Token(OP, _UNICODE_COMPARISONS[ch], pos))
+            pos += 1
         elif ch in _UNICODE_OPERATORS:
             tokens.append(Token(OP, _UNICODE_OPERATORS[ch], pos))
             pos += 1
@@ -109,7 +126,7 @@ def tokenize(text: str, dialect: str = "expression") -> list[Token]:
                 tokens.append(Token(NAME if part.isalpha() else OP, part, pos))
             pos += 1
         else:
-            for op in _OPERATORS:
+            for op in (_FORMULA_OPERATORS + _OPERATORS + (":",)) if formula else _OPERATORS:
                 if text.startswith(op, pos):
                     tokens.append(Token(OP, op, pos, len(op)))
                     pos += len(op)

@@ -29,12 +29,16 @@ from ._lexer import COMMAND, END, INVALID, NAME, NUMBER, OP, Token, tokenize
 MAX_DEPTH = 200
 
 COMMA, ADD, MUL, UNARY, POW, POSTFIX = 5, 10, 20, 25, 30, 40
+COMPARE, RANGE = 7, 8   #: formula dialect: ``z > 0`` (an indicator), Octave's ``2:end``
 
 #: Function names every dialect knows (the table of :mod:`._functions`).
 BUILTIN_FUNCTIONS = tuple(FUNCTIONS)
 
 _BINARY = {"+": ADD, "-": ADD, "*": MUL, "/": MUL, ".*": MUL, "./": MUL, "@": MUL,
            "^": POW, "**": POW, ".^": POW}
+# Formula dialect: comparisons and Octave's range (the lexer makes these tokens in formulas only).
+_BINARY.update({">": COMPARE, "<": COMPARE, ">=": COMPARE, "<=": COMPARE, "!=": COMPARE, "~=": COMPARE,
+                ":": RANGE})
 _EXPRESSION_ONLY_OPS = {".*": "*", "./": "/", ".^": "^"}   # scalar dialect reads them as the plain ones
 
 # LaTeX commands, formula dialect.
@@ -50,7 +54,18 @@ LETTER_COMMANDS = ("alpha", "beta", "gamma", "delta", "Delta", "epsilon", "varep
                    "Theta", "lambda", "mu", "sigma", "tau", "phi", "varphi", "psi", "omega",
                    "ell", "Omega", "exp", "log", "ln", "tanh", "sinh", "cosh", "sqrt", "max", "min", "pi",
                    "sin", "cos", "arctan", "erf")
-_STRUCTURE_COMMANDS = (r"\frac", r"\tfrac", r"\dfrac", r"\sum", r"\partial", r"\nabla", r"\hat")
+_STRUCTURE_COMMANDS = (r"\frac", r"\tfrac", r"\dfrac", r"\sum", r"\partial", r"\nabla", r"\hat", r"\tilde",
+                       r"\overline", r"\bar")
+# --- read in formulas as students write them (checker) ---------------------------------------------
+#: comparisons, for indicators such as \mathbb{1}[z > 0]
+_COMMAND_COMPARISONS = {r"\geq": ">=", r"\ge": ">=", r"\leq": "<=", r"\le": "<=", r"\neq": "!=", r"\ne": "!=",
+                        r"\gt": ">", r"\lt": "<"}
+#: more font commands, dropped like \mathbf: \mathbb{1} is the indicator 1
+_MORE_FONTS = {r"\mathbb", r"\mathds", r"\mathbbm"}
+#: words that start a condition after the right-hand side: "... for j >= 1", "\text{if } j \neq 0"
+CONDITION_WORDS = ("for", "if", "when", "where")
+#: the vector of ones as derive prints it (\mathbf{1}, or a lone 1 after a batch): a name no one can type
+ONES = "\U0001d7cf"
 _CLOSING = {"(": ")", "{": "}", "[": "]"}
 
 
@@ -71,11 +86,15 @@ class Parser:
     def _normalise(self, tokens: list[Token]) -> list[Token]:
         """Drop LaTeX spacing and font commands; read operator commands as their operator."""
         out = []
+        tokens = _read_as_derive_prints(tokens) if self.formula else tokens
         for token in tokens:
             if token.kind == OP and not self.formula and token.text in _EXPRESSION_ONLY_OPS:
                 token = Token(OP, _EXPRESSION_ONLY_OPS[token.text], token.column, token.width)
             if token.kind == COMMAND:
-                if token.text in _SPACING or token.text in _FONTS:
+                if token.text in _SPACING or token.text in _FONTS or token.text in _MORE_FONTS:
+                    continue
+                if token.text in _COMMAND_COMPARISONS:
+                    out.append(Token(OP, _COMMAND_COMPARISONS[token.text], token.column, token.width))
                     continue
                 if token.text in _COMMAND_OPERATORS:
                     token = Token(OP, _COMMAND_OPERATORS[token.text], token.column, token.width)
@@ -85,6 +104,7 @@ class Parser:
                     token = Token(NAME, token.text[1:], token.column, token.width, command=True)
                 elif token.text not in _STRUCTURE_COMMANDS:
                     accepted = " ".join(sorted({*_COMMAND_OPERATORS, *_COMMAND_NAMES, *_STRUCTURE_COMMANDS,
+                                                *_COMMAND_COMPARISONS,
                                                 *(f"\\{c}" for c in LETTER_COMMANDS)} - {r"\mathsf{T}"}))
                     token = Token(INVALID, f"unknown LaTeX command {token.text!r}; accepted: {accepted}",
                                   token.column)
@@ -145,9 +165,38 @@ class Parser:
         if self.at(END):
             raise self.error(f"nothing after '='; expected {self.expected()}")
         rhs = self.expression(0)
+        condition = None
+        if self.at_condition():
+            self.skip_condition_word()
+            condition = self.expression(0)
+        elif isinstance(rhs, A.Binary) and rhs.op == "," and _is_comparison(rhs.right):
+            rhs, condition = rhs.left, rhs.right        # "..., j \neq 0"
         if not self.at(END):
             raise self.trailing()
-        return A.Equation(eq.column, lhs, rhs)
+        return A.Equation(eq.column, lhs, rhs, condition)
+
+    def at_ones(self) -> bool:
+        """A lone 1 at the end of a product, as derive prints the vector of ones: (d^(l))^T 1."""
+        token, following = self.token, self.tokens[self.pos + 1]
+        return token.kind == NUMBER and token.text == "1" and (
+            following.kind == END or (following.kind == OP and following.text in ("+", "-", ")", "}", "]")))
+
+    def at_condition(self) -> bool:
+        """At 'for', 'if' ... or at '{for}' (what \\text{ for } leaves), after a complete right-hand side."""
+        if not self.formula:
+            return False
+        token = self.token
+        if token.kind == NAME and token.text in CONDITION_WORDS:
+            return True
+        following = self.tokens[self.pos + 1: self.pos + 3]
+        return (token.kind == OP and token.text == "{" and len(following) == 2 and following[0].kind == NAME
+                and following[0].text in CONDITION_WORDS and following[1].text == "}")
+
+    def skip_condition_word(self) -> None:
+        if self.at(OP, "{"):
+            self.advance()
+            self.advance()
+        self.advance()
 
     def trailing(self) -> ParseError:
         token = self.token
@@ -180,9 +229,15 @@ class Parser:
                     left = A.Binary(token.column, op, left, right)
                 elif self.formula and token.kind == OP and token.text == "'":
                     left = self.primes(left)
+                elif self.formula and token.kind == OP and token.text == ".":
+                    left = self.attribute(left)
                 elif self.starts_operand(token):
                     if MUL <= min_bp:
                         break
+                    if self.formula and self.at_ones():
+                        ones = self.advance()
+                        left = A.Binary(ones.column, "juxt", left, A.Name(ones.column, ONES, True))
+                        continue
                     if token.kind == NUMBER:
                         raise self.error(f"a number cannot follow an operand directly: "
                                          f"write '*' before {token.describe()}")
@@ -195,6 +250,8 @@ class Parser:
             self.depth -= 1
 
     def starts_operand(self, token: Token) -> bool:
+        if self.formula and self.at_condition():
+            return False
         if token.kind in (NUMBER, NAME):
             return True
         if token.kind == COMMAND:
@@ -207,6 +264,12 @@ class Parser:
         if token.kind == NUMBER:
             self.advance()
             return A.Number(token.column, token.text)
+        if self.formula and token.kind == NAME and token.text == ONES:
+            self.advance()
+            return A.Name(token.column, ONES, True)
+        if self.formula and token.kind == OP and token.text == ":" and self.tokens[self.pos + 1].text in (",", ")"):
+            self.advance()          # Octave's whole dimension: Theta1(:, 2:end)
+            return A.Name(token.column, ":")
         if token.kind == OP and token.text in "+-":
             self.advance()
             if self.at(END):
@@ -302,13 +365,118 @@ class Parser:
         return isinstance(node, A.Name) and (node.name in self.functions or node.name in FORMULA_FUNCTIONS)
 
     def after_atom(self, node: A.Node) -> A.Node:
-        """Primes and a function call right after an operand."""
+        """Primes, a function call, Octave indexing and NumPy attributes right after an operand."""
         if self.at(OP, "'"):
             node = self.primes(node)
         if self.formula and self.at(OP, "(") and self.is_function(node):
-            argument = self.group()
-            node = A.Call(_start(node), node, argument.inner)
+            node = A.Call(_start(node), node, self.keyword_call_arguments())
+        while self.formula:
+            if isinstance(node, A.Group) and node.delimiter == "[" and self.at(OP, "_") and self.rows_subscript():
+                node = A.Index(node.column, node, A.Binary(node.column, ",", A.Binary(
+                    node.column, ":", A.Number(node.column, "2"), A.Name(node.column, "end")), A.Name(node.column, ":")))
+            elif self.at(OP, "(") and not self.is_function(node):
+                index = self.octave_index(node)
+                if index is None:
+                    break
+                node = index
+            elif self.at(OP, "'") and isinstance(node, A.Index):
+                node = self.primes(node)
+            elif self.at(OP, "."):
+                node = self.attribute(node)
+            else:
+                break
         return node
+
+    # --- program code: Octave and NumPy -----------------------------------------------------------
+    def rows_subscript(self) -> bool:
+        """derive's ``[X]_(rows 1..)``: the rows from 1 on, Ng's bias row 0 dropped. Consumes it when there."""
+        start = self.pos
+        opening = self.tokens[start + 1]
+        if opening.kind != OP or opening.text not in "({":
+            return False
+        close = _CLOSING[opening.text]
+        words = next((t for t in self.tokens[start + 2: start + 5] if t.kind != OP or t.text != "{"), None)
+        if words is None or words.kind != NAME or words.text != "rows":
+            return False
+        depth, position = 0, start + 1
+        while position < len(self.tokens) and self.tokens[position].kind != END:
+            token = self.tokens[position]
+            if token.kind == OP and token.text == opening.text:
+                depth += 1
+            elif token.kind == OP and token.text == close:
+                depth -= 1
+                if depth == 0:
+                    self.pos = position + 1
+                    return True
+            position += 1
+        return False
+
+    def keyword_call_arguments(self) -> A.Node:
+        """``(x)``, ``(x, y)``, and NumPy's keyword arguments ``(dZ, axis=1, keepdims=True)``."""
+        open_ = self.token
+        group = self.group_with_keywords()
+        if group is None:
+            raise self.error("a function's arguments: expected ')'", open_.column)
+        return group
+
+    def group_with_keywords(self):
+        open_ = self.advance()
+        if self.at(OP, ")"):
+            raise self.error(f"empty (); expected {self.expected()} inside", open_.column)
+        items = []
+        while True:
+            item = self.expression(COMMA)
+            if self.at(OP, "=") and isinstance(item, A.Name):
+                equals = self.advance()
+                item = A.Binary(equals.column, "kw", item, self.expression(COMMA))
+            items.append(item)
+            if self.at(OP, ","):
+                self.advance()
+                continue
+            break
+        if not self.at(OP, ")"):
+            if self.at(END):
+                raise self.error(f"'(' at column {open_.column + 1} is never closed; expected ')'", open_.column)
+            raise self.unexpected(self.token, " inside '('")
+        self.advance()
+        node = items[0]
+        for item in items[1:]:
+            node = A.Binary(item.column, ",", node, item)
+        return node
+
+    def octave_index(self, node: A.Node):
+        """``X(2:end)``, ``Theta1(:, 2:end)``: a parenthesis after an array that holds ':' or 'end'.
+        Anything else is left to be juxtaposition (``a(1-a)``); returns None then."""
+        start = self.pos
+        try:
+            group = self.group()
+        except ParseError:
+            self.pos = start
+            return None
+        if not any((isinstance(n, A.Binary) and n.op == ":") or (isinstance(n, A.Name) and n.name in (":", "end"))
+                   for n in A.walk(group.inner)):
+            self.pos = start
+            return None
+        return A.Index(group.column, node, group.inner)
+
+    def attribute(self, node: A.Node) -> A.Node:
+        """NumPy's ``A.T`` (a transpose) and dotted names ``np.dot``, ``np.sum`` (functions)."""
+        dot = self.advance()
+        if not self.at(NAME):
+            raise self.error("expected a name after '.', e.g. A.T or np.dot", dot.column)
+        name = self.advance()
+        if name.text == "T":
+            return A.Binary(dot.column, "^", node, A.Name(name.column, "T"))
+        if not isinstance(node, A.Name):
+            raise self.error(f"'.{name.text}' is read after a name only (np.{name.text}); "
+                             f"write a transpose as .T", dot.column)
+        dotted = A.Name(node.column, f"{node.name}.{name.text}")
+        if self.at(OP, "(") and self.is_function(dotted):
+            return A.Call(node.column, dotted, self.keyword_call_arguments())
+        if self.at(OP, "("):
+            raise self.error(f"unknown function '{dotted.name}'; accepted: "
+                             f"{', '.join(f for f in self.functions if '.' in f)}", node.column)
+        return dotted
 
     def primes(self, node: A.Node) -> A.Node:
         column, count = self.token.column, 0
@@ -317,8 +485,7 @@ class Parser:
             count += 1
         node = A.Prime(column, node, count)
         if self.at(OP, "(") and self.is_function(node):
-            argument = self.group()
-            node = A.Call(_start(node), node, argument.inner)
+            node = A.Call(_start(node), node, self.keyword_call_arguments())
         return node
 
     def scripts(self, base: A.Node) -> A.Node:
@@ -396,22 +563,31 @@ class Parser:
             numerator = self.braced(command)
             denominator = self.braced(command)
             return self.after_atom(A.Binary(token.column, "frac", numerator, denominator))
-        if command == r"\hat":
+        if command in (r"\hat", r"\tilde", r"\overline", r"\bar"):
             inner = self.braced(command)
             if not isinstance(inner, A.Name):
-                raise self.error(r"\hat takes one letter, e.g. \hat{y}", token.column)
-            return self.after_atom(self.scripts(A.Name(token.column, inner.name + "hat", True)))
+                raise self.error(rf"{command} takes one letter, e.g. {command}{{y}}", token.column)
+            accent = {"overline": "bar"}.get(command[1:], command[1:])
+            return self.after_atom(self.scripts(A.Name(token.column, inner.name + accent, True)))
         if command == r"\sum":
             return self.summation(token)
         if command == r"\partial":
+            if self.formula and (self.at(OP, "}") or self.at(OP, "=")):
+                return A.Partial(token.column, None)     # the operator form \frac{\partial}{\partial w} J
             if self.at(END):
                 raise self.error(r"nothing after \partial; expected what is differentiated, e.g. \partial C")
             return A.Partial(token.column, self.expression(UNARY))
         if command == r"\nabla":
-            sub = None
-            if self.at(OP, "_"):
-                underscore = self.advance()
-                sub, _ = self.script_argument(underscore)
+            sub = sup = None
+            while self.at(OP, "_") or self.at(OP, "^"):
+                script = self.advance()
+                argument, style = self.script_argument(script)
+                if script.text == "_":
+                    sub = argument
+                else:
+                    sup = A.Script(argument.column, A.Name(argument.column, ""), None, argument, style)
+            if sup is not None and (self.at(OP, "=") or self.at(OP, ":=")):
+                return A.Nabla(token.column, sub, None, sup)     # \nabla^{(l)}_{ij}: the gradient of layer l's weights
             if self.at(END):
                 raise self.error(r"nothing after \nabla; expected what is differentiated, e.g. \nabla_a C")
             return A.Nabla(token.column, sub, self.expression(UNARY))
@@ -463,6 +639,36 @@ class Parser:
 #: Names that are functions in formulas: g'(z), \sigma'(z), f'(a), h'(a), \phi(z).
 FORMULA_FUNCTIONS = ("sigma", "g", "f", "h", "phi", "varphi", "sigmoid", "relu", "softplus", "softmax",
                      "ReLU", "max", "min", "log", "ln", "exp", "tanh", "sqrt")
+
+
+def _read_as_derive_prints(tokens: list[Token]) -> list[Token]:
+    r"""Token patterns of derive's LaTeX: \mathbin{.*} is the operator .*; \mathbf{1} the vector of ones;
+    \ldots inside derive's "rows 1 \ldots" is kept as a name the rows subscript skips."""
+    out, i = [], 0
+    while i < len(tokens):
+        token = tokens[i]
+        ahead = tokens[i + 1: i + 4]
+        if token.kind == COMMAND and token.text == r"\mathbin" and len(ahead) == 3 and ahead[0].text == "{" \
+                and ahead[1].kind == OP and ahead[2].text == "}":
+            out.append(ahead[1])
+            i += 4
+            continue
+        if token.kind == COMMAND and token.text in (r"\mathbf", r"\boldsymbol", r"\bm") and len(ahead) == 3 \
+                and ahead[0].text == "{" and ahead[1].kind == NUMBER and ahead[1].text == "1" and ahead[2].text == "}":
+            out.append(Token(NAME, ONES, token.column, ahead[2].column + 1 - token.column, command=True))
+            i += 4
+            continue
+        if token.kind == COMMAND and token.text == r"\ldots":
+            out.append(Token(NAME, "ldots", token.column, token.width))
+            i += 1
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def _is_comparison(node: A.Node) -> bool:
+    return isinstance(node, A.Binary) and node.op in (">", "<", ">=", "<=", "!=", "~=")
 
 
 def _start(node: A.Node) -> int:

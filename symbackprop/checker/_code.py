@@ -1,0 +1,147 @@
+r"""Program code read as formulas: Octave from Ng's ex4 and NumPy from the Deep Learning Specialization.
+
+:func:`rewrite` turns the syntax tree of a line of code into the tree of the formula it computes,
+written in the notation's own letters, so the readers of :mod:`._target` and :mod:`._reader` need
+no second set of rules:
+
+* a variable whose name ends in its layer number is that letter with a layer index: Octave's
+  ``delta3``, ``a2``, ``z2``, ``Theta1``, ``Delta1`` are δ^(3), a^(2), z^(2), Θ^(1), Δ^(1) (ng-ml's
+  numbering), NumPy's ``dZ2``, ``dW1``, ``db1``, ``A1``, ``W2`` are dZ^[2], dW^[1], db^[1], A^[1], W^[2];
+  ``Theta1_grad`` is D^(1), ex4's ``h`` is a^(L), NumPy's ``X`` is A^[0] and ``AL`` is A^[L];
+* ``sigmoidGradient(z)`` is sigmoid'(z); ``np.dot`` the matrix product, ``np.multiply`` the
+  elementwise one, ``np.power(A, 2)`` a power, ``np.int64(Z > 0)`` the indicator itself;
+* ``np.sum(dZ, axis=1, keepdims=True)`` and Octave's ``sum(X, 2)`` sum over the columns, ``sum(X)`` and
+  ``np.sum(X, axis=0)`` over the rows, ``np.sum(X)`` over everything: :data:`SUMS` names them for the
+  reader. ``zeros``, ``ones``, ``size`` and indexing ``X(2:end)`` stay as they are; the reader reads them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from ..grammar import _ast as A
+
+#: Function names of program code, given to the parser so that ``name(`` is a call.
+FUNCTIONS = ("sigmoidGradient", "zeros", "ones", "size", "sum",
+             "np.dot", "np.matmul", "np.multiply", "np.power", "np.square", "np.sum", "np.int64", "np.float64",
+             "np.exp", "np.log", "np.tanh", "np.sqrt", "np.abs", "np.transpose")
+
+#: Internal function names of the three sums (they cannot be typed: '_' is a subscript in formulas).
+SUM_COLUMNS, SUM_ROWS, SUM_ALL = "sum_columns", "sum_rows", "sum_all"
+SUMS = (SUM_COLUMNS, SUM_ROWS, SUM_ALL)
+
+#: Per notation: the stem of a code variable -> (letter, layer style); the digits after it are the layer.
+_STEMS = {
+    "ng-ml": {"delta": ("delta", "("), "d": ("delta", "("), "a": ("a", "("), "z": ("z", "("),
+              "Theta": ("Theta", "("), "Delta": ("Delta", "("), "D": ("D", "(")},
+    "ng-dls": {stem: (stem, "[") for stem in ("dZ", "dz", "dW", "dw", "db", "dA", "da", "A", "Z", "W", "b", "a", "z")},
+}
+#: Per notation: whole names -> (letter, layer) (a layer of None keeps the name unscripted).
+_NAMES = {
+    "ng-ml": {"h": ("a", "L"), "Y": ("y", None), "yk": ("y", None)},
+    "ng-dls": {"X": ("A", "0"), "AL": ("A", "L"), "dAL": ("dA", "L"), "lambd": ("lambda", None)},
+}
+_NUMBERED = re.compile(r"^([A-Za-z]+?)(\d+)$")
+
+_BINARY_FUNCTIONS = {"np.dot": "@", "np.matmul": "@", "np.multiply": ".*", "np.power": "^"}
+_IDENTITY_FUNCTIONS = ("np.int64", "np.float64")
+_NUMPY_SCALAR_FUNCTIONS = {"np.exp": "exp", "np.log": "log", "np.tanh": "tanh", "np.sqrt": "sqrt", "np.abs": "abs"}
+
+
+def rewrite(node, notation: str):
+    """The tree of ``node`` with the code of ``notation`` written as formulas (see the module docstring)."""
+    if node is None or not isinstance(node, A.Node):
+        return node
+    if isinstance(node, A.Name):
+        return _name(node, notation)
+    if isinstance(node, A.Script) and isinstance(node.base, A.Name) and node.sup is None \
+            and notation == "ng-ml" and isinstance(node.sub, A.Name) and node.sub.name == "grad":
+        match = _NUMBERED.match(node.base.name)
+        if match and match.group(1) == "Theta":      # ex4's Theta1_grad: the gradient D^(1)
+            return _scripted(node.base, "D", match.group(2), "(")
+    if isinstance(node, A.Call):
+        rewritten = _call(node, notation)
+        if rewritten is not None:
+            return rewritten
+    changes = {}
+    for field in dataclasses.fields(node):
+        value = getattr(node, field.name)
+        if isinstance(value, A.Node):
+            new = rewrite(value, notation)
+            if new is not value:
+                changes[field.name] = new
+    return dataclasses.replace(node, **changes) if changes else node
+
+
+def _name(node: A.Name, notation: str) -> A.Node:
+    if node.command:
+        return node
+    whole = _NAMES.get(notation, {}).get(node.name)
+    if whole is not None:
+        letter, layer = whole
+        if layer is None:
+            return A.Name(node.column, letter)
+        style = "[" if notation == "ng-dls" else "("
+        return _scripted(node, letter, layer, style)
+    match = _NUMBERED.match(node.name)
+    if match and match.group(1) in _STEMS.get(notation, {}):
+        letter, style = _STEMS[notation][match.group(1)]
+        return _scripted(node, letter, match.group(2), style)
+    return node
+
+
+def _scripted(node: A.Node, letter: str, layer: str, style: str) -> A.Script:
+    layer_node = A.Number(node.column, layer) if layer.isdigit() else A.Name(node.column, layer)
+    return A.Script(node.column, A.Name(node.column, letter, letter in ("delta", "Theta", "Delta", "lambda")),
+                    None, layer_node, style)
+
+
+def _arguments(node: A.Node) -> list:
+    """The positional and keyword arguments of a call: ([nodes], {keyword: node})."""
+    items, stack = [], [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, A.Binary) and item.op == ",":
+            stack += [item.right, item.left]
+        else:
+            items.append(item)
+    return items
+
+
+def _call(node: A.Call, notation: str):
+    function = node.function
+    name = function.name if isinstance(function, A.Name) else None
+    if name is None:
+        return None
+    items = [rewrite(item, notation) for item in _arguments(node.argument)]
+    positional = [item for item in items if not (isinstance(item, A.Binary) and item.op == "kw")]
+    keywords = {item.left.name: item.right for item in items if isinstance(item, A.Binary) and item.op == "kw"}
+    column = node.column
+    if name == "sigmoidGradient" and len(positional) == 1 and not keywords:
+        return A.Call(column, A.Prime(column, A.Name(column, "sigmoid"), 1), positional[0])
+    if name in _BINARY_FUNCTIONS and len(positional) == 2 and not keywords:
+        return A.Binary(column, _BINARY_FUNCTIONS[name], A.Group(column, positional[0]), A.Group(column, positional[1]))
+    if name == "np.square" and len(positional) == 1:
+        return A.Binary(column, "^", A.Group(column, positional[0]), A.Number(column, "2"))
+    if name == "np.transpose" and len(positional) == 1:
+        return A.Binary(column, "^", A.Group(column, positional[0]), A.Name(column, "T"))
+    if name in _IDENTITY_FUNCTIONS and len(positional) == 1:
+        return A.Group(column, positional[0])
+    if name in _NUMPY_SCALAR_FUNCTIONS and len(positional) == 1:
+        return A.Call(column, A.Name(column, _NUMPY_SCALAR_FUNCTIONS[name]), positional[0])
+    if name == "np.sum" and len(positional) == 1:
+        axis = keywords.get("axis")
+        which = SUM_ALL if axis is None else SUM_COLUMNS if _number(axis) == "1" else \
+            SUM_ROWS if _number(axis) == "0" else None
+        if which is not None:
+            return A.Call(column, A.Name(column, which), positional[0])
+    if name == "sum" and 1 <= len(positional) <= 2 and not keywords:
+        dimension = _number(positional[1]) if len(positional) == 2 else "1"
+        which = {"1": SUM_ROWS, "2": SUM_COLUMNS}.get(dimension)
+        if which is not None:
+            return A.Call(column, A.Name(column, which), positional[0])
+    return None
+
+
+def _number(node) -> str:
+    return node.text if isinstance(node, A.Number) else ""
