@@ -48,7 +48,12 @@ def _split(formula: str):
 def _spoiled(notation, network, formula):
     """(what was changed, the spoiled formula) for one correct formula."""
     lhs, op, rhs = _split(formula)
-    variants = [(f"{name} x RHS", f"{lhs}{op} {k} ({rhs})") for name, k in (("2", "2"), ("1/2", r"\frac{1}{2}"), ("-1", "-"))]
+    condition = ""
+    for word in (r"\text{ for }", r"\text{for}", " for ", r"\text{ if }"):   # "... for j >= 1" stays outside the factor
+        if word in rhs:
+            rhs, condition = rhs.split(word, 1)[0].rstrip(), " " + word.strip() + " " + rhs.split(word, 1)[1]
+            break
+    variants = [(f"{name} x RHS", f"{lhs}{op} {k} ({rhs}){condition}") for name, k in (("2", "2"), ("1/2", r"\frac{1}{2}"), ("-1", "-"))]
     if network.loss.name == "quadratic":
         for old, new in HALF:
             if old in rhs:
