@@ -67,7 +67,12 @@ def test_random_networks_end_in_a_result_or_a_symbackprop_error(data):
                         fuzz.loss(choose, NAMES), fuzz.formula(choose, NAMES))
 
 
-@pytest.mark.parametrize("options", [options for command, options in fuzz.KNOWN_SLOW if "--output" in options
+_MINUTES = pytest.mark.skip(reason="tanh nested 15 deep runs for minutes through render + check + compile (seen at the "
+                                   "stop-10 merge); benchmarks/fuzz.py times it through the CLI")
+
+
+@pytest.mark.parametrize("options", [pytest.param(options, marks=_MINUTES) if any("tanh(tanh(tanh(" in o for o in options)
+                                     else options for command, options in fuzz.KNOWN_SLOW if "--output" in options
                                      or "--hidden" in options or "--loss" in options],
                          ids=lambda options: " ".join(options)[:40])
 def test_the_cases_of_the_issue_end_in_a_result_or_a_symbackprop_error(options):
