@@ -112,7 +112,7 @@ class Words:
         where = self.layer(layer)
         if quantity == "delta" or quantity in ("output_delta", "hidden_delta"):
             output = quantity == "output_delta" or (quantity == "delta" and layer == S.L) or \
-                (sp.sympify(layer).is_Integer and int(layer) == self.depth)
+                (sp.sympify(layer, strict=True).is_Integer and int(layer) == self.depth)
             kind = "the error of the output layer" if output else f"the error of hidden layer {where}"
             what = f"{self.vector('delta', layer)}, {kind}"
         elif quantity in ("weight_gradient", "bias_gradient"):
