@@ -36,10 +36,24 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
         # derivative is a sum of steps like the catalogue's kinks, not a product of step functions
         definition = _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
     # For real z, z*sign(z) is |z|: SymPy leaves it, e.g. in the derivative of z/(1 + |z|).
-    derivative = _step_form(sp.diff(definition, S.z)).subs(S.z * sp.sign(S.z), sp.Abs(S.z))
+    derivative = _step_form(without_impulses(sp.diff(definition, S.z))).subs(S.z * sp.sign(S.z), sp.Abs(S.z))
     if derivative.has(sp.Derivative, sp.Subs):
         raise NotDifferentiableError(f"SymPy cannot differentiate the activation {definition} in closed form")
     return derivative
+
+
+def without_impulses(derivative: sp.Expr) -> sp.Expr:
+    """A first derivative with SymPy's DiracDelta terms taken as 0: the engine's rule for a jump.
+
+    sign and Heaviside are constant on each side of their jump, so both one-sided derivatives there
+    are 0; as at a kink, where g'(0) is a one-sided derivative (:mod:`._kink`), the derivative at the
+    jump is taken as that one-sided value, 0. The Dirac impulse SymPy writes is a distribution, not a
+    value of the function g' at any point, so it cannot enter δ or an exported gradient. Only the
+    first derivative of a typed activation or loss goes through here; second derivatives (proofs of
+    a kinked loss such as huber) keep SymPy's form."""
+    if not derivative.has(sp.DiracDelta):
+        return derivative
+    return derivative.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
 
 
 def _ordered_cases(expr: sp.Expr) -> sp.Expr:

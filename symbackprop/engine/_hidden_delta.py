@@ -8,7 +8,7 @@ pre-activation, so the row δ_0 that (Θ^{(l)})^T δ^{(l+1)} produces is dropped
 from __future__ import annotations
 
 import sympy as sp
-from sympy.matrices.expressions import HadamardProduct, MatMul, Transpose
+from sympy.matrices.expressions import HadamardProduct, MatMul, Transpose, ZeroMatrix
 
 from .. import symbols as S
 from ..catalogue import Activation
@@ -79,7 +79,9 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
     prove_equal(unit, computed, f"hidden delta δ^{layer} of {activation.spoken}", definition, (g_prime_z, g_prime))
     index_rhs = unit.xreplace({S.e: back_sum, S.a: a_i, S.z: z_i})
     steps.append(step(equation(delta_i, index_rhs), Rule.SIMPLIFICATION,
-                      "the back-propagated sum times the activation's derivative"))
+                      f"{activation.spoken} is constant on each side of its jumps, so g' = 0 and no error reaches "
+                      "this layer: δ^l = 0, and the gradients of this layer and the layers below it are 0"
+                      if g_prime == 0 else "the back-propagated sum times the activation's derivative"))
 
     W_next = S.matrix(layer + 1, cols=S.width[layer] + 1 if bias == "column" else None)
     back = MatMul(Transpose(W_next), S.vector("delta", layer + 1))
@@ -87,8 +89,11 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
         back = back[1:, :]
         steps.append(step(equation(S.vector("e", layer), back), Rule.BIAS_ROW,
                           "the transposed weights times the next layer's errors give a row 0 for the bias unit a_0 = 1, which has no pre-activation: drop it"))
-    g_vector = vectorise(g_prime, {S.a: S.vector("a", layer), S.z: S.vector("z", layer)}, S.width[layer])
-    vector = back if g_prime == 1 else HadamardProduct(back, g_vector)
+    if g_prime == 0:
+        vector = ZeroMatrix(S.width[layer], 1)
+    else:
+        g_vector = vectorise(g_prime, {S.a: S.vector("a", layer), S.z: S.vector("z", layer)}, S.width[layer])
+        vector = back if g_prime == 1 else HadamardProduct(back, g_vector)
     # read back entry by entry, with (W^{l+1})^T δ^{l+1} as e, the vector form is δ^l again
     entry = unvectorise(vector, {back: S.e, S.vector("a", layer): S.a, S.vector("z", layer): S.z})
     prove_equal(entry, unit, f"vector form of δ^{layer}", definition)
@@ -102,6 +107,8 @@ def derive_hidden_delta(activation: Activation, layer, bias: str) -> tuple[Quant
 
 def _unit_from_contracted(summed: sp.Expr, back_sum: sp.Sum, z_i: sp.Indexed) -> sp.Expr:
     """δ^l_i as contracted, in unit symbols: the back-propagated sum Σ_k W^{l+1}_ki δ^{l+1}_k becomes e, z^l_i z."""
+    if summed == 0:         # g' = 0 (sign, a constant): no error reaches the layer through it
+        return sp.S.Zero
     sums = summed.atoms(sp.Sum)
     if sums != {back_sum}:
         raise InternalError(f"symbackprop bug: the contracted hidden delta {summed} is not a multiple of {back_sum}")

@@ -13,7 +13,8 @@ import sympy as sp
 from .. import symbols as S
 from ..catalogue import Activation, Loss
 from ..derivation import Assumption, Quantity, Rule, Step
-from ._activation_derivative import chain_through, coupled_jacobian, derivative_in_z, readable_derivative
+from ._activation_derivative import (chain_through, coupled_jacobian, derivative_in_z, readable_derivative,
+                                     without_impulses)
 from ..budget import cancel, simplifiable
 from ._calculus import contract, equation, gather_sums, oriented_terms, shared_factor, tidy
 from ._kink import kink_note
@@ -45,7 +46,7 @@ def cost_of_example(loss: Loss) -> sp.Expr:
 def loss_gradient(loss: Loss) -> tuple[sp.Expr, sp.Expr]:
     """(∂C/∂a^L_k as differentiated and contracted, its tidy form)."""
     cost = cost_of_example(loss)
-    raw = contract(_deltas_out_of_piecewise(sp.diff(cost, a_L_k)))
+    raw = contract(_deltas_out_of_piecewise(without_impulses(sp.diff(cost, a_L_k))))
     return raw, oriented_terms(raw)
 
 

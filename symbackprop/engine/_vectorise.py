@@ -10,7 +10,7 @@ import sympy as sp
 from sympy.core.relational import Relational
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions import (HadamardPower, HadamardProduct,
-                                        MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose)
+                                        MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose, ZeroMatrix)
 
 from ..errors import InternalError, SymbackpropError
 
@@ -163,6 +163,8 @@ def unvectorise(expr: MatrixExpr, units: dict) -> sp.Expr:
         return units[expr]
     if isinstance(expr, OneMatrix):
         return sp.Integer(1)
+    if isinstance(expr, ZeroMatrix):
+        return sp.Integer(0)
     if isinstance(expr, HadamardProduct):
         return sp.Mul(*(unvectorise(f, units) for f in expr.args))
     if isinstance(expr, MatAdd):

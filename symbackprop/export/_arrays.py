@@ -128,6 +128,11 @@ class ArrayPrinter:
         if isinstance(expr, HadamardProduct):
             factors = [self.expression(f) for f in expr.args]
             return " * ".join(self._atom(f, text) for f, (text, _) in zip(expr.args, factors)), 2
+        if isinstance(expr, (ZeroMatrix, OneMatrix)):
+            # a constant array: δ^l of an activation with g' = 0 (sign), ∂C/∂a of a loss linear in a
+            rows, columns = (self.scalar.doprint(size) for size in expr.shape)
+            filler = "zeros" if isinstance(expr, ZeroMatrix) else "ones"
+            return f"{self.xp}.{filler}(({rows}, {columns}), dtype={self.xp}.float64)", 2
         raise ExportError(f"the array printer has no rule for {type(expr).__name__}: {expr}")
 
     def _product(self, expr: MatMul) -> tuple[str, int]:

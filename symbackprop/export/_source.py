@@ -636,6 +636,8 @@ class _Backward:
         """Δ^l = carried (δ^l)^T from the vector form of δ^l, without its elementwise factor g'(z^l)."""
         quantity = self.derivation.hidden_deltas[position]
         layer = int(quantity.layer)
+        if isinstance(quantity.vector.rhs, ZeroMatrix):     # g' = 0 (sign): δ^l = 0 for every example
+            return self.printer.assign(f"delta{layer}", ZeroMatrix(S.m, self.plan.sizes[layer - 1]))
         kept, _ = split_hadamard(push_slices(quantity.vector.rhs), lambda f: _elementwise_of(f, layer))
         back = kept[0] if len(kept) == 1 else HadamardProduct(*kept)
         value = simplified(Transpose(MatMul(self.carried, self.bindings.bind(back))))

@@ -377,7 +377,9 @@ def _factors(polynomial):
     content = sp.gcd_list(coefficients) if len(coefficients) > 1 else coefficients[0]
     number, symbolic = sp.factor(content).as_coeff_Mul()
     rest = sp.expand(poly.as_expr() / content)
-    if symbolic != 1:
+    if symbolic != 1 and not symbolic.free_symbols:
+        number *= symbolic      # a constant such as erfc(1): no polynomial to factor (PolificationFailed)
+    elif symbolic != 1:
         symbolic_number, symbolic_factors = sp.factor_list(symbolic)
         number *= symbolic_number
         factors.extend(symbolic_factors)
