@@ -122,9 +122,17 @@ def _numerically_zero(difference: sp.Expr):
 def _evaluator(difference: sp.Expr, symbols: list):
     """The difference as a 30-digit mpmath function; SymPy's own evaluation where lambdify cannot print it."""
     try:
-        return sp.lambdify(symbols, difference, "mpmath")
+        return sp.lambdify(symbols, difference, [{"Heaviside": _heaviside}, "mpmath"])
     except (TypeError, ValueError, NameError, KeyError, NotImplementedError):
         return lambda *values: complex(sp.N(difference.subs(dict(zip(symbols, values))), 30))
+
+
+def _heaviside(x, at_zero=mpmath.mpf("0.5")):
+    """H(x) for lambdify: SymPy's printers would rewrite it as a Piecewise, whose construction asks
+    SymPy's solvers about its conditions (tens of seconds for a nested max/min)."""
+    if x == 0:
+        return at_zero
+    return mpmath.mpf(1) if x > 0 else mpmath.mpf(0)
 
 
 def _sample(symbol: sp.Symbol, generator: random.Random):
