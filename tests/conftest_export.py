@@ -93,9 +93,22 @@ def instance(network, layout="rows", m=5, seed=0):
         Y[np.arange(m), rng.integers(0, sizes[-1], size=m)] = 1.0
     else:
         Y = rng.uniform(0.1, 0.9, size=(m, sizes[-1]))
+    # the last hidden layer's activations can be large (exp then gelu reach 40): the output weights are
+    # scaled by their size, so that the output pre-activations stay in the loss's domain
+    params[-2] /= max(1.0, float(np.abs(_last_hidden_activations(network, params, X)).max()))
     if layout == "ng":
         params = [np.column_stack([b, W]) for W, b in zip(params[0::2], params[1::2])]
     return params, X, Y
+
+
+def _last_hidden_activations(network, params, X):
+    """a^(L-1) of the instance, from the catalogue's definitions (SciPy evaluates erf)."""
+    a = X
+    for activation, W, b in zip(network.hidden, params[0:-2:2], params[1:-2:2]):
+        g = sp.lambdify(S.z, activation.concrete(), modules=["scipy", "numpy"])
+        with np.errstate(all="ignore"):
+            a = np.broadcast_to(g(a @ W.T + b), (X.shape[0], W.shape[0]))
+    return np.nan_to_num(a, nan=0.0, posinf=1e300, neginf=-1e300)
 
 
 def relative_difference(a, b) -> float:

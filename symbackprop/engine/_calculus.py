@@ -95,7 +95,19 @@ def tidy(expr: sp.Expr) -> sp.Expr:
         return expr
     # cancel() multiplies out what sits under a root, e.g. sqrt(1 + (a - y)^2); keep the shorter form.
     combined = positive_factors(sp.factor_terms(sp.together(expr)))
-    return min((factored, combined), key=sp.count_ops)
+    candidates = [form for form in (factored, combined) if not _reciprocal_exponentials(form)]
+    return min(candidates, key=sp.count_ops) if candidates else expr
+
+
+def _reciprocal_exponentials(expr: sp.Expr) -> bool:
+    """True when ``expr`` holds both exp(u) and exp(-u) (u not a number): factoring GELU's derivative
+    Φ(z) + z φ(z) over one denominator gives (... + exp(z²/2) ...) exp(-z²/2), which is the same
+    function but inf * 0 in floating point past |z| = 38. Such a form is not taken."""
+    exponents = {power.exp if isinstance(power, sp.Pow) else power.args[0]
+                 for power in expr.atoms(sp.exp, sp.Pow)
+                 if isinstance(power, sp.exp) or (isinstance(power, sp.Pow) and power.base is sp.E)}
+    exponents = {sp.expand(u) for u in exponents if not u.is_number}
+    return any(sp.expand(-u) in exponents for u in exponents)
 
 
 def _factor_around_piecewise(expr: sp.Expr) -> sp.Expr:

@@ -13,6 +13,7 @@ import sympy as sp
 from .. import symbols as S
 from ..catalogue import Activation, Loss
 from ..derivation import Assumption, Quantity, Rule, Step
+from ..errors import SymbackpropError
 from ._activation_derivative import (chain_through, coupled_jacobian, derivative_in_z, readable_derivative,
                                      without_impulses)
 from ..budget import cancel, simplifiable
@@ -118,6 +119,12 @@ def derive_output_delta(output: Activation, loss: Loss) -> OutputResult:
         steps.append(step(equation(S.unit("delta", L, i), delta_unit.subs(to_layer)),
                           Rule.CANCELLATION if cancels and unit_g_prime != 1 else Rule.SIMPLIFICATION, note))
     else:
+        if dC_da.has(sp.Piecewise):
+            # Σ_k over the cases of ∂C/∂a_k (huber): each unit k takes its own case, so no one vector holds
+            # them (a step function such as hinge's H(1 - a y) is one elementwise factor and derives)
+            raise SymbackpropError(f"the cases of the loss {loss.name} inside the coupled sum of the {output.name} "
+                                   f"output cannot be written elementwise in one vector; {loss.name} derives with an "
+                                   f"elementwise output such as identity or sigmoid")
         raw_jacobian, jacobian = coupled_jacobian(output.definition, L)
         steps.append(step(equation(sp.Derivative(a_L_k, z_L_i), jacobian), Rule.ACTIVATION_DERIVATIVE,
                           f"{output.spoken} couples the units: every a^L_k depends on every z^L_i"))
