@@ -52,7 +52,7 @@ def _derive(layer: Layer) -> LayerDerivation:
 class _Engine(CouplingMixin):
     def __init__(self, layer: Layer):
         self.layer = layer
-        self.identities = C.identities_of(layer.definitions)
+        self.identities = C.identities_of(layer.definitions) + list(layer.facts)
         self.consumers = {name: [] for name in layer.arrays}
         for definition in layer.definitions:
             for name in sorted({ref.base.label.name for ref in definition.rhs.atoms(sp.Indexed)}):
@@ -90,8 +90,8 @@ class _Engine(CouplingMixin):
         order = [d.name for d in reversed(self.layer.definitions)] + [a.name for a in self.layer.differentiable]
         for name in order:
             self._staged(name)
-        for array in self.layer.differentiable:
-            self._closed(array.name)
+        for name in list(self.layer.closed_for) + [a.name for a in self.layer.differentiable]:
+            self._closed(name)
         ordered = {name: self.gradients[name] for name in order}
         return LayerDerivation(self.layer, ordered, tuple(self.steps), tuple(self.used_identities))
 
@@ -184,9 +184,9 @@ class _Engine(CouplingMixin):
             self.step(name, display, Rule.CLOSED_FORM, "the common factor taken out: the closed form, in the "
                       "upstream gradient and the forward quantities only")
             current = _shortest(current)
-        budget = sp.count_ops(staged) + sum(sp.count_ops(self.gradients[q].staged) for q in used_stages)
+        budget = sp.count_ops(staged) + sum(sp.count_ops(self.gradients[q].final) for q in used_stages)
         closed = C.plain_bound(current) if sp.count_ops(current) <= budget else None
-        chain = (staged, *(self.gradients[q].staged for q in used_stages))
+        chain = (staged, *(self.gradients[q].final for q in used_stages))
         if closed is None or _passes(closed) > _passes(*chain) or _depth(closed) > max(map(_depth, chain)):
             # longer, or it would redo a reduction the staged chain computes once (attention's dQ = dS K / √D
             # inlined nests dS's row sum inside the sum over keys): the staged chain is the result, as a
@@ -200,7 +200,8 @@ class _Engine(CouplingMixin):
         self.step(name, expr, Rule.REWRITE, "; ".join(notes))
 
     def _adjoints_in(self, expr) -> list:
-        names = {gradient_name(q): q for q in self.layer.quantities if q not in self.layer.outputs}
+        names = {gradient_name(q): q for q in self.layer.quantities
+                 if q not in self.layer.outputs and q not in self.layer.boundaries}
         return sorted({names[ref.base.label.name] for ref in expr.atoms(sp.Indexed) if ref.base.label.name in names})
 
     def _inline(self, expr):
@@ -215,7 +216,7 @@ class _Engine(CouplingMixin):
             def value(ref, host=expr):
                 quantity = bases[ref.base.label.name]
                 gradient = self.gradients[quantity]
-                return C.instantiate(gradient.staged, gradient.indices, tuple(ref.indices), C.all_symbols(host))
+                return C.instantiate(gradient.final, gradient.indices, tuple(ref.indices), C.all_symbols(host))
 
             expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.label.name in bases, value)
         return C.contract(expr), seen
@@ -355,6 +356,8 @@ def _plain(expr) -> str:
 def _identity_words(identity) -> str:
     from ._printing import text
     statement = f"Σ_{identity.index} {text(identity.body)} = {text(identity.value)}"
+    if identity.given:
+        return f"{statement} ({identity.source})"
     if identity.derived:
         return f"{statement} (summing the definition of {identity.source})"
     return f"{statement} (the definition of {identity.source})"
