@@ -18,6 +18,7 @@ from ..layers._derivation import gradient_name
 from ..layers._printing import language, text
 from . import _layer_stable as stable
 from ._index_printing import IndexPrinter, code_name
+from ._printing import HELPERS, helpers_called
 
 
 def layer_source(derivation, returns=None) -> str:
@@ -93,6 +94,9 @@ def layer_source(derivation, returns=None) -> str:
         lines.append(f"    {name} = cache[{name!r}]")
     lines += [f"    {line}" for line in backward.lines]
     lines += [f"    return {returned}{',' if len(results) == 1 else ''}", ""]
+    code = "\n".join(forward.lines + backward.lines)
+    for helper in helpers_called(code):         # NumPy has no erf: gelu's module carries Cody's (export/_erf.py)
+        lines += ["", "", HELPERS["numpy"][helper].strip("\n"), ""]
     return "\n".join(lines)
 
 

@@ -280,7 +280,7 @@ class _Engine(CouplingMixin):
                 continue
             unknown = sp.Dummy("u", real=True)
             equation = rhs.xreplace({ref: unknown}) - definition.lhs
-            if ref in equation.atoms(sp.Indexed):
+            if ref in equation.atoms(sp.Indexed) or _transcendental(equation, unknown):
                 continue
             try:
                 solutions = sp.solve(equation, unknown, dict=False)
@@ -290,6 +290,18 @@ class _Engine(CouplingMixin):
                 continue
             found.append((ref, solutions[0]))
         return found
+
+
+def _transcendental(equation, unknown) -> bool:
+    """Whether ``unknown`` is both inside a function (tanh, exp, erf, |.|) and elsewhere, or inside two:
+    x (1 + tanh(c (x + a x^3))) / 2 = y has no closed inverse, and sympy.solve can search for minutes
+    (gelu-tanh, mish, softsign) before giving up."""
+    holders = [f for f in equation.atoms(sp.Function) if unknown in f.free_symbols]
+    if not holders:
+        return False
+    outermost = [f for f in holders if not any(f is not g and g.has(f) for g in holders)]
+    rest = equation.xreplace({f: sp.Dummy() for f in outermost})
+    return len(outermost) > 1 or unknown in rest.free_symbols
 
 
 def _passes(*exprs) -> int:
