@@ -171,6 +171,10 @@ def test_a_network_is_the_model_affine_act_affine_act():
     ("affine(4) > residual(affine(5))", "a residual branch must keep the width"),
     ("affine(4) relu", "expected '>' between layers"),
     ("affine(4) > $relu", "unexpected character '$'"),
+    ("affine(4) > multihead-attention(2)", "multihead-attention needs 2 widths (its sizes H, E), e.g. "
+                                           "multihead-attention(2, 16)"),
+    ("affine(4) > relu(2, 3)", "relu takes no width"),
+    ("dropout", "the layer 'dropout' takes 2 inputs"),
 ])
 def test_bad_model_strings_name_the_bad_part(spec, words):
     with pytest.raises(ParseError) as caught:
@@ -237,3 +241,51 @@ def test_cli_export_model_writes_a_working_module(capsys, tmp_path):
     assert np.isfinite(cost) and [g.shape for g in grads] == [p.shape for p in params]
     with pytest.raises(ValueError, match="W1 has shape"):
         module.cost_and_gradients([params[0][:2], *params[1:]], X, Y)
+
+
+# ---- issue 16's transformer block: pre-norm, on top of models ------------------------------------------------
+def _torch_transformer_block(X, Y, mask, g1, c1, WQ, WK, WV, WO, g4, c4, W5, b5, W7, b7):
+    F = torch.nn.functional
+    width = X.shape[1]
+    u = F.layer_norm(X, (width,), g1, c1, eps=1e-5)
+    Q, K, V = (torch.einsum("nd,dhe->hne", u, W) for W in (WQ, WK, WV))
+    A = torch.softmax(Q @ K.transpose(1, 2) / WQ.shape[2] ** 0.5 + mask, dim=2)
+    r = X + torch.einsum("hne,hed->nd", A @ V, WO)
+    hidden = F.layer_norm(r, (width,), g4, c4, eps=1e-5) @ W5 + b5
+    out = r + F.gelu(hidden) @ W7 + b7
+    return (((out - Y) ** 2).sum(1) / 2).mean()
+
+
+@pytest.fixture(scope="module")
+def transformer_block():
+    model = build_model("transformer-block", "quadratic", 6)
+    return model, model_module(model, derive_model(model))
+
+
+@pytest.mark.parametrize("n, causal", [(1, False), (5, False), (5, True), (16, True)])
+def test_transformer_block_matches_torch_end_to_end(transformer_block, n, causal):
+    model, module = transformer_block
+    assert model.params[:6] == ("gamma1", "beta1", "W_Q2", "W_K2", "W_V2", "W_O2")
+    params, X, Y = _data(model, n, seed=n)
+    mask = np.triu(np.full((n, n), -np.inf), k=1) if causal else np.zeros((n, n))
+    cost, grads = module.cost_and_gradients(params, X, Y, mask2=mask) if causal else \
+        module.cost_and_gradients(params, X, Y)
+    tparams = [torch.tensor(p, requires_grad=True) for p in params]
+    reference = _torch_transformer_block(torch.tensor(X), torch.tensor(Y), torch.tensor(mask), *tparams)
+    reference.backward()
+    assert abs(cost - reference.item()) <= 1e-10 * abs(reference.item())
+    for name, mine, theirs in zip(model.params, grads, tparams):
+        expected = theirs.grad.numpy()
+        scale = max(np.max(np.abs(expected)), 1e-4)
+        assert np.max(np.abs(mine - expected)) <= 1e-10 * scale, name
+
+
+def test_transformer_block_exports_from_the_command_line(capsys, tmp_path):
+    target = tmp_path / "block.py"
+    assert main(["export", "--model", "transformer-block", "--loss", "quadratic", "--input-size", "6",
+                 "-o", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "residual(layernorm > multihead-attention(2, 3)) > residual(layernorm > affine(24) > gelu > affine(6))" in out
+    source = target.read_text()
+    assert "def cost_and_gradients(params, X, Y, mask2=None):" in source
+    assert "for " not in source.split('"""')[-1].split("\ndef cody_")[0].replace("for p in params", "")

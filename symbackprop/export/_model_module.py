@@ -22,7 +22,8 @@ def model_source(model, derivation) -> str:
               f"cost_and_gradients(params, X, Y) takes params = [{', '.join(params)}] and returns the mean cost "
               f"C = (1/N) Σ_n L[n] and its gradients in that order.\n\n")
     source = source.replace('"""', header, 1)
-    shapes = {name: model.shape(name) for name in ["X", "Y", *params]}
+    extra = [a.name for a in model.layer.inputs if a.name not in ("X", "Y")]     # attention masks
+    shapes = {name: model.shape(name) for name in ["X", "Y", *extra, *params]}
     unpack = ", ".join(params) + ("," if len(params) == 1 else "")
     lines = ["", "", f"SHAPES = {shapes!r}", "", "",
              "def _check(name, array):",
@@ -30,19 +31,22 @@ def model_source(model, derivation) -> str:
              "    if array.ndim != len(expected) or any(e != 'N' and e != s for e, s in zip(expected, array.shape)):",
              "        raise ValueError(f\"{name} has shape {array.shape}; expected {expected}\")",
              "", "",
-             "def cost_and_gradients(params, X, Y):",
+             f"def cost_and_gradients(params, X, Y{''.join(f', {name}=None' for name in extra)}):",
              '    """(C, [dC/dparam for each param]): the mean cost over the N examples (rows of X and Y) and its '
-             'gradients."""',
+             'gradients.' + (f" {', '.join(extra)}: the additive attention mask (N, N), zeros (none) by default; "
+                             "-inf above the diagonal for a causal mask." if extra else "") + '"""',
              f"    if len(params) != {len(params)}:",
              f"        raise ValueError(f\"params has {{len(params)}} arrays; expected {len(params)}: "
              f"{', '.join(params)}\")",
              "    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)",
              f"    {unpack} = (np.asarray(p, dtype=float) for p in params)",
-             *(f"    _check({name!r}, {name})" for name in ["X", "Y", *params]),
+             *(f"    {name} = np.zeros((X.shape[0], X.shape[0])) if {name} is None else np.asarray({name}, "
+               f"dtype=float)" for name in extra),
+             *(f"    _check({name!r}, {name})" for name in ["X", "Y", *extra, *params]),
              "    if X.shape[0] != Y.shape[0]:",
              "        raise ValueError(f\"X has {X.shape[0]} rows and Y {Y.shape[0]}; expected one row of each per "
              "example\")",
-             f"    L, cache = forward(X, Y, {', '.join(params)})",
+             f"    L, cache = forward(X, Y, {', '.join(extra + params)})",
              "    N = X.shape[0]",
              "    gradients = backward(np.full(N, 1.0 / N), cache)",
              "    return float(np.sum(L)) / N, list(gradients)",

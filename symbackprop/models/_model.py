@@ -35,6 +35,7 @@ LOG_OUTPUT = {"log-softmax": {"categorical-cross-entropy": "-sum(Y[n, k] * A[n, 
 
 #: the name each stage's output gets (with the stage number): z for affine, a for an activation
 _OUTPUT_LETTER = {"affine": "z", "batchnorm": "u", "layernorm": "u", "softmax": "p", "log-softmax": "q",
+                  "attention": "o", "multihead-attention": "o",
                   "add": "r"}
 _SIZES = ("D", "H", "K", "M", "P", "Q", "R", "T", "U", "V", "G")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -68,6 +69,8 @@ def build_model(spec: str, loss: str, input_size: int) -> Model:
         raise UnknownNameError("model loss", loss, LOSSES)
     if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
         raise LayerSpecError(f"--input-size {input_size!r}: expected a positive integer, the width of each example")
+    if spec.strip() in NAMED:
+        spec = NAMED[spec.strip()](input_size)
     chain = parse_model(spec)
     composer = _Composer(spec)
     output = composer.chain(chain, "X", composer.size(input_size))
@@ -78,7 +81,8 @@ def build_model(spec: str, loss: str, input_size: int) -> Model:
     loss_text = _rename(loss_text, {"A": output})
     target_size = composer.shapes[output][1]
     lines = [f"# {spec}  (loss {loss}, input size {input_size})",
-             f"input  X[N, {composer.size(input_size)}], Y[N, {target_size}]"]
+             "input  " + ", ".join([f"X[N, {composer.size(input_size)}]", f"Y[N, {target_size}]",
+                                     *composer.extra_inputs])]
     if composer.params:
         lines.append("param  " + ", ".join(composer.params))
     if composer.constants:
@@ -105,6 +109,23 @@ def build_model(spec: str, loss: str, input_size: int) -> Model:
     return Model(spec, loss, input_size, layer, widths, params, tuple(composer.stages))
 
 
+def _chainable(record) -> bool:
+    """A layer that can be a stage: one input, or attention's additive mask besides (a model input)."""
+    inputs = record.layer().inputs
+    return len(inputs) == 1 or (len(inputs) == 2 and inputs[1].name == "mask" and "attention" in record.name)
+
+
+def _transformer_block(width: int) -> str:
+    """Pre-norm transformer block (issue 16): x + MHA(LN(x)), then h + W2 gelu(W1 LN(h)) with 4x hidden width."""
+    heads = 2 if width % 2 == 0 else 1
+    return (f"residual(layernorm > multihead-attention({heads}, {width // heads})) > "
+            f"residual(layernorm > affine({4 * width}) > gelu > affine({width}))")
+
+
+#: models with a name: --model transformer-block --input-size 8
+NAMED = {"transformer-block": _transformer_block}
+
+
 def _last_use(chain):
     last = chain[-1]
     return last if isinstance(last, Use) else None
@@ -123,7 +144,7 @@ class _Composer:
         self.shapes = {"X": None}    # array -> (N, size name)
         self.params, self.constants, self.lines, self.stages = [], [], [], []
         self.count = 0
-        self.outputs, self.stage_inputs = [], []
+        self.outputs, self.stage_inputs, self.extra_inputs = [], [], []
 
     def size(self, width: int) -> str:
         if width not in self.sizes:
@@ -145,41 +166,54 @@ class _Composer:
                     raise self.error(f"the residual branch ends at width {widths[self.shapes[branch][1]]} but its "
                                      f"input has width {widths[size]}; a residual branch must keep the width",
                                      item.column)
-                current = self.stage(BY_NAME["add"], None, {"x": current, "r": branch}, item.column)
+                current = self.stage(BY_NAME["add"], (), {"x": current, "r": branch}, item.column)
             else:
-                current = self.stage(self.record(item), item.width, {"x": current}, item.column, item.name)
+                record = self.record(item)
+                first = record.layer().inputs[0].name
+                current = self.stage(record, item.widths, {first: current}, item.column, item.name)
             size = self.shapes[current][1]
         return current
 
     def record(self, use):
         record = BY_NAME.get(use.name)
-        accepted = [name for name, r in BY_NAME.items() if len(r.layer().inputs) == 1]
+        accepted = [name for name, r in BY_NAME.items() if _chainable(r)]
         if record is None:
             raise self.error(f"unknown layer {use.name!r}; accepted: {', '.join(accepted)}, residual(...)",
                              use.column)
-        if len(record.layer().inputs) != 1:
+        if not _chainable(record):
             raise self.error(f"the layer {use.name!r} takes {len(record.layer().inputs)} inputs and cannot be a "
                              f"stage of a chain; accepted: {', '.join(accepted)}, residual(...)", use.column)
         return record
 
-    def stage(self, record, width, inputs, column, written=None):
+    def stage(self, record, widths, inputs, column, written=None):
         layer = record.layer()
         self.count += 1
         number = self.count
         written = written or record.name
         sizes = {}
         for array in layer.inputs:
-            for size, model_size in zip(array.sizes, self.shapes[inputs[array.name]]):
+            for size, model_size in zip(array.sizes, self.shapes.get(inputs.get(array.name), ())):
                 sizes[size] = model_size
+        extra = [a for a in layer.inputs if a.name not in inputs]      # an attention mask: a model input
+        for array in extra:
+            for size in array.sizes:
+                if size not in sizes:
+                    raise self.error(f"{written}: its input {array.name} has a size the chain does not fix", column)
         free = [s for s in layer.sizes if s not in sizes]
-        if free and width is None:
-            raise self.error(f"{written} needs its output width, e.g. {written}(64)", column)
-        if width is not None and not free:
-            raise self.error(f"{written} takes no width (its output has the width of its input); write {written}",
-                             column)
-        if free:
-            sizes[free[0]] = self.size(width)
+        if len(widths) != len(free):
+            if not free:
+                raise self.error(f"{written} takes no width (its output has the width of its input); write "
+                                 f"{written}", column)
+            if len(free) == 1:
+                raise self.error(f"{written} needs its output width, e.g. {written}(64)", column)
+            raise self.error(f"{written} needs {len(free)} widths (its sizes {', '.join(map(str, free))}), e.g. "
+                             f"{written}({', '.join(['2', '16', '8'][:len(free)])})", column)
+        for size, width in zip(free, widths):
+            sizes[size] = self.size(width)
         names = {str(s): v for s, v in sizes.items()}
+        inputs = {**inputs, **{a.name: f"{a.name}{number}" for a in extra}}
+        for array in extra:
+            self.extra_inputs.append(f"{array.name}{number}[{', '.join(names[str(s)] for s in array.sizes)}]")
         names.update(inputs)
         for array in layer.params:
             names[array.name] = f"{array.name}{number}"
@@ -193,7 +227,7 @@ class _Composer:
             self.params.append(f"{names[array.name]}[{slots}]")
         for symbol, value in layer.constants.items():
             self.constants.append(f"{names[str(symbol)]} = {float(value)!r}")
-        self.lines.append(f"# stage {number}: {written}{'' if width is None else f'({width})'}")
+        self.lines.append(f"# stage {number}: {written}{f'({chr(44).join(map(str, widths))})' if widths else ''}")
         for line in record.text.splitlines():
             body = line.split("#", 1)[0].strip()
             if not body or body.split()[0] in _KEYWORDS:
@@ -202,7 +236,7 @@ class _Composer:
         (output,) = layer.outputs
         out = names[output]
         self.outputs.append(out)
-        self.stage_inputs.extend(inputs.values())
+        self.stage_inputs.extend(v for k, v in inputs.items() if k not in {a.name for a in extra})
         self.shapes[out] = tuple(names[str(s)] for s in layer.arrays[output].sizes)
         arguments = ", ".join(inputs[a.name] for a in layer.inputs)
         params = ", ".join(names[a.name] for a in layer.params)

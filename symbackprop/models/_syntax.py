@@ -4,9 +4,9 @@ r"""The syntax of a model string: text in, a tree of stages out (the project's o
 
     model  := chain
     chain  := item { ">" item }
-    item   := "residual" "(" chain ")" | NAME [ "(" WIDTH ")" ]
+    item   := "residual" "(" chain ")" | NAME [ "(" WIDTH { "," WIDTH } ")" ]
     NAME   := a built-in layer name (letters, digits, "-", "_")
-    WIDTH  := a positive integer (the output width of an affine layer)
+    WIDTH  := a positive integer (affine(64): the output width; multihead-attention(2, 16): heads, head width)
 
 ``affine(64) > batchnorm > relu > affine(10) > softmax``;
 ``affine(32) > residual(layernorm > affine(32) > relu) > affine(10) > softmax``. Nothing is evaluated;
@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
-
 from ..errors import ParseError
 
 MAX_CHARS = 2000
 MAX_DEPTH = 20
-_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z][A-Za-z0-9_-]*)|(?P<number>[0-9]+)|(?P<op>[()>])|(?P<bad>\S))")
+_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z][A-Za-z0-9_-]*)|(?P<number>[0-9]+)|(?P<op>[()>,])|(?P<bad>\S))")
 
 
 @dataclass(frozen=True)
 class Use:
-    """One layer of the chain: its name, its width argument (or None) and its column."""
+    """One layer of the chain: its name, its width arguments (empty: none) and its column."""
 
     name: str
-    width: Union[int, None]
+    widths: tuple
     column: int
 
 
@@ -100,17 +98,21 @@ class _Parser:
             inner = self.chain(depth + 1)
             self.expect(")", "to close residual(")
             return Residual(inner, column)
-        width = None
+        widths = []
         if self.peek()[1] == "(":
             self.take()
-            kind, number, number_column = self.take()
-            if kind != "number" or int(number) < 1:
-                self.at -= 1
-                raise self.error(f"expected the width of {value} (a positive integer), found "
-                                 f"{self.describe(self.peek())}")
-            width = int(number)
+            while True:
+                kind, number, _ = self.take()
+                if kind != "number" or int(number) < 1:
+                    self.at -= 1
+                    raise self.error(f"expected the width of {value} (a positive integer), found "
+                                     f"{self.describe(self.peek())}")
+                widths.append(int(number))
+                if self.peek()[1] != ",":
+                    break
+                self.take()
             self.expect(")", f"to close {value}(")
-        return Use(value, width, column)
+        return Use(value, tuple(widths), column)
 
     def expect(self, op, why):
         if self.peek()[1] != op:
