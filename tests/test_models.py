@@ -134,6 +134,15 @@ def test_softmax_cross_entropy_cancellation_is_found_by_the_algebra():
     assert "SUM_IDENTITY" in rules and "COUPLING" in rules
 
 
+def test_sigmoid_cross_entropy_cancellation_is_found_by_the_algebra():
+    derivation = derive_model(build_model(*RESIDUAL))
+    n, m = sp.Symbol("n", integer=True), sp.Symbol("m", integer=True)
+    base = lambda name: sp.IndexedBase(name, real=True)  # noqa: E731
+    # Nielsen ch. 3: with the cross-entropy cost, sigma' cancels and delta^L = a^L - y (here times dL = 1/N)
+    textbook = base("dL")[n] * (base("a7")[n, m] - base("Y")[n, m])
+    assert sp.expand(derivation.gradient("z6").closed - textbook) == 0
+
+
 def test_batchnorm_inside_a_model_reaches_its_closed_form_in_the_stage_upstream_gradient():
     derivation = derive_model(build_model(*BATCHNORM))
     closed = derivation.gradient("z1").closed

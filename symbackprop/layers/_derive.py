@@ -161,7 +161,7 @@ class _Engine(CouplingMixin):
         staged = gradient.staged
         intermediates = self._adjoints_in(staged)
         if not intermediates:
-            rewritten = self._rewrite(name, staged)
+            rewritten = self._rewrite(name, staged, solve_for=self._solvable(name))
             if rewritten is not None and sp.count_ops(rewritten[0]) < sp.count_ops(staged):
                 self._rewrite_step(name, *rewritten)
                 self.gradients[name] = Gradient(name, gradient.kind, gradient.indices, staged, C.plain_bound(rewritten[0]))
@@ -175,10 +175,16 @@ class _Engine(CouplingMixin):
         current = C.simplify_sums(inlined, self.identities, used)
         if current != inlined:
             self._identity_step(name, current, used)
-        rewritten = self._rewrite(name, current, shortest=False)
+        rewritten = self._rewrite(name, current, shortest=False, solve_for=self._solvable(name))
         if rewritten is not None:
             self._rewrite_step(name, *rewritten)
             current = rewritten[0]
+        if name in self.layer.closed_for and not current.has(sp.Sum):
+            # a model's logits: the rewrite leaves σ'(z) = a (1 - a) against the loss's 1/(a (1 - a)); they cancel
+            # (sigmoid + cross-entropy: dz = dL (a - Y)) only when the whole expression is factored
+            factored = sp.factor(current)
+            if sp.count_ops(factored) < sp.count_ops(current):
+                current = factored
         display = _factored(C.plain_bound(current))
         if display is not None:
             self.step(name, display, Rule.CLOSED_FORM, "the common factor taken out: the closed form, in the "
@@ -195,6 +201,11 @@ class _Engine(CouplingMixin):
             return
         self.gradients[name] = Gradient(name, gradient.kind, gradient.indices, staged, closed,
                                         display if closed is not None else None)
+
+    def _solvable(self, name) -> tuple:
+        """A quantity asked for in closed form may be written through the definitions computed from it, as an
+        input is (a model's logits z = log(a / (1 - a)) from a = σ(z): σ'(z) = a (1 - a))."""
+        return (name,) if name in self.layer.closed_for else ()
 
     def _rewrite_step(self, name, expr, notes):
         self.step(name, expr, Rule.REWRITE, "; ".join(notes))
