@@ -29,8 +29,7 @@ def _assert_read_back(network, notation):
         assert verdict.verdict == "correct", f"{notation} {label}: {formula}\n{verdict.summary()}"
 
 
-@pytest.mark.parametrize("notation", [pytest.param(n, marks=pytest.mark.xfail(strict=True, raises=sb.SymbackpropError, reason="known gap (issue 11, open): ng-ml now prints the bias gradient as a column slice, ∂cost/∂Θ^(l-1)_{:,0} = δ^(l) (issue 12), which the checker cannot read yet")) if n == "ng-ml" else n
-                                      for n in NOTATIONS])
+@pytest.mark.parametrize("notation", NOTATIONS)
 def test_ex4_network_reads_back_in_every_notation(notation):
     _assert_read_back(sb.Network((400, 25, 10), l2=1, bias="column"), notation)
 
@@ -47,7 +46,6 @@ networks = st.builds(
 
 
 # no shrinking: each example checks a dozen formulas, and a failure prints the network and the formula
-@pytest.mark.xfail(strict=False, raises=sb.SymbackpropError, reason="known gap (issue 11, open): ng-ml now prints the bias gradient as a column slice, ∂cost/∂Θ^(l-1)_{:,0} = δ^(l) (issue 12), which the checker cannot read yet")
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(network=networks, notation=st.sampled_from(NOTATIONS))

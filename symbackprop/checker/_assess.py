@@ -69,7 +69,7 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
            samples: int = SAMPLES, decide_numerically: bool = True) -> Assessment:
     """Read ``formula`` (a parsed :class:`~symbackprop.grammar.Formula`) in ``convention`` and decide it."""
     reader = FormulaReader(formula, convention, network)
-    target = reader.target()
+    target = _column_slice(reader.target(), network, reader, formula)
     rhs = _accumulation_rhs(formula, target)
     if rhs is not formula.rhs:      # Δ := Δ + increment: the increment is one example's gradient
         target = dataclasses.replace(target, mode="example")
@@ -127,6 +127,33 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
 
 
 # --- reading ------------------------------------------------------------------------------------------
+_SLICE = sp.Symbol(":", integer=True)
+
+
+def _column_slice(target: Target, network, reader, formula) -> Target:
+    """X_{:,j}, as derive prints ng-ml's bias gradient (∂J/∂Θ_{:,0}): one column of the matrix, read as a vector."""
+    if _SLICE not in target.indices:
+        return target
+    indices = target.indices
+    if target.quantity != "weight_gradient" or len(indices) != 2 or indices[0] != _SLICE \
+            or not isinstance(indices[1], sp.Integer):
+        raise reader.error(f"cannot read the slice in {target.written!r}: a slice is read as one column of a "
+                           f"weight gradient, e.g. \\partial J / \\partial \\Theta^{{(l)}}_{{:,0}}", formula.lhs)
+    if indices[1] == 0 and network.bias != "column":    # ng-ml writes a separate bias as the column j = 0
+        return dataclasses.replace(target, quantity="bias_gradient", indices=())
+    return dataclasses.replace(target, indices=(), column=indices[1])
+
+
+def _sliced(wanted, target: Target, network, reader, formula):
+    """The column ``target.column`` of ``wanted`` (Ng's j = 0 is the bias column in a bias-column network)."""
+    base = 0 if network.bias == "column" else 1
+    column = int(target.column) - base
+    width = sp.sympify(wanted.shape[1], strict=True)
+    if column < 0 or (width.is_Integer and column >= int(width)):
+        raise reader.error(f"column {target.column} is not a column of {target.describe()}", formula.lhs)
+    return wanted[:, column:column + 1]
+
+
 def _accumulation_rhs(formula, target: Target) -> A.Node:
     """Ng's Δ^(l) := Δ^(l) + δ^(l+1) (a^(l))^T is read as its increment."""
     rhs = formula.rhs
@@ -259,6 +286,8 @@ def _read_at(reader, rhs, target, layers, convention, network, derivation, augme
         wanted = expected(derivation, resolved)
     except NotDerived as exc:
         return Trial(layers, resolved, None, problem=LayerRangeError(str(exc)))
+    if target.column is not None:
+        wanted = _sliced(wanted, resolved, network, reader, reader.formula)
     trial = Trial(layers, resolved, wanted)
     if target.indices:      # the left-hand side's indices run over the rows (and columns) of the quantity
         offset = 1 if network.bias == "column" and resolved.quantity == "weight_gradient" else 0

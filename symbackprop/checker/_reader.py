@@ -39,6 +39,8 @@ from ._syntax import (ROLE_WORDS, derivative_parts, example_layer, example_of, s
                       text_of)
 from ._target import LOSS_GRADIENT, FormulaReader, Target
 
+_SLICE = sp.Symbol(":", integer=True)     #: the row index of a column slice X_{:,j}
+
 #: The grammar's functions a formula may apply elementwise (a catalogue activation of the same name wins).
 _BUILTIN_FUNCTIONS = FUNCTIONS
 
@@ -340,6 +342,15 @@ class RhsReader:
             if len(indices) != 2:
                 raise self.error(f"a weight has two indices (row, column), {text_of(node)!r} has {len(indices)}", node)
             row, col = indices
+            if row == _SLICE and col == 0 and not extra:         # ng-ml writes a separate bias as the column 0
+                return self.array(C.BIAS, layer)
+            if row == _SLICE and isinstance(col, sp.Integer):      # Θ_{:,0}: a whole column (Ng's bias column)
+                W = self.array(C.WEIGHT, layer)
+                column = int(col) - 1 + extra
+                width = sp.sympify(W.shape[1], strict=True)
+                if column < 0 or (width.is_Integer and column >= int(width)):
+                    raise self.error(f"{text_of(node)!r}: column {col} is not a column of this weight matrix", node)
+                return W[:, column:column + 1]
             self.note_range(row, S.width[layer], node)
             self.note_range(col, S.width[layer - 1], node)
             return MatrixElement(self.array(C.WEIGHT, layer), row - 1, col - 1 + extra)
