@@ -11,9 +11,9 @@ from symbackprop.rendering.steps import layout
 #: (output activation, loss) pairs the catalogue accepts together
 OUTPUTS = [("sigmoid", "cross-entropy"), ("sigmoid", "quadratic"), ("softmax", "categorical-cross-entropy"),
            ("identity", "quadratic"), ("tanh", "quadratic")]
-#: hidden activations; elu and leaky-relu are left out: derive prints their derivative as cases
-#: ({α e^z if z ≤ 0; 1 otherwise}), which the grammar does not read yet
-HIDDEN = ["sigmoid", "tanh", "relu", "softplus", "silu", "identity"]
+#: hidden activations; derive prints elu's and leaky-relu's derivatives as cases ({α e^z if z ≤ 0; 1 otherwise},
+#: \begin{cases} ... \end{cases})
+HIDDEN = ["sigmoid", "tanh", "relu", "softplus", "silu", "identity", "elu", "leaky-relu"]
 
 
 def _printed(network, notation):
@@ -32,6 +32,12 @@ def _assert_read_back(network, notation):
 @pytest.mark.parametrize("notation", NOTATIONS)
 def test_ex4_network_reads_back_in_every_notation(notation):
     _assert_read_back(sb.Network((400, 25, 10), l2=1, bias="column"), notation)
+
+
+@pytest.mark.parametrize("notation", NOTATIONS)
+def test_case_split_derivatives_read_back(notation):
+    """elu's derivative is printed as cases; α away from its default so that a dropped α shows."""
+    _assert_read_back(sb.Network((4, 3, 2), hidden="elu:alpha=0.5", l2=1, bias="column"), notation)
 
 
 networks = st.builds(

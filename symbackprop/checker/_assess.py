@@ -71,6 +71,7 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
     reader = FormulaReader(formula, convention, network)
     target = _column_slice(reader.target(), network, reader, formula)
     rhs = _accumulation_rhs(formula, target)
+    accumulated = rhs is not formula.rhs and target.mode == "sum"
     if rhs is not formula.rhs:      # Δ := Δ + increment: the increment is one example's gradient
         target = dataclasses.replace(target, mode="example")
     target = _settle_mode(target, rhs, convention)
@@ -84,7 +85,9 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
     for rows, augment in _readings(convention, network):
         # Ng's bias column: activations may carry the bias unit a_0 = 1 (ex4's a1, a2); ex4's vectorised
         # code stacks the examples as rows. The first reading whose shapes fit is the one meant.
-        attempt = _read_all(reader, rhs, target, assignments, convention, network, derivation, augment, rows,
+        # ex4's Delta1 = Delta1 + d2' * a1 with one example per row: the increment sums over the rows given
+        read_as = dataclasses.replace(target, mode="sum") if rows and accumulated else target
+        attempt = _read_all(reader, rhs, read_as, assignments, convention, network, derivation, augment, rows,
                             first_column)
         if trials is None:
             trials = attempt

@@ -34,6 +34,7 @@ from ..grammar._parser import ONES
 from ..grammar._to_sympy import MAX_EXPONENT, number
 from . import _conventions as C
 from ._errors import AmbiguousProductError, FormulaShapeError, LayerRangeError
+from ._numeric import parameters
 from ._code import SUM_ALL, SUM_COLUMNS, SUM_ROWS
 from ._syntax import (ROLE_WORDS, derivative_parts, example_layer, example_of, script_parts, split_sup, strip_groups,
                       text_of)
@@ -176,6 +177,10 @@ class RhsReader:
             return self.transposed(value, transpose)
         if name in ("lambda",) and sub is None and sup is None:
             return S.lam
+        if sub is None and sup is None and name not in conv.letters:
+            parameter = next((p for p in parameters(ctx.network) if p.name == name), None)
+            if parameter is not None:        # leaky-relu's and elu's alpha, huber's delta: the record's parameter
+                return parameter
         if name == "T" and sub is None and sup is None:
             raise self.error("'T' outside a superscript; write a transpose as X^T", node)
         if name in CONSTANTS and sub is None and sup is None and name not in conv.letters:
@@ -566,11 +571,11 @@ class RhsReader:
         if _is_matrix(right):
             raise self.error(f"compare an array with a number, e.g. z > 0, not {text_of(node)!r}", node)
         op = node.op
-        if op in ("!=", "~="):
-            raise self.error(f"{text_of(node)!r}: read are the indicators >, >=, < and <=", node)
-        difference = self.add(node, left, _negate(right)) if op in (">", ">=") else \
+        difference = self.add(node, left, _negate(right)) if op in (">", ">=", "!=", "~=") else \
             self.add(node, _negate(left), right)
         step = sp.Heaviside(S.z, 1 if op in (">=", "<=") else 0)
+        if op in ("!=", "~="):      # Octave's ~=, C's !=: 1 on both sides of the value, 0 at it
+            step = sp.Heaviside(S.z, 0) + sp.Heaviside(-S.z, 0)
         if _is_matrix(difference):
             return ElementwiseApplyFunction(sp.Lambda(S.z, step), difference)
         return step.subs(S.z, difference)
