@@ -23,7 +23,7 @@ from ._errors import AmbiguousProductError, FormulaShapeError, LayerRangeError
 from ._expected import NotDerived, expected
 from ._numeric import NotEvaluable, Sample, evaluate, evaluate_entries
 from ._reader import Context, RhsReader, _shape
-from ._syntax import strip_groups, text_of
+from ._syntax import example_of, script_parts, strip_groups, text_of
 from ._target import FormulaReader, Target
 from ._symbolic import proved_equal
 from ._target import LOSS_GRADIENT
@@ -172,6 +172,9 @@ def _settle_mode(target: Target, rhs: A.Node, convention) -> Target:
     if target.mode == "example+reg" and any(isinstance(n, A.Name) and n.name in convention.batch_letters
                                             for n in A.walk(rhs)):
         return dataclasses.replace(target, mode="mean")    # Goodfellow's J over a batch (G, H): the mean
+    if convention.name == "nielsen" and target.mode == "example" and _sums_examples(rhs) \
+            and target.quantity in ("weight_gradient", "bias_gradient"):
+        return dataclasses.replace(target, mode="mean")    # Nielsen's C = (1/n) Σ_x C_x: ∂C/∂w = (1/n) Σ_x ∂C_x/∂w
     if target.mode != "pending":
         return target
     if target.quantity not in ("weight_gradient", "bias_gradient"):
@@ -183,6 +186,16 @@ def _settle_mode(target: Target, rhs: A.Node, convention) -> Target:
     mode = "mean" if uses_batch else "example"
     return Target(target.quantity, target.layer, mode, target.batch, target.indices, target.written,
                   target.bishop_row)
+
+
+def _sums_examples(rhs: A.Node) -> bool:
+    """A sum over the examples: a Σ whose summand names one example (δ^{x,l}, dZ^{[l](i)})."""
+    for node in A.walk(rhs):
+        if isinstance(node, A.Sum) and any(isinstance(inner, (A.Script, A.Binary)) and
+                                           example_of(script_parts(inner)[2]) is not None
+                                           for inner in A.walk(node.body)):
+            return True
+    return False
 
 
 def layer_assignments(target: Target, depth: int, words=None) -> list[dict]:

@@ -83,6 +83,10 @@ class RhsReader:
     def error(self, message: str, node: A.Node) -> ParseError:
         return self.reader.error(message, node)
 
+    def lhs_example(self):
+        """The example letter of a left-hand side such as Nielsen's δ^{x,l}, else None."""
+        return example_of(script_parts(strip_groups(self.reader.formula.lhs))[2])
+
     # -- dispatch
     def value(self, node: A.Node):
         chain = []
@@ -221,6 +225,8 @@ class RhsReader:
             raise self.error(self.unknown(name), node)
         columns = False
         example = example_of(sup)
+        if example is not None and self.ctx.example_index is None and example == self.lhs_example():
+            example = None          # Nielsen's δ^{x,l} = ... a^{x,l}: every quantity of the one example x
         if example is not None:
             if self.ctx.example_index is None or example != str(self.ctx.example_index):
                 raise self.error(f"{text_of(node)!r} names example {example}: write it inside a sum over the "

@@ -256,4 +256,22 @@ ROWS = (
         "the lecture's D_i0 = Δ_i0 / m: the bias column is not regularised"),
     Row("ng-ml", "ex4-small", "∂cost/∂Θ^(l-1)_{:,0} = δ^(l)", C, "ex4 step 4 for the bias unit a_0 = 1: Δ_i0 += δ_i"),
     Row("ng-ml", "ex4-small", "∂cost/∂Θ^(l-1)_{:,1} = δ^(l)", X, "ex4 step 4: column 1 is δ a_1^T, not δ"),
+    # --- Nielsen's per-example superscript x (ch. 2, "The backpropagation algorithm" and the gradient
+    # descent step over a mini-batch: w^l -> w^l - (η/m) Σ_x δ^{x,l} (a^{x,l-1})^T; C = (1/n) Σ_x C_x) ---------
+    Row("nielsen", "nielsen-quadratic", r"\delta^{x,L} = (a^{x,L} - y) \odot \sigma'(z^{x,L})", C,
+        "nielsen-ch2 BP1 for one training example x"),
+    Row("nielsen", "nielsen-quadratic", r"\delta^{x,l} = ((w^{l+1})^T \delta^{x,l+1}) \odot \sigma'(z^{x,l})", C,
+        "nielsen-ch2 BP2 for one training example x"),
+    Row("nielsen", "nielsen-quadratic", r"\delta^{x,l} = ((w^{l+1})^T \delta^{x,l+1}) \odot \sigma'(a^{x,l})", X,
+        "nielsen-ch2 BP2: σ'(z^{x,l}), at the weighted input", ("σ'(a^{x,l})", "pre-activation")),
+    Row("nielsen", "nielsen-quadratic", r"\frac{\partial C}{\partial w^l} = \frac{1}{n}\sum_x \delta^{x,l} (a^{x,l-1})^T", C,
+        "nielsen-ch2: C = (1/n) Σ_x C_x and BP4 for each x"),
+    Row("nielsen", "nielsen-quadratic", r"\frac{\partial C}{\partial b^l} = \frac{1}{n}\sum_x \delta^{x,l}", C,
+        "nielsen-ch2: C = (1/n) Σ_x C_x and BP3 for each x"),
+    Row("nielsen", "nielsen-quadratic", r"\frac{\partial C}{\partial w^l} = \sum_x \delta^{x,l} (a^{x,l-1})^T", X,
+        "nielsen-ch2: C is the average (1/n) Σ_x C_x", ("missing",)),
+    Row("nielsen", "nielsen-l2", r"\frac{\partial C}{\partial w^l} = \frac{1}{n}\sum_x \delta^{x,l} (a^{x,l-1})^T "
+        r"+ \frac{\lambda}{n} w^l", C, "nielsen-ch3 eq (87) with ∂C_0/∂w written out over the examples"),
+    Row("nielsen", "nielsen-l2", r"\frac{\partial C}{\partial w^l} = \frac{1}{n}\sum_x \delta^{x,l} (a^{x,l-1})^T", X,
+        "nielsen-ch3 eq (87): the (λ/n) w term of the regularised cost", ("L2",)),
 )
