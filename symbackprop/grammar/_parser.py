@@ -527,6 +527,16 @@ class Parser:
         name = self.advance()
         if name.text == "T":
             return A.Binary(dot.column, "^", node, A.Name(name.column, "T"))
+        if name.text in ("sum", "mean") and self.at(OP, "(") and f"np.{name.text}" in self.functions \
+                and not (isinstance(node, A.Name) and node.name == "np"):
+            # NumPy's method X.sum(axis=1, keepdims=True): np.sum(X, axis=1, keepdims=True)
+            function = A.Name(node.column, f"np.{name.text}")
+            if self.tokens[self.pos + 1].kind == OP and self.tokens[self.pos + 1].text == ")":
+                self.advance()
+                self.advance()
+                return A.Call(node.column, function, node)
+            arguments = self.keyword_call_arguments()
+            return A.Call(node.column, function, A.Binary(dot.column, ",", node, arguments))
         if not isinstance(node, A.Name):
             raise self.error(f"'.{name.text}' is read after a name only (np.{name.text}); "
                              f"write a transpose as .T", dot.column)
