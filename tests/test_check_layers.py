@@ -69,3 +69,14 @@ def test_json_verdict_and_counterexample(capsys):
 def test_an_unknown_layer_is_refused(capsys):
     assert main(["check", "--layer", "nosuchlayer", "dx = dout"]) == 2
     assert "unknown layer 'nosuchlayer'; accepted: affine, batchnorm" in capsys.readouterr().err
+
+
+def test_derive_layer_in_the_cs231n_notation_names_out_and_dout(capsys):
+    from symbackprop.rendering.layer_notations import CS231N
+    layer = CS231N.apply(layer_record("batchnorm").layer())
+    assert layer.outputs == ("out",)
+    assert main(["derive", "--layer", "batchnorm", "--notation", "cs231n"]) == 0
+    out = capsys.readouterr().out
+    assert "dout[n, d]" in out and "dy[" not in out
+    assert main(["derive", "--layer", "batchnorm", "--notation", "ng-ml"]) == 2
+    assert "unknown layer notation 'ng-ml'; accepted: cs231n" in capsys.readouterr().err

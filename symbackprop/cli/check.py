@@ -56,7 +56,7 @@ def run(args) -> int:
         raise SymbackpropError("give either a FORMULA or --file FILE (one of them)")
     from ._layer import layer_from_args, wants_layer
     if wants_layer(args):
-        args.layer_object = layer_from_args(args)
+        args.layer_object = layer_from_args(args)     # the layer's names, and CS231n's dout for the upstream
         args.notation = "cs231n"
         network = None
     else:
