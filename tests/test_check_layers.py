@@ -19,7 +19,7 @@ def test_layer_table_row(row):
 
 
 def test_table_covers_both_layers_and_both_verdicts():
-    assert {r.layer for r in ROWS} == {"batchnorm", "attention"}
+    assert {r.layer for r in ROWS} == {"batchnorm", "layernorm", "attention"}
     assert {r.verdict for r in ROWS} == {"correct", "incorrect"}
 
 

@@ -8,6 +8,8 @@ Data only; every verdict is established from the source named, never from symbac
   dx = (γ/(N √(σ² + ε))) (N dout − Σ_rows dout − x̂ Σ_rows(dout x̂)) (the "alt" form).
   Dropping the paths through μ and σ² (x̂ differentiated as if μ, σ² were constants) leaves
   dx = γ dout/√(σ² + ε); dropping only the path through σ² leaves the alt form without its x̂ term.
+* ``cs231n-ln``: CS231n assignment 2, ``layernorm_backward``: batch norm's algebra over each row's D
+  features, γ applied after normalising: dx = (1/(D √(σ² + ε))) (D g − Σ_d g − x̂ Σ_d (g x̂)) with g = dout γ.
 * ``attn``: scaled dot-product attention, S = Q Kᵀ/√d, A = softmax over each row of S, O = A V. With
   dO given: dV = Aᵀ dO, dA = dO Vᵀ, dS = A ⊙ (dA − rowsum(A ⊙ dA)) (the softmax Jacobian, row by row),
   dQ = dS K/√d, dK = dSᵀ Q/√d. Leaving out the rowsum term is treating softmax's normaliser as a constant.
@@ -52,6 +54,11 @@ ROWS = (
                      "- xhat[n, d] * sum(dout[k, d] * xhat[k, d], k))", C, "cs231n-bn alt form, index form"),
     Row("batchnorm", "dx[n, d] = gamma[d] / (N * sqrt(var[d] + eps)) * (N * dout[n, d] - sum(dout[k, d], k) "
                      "- xhat[n, d] * sum(dout[k, d], k))", X, "cs231n-bn: the last sum is Σ dout x̂"),
+    # --- layer norm: the same algebra over each row's D features (cs231n-ln) -------------------------------
+    Row("layernorm", "dx = (1 / (D * np.sqrt(var + eps))) * (D * dout * gamma - np.sum(dout * gamma, axis=1, "
+                     "keepdims=True) - xhat * np.sum(dout * gamma * xhat, axis=1, keepdims=True))", C, "cs231n-ln"),
+    Row("layernorm", "dx = dout * gamma / np.sqrt(var + eps)", X, "cs231n-ln: the paths through μ and σ² are missing",
+        ("mu and var treated as constants",)),
     # --- attention ---------------------------------------------------------------------------------------
     Row("attention", "dV = A.T @ dO", C, "attn"),
     Row("attention", r"dV = A^T dO", C, "attn, LaTeX"),
