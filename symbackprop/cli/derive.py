@@ -43,7 +43,11 @@ def run(args) -> int:
     if wants_layer(args):
         from ..layers import derive_layer
         from ..rendering.layer import render_layer
-        write(render_layer(derive_layer(layer_from_args(args)), args.format), args.output_file)
+        layer = layer_from_args(args)
+        if args.notation is not None:       # a course's names around the layer (cs231n: out, dout)
+            from ..rendering.layer_notations import layer_notation
+            layer = layer_notation(args.notation).apply(layer)
+        write(render_layer(derive_layer(layer), args.format), args.output_file)
         return 0
     from ..engine import derive
     from ..rendering import render
