@@ -11,9 +11,9 @@ from symbackprop.rendering.steps import layout
 #: (output activation, loss) pairs the catalogue accepts together
 OUTPUTS = [("sigmoid", "cross-entropy"), ("sigmoid", "quadratic"), ("softmax", "categorical-cross-entropy"),
            ("identity", "quadratic"), ("tanh", "quadratic")]
-#: hidden activations; elu and leaky-relu are left out: derive prints their derivative as cases
-#: ({α e^z if z ≤ 0; 1 otherwise}), which the grammar does not read yet
-HIDDEN = ["sigmoid", "tanh", "relu", "softplus", "silu", "identity"]
+#: hidden activations; derive prints elu's and leaky-relu's derivatives as cases ({α e^z if z ≤ 0; 1 otherwise},
+#: \begin{cases} ... \end{cases})
+HIDDEN = ["sigmoid", "tanh", "relu", "softplus", "silu", "identity", "elu", "leaky-relu"]
 
 
 def _printed(network, notation):
@@ -29,10 +29,15 @@ def _assert_read_back(network, notation):
         assert verdict.verdict == "correct", f"{notation} {label}: {formula}\n{verdict.summary()}"
 
 
-@pytest.mark.parametrize("notation", [pytest.param(n, marks=pytest.mark.xfail(strict=True, raises=sb.SymbackpropError, reason="known gap (issue 11, open): ng-ml now prints the bias gradient as a column slice, ∂cost/∂Θ^(l-1)_{:,0} = δ^(l) (issue 12), which the checker cannot read yet")) if n == "ng-ml" else n
-                                      for n in NOTATIONS])
+@pytest.mark.parametrize("notation", NOTATIONS)
 def test_ex4_network_reads_back_in_every_notation(notation):
     _assert_read_back(sb.Network((400, 25, 10), l2=1, bias="column"), notation)
+
+
+@pytest.mark.parametrize("notation", NOTATIONS)
+def test_case_split_derivatives_read_back(notation):
+    """elu's derivative is printed as cases; α away from its default so that a dropped α shows."""
+    _assert_read_back(sb.Network((4, 3, 2), hidden="elu:alpha=0.5", l2=1, bias="column"), notation)
 
 
 networks = st.builds(
@@ -47,7 +52,6 @@ networks = st.builds(
 
 
 # no shrinking: each example checks a dozen formulas, and a failure prints the network and the formula
-@pytest.mark.xfail(strict=False, raises=sb.SymbackpropError, reason="known gap (issue 11, open): ng-ml now prints the bias gradient as a column slice, ∂cost/∂Θ^(l-1)_{:,0} = δ^(l) (issue 12), which the checker cannot read yet")
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(network=networks, notation=st.sampled_from(NOTATIONS))

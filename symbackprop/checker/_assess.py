@@ -23,7 +23,7 @@ from ._errors import AmbiguousProductError, FormulaShapeError, LayerRangeError
 from ._expected import NotDerived, expected
 from ._numeric import NotEvaluable, Sample, evaluate, evaluate_entries
 from ._reader import Context, RhsReader, _shape
-from ._syntax import strip_groups, text_of
+from ._syntax import example_of, script_parts, strip_groups, text_of
 from ._target import FormulaReader, Target
 from ._symbolic import proved_equal
 from ._target import LOSS_GRADIENT
@@ -69,8 +69,9 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
            samples: int = SAMPLES, decide_numerically: bool = True) -> Assessment:
     """Read ``formula`` (a parsed :class:`~symbackprop.grammar.Formula`) in ``convention`` and decide it."""
     reader = FormulaReader(formula, convention, network)
-    target = reader.target()
+    target = _column_slice(reader.target(), network, reader, formula)
     rhs = _accumulation_rhs(formula, target)
+    accumulated = rhs is not formula.rhs and target.mode == "sum"
     if rhs is not formula.rhs:      # Δ := Δ + increment: the increment is one example's gradient
         target = dataclasses.replace(target, mode="example")
     target = _settle_mode(target, rhs, convention)
@@ -84,7 +85,9 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
     for rows, augment in _readings(convention, network):
         # Ng's bias column: activations may carry the bias unit a_0 = 1 (ex4's a1, a2); ex4's vectorised
         # code stacks the examples as rows. The first reading whose shapes fit is the one meant.
-        attempt = _read_all(reader, rhs, target, assignments, convention, network, derivation, augment, rows,
+        # ex4's Delta1 = Delta1 + d2' * a1 with one example per row: the increment sums over the rows given
+        read_as = dataclasses.replace(target, mode="sum") if rows and accumulated else target
+        attempt = _read_all(reader, rhs, read_as, assignments, convention, network, derivation, augment, rows,
                             first_column)
         if trials is None:
             trials = attempt
@@ -127,6 +130,33 @@ def assess(formula, convention: C.Convention, network, derivation, seed: int = 0
 
 
 # --- reading ------------------------------------------------------------------------------------------
+_SLICE = sp.Symbol(":", integer=True)
+
+
+def _column_slice(target: Target, network, reader, formula) -> Target:
+    """X_{:,j}, as derive prints ng-ml's bias gradient (∂J/∂Θ_{:,0}): one column of the matrix, read as a vector."""
+    if _SLICE not in target.indices:
+        return target
+    indices = target.indices
+    if target.quantity != "weight_gradient" or len(indices) != 2 or indices[0] != _SLICE \
+            or not isinstance(indices[1], sp.Integer):
+        raise reader.error(f"cannot read the slice in {target.written!r}: a slice is read as one column of a "
+                           f"weight gradient, e.g. \\partial J / \\partial \\Theta^{{(l)}}_{{:,0}}", formula.lhs)
+    if indices[1] == 0 and network.bias != "column":    # ng-ml writes a separate bias as the column j = 0
+        return dataclasses.replace(target, quantity="bias_gradient", indices=())
+    return dataclasses.replace(target, indices=(), column=indices[1])
+
+
+def _sliced(wanted, target: Target, network, reader, formula):
+    """The column ``target.column`` of ``wanted`` (Ng's j = 0 is the bias column in a bias-column network)."""
+    base = 0 if network.bias == "column" else 1
+    column = int(target.column) - base
+    width = sp.sympify(wanted.shape[1], strict=True)
+    if column < 0 or (width.is_Integer and column >= int(width)):
+        raise reader.error(f"column {target.column} is not a column of {target.describe()}", formula.lhs)
+    return wanted[:, column:column + 1]
+
+
 def _accumulation_rhs(formula, target: Target) -> A.Node:
     """Ng's Δ^(l) := Δ^(l) + δ^(l+1) (a^(l))^T is read as its increment."""
     rhs = formula.rhs
@@ -142,6 +172,9 @@ def _settle_mode(target: Target, rhs: A.Node, convention) -> Target:
     if target.mode == "example+reg" and any(isinstance(n, A.Name) and n.name in convention.batch_letters
                                             for n in A.walk(rhs)):
         return dataclasses.replace(target, mode="mean")    # Goodfellow's J over a batch (G, H): the mean
+    if convention.name == "nielsen" and target.mode == "example" and _sums_examples(rhs) \
+            and target.quantity in ("weight_gradient", "bias_gradient"):
+        return dataclasses.replace(target, mode="mean")    # Nielsen's C = (1/n) Σ_x C_x: ∂C/∂w = (1/n) Σ_x ∂C_x/∂w
     if target.mode != "pending":
         return target
     if target.quantity not in ("weight_gradient", "bias_gradient"):
@@ -153,6 +186,16 @@ def _settle_mode(target: Target, rhs: A.Node, convention) -> Target:
     mode = "mean" if uses_batch else "example"
     return Target(target.quantity, target.layer, mode, target.batch, target.indices, target.written,
                   target.bishop_row)
+
+
+def _sums_examples(rhs: A.Node) -> bool:
+    """A sum over the examples: a Σ whose summand names one example (δ^{x,l}, dZ^{[l](i)})."""
+    for node in A.walk(rhs):
+        if isinstance(node, A.Sum) and any(isinstance(inner, (A.Script, A.Binary)) and
+                                           example_of(script_parts(inner)[2]) is not None
+                                           for inner in A.walk(node.body)):
+            return True
+    return False
 
 
 def layer_assignments(target: Target, depth: int, words=None) -> list[dict]:
@@ -259,6 +302,8 @@ def _read_at(reader, rhs, target, layers, convention, network, derivation, augme
         wanted = expected(derivation, resolved)
     except NotDerived as exc:
         return Trial(layers, resolved, None, problem=LayerRangeError(str(exc)))
+    if target.column is not None:
+        wanted = _sliced(wanted, resolved, network, reader, reader.formula)
     trial = Trial(layers, resolved, wanted)
     if target.indices:      # the left-hand side's indices run over the rows (and columns) of the quantity
         offset = 1 if network.bias == "column" and resolved.quantity == "weight_gradient" else 0

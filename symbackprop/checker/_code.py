@@ -9,7 +9,7 @@ no second set of rules:
   numbering), NumPy's ``dZ2``, ``dW1``, ``db1``, ``A1``, ``W2`` are dZ^[2], dW^[1], db^[1], A^[1], W^[2];
   ``Theta1_grad`` is D^(1), ex4's ``h`` is a^(L), NumPy's ``X`` is A^[0] and ``AL`` is A^[L];
 * ``sigmoidGradient(z)`` is sigmoid'(z); ``np.dot`` the matrix product, ``np.multiply`` the
-  elementwise one, ``np.power(A, 2)`` a power, ``np.int64(Z > 0)`` the indicator itself;
+  elementwise one, ``np.power(A, 2)`` a power, ``np.int64(Z > 0)`` the indicator itself; ``np.where(Z > 0, 1, alpha)`` a case split;
 * ``np.sum(dZ, axis=1, keepdims=True)`` and Octave's ``sum(X, 2)`` sum over the columns, ``sum(X)`` and
   ``np.sum(X, axis=0)`` over the rows, ``np.sum(X)`` over everything: :data:`SUMS` names them for the
   reader. ``zeros``, ``ones``, ``size`` and indexing ``X(2:end)`` stay as they are; the reader reads them.
@@ -24,7 +24,7 @@ from ..grammar import _ast as A
 #: Function names of program code, given to the parser so that ``name(`` is a call.
 FUNCTIONS = ("sigmoidGradient", "zeros", "ones", "size", "sum",
              "np.dot", "np.matmul", "np.multiply", "np.power", "np.square", "np.sum", "np.int64", "np.float64",
-             "np.exp", "np.log", "np.tanh", "np.sqrt", "np.abs", "np.transpose")
+             "np.exp", "np.log", "np.tanh", "np.sqrt", "np.abs", "np.transpose", "np.where")
 
 #: Internal function names of the three sums (they cannot be typed: '_' is a subscript in formulas).
 SUM_COLUMNS, SUM_ROWS, SUM_ALL = "sum_columns", "sum_rows", "sum_all"
@@ -129,6 +129,10 @@ def _call(node: A.Call, notation: str):
         return A.Group(column, positional[0])
     if name in _NUMPY_SCALAR_FUNCTIONS and len(positional) == 1:
         return A.Call(column, A.Name(column, _NUMPY_SCALAR_FUNCTIONS[name]), positional[0])
+    if name == "np.where" and len(positional) == 3 and not keywords:     # np.where(Z > 0, 1, alpha)
+        test, yes, no = (A.Group(column, item) for item in positional)
+        otherwise = A.Group(column, A.Binary(column, "-", A.Number(column, "1"), test))
+        return A.Binary(column, "+", A.Binary(column, ".*", yes, test), A.Binary(column, ".*", no, otherwise))
     if name == "np.sum" and len(positional) == 1:
         axis = keywords.get("axis")
         which = SUM_ALL if axis is None else SUM_COLUMNS if _number(axis) == "1" else \

@@ -34,10 +34,13 @@ from ..grammar._parser import ONES
 from ..grammar._to_sympy import MAX_EXPONENT, number
 from . import _conventions as C
 from ._errors import AmbiguousProductError, FormulaShapeError, LayerRangeError
+from ._numeric import parameters
 from ._code import SUM_ALL, SUM_COLUMNS, SUM_ROWS
 from ._syntax import (ROLE_WORDS, derivative_parts, example_layer, example_of, script_parts, split_sup, strip_groups,
                       text_of)
 from ._target import LOSS_GRADIENT, FormulaReader, Target
+
+_SLICE = sp.Symbol(":", integer=True)     #: the row index of a column slice X_{:,j}
 
 #: The grammar's functions a formula may apply elementwise (a catalogue activation of the same name wins).
 _BUILTIN_FUNCTIONS = FUNCTIONS
@@ -79,6 +82,10 @@ class RhsReader:
 
     def error(self, message: str, node: A.Node) -> ParseError:
         return self.reader.error(message, node)
+
+    def lhs_example(self):
+        """The example letter of a left-hand side such as Nielsen's δ^{x,l}, else None."""
+        return example_of(script_parts(strip_groups(self.reader.formula.lhs))[2])
 
     # -- dispatch
     def value(self, node: A.Node):
@@ -174,6 +181,10 @@ class RhsReader:
             return self.transposed(value, transpose)
         if name in ("lambda",) and sub is None and sup is None:
             return S.lam
+        if sub is None and sup is None and name not in conv.letters:
+            parameter = next((p for p in parameters(ctx.network) if p.name == name), None)
+            if parameter is not None:        # leaky-relu's and elu's alpha, huber's delta: the record's parameter
+                return parameter
         if name == "T" and sub is None and sup is None:
             raise self.error("'T' outside a superscript; write a transpose as X^T", node)
         if name in CONSTANTS and sub is None and sup is None and name not in conv.letters:
@@ -214,6 +225,8 @@ class RhsReader:
             raise self.error(self.unknown(name), node)
         columns = False
         example = example_of(sup)
+        if example is not None and self.ctx.example_index is None and example == self.lhs_example():
+            example = None          # Nielsen's δ^{x,l} = ... a^{x,l}: every quantity of the one example x
         if example is not None:
             if self.ctx.example_index is None or example != str(self.ctx.example_index):
                 raise self.error(f"{text_of(node)!r} names example {example}: write it inside a sum over the "
@@ -340,6 +353,15 @@ class RhsReader:
             if len(indices) != 2:
                 raise self.error(f"a weight has two indices (row, column), {text_of(node)!r} has {len(indices)}", node)
             row, col = indices
+            if row == _SLICE and col == 0 and not extra:         # ng-ml writes a separate bias as the column 0
+                return self.array(C.BIAS, layer)
+            if row == _SLICE and isinstance(col, sp.Integer):      # Θ_{:,0}: a whole column (Ng's bias column)
+                W = self.array(C.WEIGHT, layer)
+                column = int(col) - 1 + extra
+                width = sp.sympify(W.shape[1], strict=True)
+                if column < 0 or (width.is_Integer and column >= int(width)):
+                    raise self.error(f"{text_of(node)!r}: column {col} is not a column of this weight matrix", node)
+                return W[:, column:column + 1]
             self.note_range(row, S.width[layer], node)
             self.note_range(col, S.width[layer - 1], node)
             return MatrixElement(self.array(C.WEIGHT, layer), row - 1, col - 1 + extra)
@@ -555,11 +577,11 @@ class RhsReader:
         if _is_matrix(right):
             raise self.error(f"compare an array with a number, e.g. z > 0, not {text_of(node)!r}", node)
         op = node.op
-        if op in ("!=", "~="):
-            raise self.error(f"{text_of(node)!r}: read are the indicators >, >=, < and <=", node)
-        difference = self.add(node, left, _negate(right)) if op in (">", ">=") else \
+        difference = self.add(node, left, _negate(right)) if op in (">", ">=", "!=", "~=") else \
             self.add(node, _negate(left), right)
         step = sp.Heaviside(S.z, 1 if op in (">=", "<=") else 0)
+        if op in ("!=", "~="):      # Octave's ~=, C's !=: 1 on both sides of the value, 0 at it
+            step = sp.Heaviside(S.z, 0) + sp.Heaviside(-S.z, 0)
         if _is_matrix(difference):
             return ElementwiseApplyFunction(sp.Lambda(S.z, step), difference)
         return step.subs(S.z, difference)

@@ -38,9 +38,11 @@ def script_parts(node: A.Node):
 
 def split_sup(sup, style):
     """A superscript -> (layer node or None, transposed?): ``(l)``, ``T``, ``[l-1]T``, ``(k-1)T``, and
-    ``[l](i)`` or ``[l-1](i)T`` where ``(i)`` names an example (see :func:`example_of`)."""
+    ``[l](i)`` or ``[l-1](i)T`` where ``(i)`` names an example (see :func:`example_of`), and Nielsen's ``{x,l}``."""
     if sup is None:
         return None, False
+    if _comma_example(sup) is not None:      # Nielsen's a^{x,l}: example x, layer l
+        return split_sup(strip_groups(sup).right, "")
     parts = _juxt_parts(sup)
     if len(parts) > 1 and any(_is_example(part) for part in parts[1:]):
         rest = [part for part in parts if not _is_example(part)]
@@ -60,10 +62,21 @@ def example_of(sup):
     """The example index letter of a superscript such as ``[l](i)`` or ``(l)(i)T``, else None."""
     if sup is None:
         return None
+    if _comma_example(sup) is not None:
+        return _comma_example(sup)
     parts = _juxt_parts(sup)
     for part in parts[1:]:
         if _is_example(part):
             return strip_groups(part).name
+    return None
+
+
+def _comma_example(sup):
+    """Nielsen's per-example superscript ``{x,l}`` (``δ^{x,l}``, ``a^{x,l-1}``): the example letter, else None."""
+    node = strip_groups(sup)
+    if isinstance(node, A.Binary) and node.op == "," and isinstance(node.left, A.Name) and len(node.left.name) == 1 \
+            and node.left.name not in ("l", "L", "k", "T") and not node.left.command:
+        return node.left.name
     return None
 
 

@@ -43,6 +43,7 @@ class Target:
     written: str = ""                    #: the left-hand side as typed
     bishop_row: Optional[str] = None     #: Bishop: the index letter of the quantity's own layer
     rows: bool = False                   #: a batch stacked one example per ROW (ex4's d2, a1)
+    column: Optional[sp.Integer] = None  #: a column slice X_{:,j}: the column with index j (Ng's j = 0: the bias)
 
     def resolved(self, layer: int, depth: int) -> "Target":
         quantity = self.quantity
@@ -75,6 +76,8 @@ class Target:
                 "example+reg": ", of one example plus the L2 term λΩ"}.get(self.mode, "")
         batch = ", one column per example" if self.batch else ""
         form = f" (index form, indices {', '.join(map(str, self.indices))})" if self.indices else ""
+        if self.column is not None:
+            form = f", column {self.column}{' (the bias column)' if self.column == 0 else ''}"
         return f"{what}{mode}{batch}{form}"
 
 

@@ -128,7 +128,8 @@ class Words:
         else:
             what = quantity
         mode = {"mean": ", averaged over the m examples of a batch" +
-                        (" with the L2 term" if quantity == "weight_gradient" and self.l2 else ""),
+                        (" with the L2 term" if quantity == "weight_gradient" and self.l2
+                         and getattr(target, "column", None) != 0 else ""),
                 "mean0": ", averaged over the m examples, without the L2 term",
                 "sum": ", summed over the examples (Ng's Δ)",
                 "example+reg": ", of one example plus the L2 term λΩ"}.get(target.mode, "")
@@ -136,4 +137,6 @@ class Words:
         if target.batch:
             batch = ", one row per example" if target.rows else ", one column per example"
         form = f" (index form, indices {', '.join(map(str, target.indices))})" if target.indices else ""
+        if getattr(target, "column", None) is not None:
+            form = f", its column {target.column}{' (the bias column)' if target.column == 0 else ''}"
         return f"{what}{mode}{batch}{form}"

@@ -16,6 +16,29 @@ def add_layer_options(parser) -> None:
     choice.add_argument("--layer", metavar="NAME", help=f"a built-in layer: {names}")
     choice.add_argument("--layer-def", dest="layer_def", metavar="FILE",
                         help="a layer written in the layer language (docs/layer-language.md)")
+    choice.add_argument("--model", metavar="MODEL",
+                        help="layers joined by '>', with residual(...) branches, ending in --loss, e.g. "
+                             "'affine(64) > batchnorm > relu > affine(10) > softmax' (docs/models.md)")
+    group.add_argument("--input-size", dest="input_size", metavar="N",
+                       help="the width of each example the --model reads, e.g. 32")
+
+
+def wants_model(args) -> bool:
+    return getattr(args, "model", None) is not None
+
+
+def model_from_args(args):
+    """The Model the --model, --loss and --input-size options describe."""
+    from ..models import build_model
+    if args.input_size is None:
+        raise LayerSpecError("--model needs --input-size N, the width of each example (e.g. --input-size 32)")
+    text = args.input_size.strip()
+    if not text.isdigit() or int(text) < 1:
+        raise LayerSpecError(f"--input-size {args.input_size!r}: expected a positive integer, e.g. 32")
+    from ..models import LOSSES
+    if args.loss not in LOSSES:
+        raise LayerSpecError(f"--loss {args.loss!r}: a model ends in one of {', '.join(LOSSES)}")
+    return build_model(args.model, args.loss, int(text))
 
 
 def wants_layer(args) -> bool:

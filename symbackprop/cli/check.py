@@ -25,6 +25,8 @@ examples:
   symbackprop check --loss quadratic --bias separate --l2 0 "delta^L = (a^L - y) .* sigma'(z^L)"
   symbackprop check --notation ng-dls 'dW^[l] = 1/m dZ^[l] A^[l-1]T' --json
   symbackprop check --notation nielsen --file formulas.txt
+  symbackprop check --layer batchnorm --notation cs231n 'dgamma = np.sum(dout * xhat, axis=0)'
+  symbackprop check --layer attention 'dS = A * (dA - (A * dA).sum(axis=1, keepdims=True))'
 """
 
 
@@ -38,21 +40,29 @@ def add_parser(subparsers, network_parent) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("formula", nargs="?", metavar="FORMULA",
                         help="the formula, e.g. \"delta^L = (a^L - y) .* sigma'(z^L)\"")
-    parser.add_argument("--notation", default=DEFAULT, choices=NOTATIONS, metavar="NAME",
-                        help="how to read letters and layer indices: " + ", ".join(NOTATIONS) + " (default %(default)s)")
+    parser.add_argument("--notation", default=DEFAULT, choices=(*NOTATIONS, "cs231n"), metavar="NAME",
+                        help="how to read letters and layer indices: " + ", ".join(NOTATIONS) + " (default %(default)s); "
+                             "with --layer the layer's own names, CS231n's convention (cs231n): dx, dgamma, dout")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.add_argument("--file", metavar="FILE", help="check every line of FILE (one formula per line)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random values (default %(default)s)")
+    from ._layer import add_layer_options
+    add_layer_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     if (args.formula is None) == (args.file is None):
         raise SymbackpropError("give either a FORMULA or --file FILE (one of them)")
-    network = network_from_args(args)
-    from ..rendering import notation
-    from ..rendering.steps import check_size_names
-    check_size_names(network, notation(args.notation))   # a width named 'a' cannot be read beside a^l
+    from ._layer import layer_from_args, wants_layer
+    if wants_layer(args):
+        args.layer_object = layer_from_args(args)     # the layer's names, and CS231n's dout for the upstream
+        args.notation = "cs231n"
+        network = None
+    else:
+        if args.notation == "cs231n":
+            raise SymbackpropError("--notation cs231n reads a layer's gradients: give --layer NAME or --layer-def FILE")
+        network = _network_and_names(args)
     if args.file is not None:
         return _run_file(args, network)
     code, result = _check_one(args.formula, network, args)
@@ -65,10 +75,22 @@ def run(args) -> int:
     return code
 
 
+def _network_and_names(args):
+    network = network_from_args(args)
+    from ..rendering import notation
+    from ..rendering.steps import check_size_names
+    check_size_names(network, notation(args.notation))   # a width named 'a' cannot be read beside a^l
+    return network
+
+
 def _check_one(formula: str, network, args) -> tuple[int, dict]:
     from ..checker import check
     try:
-        verdict = check(formula, network, notation=args.notation, seed=args.seed)
+        if network is None:
+            from ..checker._layer_check import check_layer
+            verdict = check_layer(formula, args.layer_object, notation=args.notation, seed=args.seed)
+        else:
+            verdict = check(formula, network, notation=args.notation, seed=args.seed)
     except ParseError as error:
         return UNREADABLE, {"verdict": "unreadable", "formula": formula, "notation": args.notation,
                             "error": error.render(), "column": error.column}
@@ -114,7 +136,8 @@ def _text(result: dict) -> str:
     example = result.get("counterexample")
     if example:
         sizes = ", ".join(f"{k} = {v}" for k, v in example["sizes"].items())
-        lines.append(f"counterexample at {sizes}, m = {example['m']}, lambda = {example['lambda']}:")
+        scalars = "".join(f", {name} = {example[name]}" for name in ("m", "lambda") if name in example)
+        lines.append(f"counterexample at {sizes}{scalars}:")
         lines.append(f"  expected {_compact(example['expected'])}")
         lines.append(f"  formula  {_compact(example['formula'])}")
     return "\n".join(line for line in lines if line)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._layer import add_layer_options, layer_from_args, wants_layer
+from ._layer import add_layer_options, layer_from_args, model_from_args, wants_layer, wants_model
 from ._options import NOTATION_DEFAULT_HELP, catalogue_help, default_notation, network_from_args
 
 FORMATS = ("text", "json", "latex", "tex", "html")
@@ -20,7 +20,9 @@ def add_parser(subparsers, network_parent) -> None:
                "  symbackprop derive --output softmax --loss categorical-cross-entropy --format json\n"
                "  symbackprop derive --format html -o derivation.html\n"
                "  symbackprop derive --layer batchnorm\n"
-               "  symbackprop derive --layer-def my_layer.txt --format json",
+               "  symbackprop derive --layer-def my_layer.txt --format json\n"
+               "  symbackprop derive --model 'affine(64) > batchnorm > relu > affine(10) > softmax' "
+               "--loss categorical-cross-entropy --input-size 32",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="text (terminal), json, latex (align* body), tex (full document), html (default %(default)s)")
@@ -33,10 +35,19 @@ def add_parser(subparsers, network_parent) -> None:
 
 
 def run(args) -> int:
+    if wants_model(args):
+        from ..models import derive_model
+        from ..rendering.layer import render_layer
+        write(render_layer(derive_model(model_from_args(args)), args.format), args.output_file)
+        return 0
     if wants_layer(args):
         from ..layers import derive_layer
         from ..rendering.layer import render_layer
-        write(render_layer(derive_layer(layer_from_args(args)), args.format), args.output_file)
+        layer = layer_from_args(args)
+        if args.notation is not None:       # a course's names around the layer (cs231n: out, dout)
+            from ..rendering.layer_notations import layer_notation
+            layer = layer_notation(args.notation).apply(layer)
+        write(render_layer(derive_layer(layer), args.format), args.output_file)
         return 0
     from ..engine import derive
     from ..rendering import render

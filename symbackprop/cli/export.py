@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._layer import add_layer_options, layer_from_args, wants_layer
+from ._layer import add_layer_options, layer_from_args, model_from_args, wants_layer, wants_model
 from ._options import catalogue_help, default_layout, network_from_args
 
 
@@ -17,7 +17,9 @@ def add_parser(subparsers, network_parent) -> None:
                "  symbackprop export --layers 784,256,128,10 --hidden tanh --output softmax "
                "--loss categorical-cross-entropy --bias separate -o mnist_grad.py\n"
                "  symbackprop export --backend torch --layout ng --force -o grad_torch.py\n"
-               "  symbackprop export --layer batchnorm -o batchnorm.py   (forward/backward, NumPy)",
+               "  symbackprop export --layer batchnorm -o batchnorm.py   (forward/backward, NumPy)\n"
+               "  symbackprop export --model 'affine(64) > relu > affine(10) > softmax' "
+               "--loss categorical-cross-entropy --input-size 32 -o model.py",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("numpy", "jax", "torch"), default="numpy",
                         help="the array library the module imports (default %(default)s)")
@@ -32,6 +34,8 @@ def add_parser(subparsers, network_parent) -> None:
 
 
 def run(args) -> int:
+    if wants_model(args):
+        return run_model(args)
     if wants_layer(args):
         return run_layer(args)
     from ..export import export_module
@@ -55,4 +59,17 @@ def run_layer(args) -> int:
     inputs = ", ".join(a.name for a in layer.differentiable)
     print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) and backward(dout, cache) -> "
           f"({', '.join('d' + a.name for a in layer.differentiable)}) for the {layer.describe()}")
+    return 0
+
+
+def run_model(args) -> int:
+    from ..errors import ExportError
+    from ..export._model_module import export_model_module
+    from ..models import derive_model
+    if args.backend != "numpy":
+        raise ExportError(f"--backend {args.backend}: models are exported for numpy only so far")
+    model = model_from_args(args)
+    export_model_module(model, derive_model(model), args.output_file, force=args.force)
+    print(f"wrote {args.output_file}: cost_and_gradients(params, X, Y) with params = [{', '.join(model.params)}] "
+          f"for the {model.describe()}")
     return 0

@@ -18,11 +18,17 @@ from ..layers._derivation import gradient_name
 from ..layers._printing import language, text
 from . import _layer_stable as stable
 from ._index_printing import IndexPrinter, code_name
+from ._printing import HELPERS, helpers_called
 
 
-def layer_source(derivation) -> str:
-    """The source of the standalone module for one layer's derivation."""
+def layer_source(derivation, returns=None) -> str:
+    """The source of the standalone module for one layer's derivation.
+
+    ``returns`` (names of inputs and parameters) restricts what ``backward`` computes and returns (a
+    model's parameters, not its data X and targets Y); by default every input and parameter.
+    """
     layer = derivation.layer
+    results = [g for g in derivation.results if returns is None or g.of in returns]
     names = {symbol: code_name(str(symbol)) for symbol in layer.constants}
     names.update({size: str(size) for size in layer.sizes})
     arrays = {name: code_name(name) for name in layer.arrays}
@@ -48,12 +54,12 @@ def layer_source(derivation) -> str:
         forward.assign(arrays[definition.name], stable.scaled_sum(normaliser), definition.indices, shape)
 
     backward = IndexPrinter({**names}, prefix="t")
-    needed = _needed(derivation)
+    needed = _needed(derivation, results)
     for name in needed:
         gradient = derivation.gradients[name]
-        backward.assign(arrays[gradient_name(name)], stable.rewrite(gradient.staged, plan), gradient.indices,
+        backward.assign(arrays[gradient_name(name)], stable.rewrite(gradient.final, plan), gradient.indices,
                         _shape(layer.arrays[name].sizes))
-    for gradient in derivation.results:
+    for gradient in results:
         target = arrays[gradient_name(gradient.of)]
         backward.assign(target, stable.rewrite(gradient.final, plan), gradient.indices,
                         _shape(layer.arrays[gradient.of].sizes))
@@ -64,9 +70,9 @@ def layer_source(derivation) -> str:
     sizes_used = [str(s) for s in layer.sizes if _mentions(backward.lines, str(s))]
     inputs = [arrays[a.name] for a in layer.differentiable]
     upstream = [arrays[gradient_name(o)] for o in layer.outputs]
-    returned = ", ".join(arrays[gradient_name(a.name)] for a in layer.differentiable)
+    returned = ", ".join(arrays[gradient_name(g.of)] for g in results)
 
-    lines = [f'"""{_docstring(derivation)}"""', "import numpy as np", ""]
+    lines = [f'"""{_docstring(derivation, results)}"""', "import numpy as np", ""]
     for symbol, value in layer.constants.items():
         lines.append(f"{names[symbol]} = {float(value)!r}")
     lines += ["", "", f"def forward({', '.join(inputs)}):",
@@ -87,22 +93,25 @@ def layer_source(derivation) -> str:
     for name in cached + sizes_used:
         lines.append(f"    {name} = cache[{name!r}]")
     lines += [f"    {line}" for line in backward.lines]
-    lines += [f"    return {returned}{',' if len(layer.differentiable) == 1 else ''}", ""]
+    lines += [f"    return {returned}{',' if len(results) == 1 else ''}", ""]
+    code = "\n".join(forward.lines + backward.lines)
+    for helper in helpers_called(code):         # NumPy has no erf: gelu's module carries Cody's (export/_erf.py)
+        lines += ["", "", HELPERS["numpy"][helper].strip("\n"), ""]
     return "\n".join(lines)
 
 
-def _needed(derivation) -> list:
+def _needed(derivation, results) -> list:
     """The intermediate gradients the final forms refer to, in the order backward computes them."""
     adjoints = {gradient_name(q): q for q in derivation.layer.quantities if q not in derivation.layer.outputs}
     wanted = set()
-    pending = [g.final for g in derivation.results]
+    pending = [g.final for g in results]
     while pending:
         expr = pending.pop()
         for ref in expr.atoms(sp.Indexed):
             quantity = adjoints.get(ref.base.label.name)
             if quantity is not None and quantity not in wanted:
                 wanted.add(quantity)
-                pending.append(derivation.gradients[quantity].staged)
+                pending.append(derivation.gradients[quantity].final)
     return [name for name in derivation.gradients if name in wanted]
 
 
@@ -137,12 +146,13 @@ def _referenced(lines, candidates) -> list:
     return [name for name in candidates if name not in defined and _mentions(lines, name)]
 
 
-def _docstring(derivation) -> str:
+def _docstring(derivation, results) -> str:
     layer = derivation.layer
     shapes = [f"    {a.name}: ({', '.join(map(str, a.sizes))})  {a.kind}" for a in layer.differentiable]
     shapes += [f"    {name}: ({', '.join(map(str, layer.arrays[name].sizes))})  output" for name in layer.outputs]
     forward = [f"    {language(sp.Eq(d.lhs, d.rhs, evaluate=False))}" for d in layer.definitions]
-    backward = [f"    {text(sp.Eq(g.lhs, g.display, evaluate=False))}" for g in derivation.results]
+    backward = [f"    {text(sp.Eq(g.lhs, g.display, evaluate=False))}"
+                for g in [derivation.gradients[q] for q in layer.closed_for] + list(results)]
     constants = [f"    {symbol} = {float(value)!r}" for symbol, value in layer.constants.items()]
     parts = [f"{layer.name}: forward and backward pass, generated by symbackprop from the derivation of the layer.",
              "", "Shapes (sizes are read from the arrays):", *shapes]

@@ -37,7 +37,7 @@ _UNICODE_COMMANDS = {
     "\u2299": r"\odot", "\u2218": r"\circ", "\u2202": r"\partial", "\u2207": r"\nabla",
     "\u2211": r"\sum", "\u03a3": r"\sum", "\u03b4": r"\delta", "\u0394": r"\Delta",
     "\u03c3": r"\sigma", "\u03bb": r"\lambda", "\u0398": r"\Theta", "\u03b8": r"\theta",
-    "\u03c6": r"\phi", "\u03d5": r"\phi", "\u22a4": r"\top",
+    "\u03c6": r"\phi", "\u03d5": r"\phi", "\u22a4": r"\top", "\u03b1": r"\alpha",
 }
 #: Unicode characters read as a name (both dialects): the constant pi.
 _UNICODE_NAMES = {"\u03c0": "pi"}
@@ -95,6 +95,8 @@ def tokenize(text: str, dialect: str = "expression") -> list[Token]:
                 end += 1
             tokens.append(Token(NAME, text[pos:end], pos, end - pos))
             pos = end
+        elif formula and (ch in "&;" or text.startswith(("\\\\", "\\begin{cases}", "\\end{cases}"), pos)):
+            pos = _case_punctuation(text, pos, tokens)
         elif ch == "\\" and formula:
             pos = _command(text, pos, tokens)
         elif ch == "\\" and _expression_command(text, pos):
@@ -186,6 +188,22 @@ def _number(text: str, pos: int, tokens: list) -> int:
         raise ParseError(f"number with {digits} digits; at most {MAX_DIGITS} are accepted", text, start)
     tokens.append(Token(NUMBER, text[start:pos], start, pos - start))
     return pos
+
+
+def _case_punctuation(text: str, pos: int, tokens: list) -> int:
+    r"""Case splits and Octave's statement end (formula dialect). ``\begin{cases} A & \text{if } C \\ B &
+    \text{otherwise} \end{cases}`` is read as derive's text form ``{A if C; B otherwise}``: the environment is
+    a brace, ``\\`` the ``;`` between cases, ``&`` a space. A ``;`` with nothing after it ends an Octave
+    statement and is dropped."""
+    for written, read in (("\\begin{cases}", "{"), ("\\end{cases}", "}"), ("\\\\", ";")):
+        if text.startswith(written, pos):
+            tokens.append(Token(OP, read, pos, len(written)))
+            return pos + len(written)
+    if text[pos] == "&":                # a case's value & its condition: read as 'if'
+        tokens.append(Token(NAME, "if", pos))
+    elif text[pos] == ";" and text[pos + 1:].strip():
+        tokens.append(Token(OP, ";", pos))
+    return pos + 1
 
 
 def _command(text: str, pos: int, tokens: list) -> int:

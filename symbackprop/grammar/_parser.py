@@ -169,6 +169,8 @@ class Parser:
         if self.at_condition():
             self.skip_condition_word()
             condition = self.expression(0)
+            if self.at_case_word("else") or self.at(OP, ";"):     # g'(z) = 1 if z > 0 else α e^z
+                rhs, condition = self.cases(eq.column, rhs, condition), None
         elif isinstance(rhs, A.Binary) and rhs.op == "," and _is_comparison(rhs.right):
             rhs, condition = rhs.left, rhs.right        # "..., j \neq 0"
         if not self.at(END):
@@ -191,6 +193,59 @@ class Parser:
         following = self.tokens[self.pos + 1: self.pos + 3]
         return (token.kind == OP and token.text == "{" and len(following) == 2 and following[0].kind == NAME
                 and following[0].text in CONDITION_WORDS and following[1].text == "}")
+
+    def at_case_word(self, word: str) -> bool:
+        """At ``else`` or ``otherwise``, bare or braced (what ``\text{otherwise}`` leaves)."""
+        token, following = self.token, self.tokens[self.pos + 1: self.pos + 3]
+        if token.kind == NAME and token.text == word:
+            return True
+        return (token.kind == OP and token.text == "{" and len(following) == 2 and following[0].kind == NAME
+                and following[0].text == word and following[1].text == "}")
+
+    def cases(self, column: int, first: A.Node, condition: A.Node) -> A.Node:
+        """A case split, read as the sum of each case times its indicator: ``A if C; B otherwise`` (derive's
+        text), ``A if C else B`` (Python), ``A if C; B if D``. 'otherwise' and 'else' are the complement of
+        the conditions before them, which must be comparisons (their complement flips the operator)."""
+        pieces = [(first, condition)]
+        while True:
+            if self.at_case_word("else"):
+                self.skip_condition_word()
+            elif self.at(OP, ";"):
+                self.advance()
+            else:
+                break
+            value = self.expression(0)
+            conditioned = False
+            while self.at_condition():               # 'if', or '& \text{if }' (both read as 'if')
+                self.skip_condition_word()
+                conditioned = True
+            if self.at_case_word("otherwise"):
+                self.skip_condition_word()
+                pieces.append((value, None))
+                break
+            if conditioned:
+                pieces.append((value, self.expression(0)))
+                continue
+            pieces.append((value, None))
+            break
+        if len(pieces) < 2:
+            raise self.error("a case split has two cases or more, e.g. {α e^z if z ≤ 0; 1 otherwise}")
+        node = None
+        for value, test in pieces:
+            if test is None:
+                test = self.complement([t for _, t in pieces if t is not None], column)
+            term = A.Binary(value.column, ".*", A.Group(value.column, value, "("), A.Group(test.column, test, "("))
+            node = term if node is None else A.Binary(column, "+", node, term)
+        return node
+
+    def complement(self, tests: list, column: int) -> A.Node:
+        """'otherwise': the one comparison before it, negated."""
+        flipped = {">": "<=", "<=": ">", "<": ">=", ">=": "<"}
+        if len(tests) != 1 or not (isinstance(tests[0], A.Binary) and tests[0].op in flipped):
+            raise self.error("'otherwise' is read after one comparison such as z > 0; write each case's "
+                             "condition, e.g. {1 if z > 0; 0 if z <= 0}", column)
+        test = tests[0]
+        return A.Binary(test.column, flipped[test.op], test.left, test.right)
 
     def skip_condition_word(self) -> None:
         if self.at(OP, "{"):
@@ -250,7 +305,7 @@ class Parser:
             self.depth -= 1
 
     def starts_operand(self, token: Token) -> bool:
-        if self.formula and self.at_condition():
+        if self.formula and (self.at_condition() or self.at_case_word("else") or self.at_case_word("otherwise")):
             return False
         if token.kind in (NUMBER, NAME):
             return True
@@ -291,6 +346,11 @@ class Parser:
         if self.at(OP, close):
             raise self.error(f"empty {open_.text}{close}; expected {self.expected()} inside", open_.column)
         inner = self.expression(0)
+        if self.formula and self.at_condition():     # {α e^z if z ≤ 0; 1 otherwise}, \begin{cases}
+            self.skip_condition_word()
+            if self.at_condition():                   # '& \text{if }': both read as 'if'
+                self.skip_condition_word()
+            inner = self.cases(open_.column, inner, self.expression(0))
         if not self.at(OP, close):
             if self.at(END):
                 raise self.error(f"{open_.describe()} at column {open_.column + 1} is never closed; "
@@ -467,6 +527,16 @@ class Parser:
         name = self.advance()
         if name.text == "T":
             return A.Binary(dot.column, "^", node, A.Name(name.column, "T"))
+        if name.text in ("sum", "mean") and self.at(OP, "(") and f"np.{name.text}" in self.functions \
+                and not (isinstance(node, A.Name) and node.name == "np"):
+            # NumPy's method X.sum(axis=1, keepdims=True): np.sum(X, axis=1, keepdims=True)
+            function = A.Name(node.column, f"np.{name.text}")
+            if self.tokens[self.pos + 1].kind == OP and self.tokens[self.pos + 1].text == ")":
+                self.advance()
+                self.advance()
+                return A.Call(node.column, function, node)
+            arguments = self.keyword_call_arguments()
+            return A.Call(node.column, function, A.Binary(dot.column, ",", node, arguments))
         if not isinstance(node, A.Name):
             raise self.error(f"'.{name.text}' is read after a name only (np.{name.text}); "
                              f"write a transpose as .T", dot.column)

@@ -186,6 +186,7 @@ class SumIdentity:
     free: tuple
     source: str                  #: the quantity whose definition gives it
     derived: bool = False        #: found by summing a definition (Σ_n x̂ = 0), not read off one
+    given: bool = False          #: an assumption stated with the layer (``source`` says which), not a definition
 
     @property
     def statement(self) -> sp.Eq:

@@ -52,7 +52,7 @@ def _derive(layer: Layer) -> LayerDerivation:
 class _Engine(CouplingMixin):
     def __init__(self, layer: Layer):
         self.layer = layer
-        self.identities = C.identities_of(layer.definitions)
+        self.identities = C.identities_of(layer.definitions) + list(layer.facts)
         self.consumers = {name: [] for name in layer.arrays}
         for definition in layer.definitions:
             for name in sorted({ref.base.label.name for ref in definition.rhs.atoms(sp.Indexed)}):
@@ -90,8 +90,8 @@ class _Engine(CouplingMixin):
         order = [d.name for d in reversed(self.layer.definitions)] + [a.name for a in self.layer.differentiable]
         for name in order:
             self._staged(name)
-        for array in self.layer.differentiable:
-            self._closed(array.name)
+        for name in list(self.layer.closed_for) + [a.name for a in self.layer.differentiable]:
+            self._closed(name)
         ordered = {name: self.gradients[name] for name in order}
         return LayerDerivation(self.layer, ordered, tuple(self.steps), tuple(self.used_identities))
 
@@ -161,7 +161,7 @@ class _Engine(CouplingMixin):
         staged = gradient.staged
         intermediates = self._adjoints_in(staged)
         if not intermediates:
-            rewritten = self._rewrite(name, staged)
+            rewritten = self._rewrite(name, staged, solve_for=self._solvable(name))
             if rewritten is not None and sp.count_ops(rewritten[0]) < sp.count_ops(staged):
                 self._rewrite_step(name, *rewritten)
                 self.gradients[name] = Gradient(name, gradient.kind, gradient.indices, staged, C.plain_bound(rewritten[0]))
@@ -175,18 +175,24 @@ class _Engine(CouplingMixin):
         current = C.simplify_sums(inlined, self.identities, used)
         if current != inlined:
             self._identity_step(name, current, used)
-        rewritten = self._rewrite(name, current, shortest=False)
+        rewritten = self._rewrite(name, current, shortest=False, solve_for=self._solvable(name))
         if rewritten is not None:
             self._rewrite_step(name, *rewritten)
             current = rewritten[0]
+        if name in self.layer.closed_for and not current.has(sp.Sum):
+            # a model's logits: the rewrite leaves σ'(z) = a (1 - a) against the loss's 1/(a (1 - a)); they cancel
+            # (sigmoid + cross-entropy: dz = dL (a - Y)) only when the whole expression is factored
+            factored = sp.factor(current)
+            if sp.count_ops(factored) < sp.count_ops(current):
+                current = factored
         display = _factored(C.plain_bound(current))
         if display is not None:
             self.step(name, display, Rule.CLOSED_FORM, "the common factor taken out: the closed form, in the "
                       "upstream gradient and the forward quantities only")
             current = _shortest(current)
-        budget = sp.count_ops(staged) + sum(sp.count_ops(self.gradients[q].staged) for q in used_stages)
+        budget = sp.count_ops(staged) + sum(sp.count_ops(self.gradients[q].final) for q in used_stages)
         closed = C.plain_bound(current) if sp.count_ops(current) <= budget else None
-        chain = (staged, *(self.gradients[q].staged for q in used_stages))
+        chain = (staged, *(self.gradients[q].final for q in used_stages))
         if closed is None or _passes(closed) > _passes(*chain) or _depth(closed) > max(map(_depth, chain)):
             # longer, or it would redo a reduction the staged chain computes once (attention's dQ = dS K / √D
             # inlined nests dS's row sum inside the sum over keys): the staged chain is the result, as a
@@ -196,11 +202,17 @@ class _Engine(CouplingMixin):
         self.gradients[name] = Gradient(name, gradient.kind, gradient.indices, staged, closed,
                                         display if closed is not None else None)
 
+    def _solvable(self, name) -> tuple:
+        """A quantity asked for in closed form may be written through the definitions computed from it, as an
+        input is (a model's logits z = log(a / (1 - a)) from a = σ(z): σ'(z) = a (1 - a))."""
+        return (name,) if name in self.layer.closed_for else ()
+
     def _rewrite_step(self, name, expr, notes):
         self.step(name, expr, Rule.REWRITE, "; ".join(notes))
 
     def _adjoints_in(self, expr) -> list:
-        names = {gradient_name(q): q for q in self.layer.quantities if q not in self.layer.outputs}
+        names = {gradient_name(q): q for q in self.layer.quantities
+                 if q not in self.layer.outputs and q not in self.layer.boundaries}
         return sorted({names[ref.base.label.name] for ref in expr.atoms(sp.Indexed) if ref.base.label.name in names})
 
     def _inline(self, expr):
@@ -215,7 +227,7 @@ class _Engine(CouplingMixin):
             def value(ref, host=expr):
                 quantity = bases[ref.base.label.name]
                 gradient = self.gradients[quantity]
-                return C.instantiate(gradient.staged, gradient.indices, tuple(ref.indices), C.all_symbols(host))
+                return C.instantiate(gradient.final, gradient.indices, tuple(ref.indices), C.all_symbols(host))
 
             expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.label.name in bases, value)
         return C.contract(expr), seen
@@ -279,7 +291,7 @@ class _Engine(CouplingMixin):
                 continue
             unknown = sp.Dummy("u", real=True)
             equation = rhs.xreplace({ref: unknown}) - definition.lhs
-            if ref in equation.atoms(sp.Indexed):
+            if ref in equation.atoms(sp.Indexed) or _transcendental(equation, unknown):
                 continue
             try:
                 solutions = sp.solve(equation, unknown, dict=False)
@@ -289,6 +301,18 @@ class _Engine(CouplingMixin):
                 continue
             found.append((ref, solutions[0]))
         return found
+
+
+def _transcendental(equation, unknown) -> bool:
+    """Whether ``unknown`` is both inside a function (tanh, exp, erf, |.|) and elsewhere, or inside two:
+    x (1 + tanh(c (x + a x^3))) / 2 = y has no closed inverse, and sympy.solve can search for minutes
+    (gelu-tanh, mish, softsign) before giving up."""
+    holders = [f for f in equation.atoms(sp.Function) if unknown in f.free_symbols]
+    if not holders:
+        return False
+    outermost = [f for f in holders if not any(f is not g and g.has(f) for g in holders)]
+    rest = equation.xreplace({f: sp.Dummy() for f in outermost})
+    return len(outermost) > 1 or unknown in rest.free_symbols
 
 
 def _passes(*exprs) -> int:
@@ -355,6 +379,8 @@ def _plain(expr) -> str:
 def _identity_words(identity) -> str:
     from ._printing import text
     statement = f"Σ_{identity.index} {text(identity.body)} = {text(identity.value)}"
+    if identity.given:
+        return f"{statement} ({identity.source})"
     if identity.derived:
         return f"{statement} (summing the definition of {identity.source})"
     return f"{statement} (the definition of {identity.source})"

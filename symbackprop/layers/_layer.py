@@ -63,6 +63,15 @@ class Layer:
     outputs: tuple               #: names of the output quantities
     arrays: Mapping = field(default_factory=dict)   #: every Array by name
     description: str = ""
+    #: facts the text cannot state, given by whoever built the layer (a model's one-hot targets:
+    #: Σ_k Y[n, k] = 1), as SumIdentity records the engine uses like the definitions' own
+    facts: tuple = ()
+    #: quantities whose gradient the engine also writes in closed form (a model's output logits: the
+    #: softmax + cross-entropy cancellation), besides the inputs and parameters
+    closed_for: tuple = ()
+    #: quantities whose gradient a closed form keeps as given instead of substituting it (a model's stage
+    #: outputs: each stage's closed forms are in its own upstream gradient, as a textbook writes them)
+    boundaries: tuple = ()
 
     @classmethod
     def parse(cls, text: str, name: str = "layer", description: str = "") -> "Layer":
@@ -71,10 +80,12 @@ class Layer:
         return build_layer(text, name, description)
 
     def __hash__(self):
-        return hash((self.name, self.text))
+        return hash((self.name, self.text, self.closed_for, self.boundaries))
 
     def __eq__(self, other):
-        return isinstance(other, Layer) and (self.name, self.text) == (other.name, other.text)
+        return isinstance(other, Layer) and ((self.name, self.text, self.facts, self.closed_for, self.boundaries)
+                                             == (other.name, other.text, other.facts, other.closed_for,
+                                                 other.boundaries))
 
     @property
     def differentiable(self) -> tuple:

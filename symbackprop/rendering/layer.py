@@ -93,12 +93,16 @@ def _sections(derivation):
 
 
 def _title(derivation) -> str:
-    return f"Backward pass of the layer {derivation.layer.name}, derived step by step"
+    layer = derivation.layer
+    if layer.boundaries and layer.description:       # a model (symbackprop.models), composed into one layer
+        return f"Backward pass of the model {layer.description}, derived step by step"
+    return f"Backward pass of the layer {layer.name}, derived step by step"
 
 
 def _text(derivation) -> str:
     layer = derivation.layer
-    lines = [_title(derivation), "", "The layer:"]
+    lines = [_title(derivation), "", "The model, composed into one layer:" if derivation.layer.boundaries
+             else "The layer:"]
     lines += ["  " + line for line in _layer_lines(layer)]
     lines.append("")
     number = 0

@@ -16,6 +16,10 @@ symbackprop's output:
   the cross-entropy and softmax results and L2 regularisation C = C_0 + λ/(2n) Σ w², eqs (85)-(88) (ch. 3).
 * ``goodfellow-6.5``: Goodfellow, Bengio, Courville, Deep Learning, algorithm 6.4.
 * ``bishop-5.3``: Bishop, PRML, equations (5.53), (5.54), (5.56).
+* ``elu``: Clevert, Unterthiner, Hochreiter, "Fast and accurate deep network learning by exponential linear
+  units" (2016), eq. (2): f'(z) = 1 if z > 0, α e^z if z ≤ 0. ``leaky``: Maas, Hannun, Ng, "Rectifier
+  nonlinearities improve neural network acoustic models" (2013): f'(z) = 1 if z > 0, α otherwise. Either
+  derivative, put in place of g' in the source's δ recursion.
 
 A row marked incorrect is a formula that differs from the source's; ``words`` are the words the
 diagnosis must contain to name that difference (the mistake as the source would describe it).
@@ -49,6 +53,12 @@ NETWORKS = {
     "goodfellow-sigmoid": dict(sizes=(5, 4, 3), hidden="sigmoid", output="sigmoid", loss="cross-entropy"),
     # bishop-5.3: tanh hidden units, linear outputs with the sum-of-squares error (the canonical link)
     "bishop": dict(sizes=(5, 4, 3), hidden="tanh", output="identity", loss="quadratic"),
+    # case-split derivatives: ELU (Clevert et al. 2016: f'(z) = 1 for z > 0, α e^z for z ≤ 0) and leaky ReLU
+    # (Maas et al. 2013: 1 for z > 0, α for z ≤ 0), α away from the defaults so that a missing α shows
+    "ex4-elu": dict(sizes=(5, 4, 3), hidden="elu:alpha=0.5", output="sigmoid", loss="cross-entropy", l2=1,
+                    bias="column"),
+    "leaky": dict(sizes=(5, 4, 3, 1), hidden="leaky-relu:alpha=0.2", output="sigmoid", loss="cross-entropy"),
+    "bishop-elu": dict(sizes=(5, 4, 3), hidden="elu:alpha=0.5", output="identity", loss="quadratic"),
 }
 
 
@@ -205,4 +215,63 @@ ROWS = (
     Row("bishop", "bishop", r"\delta_j = h'(z_j) \sum_k w_{kj} \delta_k", X,
         "bishop-5.3 (5.56): h'(a_j), at the pre-activation", ("h'(z_j)",)),
     Row("bishop", "bishop", r"\delta_j = (1 - z_j^2) \sum_k w_{kj} \delta_k", C, "bishop-5.3 (5.60)-(5.61): h' = 1 − z²"),
+    # --- case-split derivatives, Octave's ';' and '~=', ng-ml's column slice (issue 11) ------------------------
+    Row("ng-ml", "ex4-elu", "delta2 = Theta2(:, 2:end)' * delta3 .* ((z2 > 0) + alpha*exp(z2).*(z2 <= 0));", C,
+        "ex4 step 3 with elu's derivative (elu), written with indicators; ';' ends the Octave statement"),
+    Row("ng-ml", "ex4-elu", "delta2 = Theta2(:, 2:end)' * delta3 .* ((z2 > 0) + exp(z2).*(z2 <= 0))", X,
+        "elu: α e^z for z ≤ 0, α = 0.5 here (the factor α is missing)"),
+    Row("ng-ml", "ex4-elu", "delta2 = Theta2(:, 2:end)' * delta3 .* ((z2 > 0) + alpha*(exp(z2) - 1).*(z2 <= 0));", X,
+        "elu: the derivative is α e^z for z ≤ 0; α (e^z − 1) is elu itself"),
+    Row("ng-ml", "ex4-elu", r"\delta^{(2)} = \left[(\Theta^{(2)})^T \delta^{(3)}\right]_{\text{rows } 1 \ldots} \mathbin{.*} "
+        r"\begin{cases} \alpha e^{z^{(2)}} & \text{if } z^{(2)} \leq 0 \\ 1 & \text{otherwise} \end{cases}", C,
+        "ex4 step 3 with elu's derivative (elu), as a LaTeX cases environment"),
+    Row("ng-dls", "leaky", "dZ1 = np.dot(W2.T, dZ2) * np.where(Z1 > 0, 1, alpha)", C,
+        "dls-c1w4 backward with leaky ReLU's derivative (leaky) as np.where"),
+    Row("ng-dls", "leaky", "dZ1 = np.dot(W2.T, dZ2) * np.where(Z1 > 0, 1, 0)", X,
+        "leaky: α = 0.2 for z ≤ 0, not 0 (that is ReLU's derivative)", ("relu",)),
+    Row("nielsen", "leaky", r"\delta^l = ((w^{l+1})^T \delta^{l+1}) \odot \begin{cases} 1 & \text{if } z^l > 0 \\ "
+        r"\alpha & \text{otherwise} \end{cases}", C, "nielsen-ch2 BP2 with leaky ReLU's σ' (leaky)"),
+    Row("nielsen", "leaky", "δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ {1 if z^l > 0; α otherwise}", C,
+        "nielsen-ch2 BP2 with leaky ReLU's σ' (leaky), derive's text form of cases"),
+    Row("nielsen", "leaky", "δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ {1 if z^l > 0; α otherwise} ⊙ {1 if z^l > 0; α otherwise}",
+        X, "nielsen-ch2 BP2 has σ'(z^l) once (leaky)"),
+    Row("goodfellow", "leaky", r"\nabla_{a^{(k)}} J = g \odot (1 \text{ if } a^{(k)} > 0 \text{ else } \alpha)", C,
+        "goodfellow-6.5 alg. 6.4 with f' of leaky ReLU (leaky), Python's conditional expression"),
+    Row("bishop", "bishop-elu", r"\delta_j = \begin{cases} 1 & a_j > 0 \\ \alpha e^{a_j} & a_j \le 0 \end{cases} "
+        r"\sum_k w_{kj} \delta_k", C, "bishop-5.3 (5.56) with h' of elu (elu), conditions without 'if'"),
+    Row("bishop", "bishop-elu", r"\delta_j = \begin{cases} 1 & z_j > 0 \\ \alpha e^{z_j} & z_j \le 0 \end{cases} "
+        r"\sum_k w_{kj} \delta_k", X, "bishop-5.3 (5.56): h'(a_j) at the pre-activation a_j, not at z_j (elu)"),
+    Row("ng-dls", "reg", "dZ2 = np.multiply(dA2, np.int64(A2 != 0))", C,
+        "dls-c2w1 relu_backward: A2 = relu(Z2) is nonzero exactly where Z2 > 0"),
+    Row("ng-dls", "reg", "dZ2 = np.multiply(dA2, np.int64(Z2 != 0))", X,
+        "dls-c2w1 relu_backward: 1 where Z2 > 0; Z2 != 0 is also 1 where Z2 < 0"),
+    Row("ng-ml", "ex4", "Delta1 = Delta1 + d2' * a1;", C,
+        "ex4 step 4, vectorised over the rows of d2 and a1 (one example per row), Octave's ';'"),
+    Row("ng-ml", "ex4", "Theta1_grad = Delta1/m + (lambda/m)*[zeros(size(Theta1,1),1), Theta1(:,2:end)];", C,
+        "ex4 2.5: the bias column is not regularised; Octave's ';'"),
+    Row("ng-ml", "ex4-small", "∂J/∂Θ^(l-1)_{:,0} = (1/m) (d^(l))^T 1", C,
+        "the lecture's D_i0 = Δ_i0 / m, the bias column as a slice (what derive prints)"),
+    Row("ng-ml", "ex4-small", r"\frac{\partial J}{\partial \Theta^{(l-1)}_{:,0}} = \frac{1}{m} \left(d^{(l)}\right)^{T} "
+        r"\mathbf{1} + \frac{\lambda}{m} \Theta^{(l-1)}_{:,0}", X,
+        "the lecture's D_i0 = Δ_i0 / m: the bias column is not regularised"),
+    Row("ng-ml", "ex4-small", "∂cost/∂Θ^(l-1)_{:,0} = δ^(l)", C, "ex4 step 4 for the bias unit a_0 = 1: Δ_i0 += δ_i"),
+    Row("ng-ml", "ex4-small", "∂cost/∂Θ^(l-1)_{:,1} = δ^(l)", X, "ex4 step 4: column 1 is δ a_1^T, not δ"),
+    # --- Nielsen's per-example superscript x (ch. 2, "The backpropagation algorithm" and the gradient
+    # descent step over a mini-batch: w^l -> w^l - (η/m) Σ_x δ^{x,l} (a^{x,l-1})^T; C = (1/n) Σ_x C_x) ---------
+    Row("nielsen", "nielsen-quadratic", r"\delta^{x,L} = (a^{x,L} - y) \odot \sigma'(z^{x,L})", C,
+        "nielsen-ch2 BP1 for one training example x"),
+    Row("nielsen", "nielsen-quadratic", r"\delta^{x,l} = ((w^{l+1})^T \delta^{x,l+1}) \odot \sigma'(z^{x,l})", C,
+        "nielsen-ch2 BP2 for one training example x"),
+    Row("nielsen", "nielsen-quadratic", r"\delta^{x,l} = ((w^{l+1})^T \delta^{x,l+1}) \odot \sigma'(a^{x,l})", X,
+        "nielsen-ch2 BP2: σ'(z^{x,l}), at the weighted input", ("σ'(a^{x,l})", "pre-activation")),
+    Row("nielsen", "nielsen-quadratic", r"\frac{\partial C}{\partial w^l} = \frac{1}{n}\sum_x \delta^{x,l} (a^{x,l-1})^T", C,
+        "nielsen-ch2: C = (1/n) Σ_x C_x and BP4 for each x"),
+    Row("nielsen", "nielsen-quadratic", r"\frac{\partial C}{\partial b^l} = \frac{1}{n}\sum_x \delta^{x,l}", C,
+        "nielsen-ch2: C = (1/n) Σ_x C_x and BP3 for each x"),
+    Row("nielsen", "nielsen-quadratic", r"\frac{\partial C}{\partial w^l} = \sum_x \delta^{x,l} (a^{x,l-1})^T", X,
+        "nielsen-ch2: C is the average (1/n) Σ_x C_x", ("missing",)),
+    Row("nielsen", "nielsen-l2", r"\frac{\partial C}{\partial w^l} = \frac{1}{n}\sum_x \delta^{x,l} (a^{x,l-1})^T "
+        r"+ \frac{\lambda}{n} w^l", C, "nielsen-ch3 eq (87) with ∂C_0/∂w written out over the examples"),
+    Row("nielsen", "nielsen-l2", r"\frac{\partial C}{\partial w^l} = \frac{1}{n}\sum_x \delta^{x,l} (a^{x,l-1})^T", X,
+        "nielsen-ch3 eq (87): the (λ/n) w term of the regularised cost", ("L2",)),
 )

@@ -1,0 +1,287 @@
+r"""``check --layer``: a hand-derived gradient of a layer, written with the layer's own names, judged.
+
+The formula names one gradient on its left (``dx``, ``dgamma``, ``dQ``, ``dS``: ``d`` + an array of the
+layer, CS231n's convention; ``dout`` is the upstream gradient) and is written in one of three forms:
+
+* NumPy: ``np.sum(dout * xhat, axis=0)``, ``x.T``, ``@``, ``*`` (elementwise), ``**``, ``np.sqrt``,
+  ``(A * dA).sum(axis=1, keepdims=True)``;
+* LaTeX: ``\sum_n``, ``\hat{x}``, ``\gamma``, ``\sigma^2``, ``\sqrt{...}``, ``A^T``, juxtaposition;
+* the layer language's index form: ``dx[n, d] = ... sum(dout[k, d] * xhat[k, d], k) ...``.
+
+Both are parsed by the project's grammars (the formula grammar, the layer language) and evaluated at small
+concrete sizes and random values (:mod:`._layer_values`); the expected gradient is the derivation's own.
+An incorrect formula is compared with nearby formulas that are themselves DERIVED: the layer re-derived with
+one of its quantities held constant ("dx with mu treated as a constant"), and the correct gradient scaled by
+a size (a missing or doubled 1/√D, a missing 1/N) or transposed.
+"""
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import ParseError, SymbackpropError
+from ..grammar import parse_formula
+from ..grammar import _ast as A
+from ._errors import FormulaShapeError
+from ._layer_formula import FUNCTIONS, FormulaValues
+from ._layer_values import Labelled, _table, concrete_sizes, sample
+from ._verdict import Verdict
+
+SAMPLES = 3
+RTOL, ATOL = 1e-7, 1e-9
+_INDEX_FORM = re.compile(r"^\s*(d\w+)\s*\[([^\]]*)\]\s*=(.*)$", re.S)
+
+
+@lru_cache(maxsize=32)
+def _derivation(layer):
+    from ..layers import derive_layer
+    return derive_layer(layer)
+
+
+@lru_cache(maxsize=64)
+def _held_constant(layer, quantities: tuple):
+    """The layer with ``quantities`` inputs (held constant), derived; None if that layer is not valid."""
+    from ..layers import Layer
+    lines = layer.text.splitlines()
+    for quantity in quantities:
+        sizes = ", ".join(map(str, layer.arrays[quantity].sizes))
+        lines[layer.definition(quantity).line - 1] = f"input {quantity}[{sizes}]"
+    try:
+        held = Layer.parse("\n".join(lines) + "\n", f"{layer.name}-{'-'.join(quantities)}-constant")
+    except Exception:       # noqa: BLE001 -- a layer that no longer validates has no such nearby formula
+        return None
+    return _derivation(held)
+
+
+def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) -> Verdict:
+    """Judge ``formula`` (one gradient of ``layer``, see the module docstring) against the derivation."""
+    if not isinstance(formula, str) or not formula.strip():
+        raise ParseError("an empty formula; write e.g. dgamma = np.sum(dout * xhat, axis=0)", str(formula), 0)
+    derivation = _derivation(layer)
+    upstream = derivation.upstream[0]
+    index_form = _INDEX_FORM.match(formula)
+    if index_form:
+        target = index_form.group(1)
+        evaluate = _index_form_evaluator(formula, layer, target, index_form)
+    else:
+        parsed = parse_formula(formula, notation, functions=FUNCTIONS)
+        target = _target_name(parsed.lhs, formula)
+        latex = "\\" in formula or "{" in formula
+
+        def evaluate(values):
+            return FormulaValues(formula, values, latex).value(parsed.rhs)
+    names = {g.name for g in derivation.gradients.values() if g.kind != "output"}
+    if target not in names:
+        raise ParseError(f"the left-hand side {target!r} is no gradient of the layer {layer.name}; "
+                         f"read are: {', '.join(sorted(names))}", formula, 0)
+    rng = np.random.default_rng(seed)
+    trials = []
+    for _ in range(SAMPLES):
+        values = sample(layer, derivation, rng)
+        values["_upstream"] = upstream
+        try:
+            user = evaluate(values)
+        except FormulaShapeError as exc:
+            return Verdict("incorrect", formula, notation, _describe(target, layer), "shape", str(exc))
+        trials.append((values, user))
+    quantity = _describe(target, layer)
+    expected = [values[target] for values, _ in trials]
+    if all(_close(user, want) for (_, user), want in zip(trials, expected)):
+        return Verdict("correct", formula, notation, quantity, "numeric",
+                       f"correct: equal to the derived {target} at random values ({_sizes_text(layer)}, "
+                       f"{SAMPLES} draws)")
+    shape = _shape_problem(trials[0][1], expected[0], target)
+    if shape:
+        return Verdict("incorrect", formula, notation, quantity, "shape", shape)
+    matches = _nearby(layer, target, trials, rng)
+    diagnosis = ("this is " + "; equivalently, ".join(matches)) if matches else \
+        ("it matches none of the nearby formulas tried (a quantity held constant, a missing or doubled scale "
+         "1/√ of a size, 1/N, a sign, a transpose); see the counterexample")
+    values, user = trials[0]
+    counterexample = {"sizes": concrete_sizes(layer), "expected": _entries(expected[0]),
+                      "formula": _entries(user)}
+    return Verdict("incorrect", formula, notation, quantity, "numeric", diagnosis, counterexample,
+                   matches=tuple(matches))
+
+
+def _target_name(lhs: A.Node, formula: str) -> str:
+    if isinstance(lhs, A.Name):
+        return lhs.name
+    raise ParseError("the left-hand side names the gradient, e.g. dx, dgamma, dQ (d + the array's name), "
+                     "or dx[n, d] in the index form", formula, getattr(lhs, "column", 0))
+
+
+def _describe(target: str, layer) -> str:
+    name = target[1:]
+    kind = layer.arrays[name].kind if name in layer.arrays else "array"
+    return f"{target} = ∂L/∂{name}, the gradient of the {kind} {name} of the layer {layer.name}"
+
+
+def _sizes_text(layer) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in concrete_sizes(layer).items())
+
+
+def _aligned_user(user, want):
+    if isinstance(user, Labelled) and isinstance(want, Labelled) and user.labels == want.labels:
+        return user.array
+    if not isinstance(user, Labelled) and not isinstance(want, Labelled):
+        return np.asarray(user)
+    return None
+
+
+def _close(user, want) -> bool:
+    array = _aligned_user(user, want)
+    target = want.array if isinstance(want, Labelled) else np.asarray(want)
+    return array is not None and array.shape == target.shape and bool(
+        np.all(np.isfinite(array)) and np.allclose(array, target, rtol=RTOL, atol=ATOL))
+
+
+def _shape_problem(user, want, target) -> str:
+    def shape(value):
+        return f"[{', '.join(value.labels)}]" if isinstance(value, Labelled) else "a scalar"
+    if isinstance(user, Labelled) and isinstance(want, Labelled) and set(user.labels) == set(want.labels) \
+            and user.labels != want.labels:
+        if np.allclose(user.array.T, want.array, rtol=RTOL, atol=ATOL):
+            return f"this is {target} transposed: the formula is {shape(user)}, {target} is {shape(want)}"
+        return f"the formula is {shape(user)}, but {target} is {shape(want)}: transpose it"
+    if _aligned_user(user, want) is None:
+        return f"shapes do not fit: the formula is {shape(user)}, but {target} is {shape(want)}"
+    return ""
+
+
+def _nearby(layer, target, trials, rng) -> list:
+    """Descriptions of the derived nearby formulas the user's values equal at every draw."""
+    found = []
+    quantities = [q for q in layer.quantities if q not in layer.outputs]
+    singles = [(q,) for q in quantities]
+    pairs = [(a, b) for i, a in enumerate(quantities) for b in quantities[i + 1:]]
+    for held_set in singles:
+        found += _held_match(layer, target, trials, held_set)
+    if not found:
+        for held_set in pairs:
+            found += _held_match(layer, target, trials, held_set)
+    found += _scaled(layer, target, trials)
+    return found
+
+
+def _held_match(layer, target, trials, quantities) -> list:
+    """[the description] when the user's values are the gradient with ``quantities`` held constant."""
+    held = _held_constant(layer, quantities)
+    if held is None or target[1:] not in {g.of for g in held.gradients.values()}:
+        return []
+    sizes = {k: int(v) for k, v in concrete_sizes(layer).items()}
+    gradient = held.gradient(target[1:])
+    array = held.layer.arrays[gradient.of]
+    wants = [_table(gradient.final, gradient.indices, array.sizes, _with_gradients(held, values), sizes)
+             for values, _ in trials]
+    if not all(_close(user, want) for (_, user), want in zip(trials, wants)) or \
+            all(_close(want, values[target]) for (values, _), want in zip(trials, wants)):
+        return []
+    which = " and ".join(quantities)
+    one = len(quantities) == 1
+    return [f"{target} with {which} treated as {'a constant' if one else 'constants'} ({'its' if one else 'their'} "
+            f"dependence on {target[1:]} left out of the chain rule)"]
+
+
+def _with_gradients(held, values) -> dict:
+    """``values`` with the held-constant derivation's own intermediate gradients (dxhat, dvar, ...)."""
+    sizes = {k: int(v) for k, v in concrete_sizes(held.layer).items()}
+    out = {k: v for k, v in values.items()}
+    for gradient in held.gradients.values():
+        if gradient.kind in ("output",):
+            continue
+        array = held.layer.arrays[gradient.of]
+        out[gradient.name] = _table(gradient.final, gradient.indices, array.sizes, out, sizes)
+    return out
+
+
+def _scaled(layer, target, trials) -> list:
+    """The correct gradient times a constant: which constant, in the layer's sizes."""
+    ratios = []
+    for values, user in trials:
+        array = _aligned_user(user, values[target])
+        want = values[target].array if isinstance(values[target], Labelled) else np.asarray(values[target])
+        if array is None or array.shape != want.shape:
+            return []
+        mask = np.abs(want) > 1e-6
+        if not mask.any():
+            return []
+        ratio = array[mask] / want[mask]
+        if not np.allclose(ratio, ratio[0], rtol=1e-6):
+            return []
+        ratios.append(float(ratio[0]))
+    if not np.allclose(ratios, ratios[0], rtol=1e-6):
+        return []
+    c = ratios[0]
+    sizes = concrete_sizes(layer)
+    names = {}
+    for size, n in sizes.items():
+        names.update({f"√{size}": math.sqrt(n), f"1/√{size}": 1 / math.sqrt(n), size: float(n), f"1/{size}": 1 / n})
+    names.update({"-1": -1.0, "2": 2.0, "1/2": 0.5})
+    for name, value in names.items():
+        if math.isclose(c, value, rel_tol=1e-6):
+            if name.startswith("√"):
+                return [f"{target} times {name}: the factor 1/{name} is missing"]
+            if name.startswith("1/√"):
+                return [f"{target} times {name}: the factor {name} is there twice"]
+            if name == "-1":
+                return [f"-{target}: the sign is wrong"]
+            return [f"{target} times {name}"]
+    return [f"{target} times {c:.6g}"]
+
+
+def _entries(value, limit: int = 4) -> list:
+    """The first rows and columns of a value, as a list of rows (a vector is one row, a scalar [[v]])."""
+    array = value.array if isinstance(value, Labelled) else np.asarray(value, dtype=float)
+    array = np.atleast_2d(array.reshape(array.shape[0], -1) if array.ndim > 2 else array)
+    return [[round(float(v), 9) for v in row[:limit]] for row in array[:limit]]
+
+
+# --- the index form, read by the layer language ---------------------------------------------------------
+def _index_form_evaluator(formula, layer, target, match):
+    """``dx[n, d] = ...``: the layer language reads the equation, with every gradient the formula names
+    (dout, dA, dS) declared as an input under a private name."""
+    from ..layers import Layer
+    derivation = _derivation(layer)
+    gradients = {g.name: g for g in derivation.gradients.values()}
+    output = layer.outputs[0]
+    aliases = {"dout": "d" + output}
+    names = set(re.findall(r"[A-Za-z_]\w*", match.group(3))) - {target}
+    declared = []
+    rename = {}
+    for name in sorted(names):
+        real = aliases.get(name, name)
+        if real in gradients or real == "d" + output:
+            private = f"grad_{real[1:]}"
+            rename[name] = private
+            array = layer.arrays[real[1:]]
+            declared.append(f"input {private}[{', '.join(map(str, array.sizes))}]")
+    rhs = re.sub(r"[A-Za-z_]\w*", lambda m: rename.get(m.group(0), m.group(0)), match.group(3))
+    lhs = f"checked_{target[1:]}[{match.group(2)}]"
+    text = layer.text.rstrip("\n") + "\n" + "\n".join(declared) + f"\n{lhs} = {rhs.strip()}\noutput checked_{target[1:]}\n"
+    try:
+        augmented = Layer.parse(text, f"{layer.name}-check")
+    except SymbackpropError as exc:     # the layer language's message, in the user's names
+        message = re.sub(r"^line \d+: ", "", str(exc).splitlines()[0])
+        back = {private: name for name, private in rename.items()}
+        back[f"checked_{target[1:]}"] = target
+        message = re.sub(r"\b(checked_\w+|grad_\w+)\b", lambda m: back.get(m.group(0), m.group(0)), message)
+        raise ParseError(message, formula, 0) from None
+    definition = augmented.definition(f"checked_{target[1:]}")
+    array = augmented.arrays[definition.name]
+
+    def evaluate(values):
+        sizes = {k: int(v) for k, v in concrete_sizes(layer).items()}
+        env = dict(values)
+        for name, private in rename.items():
+            env[private] = values[aliases.get(name, name)]
+        result = _table(definition.rhs, definition.indices, array.sizes, env, sizes)
+        want = layer.arrays[target[1:]]
+        if tuple(map(str, want.sizes)) != result.labels:
+            raise FormulaShapeError(f"the left-hand side {target}[{match.group(2)}] runs over "
+                                    f"[{', '.join(result.labels)}], but {target} is [{', '.join(map(str, want.sizes))}]")
+        return result
+    return evaluate

@@ -1,0 +1,106 @@
+"""Numbers for checking a layer formula: a layer's forward quantities and its DERIVED gradients at small
+concrete sizes and random values.
+
+Every array is a NumPy array whose axes carry the size names of its declaration (``x[N, D]`` has the labels
+``('N', 'D')``), so that a student's formula can be evaluated with labels (see :mod:`._layer_formula`).
+The gradients are the derivation's own expressions (``LayerDerivation.gradients``), evaluated entry by entry:
+nothing here is a stored formula.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+#: distinct small sizes, so that an axis is told apart by its length (N = 3, D = 5, M = 7, ...); none a
+#: square or a small multiple of another, so that a factor √D or 1/N is told apart from 2 or from each other
+_SIZES = (3, 5, 7, 2, 11, 13)
+
+
+@dataclass
+class Labelled:
+    """An array and the size name of each axis."""
+
+    array: np.ndarray
+    labels: tuple
+
+
+def concrete_sizes(layer) -> dict:
+    """Size name -> a small distinct length."""
+    return {str(size): _SIZES[i % len(_SIZES)] + (i // len(_SIZES)) for i, size in enumerate(layer.sizes)}
+
+
+def sample(layer, derivation, rng) -> dict:
+    """name -> Labelled for every input, parameter, quantity, upstream gradient and derived gradient, and
+    size/constant name -> float. Inputs are random normal (a mask input is zeros)."""
+    sizes = concrete_sizes(layer)
+    values: dict = {name: float(n) for name, n in sizes.items()}
+    values.update({str(symbol): float(value) for symbol, value in layer.constants.items()})
+    for array in layer.differentiable:
+        shape = tuple(sizes[str(s)] for s in array.sizes)
+        data = np.zeros(shape) if array.name == "mask" else rng.standard_normal(shape)
+        values[array.name] = Labelled(data, tuple(map(str, array.sizes)))
+    for definition in layer.definitions:
+        array = layer.arrays[definition.name]
+        values[definition.name] = _table(definition.rhs, definition.indices, array.sizes, values, sizes)
+    for name in layer.outputs:
+        array = layer.arrays[name]
+        shape = tuple(sizes[str(s)] for s in array.sizes)
+        values["d" + name] = Labelled(rng.standard_normal(shape), tuple(map(str, array.sizes)))
+    if derivation is not None:
+        for gradient in derivation.gradients.values():
+            if gradient.kind == "output":
+                continue
+            array = layer.arrays[gradient.of]
+            values[gradient.name] = _table(gradient.final, gradient.indices, array.sizes, values, sizes)
+    return values
+
+
+def _table(expr, indices, array_sizes, values, sizes) -> Labelled:
+    shape = tuple(sizes[str(s)] for s in array_sizes)
+    out = np.empty(shape)
+    for position in itertools.product(*(range(n) for n in shape)):
+        env = {str(index): value for index, value in zip(indices, position)}
+        out[position] = _value(expr, env, values)
+    return Labelled(out, tuple(map(str, array_sizes)))
+
+
+_FUNCTIONS = {sp.exp: math.exp, sp.log: math.log, sp.tanh: math.tanh, sp.Abs: abs, sp.sqrt: math.sqrt}
+
+
+def _value(expr, env: dict, values: dict) -> float:
+    """A SymPy expression over Indexed arrays and Sums at the integer indices ``env``."""
+    if expr.is_Number:
+        return float(expr)
+    if isinstance(expr, sp.Indexed):
+        array = values[str(expr.base)].array
+        return float(array[tuple(int(_value(i, env, values)) for i in expr.indices)])
+    if isinstance(expr, sp.Symbol):
+        name = str(expr)
+        return float(env[name]) if name in env else float(values[name])
+    if isinstance(expr, sp.Sum):
+        return _sum(expr.function, list(expr.limits), env, values)
+    if isinstance(expr, sp.Add):
+        return sum(_value(arg, env, values) for arg in expr.args)
+    if isinstance(expr, sp.Mul):
+        return math.prod(_value(arg, env, values) for arg in expr.args)
+    if isinstance(expr, sp.Pow):
+        return _value(expr.base, env, values) ** _value(expr.exp, env, values)
+    if isinstance(expr, sp.KroneckerDelta):
+        return float(_value(expr.args[0], env, values) == _value(expr.args[1], env, values))
+    if expr.func in _FUNCTIONS:
+        return _FUNCTIONS[expr.func](*(_value(arg, env, values) for arg in expr.args))
+    arguments = [sp.Float(_value(arg, env, values)) for arg in expr.args]
+    return float(expr.func(*arguments).evalf())
+
+
+def _sum(body, limits, env, values) -> float:
+    (index, low, high), rest = limits[0], limits[1:]
+    total = 0.0
+    for k in range(int(_value(low, env, values)), int(_value(high, env, values)) + 1):
+        inner = {**env, str(index): k}
+        total += _sum(body, rest, inner, values) if rest else _value(body, inner, values)
+    return total

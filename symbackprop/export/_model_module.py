@@ -1,0 +1,78 @@
+"""Standalone NumPy modules for models: ``cost_and_gradients(params, X, Y) -> (cost, gradients)``.
+
+The module is the composed layer's module (:mod:`._layer_module`: ``forward``/``backward`` printed
+from the derivation, backward computing the parameters' gradients only) and a wrapper that feeds
+the upstream gradient of the mean cost, dL[n] = 1/N, and checks the shapes the model fixes.
+"""
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+from ..errors import ExportError
+from ._layer_module import layer_source
+
+
+def model_source(model, derivation) -> str:
+    """The source of the standalone module for a model and the derivation of its composed layer."""
+    params = list(model.params)
+    source = layer_source(derivation, returns=params)
+    stages = "\n".join(f"    {stage}" for stage in model.stages)
+    header = (f'"""{model.describe()}\n\nStages (parameters numbered by their stage):\n{stages}\n\n'
+              f"cost_and_gradients(params, X, Y) takes params = [{', '.join(params)}] and returns the mean cost "
+              f"C = (1/N) Σ_n L[n] and its gradients in that order.\n\n")
+    source = source.replace('"""', header, 1)
+    extra = [a.name for a in model.layer.inputs if a.name not in ("X", "Y")]     # attention masks
+    shapes = {name: model.shape(name) for name in ["X", "Y", *extra, *params]}
+    unpack = ", ".join(params) + ("," if len(params) == 1 else "")
+    lines = ["", "", f"SHAPES = {shapes!r}", "", "",
+             "def _check(name, array):",
+             "    expected = SHAPES[name]",
+             "    if array.ndim != len(expected) or any(e != 'N' and e != s for e, s in zip(expected, array.shape)):",
+             "        raise ValueError(f\"{name} has shape {array.shape}; expected {expected}\")",
+             "", "",
+             f"def cost_and_gradients(params, X, Y{''.join(f', {name}=None' for name in extra)}):",
+             '    """(C, [dC/dparam for each param]): the mean cost over the N examples (rows of X and Y) and its '
+             'gradients.' + (f" {', '.join(extra)}: the additive attention mask (N, N), zeros (none) by default; "
+                             "-inf above the diagonal for a causal mask." if extra else "") + '"""',
+             f"    if len(params) != {len(params)}:",
+             f"        raise ValueError(f\"params has {{len(params)}} arrays; expected {len(params)}: "
+             f"{', '.join(params)}\")",
+             "    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)",
+             f"    {unpack} = (np.asarray(p, dtype=float) for p in params)",
+             *(f"    {name} = np.zeros((X.shape[0], X.shape[0])) if {name} is None else np.asarray({name}, "
+               f"dtype=float)" for name in extra),
+             *(f"    _check({name!r}, {name})" for name in ["X", "Y", *extra, *params]),
+             "    if X.shape[0] != Y.shape[0]:",
+             "        raise ValueError(f\"X has {X.shape[0]} rows and Y {Y.shape[0]}; expected one row of each per "
+             "example\")",
+             f"    L, cache = forward(X, Y, {', '.join(extra + params)})",
+             "    N = X.shape[0]",
+             "    gradients = backward(np.full(N, 1.0 / N), cache)",
+             "    return float(np.sum(L)) / N, list(gradients)",
+             ""]
+    return source.rstrip("\n") + "\n" + "\n".join(lines)
+
+
+def model_module(model, derivation) -> types.ModuleType:
+    """The generated module, loaded in this process (for tests and benchmarks)."""
+    source = model_source(model, derivation)
+    module = types.ModuleType("symbackprop_model")
+    exec(compile(source, module.__name__, "exec"), module.__dict__)   # our own generated code, not user text
+    return module
+
+
+def export_model_module(model, derivation, path, force: bool = False) -> Path:
+    """Write the module to ``path``; refuses to overwrite unless ``force``."""
+    target = Path(path)
+    if target.suffix != ".py":
+        raise ExportError(f"-o {path}: the module must be a .py file")
+    if target.is_dir():
+        raise ExportError(f"-o {path}: is a directory; give a file name")
+    if target.exists() and not force:
+        raise ExportError(f"{path} exists; pass --force (force=True) to overwrite it")
+    try:
+        target.write_text(model_source(model, derivation), encoding="utf-8")
+    except OSError as error:
+        raise ExportError(f"-o {path}: cannot write: {error.strerror}") from None
+    return target

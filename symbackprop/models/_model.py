@@ -1,0 +1,244 @@
+"""A model: built-in layers in sequence, with residual branches, ending in a loss; composed into one layer.
+
+:func:`build_model` reads a model string (:mod:`._syntax`), takes each stage's equations from its
+layer record (each record's own text in the layer language, its arrays renamed per stage), and adds
+the loss as one more equation ``L[n] = ...`` per example, the cost being C = (1/N) Σ_n L[n]. The
+result is a :class:`Model` whose ``layer`` is an ordinary :class:`~symbackprop.layers.Layer`: the
+layer engine derives it (how the error passes back through each stage), its renderers print it and
+its exporter writes it. Nothing here knows any layer's mathematics.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+import sympy as sp
+
+from ..errors import LayerSpecError, ParseError, UnknownNameError
+from ..layers import _calculus as C
+from ..layers._layer import Layer
+from ..layers.records import BY_NAME
+from ._syntax import Residual, Use, parse_model
+
+#: the losses a model can end in, per example, in the layer language (A: the model's output, Y: targets)
+LOSSES: Mapping[str, str] = {
+    "categorical-cross-entropy": "-sum(Y[n, k] * log(A[n, k]), k)",
+    "cross-entropy": "-sum(Y[n, k] * log(A[n, k]) + (1 - Y[n, k]) * log(1 - A[n, k]), k)",
+    "quadratic": "sum((A[n, k] - Y[n, k])^2, k) / 2",
+}
+#: the losses whose targets are one-hot (or probabilities): each row of Y sums to 1
+ONE_HOT = ("categorical-cross-entropy",)
+#: after log-softmax, the categorical cross-entropy reads its logarithms as they are
+LOG_OUTPUT = {"log-softmax": {"categorical-cross-entropy": "-sum(Y[n, k] * A[n, k], k)"}}
+
+#: the name each stage's output gets (with the stage number): z for affine, a for an activation
+_OUTPUT_LETTER = {"affine": "z", "batchnorm": "u", "layernorm": "u", "softmax": "p", "log-softmax": "q",
+                  "attention": "o", "multihead-attention": "o",
+                  "add": "r"}
+_SIZES = ("D", "H", "K", "M", "P", "Q", "R", "T", "U", "V", "G")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEYWORDS = ("input", "param", "const", "output")
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model string read and composed: its stages, its loss, its sizes and the composed layer."""
+
+    spec: str
+    loss: str
+    input_size: int
+    layer: Layer                 #: the whole model as one layer: inputs X, Y; output L (the per-example loss)
+    widths: Mapping              #: size name ('D', 'H') -> its number in this model
+    params: tuple                #: the parameters, in stage order: what cost_and_gradients takes and returns
+    stages: tuple                #: one line per stage, 'z1 = affine(X)', for the docstring and the derivation
+
+    def describe(self) -> str:
+        return f"model {self.spec} with loss {self.loss}, input size {self.input_size}"
+
+    def shape(self, name: str) -> tuple:
+        """The numeric shape of a parameter, or of X or Y with N examples ('N' stays a name)."""
+        sizes = self.layer.arrays[name].sizes
+        return tuple(self.widths.get(str(size), str(size)) for size in sizes)
+
+
+def build_model(spec: str, loss: str, input_size: int) -> Model:
+    """The :class:`Model` the model string ``spec`` describes, ending in ``loss``, on inputs of ``input_size``."""
+    if loss not in LOSSES:
+        raise UnknownNameError("model loss", loss, LOSSES)
+    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
+        raise LayerSpecError(f"--input-size {input_size!r}: expected a positive integer, the width of each example")
+    if spec.strip() in NAMED:
+        spec = NAMED[spec.strip()](input_size)
+    chain = parse_model(spec)
+    composer = _Composer(spec)
+    output = composer.chain(chain, "X", composer.size(input_size))
+    last = _last_use(chain)
+    loss_text = LOSSES[loss]
+    if last is not None:
+        loss_text = LOG_OUTPUT.get(last.name, {}).get(loss, loss_text)
+    loss_text = _rename(loss_text, {"A": output})
+    target_size = composer.shapes[output][1]
+    lines = [f"# {spec}  (loss {loss}, input size {input_size})",
+             "input  " + ", ".join([f"X[N, {composer.size(input_size)}]", f"Y[N, {target_size}]",
+                                     *composer.extra_inputs])]
+    if composer.params:
+        lines.append("param  " + ", ".join(composer.params))
+    if composer.constants:
+        lines.append("const  " + ", ".join(composer.constants))
+    lines += composer.lines
+    lines += [f"# the loss {loss}, per example; the cost is C = (1/N) Σ_n L[n], so dL[n] = 1/N",
+              f"L[n] = {loss_text}", "output L"]
+    text = "\n".join(lines) + "\n"
+    try:
+        layer = Layer.parse(text, name="model", description=spec)
+    except (ParseError, LayerSpecError) as error:      # a bug in the composition, not in the user's string
+        from ..errors import InternalError
+        raise InternalError(f"the composed model does not parse: {error}\n{text}") from None
+    facts = ()
+    if loss in ONE_HOT:
+        n, k = C.index("n"), C.index("k")
+        facts = (C.SumIdentity(k, sp.IndexedBase("Y", real=True)[n, k], sp.Integer(1), (n,),
+                               "given: each row of the targets Y sums to 1 (one-hot or probabilities)", given=True),)
+    boundaries = tuple(composer.outputs[:-1])
+    closed_for = tuple(name for name in dict.fromkeys(composer.stage_inputs) if name != "X")
+    layer = dataclasses.replace(layer, facts=facts, closed_for=closed_for, boundaries=boundaries)
+    widths = {name: width for width, name in composer.sizes.items()}
+    params = tuple(a.name for a in layer.params)
+    return Model(spec, loss, input_size, layer, widths, params, tuple(composer.stages))
+
+
+def _chainable(record) -> bool:
+    """A layer that can be a stage: one input, or attention's additive mask besides (a model input)."""
+    inputs = record.layer().inputs
+    return len(inputs) == 1 or (len(inputs) == 2 and inputs[1].name == "mask" and "attention" in record.name)
+
+
+def _transformer_block(width: int) -> str:
+    """Pre-norm transformer block (issue 16): x + MHA(LN(x)), then h + W2 gelu(W1 LN(h)) with 4x hidden width."""
+    heads = 2 if width % 2 == 0 else 1
+    return (f"residual(layernorm > multihead-attention({heads}, {width // heads})) > "
+            f"residual(layernorm > affine({4 * width}) > gelu > affine({width}))")
+
+
+#: models with a name: --model transformer-block --input-size 8
+NAMED = {"transformer-block": _transformer_block}
+
+
+def _last_use(chain):
+    last = chain[-1]
+    return last if isinstance(last, Use) else None
+
+
+def _rename(text: str, names: Mapping) -> str:
+    return _IDENTIFIER.sub(lambda m: names.get(m.group(0), m.group(0)), text)
+
+
+class _Composer:
+    """Stage by stage: the renamed equations, the parameter and constant declarations, the sizes."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.sizes: dict = {}        # width -> size name
+        self.shapes = {"X": None}    # array -> (N, size name)
+        self.params, self.constants, self.lines, self.stages = [], [], [], []
+        self.count = 0
+        self.outputs, self.stage_inputs, self.extra_inputs = [], [], []
+
+    def size(self, width: int) -> str:
+        if width not in self.sizes:
+            if len(self.sizes) == len(_SIZES):
+                raise LayerSpecError(f"--model: more than {len(_SIZES)} different widths; use fewer")
+            self.sizes[width] = _SIZES[len(self.sizes)]
+        return self.sizes[width]
+
+    def error(self, message, column):
+        return ParseError(f"--model: {message}", self.spec, column)
+
+    def chain(self, chain, current, size):
+        self.shapes[current] = ("N", size)
+        for item in chain:
+            if isinstance(item, Residual):
+                branch = self.chain(item.chain, current, size)
+                if self.shapes[branch][1] != size:
+                    widths = {v: k for k, v in self.sizes.items()}
+                    raise self.error(f"the residual branch ends at width {widths[self.shapes[branch][1]]} but its "
+                                     f"input has width {widths[size]}; a residual branch must keep the width",
+                                     item.column)
+                current = self.stage(BY_NAME["add"], (), {"x": current, "r": branch}, item.column)
+            else:
+                record = self.record(item)
+                first = record.layer().inputs[0].name
+                current = self.stage(record, item.widths, {first: current}, item.column, item.name)
+            size = self.shapes[current][1]
+        return current
+
+    def record(self, use):
+        record = BY_NAME.get(use.name)
+        accepted = [name for name, r in BY_NAME.items() if _chainable(r)]
+        if record is None:
+            raise self.error(f"unknown layer {use.name!r}; accepted: {', '.join(accepted)}, residual(...)",
+                             use.column)
+        if not _chainable(record):
+            raise self.error(f"the layer {use.name!r} takes {len(record.layer().inputs)} inputs and cannot be a "
+                             f"stage of a chain; accepted: {', '.join(accepted)}, residual(...)", use.column)
+        return record
+
+    def stage(self, record, widths, inputs, column, written=None):
+        layer = record.layer()
+        self.count += 1
+        number = self.count
+        written = written or record.name
+        sizes = {}
+        for array in layer.inputs:
+            for size, model_size in zip(array.sizes, self.shapes.get(inputs.get(array.name), ())):
+                sizes[size] = model_size
+        extra = [a for a in layer.inputs if a.name not in inputs]      # an attention mask: a model input
+        for array in extra:
+            for size in array.sizes:
+                if size not in sizes:
+                    raise self.error(f"{written}: its input {array.name} has a size the chain does not fix", column)
+        free = [s for s in layer.sizes if s not in sizes]
+        if len(widths) != len(free):
+            if not free:
+                raise self.error(f"{written} takes no width (its output has the width of its input); write "
+                                 f"{written}", column)
+            if len(free) == 1:
+                raise self.error(f"{written} needs its output width, e.g. {written}(64)", column)
+            raise self.error(f"{written} needs {len(free)} widths (its sizes {', '.join(map(str, free))}), e.g. "
+                             f"{written}({', '.join(['2', '16', '8'][:len(free)])})", column)
+        for size, width in zip(free, widths):
+            sizes[size] = self.size(width)
+        names = {str(s): v for s, v in sizes.items()}
+        inputs = {**inputs, **{a.name: f"{a.name}{number}" for a in extra}}
+        for array in extra:
+            self.extra_inputs.append(f"{array.name}{number}[{', '.join(names[str(s)] for s in array.sizes)}]")
+        names.update(inputs)
+        for array in layer.params:
+            names[array.name] = f"{array.name}{number}"
+        for symbol in layer.constants:
+            names[str(symbol)] = f"{symbol}{number}"
+        letter = _OUTPUT_LETTER.get(record.name, "a")
+        for quantity in layer.quantities:
+            names[quantity] = f"{letter}{number}" if quantity in layer.outputs else f"{quantity}{number}"
+        for array in layer.params:
+            slots = ", ".join(names[str(s)] for s in array.sizes)
+            self.params.append(f"{names[array.name]}[{slots}]")
+        for symbol, value in layer.constants.items():
+            self.constants.append(f"{names[str(symbol)]} = {float(value)!r}")
+        self.lines.append(f"# stage {number}: {written}{f'({chr(44).join(map(str, widths))})' if widths else ''}")
+        for line in record.text.splitlines():
+            body = line.split("#", 1)[0].strip()
+            if not body or body.split()[0] in _KEYWORDS:
+                continue
+            self.lines.append(_rename(body, names))
+        (output,) = layer.outputs
+        out = names[output]
+        self.outputs.append(out)
+        self.stage_inputs.extend(v for k, v in inputs.items() if k not in {a.name for a in extra})
+        self.shapes[out] = tuple(names[str(s)] for s in layer.arrays[output].sizes)
+        arguments = ", ".join(inputs[a.name] for a in layer.inputs)
+        params = ", ".join(names[a.name] for a in layer.params)
+        self.stages.append(f"{out} = {written}({arguments}{'; ' + params if params else ''})")
+        return out
