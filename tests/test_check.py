@@ -227,3 +227,16 @@ def test_results_are_reproducible():
     a = check(r"\delta^L = a^L - y", NIELSEN_QUADRATIC, seed=3)
     b = check(r"\delta^L = a^L - y", NIELSEN_QUADRATIC, seed=3)
     assert a == b
+
+
+@pytest.mark.parametrize("formula, words, column", [
+    ("Theta1_grad(:, 2:end) = Delta1(:, 2:end)/m", "one whole column of a weight gradient", 11),
+    ("Theta1_grad(1, :) = Delta1(1, :)/m", "one whole column of a weight gradient", 11),
+    ("a2(:, 1) = sigmoid(z2)", "names no quantity", 0),
+])
+def test_octave_index_on_the_left_is_a_column_or_a_clear_error(formula, words, column):
+    # Theta1_grad(:, 1), the bias column, is read (tests/data/check_table.py); other indexing is named
+    with pytest.raises(ParseError) as info:
+        check(formula, NG_ML, notation="ng-ml")
+    assert words in info.value.message
+    assert info.value.column == column
