@@ -202,6 +202,9 @@ def _gradient_members(assessment, network, derivation, words, layer) -> Iterator
                                       lambda e: S.LayerArray("W", e.shape[0], e.shape[1], e.layer))
             if no_average:
                 value = _without_average(value)
+            if t.target.column is not None:    # one column X_{:,j} (Ng's j = 0 is the bias column)
+                first = int(t.target.column) - (0 if network.bias == "column" else 1)
+                value = value[:, first:first + 1]
             return value
         return build
 
