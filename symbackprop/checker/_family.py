@@ -224,7 +224,7 @@ def _gradient_members(assessment, network, derivation, words, layer) -> Iterator
     if mode == "mean" and quantity == "weight_gradient":
         yield (f"{name} averaged over the batch without the (λ/m) {weights} term (the L2 term is missing)",
                of("mean", lam=0))
-        if network.bias == "column":
+        if network.bias == "column" and assessment.target.column is None:   # a column: see _l2_on_bias
             yield (f"{name} with the L2 term applied to the bias column too (Ng regularises the columns j ≥ 1 "
                    f"only: write [zeros(...), Θ(:, 2:end)] or Θ̃)", of("mean", bias_regularised=True))
         yield (f"{name} with the data term summed, not averaged: the 1/m is missing", of("mean", no_average=True))

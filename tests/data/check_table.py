@@ -308,6 +308,10 @@ ROWS = (
     Row("ng-ml", "ex4", "Theta2_grad(:,1) = Delta2(:,1)/m + lambda/m*Theta2(:,1);", X,
         "ex4 2.5", ("L2 term", "not regularised")),
     Row("ng-ml", "ex4", "Theta1_grad(:, 1) = Delta1(:, 1)/m", C, "ex4 2.5 and the lecture's D_i0 = Δ_i0 / m"),
+    Row("ng-ml", "ex4-small", r"\frac{\partial J}{\partial \Theta^{(1)}_{:,0}} = \frac{1}{m}\Delta^{(1)}_{:,0}", C,
+        "the lecture's D_i0 = Δ_i0 / m, as a column slice of Δ"),
+    Row("ng-ml", "ex4-small", r"\frac{\partial J}{\partial \Theta^{(1)}_{:,0}} = \frac{1}{m}\Delta^{(1)}_{:,0} "
+        r"+ \frac{\lambda}{m}\Theta^{(1)}_{:,0}", X, "the lecture: D_i0 has no λ term", ("L2 term", "not regularised")),
     Row("ng-ml", "ex4", "Theta1_grad(:, 2) = Delta1(:, 2)/m", X, "ex4 2.5: the columns j ≥ 1 get (λ/m)Θ_ij",
         ("L2 term",)),
     Row("ng-ml", "ex4", "Theta1_grad(:, 2) = Delta1(:, 2)/m + (lambda/m)*Theta1(:, 2)", C, "ex4 2.5, j = 1"),
