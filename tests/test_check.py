@@ -227,3 +227,18 @@ def test_results_are_reproducible():
     a = check(r"\delta^L = a^L - y", NIELSEN_QUADRATIC, seed=3)
     b = check(r"\delta^L = a^L - y", NIELSEN_QUADRATIC, seed=3)
     assert a == b
+
+
+@pytest.mark.parametrize("formula, words, column", [
+    ("Theta1_grad(:, 2:end) = Delta1(:, 2:end)/m", "one whole column of a weight gradient", 11),
+    ("Theta1_grad(1, :) = Delta1(1, :)/m", "one whole column of a weight gradient", 11),
+    ("a2(:, 1) = sigmoid(z2)", "names no quantity", 0),
+    ("Theta1_grad(:, 7) = Delta1(:, 7)/m", "names the column j = 6, which this weight gradient does not have", 11),
+    (r"\frac{\partial J}{\partial \Theta^{(1)}_{:,6}} = \frac{1}{m} (d^{(2)})^T \mathbf{1}", "columns are j = 0..5", 0),
+])
+def test_octave_index_on_the_left_is_a_column_or_a_clear_error(formula, words, column):
+    # Theta1_grad(:, 1), the bias column, is read (tests/data/check_table.py); other indexing is named
+    with pytest.raises(ParseError) as info:
+        check(formula, NG_ML, notation="ng-ml")
+    assert words in info.value.message
+    assert info.value.column == column

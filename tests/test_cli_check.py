@@ -184,3 +184,17 @@ def setup_module():
 
 def teardown_module():
     assert not os.path.exists(SENTINEL)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--notation", "ng-dls", "db1 = np.sum(dZ1, axis=1, keepdims=True)/m + lambd/m*b1"],
+    ["--notation", "nielsen", "--loss", "quadratic", "--bias", "separate",
+     r"\frac{\partial C}{\partial b^l} = \delta^l + \frac{\lambda}{n} b^l"],
+    ["--notation", "ng-ml", "Theta1_grad(:, 1) = Delta1(:, 1)/m + (lambda/m)*Theta1(:, 1)"],
+])
+def test_l2_term_on_a_bias_gradient_is_named(capsys, argv):
+    # ex4 2.5, DLS course 2 week 1, Nielsen ch. 3 eq (88): the biases are not regularised
+    code = main(["check", "--layers", "5,4,3", *argv])
+    out, _ = capsys.readouterr()
+    assert code == 1
+    assert "L2 term" in out and "the biases are not regularised" in out

@@ -144,6 +144,14 @@ def _column_slice(target: Target, network, reader, formula) -> Target:
                            f"weight gradient, e.g. \\partial J / \\partial \\Theta^{{(l)}}_{{:,0}}", formula.lhs)
     if indices[1] == 0 and network.bias != "column":    # ng-ml writes a separate bias as the column j = 0
         return dataclasses.replace(target, quantity="bias_gradient", indices=())
+    layer = sp.sympify(target.layer, strict=True)
+    if layer.is_Integer and 2 <= int(layer) <= network.depth:
+        width = sp.sympify(network.sizes[int(layer) - 2], strict=True)
+        if width.is_Integer and int(indices[1]) > int(width):   # j = 0 (the bias column) .. s_l, or 1 .. n
+            columns = f"j = 0..{width} (0 is the bias column; Octave's X(:, 1)..X(:, {int(width) + 1}))" \
+                if network.bias == "column" else f"j = 1..{width}"
+            raise reader.error(f"{target.written!r} names the column j = {indices[1]}, which this weight gradient "
+                               f"does not have: its columns are {columns}", formula.lhs)
     return dataclasses.replace(target, indices=(), column=indices[1])
 
 

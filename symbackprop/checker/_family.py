@@ -202,6 +202,9 @@ def _gradient_members(assessment, network, derivation, words, layer) -> Iterator
                                       lambda e: S.LayerArray("W", e.shape[0], e.shape[1], e.layer))
             if no_average:
                 value = _without_average(value)
+            if t.target.column is not None:    # one column X_{:,j} (Ng's j = 0 is the bias column)
+                first = int(t.target.column) - (0 if network.bias == "column" else 1)
+                value = value[:, first:first + 1]
             return value
         return build
 
@@ -221,19 +224,45 @@ def _gradient_members(assessment, network, derivation, words, layer) -> Iterator
     if mode == "mean" and quantity == "weight_gradient":
         yield (f"{name} averaged over the batch without the (λ/m) {weights} term (the L2 term is missing)",
                of("mean", lam=0))
-        if network.bias == "column":
+        if network.bias == "column" and assessment.target.column is None:   # a column: see _l2_on_bias
             yield (f"{name} with the L2 term applied to the bias column too (Ng regularises the columns j ≥ 1 "
                    f"only: write [zeros(...), Θ(:, 2:end)] or Θ̃)", of("mean", bias_regularised=True))
         yield (f"{name} with the data term summed, not averaged: the 1/m is missing", of("mean", no_average=True))
         yield (f"m times {name} averaged over the batch: the 1/m is missing from both terms",
                lambda t: MatMul(S.m, expected(derivation, dataclasses.replace(t.target, mode="mean"))))
-    if mode in ("mean", "mean0") and quantity == "bias_gradient" and network.bias == "separate":
-        bias = words.bias(layer)
+    yield from _l2_on_bias(assessment, network, words, name, layer)
 
-        def with_l2(t):
-            b = S.LayerArray("b", S.width[int(t.target.layer)], 1, int(t.target.layer))
-            return MatAdd(expected(derivation, dataclasses.replace(t.target, mode="mean")), MatMul(S.lam / S.m, b))
-        yield (f"{name} with the L2 term (λ/m) {bias} added: the biases are not regularised", with_l2)
+
+def _l2_on_bias(assessment, network, words, name, layer) -> Iterator[Member]:
+    """A bias gradient (or Ng's bias column) with an L2 term added: no textbook regularises the biases.
+
+    The term is added to the very quantity the formula is compared with, in its mode: (λ/m) b for a mean
+    over the batch (Ng, DLS, Nielsen's λ/n), λ b for one example under J = L + λΩ (Goodfellow), and
+    both tried for one example, where the texts differ."""
+    target = assessment.target
+    bias_column = target.quantity == "weight_gradient" and target.column is not None \
+        and network.bias == "column" and int(target.column) == 0
+    if target.quantity != "bias_gradient" and not bias_column:
+        return
+    if bias_column:
+        name = f"{name}_{{:,0}}"
+    scales = {"mean": [S.lam / S.m], "mean0": [S.lam / S.m], "sum": [S.lam],
+              "example": [S.lam / S.m, S.lam], "example+reg": [S.lam / S.m, S.lam]}.get(target.mode, [])
+    bias = f"{words.weight(layer)}'s bias column" if network.bias == "column" and words.convention.name == "ng-ml" \
+        else words.bias(layer)
+
+    def with_l2(scale):
+        def build(t):
+            at = int(t.target.layer)
+            if network.bias == "column":    # Ng's bias: column 0 of Θ
+                b = S.LayerArray("W", S.width[at], S.width[at - 1] + 1, at)[:, :1]
+            else:
+                b = S.LayerArray("b", S.width[at], 1, at)
+            return MatAdd(t.expected, MatMul(scale, b))
+        return build
+    for scale in scales:
+        term = f"({words.text(scale)})" if scale != S.lam else "λ"
+        yield (f"{name} with the L2 term {term} {bias} added: the biases are not regularised", with_l2(scale))
 
 
 def _without_average(value):

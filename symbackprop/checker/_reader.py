@@ -264,9 +264,15 @@ class RhsReader:
         if len(indices) != 2:
             raise self.error(f"{letter} has two indices (row, column), {text_of(node)!r} has {len(indices)}", node)
         row, col = indices
+        first = 0 if self.ctx.bias_column else 1
+        if row == _SLICE and isinstance(col, sp.Integer):      # Δ_{:,0}: a whole column (Ng's bias column)
+            width = sp.sympify(value.shape[1], strict=True)
+            if col < first or (width.is_Integer and col - first >= int(width)):
+                raise self.error(f"{text_of(node)!r}: column {col} is not a column of {letter}", node)
+            return value[:, int(col) - first:int(col) - first + 1]
         self.note_range(row, S.width[layer], node)
         self.note_range(col, S.width[layer - 1], node)
-        return value[row - 1, col - (0 if self.ctx.bias_column else 1)]
+        return value[row - 1, col - first]
 
     def unknown(self, name: str) -> str:
         conv = self.convention

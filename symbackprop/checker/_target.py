@@ -101,6 +101,32 @@ class FormulaReader:
     def target(self) -> Target:
         lhs = strip_groups(self.formula.lhs)
         written = self.text[: self.formula.equals_column].strip()
+        if isinstance(lhs, A.Index):
+            return self.column_target(lhs, written)
+        return self.named_target(lhs, written)
+
+    def column_target(self, lhs: A.Index, written: str) -> Target:
+        """Octave's ``Theta1_grad(:, 1)`` (1-based): one column of a weight gradient, read as the LaTeX
+        ∂J/∂Θ^(l)_{:,j} with j = k - 1 (Ng's column 1 is the bias column j = 0)."""
+        items, stack = [], [lhs.indices]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, A.Binary) and item.op == ",":
+                stack += [item.right, item.left]
+            else:
+                items.append(strip_groups(item))
+        column = items[1] if len(items) == 2 else None
+        if not (isinstance(items[0], A.Name) and items[0].name == ":" and isinstance(column, A.Number)
+                and column.text.isdigit() and int(column.text) >= 1):
+            raise self.error(f"cannot read the index in {written!r} on the left-hand side: one whole column of "
+                             f"a weight gradient is read, e.g. Theta1_grad(:, 1) (the bias column)", lhs)
+        base = self.named_target(strip_groups(lhs.base), written)
+        if base.quantity != "weight_gradient" or base.indices:
+            raise self.error(f"{written!r}: only a column of a weight gradient (Theta1_grad, D, Delta) is "
+                             f"read on the left-hand side", lhs)
+        return dataclasses.replace(base, indices=(sp.Symbol(":", integer=True), sp.Integer(int(column.text) - 1)))
+
+    def named_target(self, lhs: A.Node, written: str) -> Target:
         conv = self.convention
         if isinstance(lhs, A.Nabla) and lhs.operand is None and lhs.sup is not None:
             # \nabla^{(l)}_{ij}: the gradient of the weight matrix the layer index names, one example

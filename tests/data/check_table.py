@@ -15,7 +15,10 @@ symbackprop's output:
 * ``nielsen-ch2``, ``nielsen-ch3``: Nielsen, Neural Networks and Deep Learning, BP1-BP4 (ch. 2),
   the cross-entropy and softmax results and L2 regularisation C = C_0 + λ/(2n) Σ w², eqs (85)-(88) (ch. 3).
 * ``goodfellow-6.5``: Goodfellow, Bengio, Courville, Deep Learning, algorithm 6.4.
-* ``bishop-5.3``: Bishop, PRML, equations (5.53), (5.54), (5.56).
+* ``bishop-5.3``: Bishop, PRML, equations (5.53), (5.54), (5.56). ``bishop-5.5.1``: the weight-decay
+  regulariser (5.121) sums the weights of each layer, "biases are excluded from the summations".
+* ``goodfellow-7.1``: Deep Learning section 7.1: the norm penalty Ω "penalizes only the weights of the affine
+  transformation at each layer and leaves the biases unregularized".
 * ``elu``: Clevert, Unterthiner, Hochreiter, "Fast and accurate deep network learning by exponential linear
   units" (2016), eq. (2): f'(z) = 1 if z > 0, α e^z if z ≤ 0. ``leaky``: Maas, Hannun, Ng, "Rectifier
   nonlinearities improve neural network acoustic models" (2013): f'(z) = 1 if z > 0, α otherwise. Either
@@ -58,6 +61,8 @@ NETWORKS = {
     "ex4-elu": dict(sizes=(5, 4, 3), hidden="elu:alpha=0.5", output="sigmoid", loss="cross-entropy", l2=1,
                     bias="column"),
     "leaky": dict(sizes=(5, 4, 3, 1), hidden="leaky-relu:alpha=0.2", output="sigmoid", loss="cross-entropy"),
+    # bishop-5.5.1: the same network with weight decay
+    "bishop-l2": dict(sizes=(5, 4, 3), hidden="tanh", output="identity", loss="quadratic", l2=0.5),
     "bishop-elu": dict(sizes=(5, 4, 3), hidden="elu:alpha=0.5", output="identity", loss="quadratic"),
 }
 
@@ -274,4 +279,42 @@ ROWS = (
         r"+ \frac{\lambda}{n} w^l", C, "nielsen-ch3 eq (87) with ∂C_0/∂w written out over the examples"),
     Row("nielsen", "nielsen-l2", r"\frac{\partial C}{\partial w^l} = \frac{1}{n}\sum_x \delta^{x,l} (a^{x,l-1})^T", X,
         "nielsen-ch3 eq (87): the (λ/n) w term of the regularised cost", ("L2",)),
+    # --- an L2 term added to a bias gradient: no text regularises the biases (ex4 2.5: "you should not be
+    # regularizing the first column of Θ(l)"; dls-c2w1: db3 has no lambd term; nielsen-ch3 eq (88);
+    # goodfellow-7.1; bishop-5.5.1) ------------------------------------------------------------------------
+    Row("ng-dls", "ex4", "db1 = np.sum(dZ1, axis=1, keepdims=True)/m + lambd/m*b1", X,
+        "dls-c2w1: db is not regularised (here on ex4's bias-column network, b1 its bias column)",
+        ("L2 term", "not regularised")),
+    Row("ng-dls", "ex4", "db1 = np.sum(dZ1, axis=1, keepdims=True)/m", C, "dls-c1w4 linear_backward, ex4's network"),
+    Row("ng-dls", "reg", r"db^{[l]} = \frac{1}{m} dZ^{[l]} \mathbf{1} + \frac{\lambda}{m} b^{[l]}", X,
+        "dls-c2w1: db^[l] = (1/m) Σ_columns dZ^[l], no lambd term", ("L2 term", "not regularised")),
+    Row("ng-dls", "reg", r"db^{[2]} = \frac{1}{m} \sum_{i=1}^{m} dZ^{[2](i)} + \frac{\lambda}{m} b^{[2]}", X,
+        "dls-c2w1: db2 is not regularised", ("L2 term", "not regularised")),
+    Row("nielsen", "nielsen-l2", r"\frac{\partial C}{\partial b^l} = \delta^l + \frac{\lambda}{n} b^l", X,
+        "nielsen-ch3 eq (88): ∂C/∂b = ∂C_0/∂b, the biases are not regularised", ("L2 term", "not regularised")),
+    Row("nielsen", "nielsen-l2", r"\frac{\partial C}{\partial b^l_j} = \delta^l_j + \frac{\lambda}{n} b^l_j", X,
+        "nielsen-ch3 eq (88), one bias", ("L2 term", "not regularised")),
+    Row("goodfellow", "goodfellow", r"\nabla_{b^{(k)}} J = g^{(k)} + \lambda b^{(k)}", X,
+        "goodfellow-7.1: Ω leaves the biases unregularised, so ∇_b J = g (alg. 6.4)", ("L2 term", "not regularised")),
+    Row("goodfellow", "goodfellow", r"\nabla_{b^{(k)}} J = \frac{1}{m} G^{(k)T} \mathbf{1} + \frac{\lambda}{m} b^{(k)}", X,
+        "goodfellow-7.1 over a batch of m", ("L2 term", "not regularised")),
+    Row("bishop", "bishop-l2", r"\frac{\partial E_n}{\partial b_j} = \delta_j + \lambda b_j", X,
+        "bishop-5.5.1: (5.121) excludes the biases; ∂E_n/∂b_j = δ_j", ("L2 term", "not regularised")),
+    Row("bishop", "bishop-l2", r"\frac{\partial E}{\partial b^{(l)}} = \frac{1}{m} (\Delta^{(l)})^T \mathbf{1} "
+        r"+ \frac{\lambda}{m} b^{(l)}", X, "bishop-5.5.1 over a batch", ("L2 term", "not regularised")),
+    Row("bishop", "bishop-l2", r"\frac{\partial E_n}{\partial b_j} = \delta_j", C, "bishop-5.3 (5.56) with bias unit z_0 = 1"),
+    Row("ng-ml", "ex4", "Theta1_grad(:, 1) = Delta1(:, 1)/m + (lambda/m)*Theta1(:, 1)", X,
+        "ex4 2.5: the first column of Θ(l) (the bias) is not regularised", ("L2 term", "not regularised")),
+    Row("ng-ml", "ex4", "Theta2_grad(:,1) = Delta2(:,1)/m + lambda/m*Theta2(:,1);", X,
+        "ex4 2.5", ("L2 term", "not regularised")),
+    Row("ng-ml", "ex4", "Theta1_grad(:, 1) = Delta1(:, 1)/m", C, "ex4 2.5 and the lecture's D_i0 = Δ_i0 / m"),
+    Row("ng-ml", "ex4-small", r"\frac{\partial J}{\partial \Theta^{(1)}_{:,0}} = \frac{1}{m}\Delta^{(1)}_{:,0}", C,
+        "the lecture's D_i0 = Δ_i0 / m, as a column slice of Δ"),
+    Row("ng-ml", "ex4-small", r"\frac{\partial J}{\partial \Theta^{(1)}_{:,0}} = \frac{1}{m}\Delta^{(1)}_{:,0} "
+        r"+ \frac{\lambda}{m}\Theta^{(1)}_{:,0}", X, "the lecture: D_i0 has no λ term", ("L2 term", "not regularised")),
+    Row("ng-ml", "ex4", "Theta1_grad(:, 2) = Delta1(:, 2)/m", X, "ex4 2.5: the columns j ≥ 1 get (λ/m)Θ_ij",
+        ("L2 term",)),
+    Row("ng-ml", "ex4", "Theta1_grad(:, 2) = Delta1(:, 2)/m + (lambda/m)*Theta1(:, 2)", C, "ex4 2.5, j = 1"),
+    Row("ng-ml", "ex4-small", r"\frac{\partial J}{\partial \Theta^{(1)}_{:,0}} = \frac{1}{m} (d^{(2)})^T \mathbf{1} "
+        r"+ \frac{\lambda}{m}\Theta^{(1)}_{:,0}", X, "the lecture's D_i0 = Δ_i0 / m", ("L2 term", "not regularised")),
 )
