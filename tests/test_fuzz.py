@@ -57,7 +57,7 @@ def _through_everything(hidden: str, output: str, loss: str, formula: str):
 
 
 # No shrinking phase: one run of the pipeline takes seconds, and an unshrunk case is readable here.
-@pytest.mark.xfail(strict=False, reason="known open (issue 18): sign, DiracDelta, g' = 0, constant arrays and the erfc fit are fixed (tests/test_robustness_jumps.py); random nested max/min still take 5-15 s CPU each through check's neighbour derivations, and a run of the 12 examples was stopped after 5 CPU minutes on the shared machine")
+@pytest.mark.xfail(run=False, reason="not run: it would only reach the 300 s test timeout; known open (issue 18): sign, DiracDelta, g' = 0, constant arrays and the erfc fit are fixed (tests/test_robustness_jumps.py); random nested max/min still take 5-15 s CPU each through check's neighbour derivations, and a run of the 12 examples was stopped after 5 CPU minutes on the shared machine")
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(st.data())
