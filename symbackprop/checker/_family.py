@@ -74,7 +74,7 @@ Member = tuple[str, Callable[[Trial], object]]
 def members(assessment: Assessment, network, derivation, words: Words) -> Iterator[Member]:
     quantity = assessment.trials[0].target.quantity if assessment.trials else None
     layer = assessment.target.layer if assessment.target.quantity != "delta" or quantity != "output_delta" \
-        else (S.L if S.l in sp.sympify(assessment.target.layer).free_symbols else assessment.target.layer)
+        else (S.L if S.l in sp.sympify(assessment.target.layer, strict=True).free_symbols else assessment.target.layer)
     yield ("the negative of the correct formula: a sign error", lambda t: MatMul(-1, t.expected))
     if quantity == "output_delta":
         yield from _output_members(network, derivation, words, layer)
