@@ -38,6 +38,9 @@ class Rule(str, Enum):
     REWRITE = "written in the forward quantities"         #: layers: x - μ = x̂ √(var + ε)
     CLOSED_FORM = "closed form"                           #: layers: a common factor taken out (CS231n's alt form)
     COUPLING = "normaliser's Jacobian contracted"          #: layers: dS = A ⊙ (dA − rowsum(A ⊙ dA)) (softmax)
+    WINDOW = "shifted deltas solved, window limits kept"   #: layers: i = a + P − pS, with [0 ≤ a + P − pS ≤ K − 1]
+    DILATION = "upstream gradient dilated by the stride"   #: layers: dy with S − 1 zeros between entries
+    FLIP = "full convolution with the flipped kernel"      #: layers: W[a − p] is W flipped, read at a window
 
 
 @dataclass(frozen=True)
