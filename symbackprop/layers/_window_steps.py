@@ -36,12 +36,13 @@ class WindowMixin:
             return indices
         taken = {str(s) for i in indices for s in sp.sympify(i).free_symbols}
         taken |= {str(s) for d in self.layer.definitions for s in C.all_symbols(d.rhs) | set(d.indices)}
-        out, preferred = [], iter("hwvzg")
+        out = []
         for index in indices:
             if isinstance(index, sp.Symbol):
                 out.append(index)
                 continue
-            new = C.fresh(taken, next(preferred, ""))
+            new = C.index(next((x for x in "hwabrsvz" if x not in taken), "")) if any(
+                x not in taken for x in "hwabrsvz") else C.fresh(taken)
             taken.add(str(new))
             out.append(new)
         return tuple(out)
@@ -56,7 +57,7 @@ class WindowMixin:
                   "the index solved from the delta; the sum's limits become an Iverson bracket [lo ≤ · ≤ hi] on "
                   "the solved value, kept")
         terms = [_flatten(term) for term in sp.Add.make_args(solved)]
-        if not all(terms):
+        if any(term is None for term in terms):
             return solved
         dilated, auxiliary = [], []
         for position, (body, limits) in enumerate(terms):
@@ -141,22 +142,26 @@ def _dilation(name, source, strides, layer):
 
 
 def _flatten(term):
-    """(body, limits) of a term that is a product of a coefficient and nested sums, or None."""
-    coefficient, rest = [], []
-    for factor in sp.Mul.make_args(term):
-        (rest if isinstance(factor, sp.Sum) else coefficient).append(factor)
-    if len(rest) != 1:
-        return None
-    body, limits = rest[0], []
-    while isinstance(body, sp.Sum):
-        limits = list(body.limits) + limits
-        body = body.function
-    inner = []
-    for factor in sp.Mul.make_args(body):
-        if isinstance(factor, sp.Sum):
+    """(body, limits) of a product of factors and sums (nested anyhow) as one sum over all its bound indices;
+    None when a sum sits inside something other than a product (bound indices are distinct, from the
+    engine's renaming, so Σ_h (A Σ_w B) is Σ_h Σ_w A B)."""
+    if isinstance(term, sp.Sum):
+        inner = _flatten(term.function)
+        if inner is None:
             return None
-        inner.append(factor)
-    return sp.Mul(*coefficient, *inner), limits
+        return inner[0], inner[1] + list(term.limits)
+    if isinstance(term, sp.Mul):
+        body, limits = [], []
+        for factor in term.args:
+            inner = _flatten(factor)
+            if inner is None:
+                return None
+            body.append(inner[0])
+            limits += inner[1]
+        return sp.Mul(*body), limits
+    if term.has(sp.Sum):
+        return None
+    return term, []
 
 
 def _flip(body, limits):

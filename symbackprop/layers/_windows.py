@@ -136,6 +136,9 @@ def declared_ranges(builder, ranges) -> dict:
     """``p in Ho``: index name -> [size symbol, Where]."""
     found = {}
     for index, size, where in ranges:
+        if size in builder.constants:
+            found[index] = [integer_constant(builder, size, where), where]
+            continue
         if size not in builder.sizes:
             raise where.error(f"undefined size {size} after 'in'; sizes: {', '.join(builder.sizes)}", LayerSpecError)
         found[index] = [builder.sizes[size], where]
