@@ -21,6 +21,10 @@ def add_layer_options(parser) -> None:
                              "'affine(64) > batchnorm > relu > affine(10) > softmax' (docs/models.md)")
     group.add_argument("--input-size", dest="input_size", metavar="N",
                        help="the width of each example the --model reads, e.g. 32")
+    group.add_argument("--stride", metavar="S", help="--layer conv2d or avgpool: the stride (default 1 for conv2d, "
+                       "the window size for avgpool)")
+    group.add_argument("--pad", metavar="P", help="--layer conv2d: the zero padding on each spatial side (default 0)")
+    group.add_argument("--window", metavar="K", help="--layer avgpool: the window size K x K (default 2)")
 
 
 def wants_model(args) -> bool:
@@ -41,6 +45,11 @@ def model_from_args(args):
     return build_model(args.model, args.loss, int(text))
 
 
+def _given(option) -> bool:
+    import sys
+    return any(arg == option or arg.startswith(option + "=") for arg in sys.argv[1:])
+
+
 def wants_layer(args) -> bool:
     return bool(getattr(args, "layer", None) or getattr(args, "layer_def", None))
 
@@ -48,6 +57,19 @@ def wants_layer(args) -> bool:
 def layer_from_args(args):
     """The Layer the options name; errors say which option and where in the file."""
     from ..layers import Layer, layer_record
+    from ..layers._window_records import NAMES, window_record
+    if args.layer in NAMES:        # a window layer: its stride, padding and layout (--notation ng-dls | cs231n)
+        from .check import DEFAULT
+        layout = getattr(args, "notation", None)
+        if layout == DEFAULT and not _given("--notation"):
+            layout = None                  # check's default notation: the layer's own (ng-dls) names
+        if layout is not None and layout not in ("ng-dls", "cs231n"):
+            raise LayerSpecError(f"--notation {layout}: {args.layer} is written in the layout ng-dls or cs231n")
+        args.window_layout = layout or "ng-dls"
+        return window_record(args.layer, args.stride, args.pad, args.window, layout).layer()
+    for option in ("stride", "pad", "window"):
+        if getattr(args, option, None) is not None:
+            raise LayerSpecError(f"--{option} applies to --layer conv2d or avgpool only")
     if args.layer:
         return layer_record(args.layer).layer()
     path = Path(args.layer_def)

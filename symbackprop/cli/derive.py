@@ -44,7 +44,7 @@ def run(args) -> int:
         from ..layers import derive_layer
         from ..rendering.layer import render_layer
         layer = layer_from_args(args)
-        if args.notation is not None:       # a course's names around the layer (cs231n: out, dout)
+        if args.notation is not None and getattr(args, "window_layout", None) is None:   # cs231n: out, dout
             from ..rendering.layer_notations import layer_notation
             layer = layer_notation(args.notation).apply(layer)
         write(render_layer(derive_layer(layer), args.format), args.output_file)

@@ -29,6 +29,9 @@ def add_parser(subparsers, network_parent) -> None:
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE", required=True,
                         help="the module to write, e.g. grad.py")
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    parser.add_argument("--notation", default=None, metavar="NAME",
+                        help="--layer conv2d or avgpool: the course layout, ng-dls (channels last, A_prev, W, b) or "
+                             "cs231n (channels first, x, w, b)")
     add_layer_options(parser)
     parser.set_defaults(run=run)
 

@@ -1,0 +1,310 @@
+"""Convolution and pooling on the layer language: index arithmetic, padding and window sizes; the derived
+backward pass (shifted deltas solved with their window limits, the dilated upstream gradient, the flipped
+kernel) against sympy.diff of a small conv written out entry by entry; the exported module against torch
+autograd (F.conv2d, F.avg_pool2d, float64), central differences and the Deep Learning Specialization's
+published conv_backward check."""
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symbackprop as sb
+from symbackprop.derivation import Rule
+from symbackprop.export._layer_module import layer_module, layer_source
+from symbackprop.layers import Layer, derive_layer, window_record
+from symbackprop.layers._windows import InRange
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONV = """\
+input  x[N, H pad P, V pad P, C]
+param  W[K, K, C, F], b[F]
+const  S = {S}, P = {P}
+size   Ho = (H + 2*P - K)/S + 1, Vo = (V + 2*P - K)/S + 1
+y[n, p in Ho, q in Vo, f] = sum(x[n, p*S + i - P, q*S + j - P, c] * W[i, j, c, f], i, j, c) + b[f]
+output y
+"""
+
+
+# ---- the language -------------------------------------------------------------------------------------
+
+def test_index_arithmetic_padding_and_sizes_are_read():
+    layer = Layer.parse(CONV.format(S=2, P=1))
+    (definition,) = layer.definitions
+    n, p, q, i, j, c = (sp.Symbol(s, integer=True) for s in "npqijc")
+    refs = {r.base.label.name: r for r in definition.rhs.atoms(sp.Indexed)}
+    assert refs["x"].indices == (n, 2 * p + i - 1, 2 * q + j - 1, c)
+    assert layer.arrays["x"].pads == (None, 1, 1, None)
+    H, K = (sp.Symbol(s, integer=True, positive=True) for s in "HK")
+    Ho = sp.Symbol("Ho", integer=True, positive=True)
+    assert sp.expand(layer.derived_sizes[Ho] - (sp.floor((H + 2 - K) / 2) + 1)) == 0
+    assert layer.arrays["y"].sizes[1] == Ho
+
+
+def test_mean_over_a_window_divides_by_its_size():
+    layer = window_record("avgpool", size=3, stride=2).layer()
+    rhs = layer.definitions[0].rhs
+    assert rhs.has(sp.Sum) and sp.Rational(1, 9) in sp.Mul.make_args(rhs)
+
+
+BAD = [
+    ("input x[N, D]\ny[n, d] = x[n + 1, d]\noutput y", "declare what such reads are", 2, "x[n + 1, d]"),
+    ("input x[N, D pad 1]\ny[n, d] = x[n, d*d]\noutput y", "is not affine in d", 2, None),
+    ("input x[N, D pad 1]\nparam w[K]\ny[n, p] = sum(x[n, p + i] * w[i], i)\noutput y",
+     "index p appears only in index arithmetic", 3, None),
+    ("input x[N, D pad Q]\ny[n, d] = x[n, d]\noutput y", "undefined constant Q after 'pad'", 1, None),
+    ("input x[N, D pad 1]\nconst S = 1.5\ny[n, d] = x[n, d*S]\noutput y", "must be a whole number", 3, None),
+    ("input x[N, D pad 0]\ny[n, p in Q] = x[n, p]\noutput y", "undefined size Q after 'in'", 2, None),
+    ("input x[N, D]\ny[n] = max(x[n, d], d)\noutput y", "max over a window is not supported yet", 2, None),
+    ("input x[N, D]\nsize E = D / Z\ny[n, d] = x[n, d]\noutput y", "undefined size Z", 2, None),
+]
+
+
+@pytest.mark.parametrize("text, message, line, _", BAD)
+def test_misuse_is_a_clear_error_with_line_and_caret(text, message, line, _):
+    with pytest.raises(sb.LayerSpecError) as info:
+        Layer.parse(text)
+    assert message in str(info.value)
+    assert str(info.value).startswith(f"line {line}:")
+    assert "^" in str(info.value)
+
+
+def test_cli_layer_def_misuse_exits_2_without_traceback(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text(BAD[0][0])
+    process = subprocess.run([sys.executable, "-m", "symbackprop", "derive", "--layer-def", str(bad)],
+                             capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)}, timeout=120)
+    assert process.returncode == 2 and "Traceback" not in process.stderr
+    assert "pad" in process.stderr and "^" in process.stderr
+
+
+# ---- the derivation -----------------------------------------------------------------------------------
+
+def _rules(derivation, name):
+    return [step.rule for step in derivation.steps_for(name)]
+
+
+def test_stride_1_reaches_the_full_convolution_with_the_flipped_kernel():
+    derivation = derive_layer(Layer.parse(CONV.format(S=1, P=0)))
+    rules = _rules(derivation, "x")
+    assert rules == [Rule.CHAIN_RULE, Rule.KRONECKER, Rule.WINDOW, Rule.FLIP]
+    window = derivation.steps_for("x")[2].statement.rhs
+    brackets = window.atoms(InRange)
+    assert len(brackets) == 2              # the window limits, kept as Iverson brackets
+    # the p − h pattern the flip is found from: W read at h − p
+    assert any(sp.expand(ref.indices[0]).coeff(sp.Symbol("p", integer=True)) == -1
+               for ref in window.atoms(sp.Indexed) if ref.base.label.name == "W")
+    final = derivation.gradient("x").final
+    assert {str(ref.indices[0]) for ref in final.atoms(sp.Indexed) if ref.base.label.name == "W"} == {"K - u - 1"}
+    assert final.atoms(InRange)           # dy's own range stays explicit, as a bracket on its read
+
+
+def test_stride_2_dilates_the_upstream_gradient_first():
+    derivation = derive_layer(Layer.parse(CONV.format(S=2, P=1)))
+    assert _rules(derivation, "x") == [Rule.CHAIN_RULE, Rule.KRONECKER, Rule.WINDOW, Rule.DILATION,
+                                       Rule.DILATION, Rule.FLIP]
+    (auxiliary,) = derivation.gradient("x").auxiliary
+    assert auxiliary[0] == "dy_dil"
+    assert derivation.gradient("W").final.has(sp.IndexedBase("x", real=True))     # correlation of x with dy
+    assert not derivation.gradient("b").final.atoms(sp.KroneckerDelta)
+
+
+def test_derivation_is_flat_in_image_size_and_channels():
+    layer = Layer.parse(CONV.format(S=1, P=1))
+    assert {str(s) for s in layer.sizes} >= {"N", "H", "V", "C", "K", "F"}   # symbols, never numbers
+
+
+def _evaluate(expr, sizes, values):
+    """An index expression at concrete sizes: sums expanded, reads outside an array's range zero (padding)."""
+    expr = expr.xreplace({sp.Symbol(k, integer=True, positive=True): v for k, v in sizes.items()})
+
+    def read(ref):
+        array = values[ref.base.label.name]
+        index = tuple(int(i) for i in ref.indices)
+        inside = all(0 <= k < s for k, s in zip(index, array.shape))
+        return sp.Rational(array[index]) if inside else sp.Integer(0)
+
+    expanded = expr.doit()
+    return expanded.replace(lambda e: isinstance(e, sp.Indexed) and all(i.is_Integer for i in e.indices), read)
+
+
+@pytest.mark.parametrize("S, P", [(1, 0), (1, 1), (2, 0), (2, 1)])
+def test_derived_gradients_equal_sympy_diff_of_a_small_conv(S, P):
+    """1 example, a 4x4 image, 2 channels in, 2 filters of 2x2: the cost Σ y·G written out entry by entry
+    (zero padding by hand), differentiated by sympy.diff; the derived index forms evaluated at the same point."""
+    N, H, V, C, K, F = 1, 4, 4, 2, 2, 2
+    Ho, Vo = (H + 2 * P - K) // S + 1, (V + 2 * P - K) // S + 1
+    rng = np.random.default_rng(S * 10 + P)
+    xs, ws = sp.symbols(f"x0:{N * H * V * C}"), sp.symbols(f"w0:{K * K * C * F}")
+    x, w = sp.Array(xs, (N, H, V, C)), sp.Array(ws, (K, K, C, F))
+    b = sp.symbols(f"b0:{F}")
+    G = rng.integers(-3, 4, (N, Ho, Vo, F))
+
+    def xpad(n, r, s, c):
+        return x[n, r, s, c] if 0 <= r < H and 0 <= s < V else 0
+
+    cost = sum(G[n, p, q, f] * (sum(xpad(n, p * S + i - P, q * S + j - P, c) * w[i, j, c, f]
+                                    for i in range(K) for j in range(K) for c in range(C)) + b[f])
+               for n, p, q, f in itertools.product(range(N), range(Ho), range(Vo), range(F)))
+    point = {s: sp.Rational(int(rng.integers(-9, 10)), 7) for s in [*xs, *ws, *b]}
+    values = {"x": np.array([[[[point[x[n, r, s, c]] for c in range(C)] for s in range(V)] for r in range(H)]
+                             for n in range(N)], dtype=object),
+              "W": np.array([[[[point[w[i, j, c, f]] for f in range(F)] for c in range(C)] for j in range(K)]
+                             for i in range(K)], dtype=object),
+              "b": np.array([point[v] for v in b], dtype=object), "dy": G.astype(object)}
+    derivation = derive_layer(Layer.parse(CONV.format(S=S, P=P)))
+    sizes = {"N": N, "H": H, "V": V, "C": C, "K": K, "F": F, "Ho": Ho, "Vo": Vo}
+    for record in derivation.gradient("x").auxiliary:      # the dilated dy, from its own definition
+        name, dims, definition, shape = record[:4]
+        concrete = tuple(int(sp.sympify(s).xreplace({sp.Symbol(k, integer=True, positive=True): v
+                                                     for k, v in sizes.items()})) for s in shape)
+        table = np.empty(concrete, dtype=object)
+        for index in itertools.product(*map(range, concrete)):
+            table[index] = _evaluate(definition.xreplace(dict(zip(dims, index))), sizes, values)
+        values[name] = table
+    for array, symbols in (("x", x), ("W", w)):
+        gradient = derivation.gradient(array)
+        points = [(0, 0, 0, 0), (0, 1, 2, 1), (0, 3, 1, 0), (0, 3, 3, 1)] if array == "x" else \
+            [(0, 0, 0, 0), (1, 0, 1, 1), (1, 1, 0, 1)]
+        for index in points:
+            expected = sp.diff(cost, symbols[index]).xreplace(point)
+            found = _evaluate(gradient.final.xreplace(dict(zip(gradient.indices, index))), sizes, values)
+            assert found == expected, (array, index)
+    gradient = derivation.gradient("b")
+    for f in range(F):
+        assert _evaluate(gradient.final.xreplace({gradient.indices[0]: f}), sizes, values) == sp.diff(cost, b[f])
+
+
+# ---- the export ---------------------------------------------------------------------------------------
+
+torch = pytest.importorskip("torch")
+Fn = torch.nn.functional
+
+
+def _relative(found, expected):
+    return np.max(np.abs(found - expected)) / max(np.max(np.abs(expected)), 1e-300)
+
+
+def _against_torch(record, values, torch_forward):
+    module = layer_module(derive_layer(record.layer()))
+    out, cache = module.forward(*values)
+    tensors = [torch.tensor(v, requires_grad=True) for v in values]
+    expected = torch_forward(*tensors)
+    assert out.shape == tuple(expected.shape)
+    assert _relative(out, expected.detach().numpy()) < 1e-12
+    dout = np.random.default_rng(5).standard_normal(out.shape)
+    (expected * torch.tensor(dout)).sum().backward()
+    grads = module.backward(dout, cache)
+    for found, tensor in zip(grads, tensors):
+        assert found.shape == tensor.shape
+        assert _relative(found, tensor.grad.numpy()) < 1e-10
+    return module
+
+
+CASES = [  # layout, stride, pad, image height, width, kernel
+    ("ng-dls", 1, 0, 5, 6, 3), ("ng-dls", 2, 1, 7, 7, 3), ("ng-dls", 2, 2, 4, 4, 2), ("ng-dls", 1, 2, 6, 5, 2),
+    ("cs231n", 1, 1, 6, 6, 3), ("cs231n", 2, 0, 8, 7, 3), ("cs231n", 2, 2, 5, 6, 2), ("cs231n", 3, 1, 9, 8, 2),
+]
+
+
+@pytest.mark.parametrize("layout, stride, pad, H, V, K", CASES)
+def test_exported_conv2d_equals_torch_autograd(layout, stride, pad, H, V, K):
+    rng = np.random.default_rng(H * V + stride + pad)
+    record = window_record("conv2d", stride=stride, pad=pad, layout=layout)
+    if layout == "cs231n":
+        values = [rng.standard_normal((2, 3, H, V)), rng.standard_normal((4, 3, K, K)), rng.standard_normal(4)]
+        _against_torch(record, values, lambda x, w, b: Fn.conv2d(x, w, b, stride=stride, padding=pad))
+    else:
+        values = [rng.standard_normal((3, H, V, 2)), rng.standard_normal((K, K, 2, 5)), rng.standard_normal(5)]
+        _against_torch(record, values, lambda x, w, b: Fn.conv2d(
+            x.permute(0, 3, 1, 2), w.permute(3, 2, 0, 1), b, stride=stride, padding=pad).permute(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("layout, size, stride, H, V", [("ng-dls", 2, 2, 6, 7), ("cs231n", 3, 1, 5, 6),
+                                                         ("cs231n", 2, 2, 8, 8)])
+def test_exported_avgpool_equals_torch_autograd(layout, size, stride, H, V):
+    rng = np.random.default_rng(size + stride)
+    record = window_record("avgpool", size=size, stride=stride, layout=layout)
+    if layout == "cs231n":
+        _against_torch(record, [rng.standard_normal((2, 3, H, V))], lambda x: Fn.avg_pool2d(x, size, stride))
+    else:
+        _against_torch(record, [rng.standard_normal((2, H, V, 3))],
+                       lambda x: Fn.avg_pool2d(x.permute(0, 3, 1, 2), size, stride).permute(0, 2, 3, 1))
+
+
+def test_exported_conv2d_equals_central_differences():
+    module = layer_module(derive_layer(window_record("conv2d", stride=2, pad=1, layout="cs231n").layer()))
+    rng = np.random.default_rng(11)
+    values = [rng.standard_normal((1, 2, 5, 4)), rng.standard_normal((2, 2, 3, 3)), rng.standard_normal(2)]
+    out, cache = module.forward(*values)
+    dout = rng.standard_normal(out.shape)
+    grads = module.backward(dout, cache)
+    h = 1e-6
+    for position, found in enumerate(grads):
+        numeric = np.zeros_like(values[position])
+        for flat in range(numeric.size):
+            plus = [v.copy() for v in values]
+            minus = [v.copy() for v in values]
+            plus[position].flat[flat] += h
+            minus[position].flat[flat] -= h
+            numeric.flat[flat] = (np.sum(module.forward(*plus)[0] * dout)
+                                  - np.sum(module.forward(*minus)[0] * dout)) / (2 * h)
+        assert _relative(found, numeric) < 1e-7
+
+
+def test_exported_module_has_no_python_loop_over_examples_or_pixels():
+    source = layer_source(derive_layer(window_record("conv2d", stride=2, pad=1).layer()))
+    for function in ("forward", "backward"):
+        body = source.split(f"def {function}(")[1].split("\ndef ")[0]
+        assert not re.search(r"^\s*(for|while)\b", body, re.MULTILINE), function
+    assert "sliding_window_view" in source and "np.einsum" in source
+
+
+def test_dls_conv_backward_published_check():
+    """Course 4, "Convolution model, step by step": seed 1, pad 2, stride 2, dZ = Z."""
+    module = layer_module(derive_layer(window_record("conv2d", stride=2, pad=2, layout="ng-dls").layer()))
+    np.random.seed(1)
+    A_prev = np.random.randn(10, 4, 4, 3)
+    W = np.random.randn(2, 2, 3, 8)
+    b = np.random.randn(1, 1, 1, 8)
+    Z, cache = module.forward(A_prev, W, b.reshape(8))
+    dA, dW, db = module.backward(Z, cache)
+    assert abs(np.mean(Z) - 0.0489952035289) < 1e-12           # the course's conv_forward check
+    assert abs(np.mean(dA) - 1.45243777754) < 1e-10
+    assert abs(np.mean(dW) - 1.72699145831) < 1e-10
+    assert abs(np.mean(db) - 7.83923256462) < 1e-10
+
+
+# ---- the CLI ------------------------------------------------------------------------------------------
+
+def _cli(*arguments, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "symbackprop", *arguments], capture_output=True, text=True,
+                          cwd=cwd, env={"PYTHONPATH": str(ROOT)}, timeout=300)
+
+
+def test_cli_exports_conv2d_with_stride_pad_and_layout(tmp_path):
+    target = tmp_path / "conv.py"
+    process = _cli("export", "--layer", "conv2d", "--stride", "2", "--pad", "1", "--notation", "cs231n",
+                   "-o", str(target))
+    assert process.returncode == 0, process.stderr
+    assert "forward(x, w, b)" in process.stdout
+    assert "def backward(dout, cache)" in target.read_text()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (("--layer", "conv2d", "--stride", "0"), "--stride 0: expected a whole number >= 1"),
+    (("--layer", "conv2d", "--pad", "x"), "--pad 'x': expected a whole number >= 0"),
+    (("--layer", "conv2d", "--notation", "nielsen"), "ng-dls or cs231n"),
+    (("--layer", "batchnorm", "--stride", "2"), "--stride applies to --layer conv2d or avgpool only"),
+])
+def test_cli_bad_window_options_exit_2(tmp_path, arguments, message):
+    process = _cli("export", *arguments, "-o", str(tmp_path / "m.py"))
+    assert process.returncode == 2 and "Traceback" not in process.stderr
+    assert message in process.stderr
