@@ -30,3 +30,13 @@ def test_the_benchmark_runs(capsys):
     out = capsys.readouterr().out
     assert "SIMD:" in out and "time / hand-written NumPy" in out and "| symbackprop |" in out
     assert "Derivation time (symbolic sizes" in out
+
+
+def test_conv_implementations_agree_and_the_table_prints(capsys):
+    _load()
+    import _conv      # benchmarks/ is on sys.path once layers.py is loaded
+    found = _conv.implementations(*_conv.data(2, 6, 3, 4))
+    assert _conv.agreement(found) < 1e-12
+    _conv.section(1, quick=True)
+    out = capsys.readouterr().out
+    assert "conv2d forward + backward" in out and "| symbackprop |" in out and "time / torch eager" in out

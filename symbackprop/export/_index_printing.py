@@ -60,6 +60,7 @@ class IndexPrinter:
         self.scalar = printer("numpy")
         self.preferred: tuple = ()     #: the axes of the statement being printed: reductions produce this order
         self.ranges: dict = {}         #: index symbol -> its size (window reads need the counts)
+        self.windows: set = set()      #: temporaries that are sliding-window views (contracted by tensordot)
 
     # ---- statements
     def assign(self, target: str, expr: sp.Expr, axes: tuple, shape: str, sizes: tuple = ()) -> None:
@@ -136,7 +137,9 @@ class IndexPrinter:
         out = tuple(dict.fromkeys(a for t in terms for a in t.axes if a not in variables))
         out = tuple(sorted(out, key=lambda a: self.preferred.index(a) if a in self.preferred else len(self.preferred)))
         if len(terms) > 1:
-            code = matmul_code(terms, out) or self._einsum(terms, out)
+            from ._conv_printing import tensordot_code
+            code = (matmul_code(terms, out) or tensordot_code(terms, out, self.windows)
+                    or self._einsum(terms, out))
         else:
             term = terms[0]
             positions = tuple(term.axes.index(v) for v in variables if v in term.axes)
