@@ -41,6 +41,7 @@ class Rule(str, Enum):
     WINDOW = "shifted deltas solved, window limits kept"   #: layers: i = a + P − pS, with [0 ≤ a + P − pS ≤ K − 1]
     DILATION = "upstream gradient dilated by the stride"   #: layers: dy with S − 1 zeros between entries
     FLIP = "full convolution with the flipped kernel"      #: layers: W[a − p] is W flipped, read at a window
+    ROUTING = "routed to the window's maximum"             #: layers: max pooling's dy goes to the first argmax
 
 
 @dataclass(frozen=True)

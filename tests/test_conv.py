@@ -62,7 +62,6 @@ BAD = [
     ("input x[N, D pad Q]\ny[n, d] = x[n, d]\noutput y", "undefined constant Q after 'pad'", 1, None),
     ("input x[N, D pad 1]\nconst S = 1.5\ny[n, d] = x[n, d*S]\noutput y", "must be a whole number", 3, None),
     ("input x[N, D pad 0]\ny[n, p in Q] = x[n, p]\noutput y", "undefined size Q after 'in'", 2, None),
-    ("input x[N, D]\ny[n] = max(x[n, d], d)\noutput y", "max over a window is not supported yet", 2, None),
     ("input x[N, D]\nsize E = D / Z\ny[n, d] = x[n, d]\noutput y", "undefined size Z", 2, None),
 ]
 
@@ -308,3 +307,44 @@ def test_cli_bad_window_options_exit_2(tmp_path, arguments, message):
     process = _cli("export", *arguments, "-o", str(tmp_path / "m.py"))
     assert process.returncode == 2 and "Traceback" not in process.stderr
     assert message in process.stderr
+
+
+# ---- max pooling ----------------------------------------------------------------------------------------
+
+def test_max_pooling_routes_to_the_first_maximum():
+    derivation = derive_layer(window_record("maxpool", size=2, stride=2).layer())
+    rules = _rules(derivation, "A_prev")
+    assert rules == [Rule.CHAIN_RULE, Rule.KRONECKER, Rule.WINDOW, Rule.ROUTING]   # no flip: the mask is per window
+    assert derivation.gradient("A_prev").final.atoms(InRange)
+
+
+@pytest.mark.parametrize("layout, size, stride, H, V, ties", [
+    ("cs231n", 2, 2, 6, 7, False), ("cs231n", 3, 1, 5, 6, True), ("ng-dls", 2, 1, 5, 5, True),
+    ("ng-dls", 3, 2, 7, 8, False)])
+def test_exported_maxpool_equals_torch_autograd_ties_included(layout, size, stride, H, V, ties):
+    """Integer inputs in -2..2 make many windows with tied maxima: torch's CPU max pooling routes to the first
+    maximum in row-major order, and so does the exported module."""
+    rng = np.random.default_rng(size * 10 + stride)
+    shape = (2, 3, H, V) if layout == "cs231n" else (2, H, V, 3)
+    x = rng.integers(-2, 3, shape).astype(float) if ties else rng.standard_normal(shape)
+    record = window_record("maxpool", size=size, stride=stride, layout=layout)
+    if layout == "cs231n":
+        _against_torch(record, [x], lambda t: Fn.max_pool2d(t, size, stride))
+    else:
+        _against_torch(record, [x], lambda t: Fn.max_pool2d(t.permute(0, 3, 1, 2), size, stride).permute(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("maxpool", [[0, 0], [5.05844394, -1.68282702], [0, 0]]),
+    ("avgpool", [[0.08485462, 0.2787552], [1.26461098, -0.25749373], [1.17975636, -0.53624893]])])
+def test_dls_pool_backward_published_check(mode, expected):
+    """Course 4: seed 1, A_prev = randn(5, 5, 3, 2), f = 2, stride 1, dA = randn(5, 4, 2, 2); dA_prev[1, 1]."""
+    module = layer_module(derive_layer(window_record(mode, size=2, stride=1, layout="ng-dls").layer()))
+    np.random.seed(1)
+    A_prev = np.random.randn(5, 5, 3, 2)
+    A, cache = module.forward(A_prev)
+    dA = np.random.randn(5, 4, 2, 2)
+    assert abs(np.mean(dA) - 0.145713902729) < 1e-11
+    (dA_prev,) = module.backward(dA, cache)
+    assert dA_prev.shape == (5, 5, 3, 2)
+    assert np.allclose(dA_prev[1, 1], expected, atol=1e-8, rtol=0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..errors import ExportError
-from ..layers._windows import InRange
+from ..layers._windows import FirstMax, InRange
 
 WINDOW_HELPER = '''
 def _window(a, reads, flips=()):
@@ -46,6 +46,109 @@ def _window(a, reads, flips=()):
     a = a[tuple(steps)]
     return np.flip(a, axis=flips) if flips else a
 '''
+
+FIRST_MAX_HELPER = '''
+def _first_max(a, k):
+    """1 at the first maximum (row-major) over the last k axes of a, else 0: max pooling's routing, ties as torch."""
+    flat = a.reshape(a.shape[:a.ndim - k] + (-1,))
+    hot = np.arange(flat.shape[-1]) == flat.argmax(axis=-1)[..., None]
+    return hot.reshape(a.shape).astype(a.dtype)
+'''
+
+UNWINDOW_HELPER = '''
+def _unwindow(g, reads, sizes):
+    """The adjoint of a window read: out[..., start + step*k + wstep*r, ...] += g[..., k, ..., r] over k and the
+    trailing window axes r (one per read); reads outside 0..size-1 are dropped. One pass per window offset."""
+    base = g.ndim - len(reads)
+    shape, pads = list(g.shape[:base]), []
+    for (axis, start, step, count, wstep, wcount), size in zip(reads, sizes):
+        last = start + step * (count - 1) + wstep * (wcount - 1)
+        pads.append((max(0, -start), max(0, last - size + 1)))
+        shape[axis] = size + pads[-1][0] + pads[-1][1]
+    out = np.zeros(shape, dtype=g.dtype)
+    for offsets in np.ndindex(*[read[5] for read in reads]):
+        index = [slice(None)] * base
+        for (axis, start, step, count, wstep, wcount), pad, r in zip(reads, pads, offsets):
+            first = start + wstep * r + pad[0]
+            index[axis] = slice(first, first + step * (count - 1) + 1, step)
+        out[tuple(index)] += g[(Ellipsis, *offsets)]
+    crop = [slice(None)] * base
+    for (axis, *_), pad, size in zip(reads, pads, sizes):
+        crop[axis] = slice(pad[0], pad[0] + size)
+    return out[tuple(crop)]
+'''
+
+
+class Scatter(sp.Function):
+    """out[a] = Σ_{p, i: a = S·p + i + o} body(p, i): the adjoint of a window read, printed by ``_unwindow``.
+    args: (body, Tuple of (a, p, i, S, o, count of i) per scattered axis)."""
+
+
+def scatter_form(expr, target):
+    """A sum over window positions p whose brackets [0 ≤ a − S·p + o ≤ K − 1] (a a free index) select the windows
+    that contain a, written as :class:`Scatter` (max pooling's routed gradient); other expressions unchanged."""
+    if not isinstance(expr, sp.Sum):
+        return expr
+    body, limits = expr.function, list(expr.limits)
+    while isinstance(body, sp.Sum):
+        limits = list(body.limits) + limits
+        body = body.function
+    specs, summed = [], {var: (lo, hi) for var, lo, hi in limits}
+    for bracket in sorted(body.atoms(InRange), key=sp.default_sort_key):
+        value, lo, hi = bracket.args
+        value = sp.expand(value)
+        free = [a for a in target if value.coeff(a) == 1]
+        positions = [v for v in summed if value.coeff(v).is_Integer and value.coeff(v) < 0]
+        if lo != 0 or len(free) != 1 or len(positions) != 1:
+            return expr
+        a, p = free[0], positions[0]
+        stride = -value.coeff(p)
+        offset = sp.expand(value - a + stride * p)        # value = a − S·p + offset
+        i = sp.Symbol(f"r_{a}", integer=True)
+        body = body.xreplace({bracket: sp.Integer(1)})
+        body = body.xreplace({a: stride * p + i - offset})
+        specs.append(sp.Tuple(a, p, i, stride, -offset, hi + 1))
+    if not specs or {spec[1] for spec in specs} != set(summed):
+        return expr
+    body = body.replace(lambda e: isinstance(e, FirstMax),
+                        lambda e: FirstMax(e.args[0], e.args[1], sp.Tuple(*(sp.expand(x) for x in e.args[2])), e.args[3]))
+    return Scatter(body, sp.Tuple(*specs)), {p: hi - lo + 1 for p, (lo, hi) in summed.items()}
+
+
+def special_term(printer, expr, Term):
+    """The Term of a FirstMax (a one-hot window mask) or a Scatter, or None for any other expression."""
+    if isinstance(expr, FirstMax):
+        body, dummies, positions, sizes = expr.args
+        printer.ranges.update(zip(dummies, sizes))
+        if not isinstance(body, sp.Indexed) or not all(isinstance(p, sp.Symbol) for p in positions):
+            raise ExportError(f"{expr}: a routing mask is printed for a window read at plain positions only")
+        window = printer.emit(body)
+        if tuple(window.axes[-len(dummies):]) != tuple(dummies):
+            raise ExportError(f"{expr}: the window axes of the routing mask are not its last axes")
+        mapping = dict(zip(dummies, positions))
+        code = printer.temporary(f"_first_max({window.code}, {len(dummies)})")
+        return Term(code, tuple(mapping.get(a, a) for a in window.axes))
+    if isinstance(expr, Scatter):
+        body, specs = expr.args
+        for a, p, i, stride, offset, count in specs:
+            printer.ranges[i] = count
+        term = printer.emit(body)
+        by_position = {spec[0]: spec for spec in specs}
+        outer = [a for a in printer.preferred if a in by_position or (a in term.axes)]
+        outer = [a for a in outer if a not in {spec[1] for spec in specs} and a not in {spec[2] for spec in specs}]
+        layout = tuple(by_position[a][1] if a in by_position else a for a in outer) + tuple(spec[2] for spec in specs)
+        code = printer._align(term, layout) if term.axes else term.code
+        if set(term.axes) != set(layout):
+            shape = ", ".join(printer._scalar(sp.sympify(printer.ranges[a])) for a in layout)
+            code = f"np.broadcast_to({code}, ({shape},))"
+        reads = []
+        for a, p, i, stride, offset, count in specs:
+            reads.append((layout.index(p), offset, stride, printer.ranges[p], 1, count))
+        spec = ", ".join("(" + ", ".join(printer._scalar(sp.sympify(x)) for x in read) + ")" for read in reads)
+        sizes = ", ".join(printer._scalar(sp.sympify(printer.ranges[spec[0]])) for spec in specs)
+        result = printer.temporary(f"_unwindow({code}, ({spec},), ({sizes},))")
+        return Term(result, tuple(outer))
+    return None
 
 
 def _is_index(symbol) -> bool:

@@ -93,6 +93,9 @@ class IndexPrinter:
             return Term(self._scalar(expr), (), _atomic_code(self._scalar(expr)))
         if isinstance(expr, sp.Indexed):
             return self._reference(expr)
+        if isinstance(expr, sp.Function) and type(expr).__name__ in ("FirstMax", "Scatter"):
+            from ._conv_printing import special_term        # max pooling: the routing mask and its scatter
+            return special_term(self, expr, Term)
         if isinstance(expr, sp.Sum):
             return self._sum(expr)
         if isinstance(expr, sp.Mul):

@@ -72,7 +72,14 @@ def layer_source(derivation, returns=None) -> str:
 
     def final(gradient):
         expr = stable.rewrite(gradient.final, plan)
-        return windows.absorb_brackets(expr, sizes_of) if expr.atoms(windows.InRange) else expr
+        if not expr.atoms(windows.InRange):
+            return expr
+        scattered = windows.scatter_form(expr, gradient.indices)
+        if scattered is not expr:
+            expr, ranges = scattered
+            backward.ranges.update(ranges)
+            return expr
+        return windows.absorb_brackets(expr, sizes_of)
 
     for name in needed:
         gradient = derivation.gradients[name]
@@ -117,8 +124,10 @@ def layer_source(derivation, returns=None) -> str:
     code = "\n".join(forward.lines + backward.lines)
     for helper in helpers_called(code):         # NumPy has no erf: gelu's module carries Cody's (export/_erf.py)
         lines += ["", "", HELPERS["numpy"][helper].strip("\n"), ""]
-    if "_window(" in code:
-        lines += ["", "", windows.WINDOW_HELPER.strip("\n"), ""]
+    for helper, source in (("_window(", windows.WINDOW_HELPER), ("_first_max(", windows.FIRST_MAX_HELPER),
+                           ("_unwindow(", windows.UNWINDOW_HELPER)):
+        if helper in code:
+            lines += ["", "", source.strip("\n"), ""]
     return "\n".join(lines)
 
 

@@ -272,9 +272,6 @@ class _Builder:
         return array.base[tuple(index_symbol(i) if isinstance(i, str) else i for i in indices)]
 
     def _sum(self, node: L.Call, scopes, equation) -> sp.Expr:
-        if node.function == "max":
-            raise node.where.error("max over a window is not supported yet; write mean(...) for average pooling",
-                                   LayerSpecError)
         declared = Win.declared_ranges(self, node.ranges)
         scope = {}
         for index, where in node.indices:
@@ -290,11 +287,15 @@ class _Builder:
             if scope[index] is None:
                 raise where.error(f"sum over {index}, but no array inside the sum is indexed by {index}",
                                   LayerSpecError)
-        count = sp.Integer(1)
-        for index, _ in reversed(node.indices):
+        count, limits = sp.Integer(1), []
+        for index, _ in node.indices:
             size = Win.resolve(index, scope[index], declared, f"{node.function}(..., {index} in SIZE)")
             count *= size
-            body = sp.Sum(body, (index_symbol(index), 0, size - 1))
+            limits.append((index_symbol(index), 0, size - 1))
+        if node.function == "max":
+            return Win.window_max(body, limits)
+        for limit in reversed(limits):
+            body = sp.Sum(body, limit)
         return body / count if node.function == "mean" else body
 
 

@@ -1,4 +1,4 @@
-"""The built-in window layers: ``conv2d`` and ``avgpool``, each one record in the layer language whose text
+"""The built-in window layers: ``conv2d``, ``avgpool`` and ``maxpool``, each one record in the layer language whose text
 depends on its stride and padding (the structural constants of its subscripts) and on the course whose
 names and index order it uses.
 
@@ -16,7 +16,7 @@ from functools import lru_cache
 from ..errors import LayerSpecError
 
 LAYOUTS = ("ng-dls", "cs231n")
-NAMES = ("conv2d", "avgpool")
+NAMES = ("conv2d", "avgpool", "maxpool")
 
 _CONV = {
     "ng-dls": """\
@@ -59,6 +59,9 @@ output out
 """,
 }
 
+_MAXPOOL = {layout: text.replace("average pooling", "max pooling").replace("mean(", "max(")
+            for layout, text in _AVGPOOL.items()}
+
 
 @dataclass(frozen=True)
 class WindowRecord:
@@ -75,11 +78,12 @@ class WindowRecord:
     def description(self) -> str:
         if self.name == "conv2d":
             return f"2-D convolution, stride {self.stride}, zero padding {self.pad} ({self.layout} layout)"
-        return f"average pooling over {self.size}x{self.size} windows, stride {self.stride} ({self.layout} layout)"
+        kind = "average" if self.name == "avgpool" else "max"
+        return f"{kind} pooling over {self.size}x{self.size} windows, stride {self.stride} ({self.layout} layout)"
 
     @property
     def text(self) -> str:
-        table = _CONV if self.name == "conv2d" else _AVGPOOL
+        table = {"conv2d": _CONV, "avgpool": _AVGPOOL, "maxpool": _MAXPOOL}[self.name]
         return table[self.layout].format(stride=self.stride, pad=self.pad, size=self.size)
 
     def layer(self):
@@ -110,6 +114,6 @@ def window_record(name: str, stride=None, pad=None, size=None, layout=None) -> W
         if not isinstance(value, int) or isinstance(value, bool) or value < least:
             raise LayerSpecError(f"--{option} {value!r}: expected a whole number >= {least}")
         values[option] = value
-    if name == "avgpool" and values["pad"]:
-        raise LayerSpecError(f"--pad {values['pad']}: avgpool takes no padding here (pad 0)")
+    if name != "conv2d" and values["pad"]:
+        raise LayerSpecError(f"--pad {values['pad']}: {name} takes no padding here (pad 0)")
     return WindowRecord(name, values["stride"], values["pad"], values["size"], layout)

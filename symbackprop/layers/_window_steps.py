@@ -59,6 +59,15 @@ class WindowMixin:
         terms = [_flatten(term) for term in sp.Add.make_args(solved)]
         if any(term is None for term in terms):
             return solved
+        if not all(_shared_kernel(body, limits) for body, limits in terms):
+            # the weight each window gives a position depends on the window (max pooling's routing): no
+            # convolution; the solved form, a sum over the windows that contain the position, is the result
+            self.window_auxiliary[name] = ()
+            if solved.has(Win.FirstMax):
+                self.step(name, solved, Rule.ROUTING,
+                          "each window that contains the position passes its upstream gradient on only if the "
+                          "position is the window's first maximum (row-major order on ties, as torch)")
+            return solved
         dilated, auxiliary = [], []
         for position, (body, limits) in enumerate(terms):
             body, limits, made = self._dilate(name, body, limits, auxiliary)
@@ -139,6 +148,14 @@ def _dilation(name, source, strides, layer):
     definition = sp.Sum(body, *[(inner[axis], lo, hi) for axis, (_, lo, hi) in sorted(strides.items())])
     new_sizes = tuple(strides[k][0] * (s - 1) + 1 if k in strides else s for k, s in enumerate(sizes))
     return (name, tuple(dims), definition, new_sizes, tuple(sorted(strides.items())), tuple(sorted(strides)), source)
+
+
+def _shared_kernel(body, limits) -> bool:
+    """Whether every factor that depends on a summed index is a reference or a bracket (a kernel shared by the
+    windows, as a convolution's W): a routing mask that depends on the window (FirstMax) is not."""
+    summed = {var for var, _, _ in limits}
+    return all(isinstance(f, (sp.Indexed, Win.InRange)) or not (f.free_symbols & summed)
+               for f in sp.Mul.make_args(body))
 
 
 def _flatten(term):

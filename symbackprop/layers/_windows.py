@@ -191,6 +191,41 @@ class InRange(sp.Function):
         return rf"\left[{lo} \le {value} \le {hi}\right]"
 
 
+class FirstMax(sp.Function):
+    """[position is the first maximiser of the window]: ``FirstMax(body, (di, dj), (i, j), (K, K))`` is 1 when
+    (i, j) is the first (row-major) (di, dj) at which ``body`` is largest over 0 ≤ di, dj < K, else 0 (the
+    routing of max pooling; on ties the first maximum, as torch's CPU max pooling). It is piecewise constant,
+    so its derivative is 0 almost everywhere: max(f) differentiates to Σ FirstMax · ∂f."""
+
+    nargs = 4
+
+    def _eval_derivative(self, symbol):
+        return sp.Integer(0)
+
+    def _eval_is_integer(self):
+        return True
+
+    def _sympystr(self, printer):
+        body, dummies, positions, _ = self.args
+        where = ", ".join(printer._print(p) for p in positions)
+        over = ", ".join(printer._print(d) for d in dummies)
+        return f"[({where}) = argmax_({over}) {printer._print(body)}]"
+
+    def _latex(self, printer):
+        body, dummies, positions, _ = self.args
+        where = ", ".join(printer._print(p) for p in positions)
+        over = ", ".join(printer._print(d) for d in dummies)
+        return rf"\left[({where}) = \operatorname{{argmax}}_{{{over}}} {printer._print(body)}\right]"
+
+
+def window_max(body, limits) -> sp.Expr:
+    """max over the window ``limits`` of ``body``: Σ_window FirstMax · body (exact, and differentiable a.e.)."""
+    dummies = tuple(sp.Dummy(str(var), integer=True) for var, _, _ in limits)
+    routed = FirstMax(body.xreplace(dict(zip((v for v, _, _ in limits), dummies))), sp.Tuple(*dummies),
+                      sp.Tuple(*(v for v, _, _ in limits)), sp.Tuple(*(hi - lo + 1 for _, lo, hi in limits)))
+    return sp.Sum(routed * body, *limits)
+
+
 def contract_shifted(expr, upstream=frozenset()):
     """Every sum over an index that a Kronecker delta of shifted indices pins (δ(a, p*S + i - P) pins i,
     whose coefficient is ±1) contracted: the index replaced by its solved value, times the Iverson bracket
