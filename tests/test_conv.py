@@ -348,3 +348,64 @@ def test_dls_pool_backward_published_check(mode, expected):
     (dA_prev,) = module.backward(dA, cache)
     assert dA_prev.shape == (5, 5, 3, 2)
     assert np.allclose(dA_prev[1, 1], expected, atol=1e-8, rtol=0)
+
+
+# ---- convolutional models -------------------------------------------------------------------------------
+
+def _torch_cnn(spec, X, Y, params):
+    """The two models of the tests, written in torch (channels last in, NHWC flattening as the model's affine)."""
+    tensors = [torch.tensor(p, requires_grad=True) for p in params]
+    W1, b1, W5, b5 = tensors
+    x = torch.tensor(X).permute(0, 3, 1, 2)
+    if spec == CNN_MODELS[0]:
+        a = Fn.max_pool2d(torch.relu(Fn.conv2d(x, W1.permute(3, 2, 0, 1), b1, padding=1)), 2)
+    else:
+        a = Fn.avg_pool2d(torch.tanh(Fn.conv2d(x, W1.permute(3, 2, 0, 1), b1, stride=2)), 2)
+    flat = a.permute(0, 2, 3, 1).reshape(X.shape[0], -1)
+    logits = flat @ W5.reshape(-1, W5.shape[-1]) + b5
+    loss = -(torch.tensor(Y) * torch.log_softmax(logits, 1)).sum(1).mean()
+    loss.backward()
+    return loss.item(), [t.grad.numpy() for t in tensors]
+
+
+CNN_MODELS = ("conv2d(8, k=3, pad=1) > relu > maxpool(2) > flatten > affine(10) > softmax",
+              "conv2d(4, k=3, stride=2) > tanh > avgpool(2) > flatten > affine(3) > softmax")
+
+
+@pytest.mark.parametrize("spec, image", [(CNN_MODELS[0], (8, 8, 1)), (CNN_MODELS[1], (9, 9, 2))])
+def test_cnn_model_derives_exports_and_equals_torch(spec, image):
+    from symbackprop.export._model_module import model_module
+    from symbackprop.models import build_model, derive_model
+    model = build_model(spec, "categorical-cross-entropy", image)
+    module = model_module(model, derive_model(model))
+    rng = np.random.default_rng(4)
+    params = [rng.standard_normal(model.shape(name)) for name in model.params]
+    X = rng.standard_normal((5, *image))
+    classes = model.shape(model.params[-1])[0]
+    Y = np.eye(classes)[rng.integers(0, classes, 5)]
+    cost, grads = module.cost_and_gradients(params, X, Y)
+    expected_cost, expected = _torch_cnn(spec, X, Y, params)
+    assert abs(cost - expected_cost) < 1e-12 * abs(expected_cost)
+    for found, want in zip(grads, expected):
+        assert found.shape == want.shape and _relative(found, want) < 1e-10
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("conv2d(8, q=3) > flatten > affine(2) > softmax", "conv2d takes k=, pad=, stride=, not q="),
+    ("conv2d(8) > affine(2) > softmax", "affine reads rows (N, D); its input here is an image: add flatten"),
+    ("conv2d(8) > relu", "the model ends in an image"),
+    ("conv2d(8, k=9) > flatten > affine(2) > softmax", "its output would have size"),
+    ("affine(4) > maxpool(2) > softmax", "maxpool reads an image"),
+    ("conv2d(8) > flatten > affine(2) > softmax", "--input-size '8x8': expected a positive integer"),
+])
+def test_bad_cnn_models_exit_2(spec, message):
+    size = "8" if spec.startswith("affine") else "8x8" if "input-size" in message else "8x8x1"
+    process = _cli("derive", "--model", spec, "--loss", "categorical-cross-entropy", "--input-size", size)
+    assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr
+    assert message in process.stderr
+
+
+def test_cli_derives_a_cnn_model():
+    process = _cli("derive", "--model", CNN_MODELS[0], "--loss", "categorical-cross-entropy", "--input-size", "8x8x1")
+    assert process.returncode == 0, process.stderr
+    assert "routed to the window's maximum" in process.stdout

@@ -37,8 +37,16 @@ def model_from_args(args):
     if args.input_size is None:
         raise LayerSpecError("--model needs --input-size N, the width of each example (e.g. --input-size 32)")
     text = args.input_size.strip()
+    if "x" in text.lower():            # an image: height x width x channels (conv2d, pooling)
+        from ..models._images import input_shape
+        shape = input_shape(text)
+        from ..models import LOSSES
+        if args.loss not in LOSSES:
+            raise LayerSpecError(f"--loss {args.loss!r}: a model ends in one of {', '.join(LOSSES)}")
+        return build_model(args.model, args.loss, shape)
     if not text.isdigit() or int(text) < 1:
-        raise LayerSpecError(f"--input-size {args.input_size!r}: expected a positive integer, e.g. 32")
+        raise LayerSpecError(f"--input-size {args.input_size!r}: expected a positive integer, e.g. 32, or an "
+                             f"image size height x width x channels, e.g. 28x28x1")
     from ..models import LOSSES
     if args.loss not in LOSSES:
         raise LayerSpecError(f"--loss {args.loss!r}: a model ends in one of {', '.join(LOSSES)}")
