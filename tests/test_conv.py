@@ -409,3 +409,18 @@ def test_cli_derives_a_cnn_model():
     process = _cli("derive", "--model", CNN_MODELS[0], "--loss", "categorical-cross-entropy", "--input-size", "8x8x1")
     assert process.returncode == 0, process.stderr
     assert "routed to the window's maximum" in process.stdout
+
+
+# ---- check --layer conv2d -------------------------------------------------------------------------------
+
+def test_check_reads_the_index_form_of_conv2d():
+    """The flipped-kernel full convolution written by hand in the index form is correct; dW without the
+    padding offset is not (and gets a counterexample)."""
+    from symbackprop.checker._layer_check import check_layer
+    layer = window_record("conv2d", stride=1, pad=0).layer()
+    right = check_layer("dA_prev[m, a, r, k] = sum(dZ[m, a + u - Fk + 1, r + v - Fk + 1, c] * "
+                        "W[Fk - 1 - u, Fk - 1 - v, k, c], u in Fk, v in Fk, c)", layer)
+    assert right.correct, right
+    layer = window_record("conv2d", stride=1, pad=1).layer()
+    wrong = check_layer("dW[i, j, k, c] = sum(A_prev[m, h + i, w + j, k] * dZ[m, h, w, c], m, h, w)", layer)
+    assert not wrong.correct

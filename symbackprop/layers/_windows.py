@@ -88,7 +88,7 @@ def arithmetic_subscript(builder, node, array, axis, scopes):
         if not coefficient.is_Integer or coefficient == 0:
             raise where.error(f"the subscript {expr} of {array.name} is not affine in {symbol}: write index "
                               f"letters times whole numbers (or integer constants) plus an offset, e.g. p*S + i - P", LayerSpecError)
-    if array.kind == "input" or array.kind == "param":
+    if array.kind == "input":        # a parameter read flipped (W[K - 1 - u]) or a quantity: reads outside are 0
         if array.pads[axis] is None:
             raise where.error(f"index arithmetic on {array.name}'s axis {axis + 1} ({array.sizes[axis]}) can read "
                               f"outside it; declare what such reads are: {array.name}[..., {array.sizes[axis]} pad P, "
