@@ -424,3 +424,12 @@ def test_check_reads_the_index_form_of_conv2d():
     layer = window_record("conv2d", stride=1, pad=1).layer()
     wrong = check_layer("dW[i, j, k, c] = sum(A_prev[m, h + i, w + j, k] * dZ[m, h, w, c], m, h, w)", layer)
     assert not wrong.correct
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "latex", "html"])
+def test_conv2d_derivation_renders_in_every_format(fmt):
+    from symbackprop.rendering.layer import render_layer
+    out = render_layer(derive_layer(window_record("conv2d", stride=2, pad=1).layer()), fmt)
+    assert "A" in out and len(out) > 1000
+    if fmt == "latex":
+        assert r"{A_{\mathrm{prev}}}_{" in out and r"\left[0 \le" in out      # braced name; the window bracket
