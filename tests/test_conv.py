@@ -433,3 +433,12 @@ def test_conv2d_derivation_renders_in_every_format(fmt):
     assert "A" in out and len(out) > 1000
     if fmt == "latex":
         assert r"{A_{\mathrm{prev}}}_{" in out and r"\left[0 \le" in out      # braced name; the window bracket
+
+
+@pytest.mark.parametrize("formula, correct", [("dA_prev = conv(pad(dZ), rot180(W))", True),
+                                              ("dA_{prev} = conv(pad(dZ), W)", False)])
+def test_check_reads_the_full_convolution_with_the_flipped_kernel(formula, correct):
+    """NumPy-like and LaTeX: pad(dZ) pads by f − 1 − P; without rot180 the kernel is not flipped: incorrect."""
+    from symbackprop.checker._layer_check import check_layer
+    verdict = check_layer(formula, window_record("conv2d", stride=1, pad=1).layer())
+    assert verdict.correct is correct, verdict

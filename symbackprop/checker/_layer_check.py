@@ -110,6 +110,8 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
 def _target_name(lhs: A.Node, formula: str) -> str:
     if isinstance(lhs, A.Name):
         return lhs.name
+    if isinstance(lhs, A.Script) and isinstance(lhs.base, A.Name) and isinstance(lhs.sub, A.Name) and lhs.sup is None:
+        return f"{lhs.base.name}_{lhs.sub.name}"      # dA_prev, dW_Q: the grammar reads the underscore as a subscript
     raise ParseError("the left-hand side names the gradient, e.g. dx, dgamma, dQ (d + the array's name), "
                      "or dx[n, d] in the index form", formula, getattr(lhs, "column", 0))
 
