@@ -221,9 +221,11 @@ def test_exported_conv2d_equals_torch_autograd(layout, stride, pad, H, V, K):
         values = [rng.standard_normal((2, 3, H, V)), rng.standard_normal((4, 3, K, K)), rng.standard_normal(4)]
         _against_torch(record, values, lambda x, w, b: Fn.conv2d(x, w, b, stride=stride, padding=pad))
     else:
-        values = [rng.standard_normal((3, H, V, 2)), rng.standard_normal((K, K, 2, 5)), rng.standard_normal(5)]
+        values = [rng.standard_normal((3, H, V, 2)), rng.standard_normal((K, K, 2, 5)),
+                  rng.standard_normal((1, 1, 1, 5))]          # the course's b (1, 1, 1, n_C)
         _against_torch(record, values, lambda x, w, b: Fn.conv2d(
-            x.permute(0, 3, 1, 2), w.permute(3, 2, 0, 1), b, stride=stride, padding=pad).permute(0, 2, 3, 1))
+            x.permute(0, 3, 1, 2), w.permute(3, 2, 0, 1), b.reshape(-1), stride=stride, padding=pad
+        ).permute(0, 2, 3, 1))
 
 
 @pytest.mark.parametrize("layout, size, stride, H, V", [("ng-dls", 2, 2, 6, 7), ("cs231n", 3, 1, 5, 6),
@@ -258,6 +260,24 @@ def test_exported_conv2d_equals_central_differences():
         assert _relative(found, numeric) < 1e-7
 
 
+def test_ng_dls_bias_has_the_course_shape_and_a_wrong_shape_is_named():
+    """DLS's conv_forward takes b (1, 1, 1, n_C); (n_C,) is refused with both shapes named (cs231n keeps b (F,))."""
+    module = layer_module(derive_layer(window_record("conv2d", stride=1, pad=0, layout="ng-dls").layer()))
+    rng = np.random.default_rng(2)
+    x, W = rng.standard_normal((2, 4, 4, 3)), rng.standard_normal((2, 2, 3, 5))
+    with pytest.raises(ValueError, match=r"b has shape \(5,\); expected \(1, 1, 1, Co\) = \(1, 1, 1, 5\)"):
+        module.forward(x, W, rng.standard_normal(5))
+    b = rng.standard_normal((1, 1, 1, 5))
+    Z, cache = module.forward(x, W, b)
+    dZ = rng.standard_normal(Z.shape)
+    db = module.backward(dZ, cache)[2]
+    assert db.shape == (1, 1, 1, 5) and np.allclose(db[0, 0, 0], dZ.sum(axis=(0, 1, 2)), rtol=1e-13)
+    Z2, _ = module.forward(x, W, b + 1.0)                          # b broadcasts over every output position
+    assert np.allclose(Z2 - Z, 1.0, rtol=1e-13)
+    source = layer_source(derive_layer(window_record("conv2d", layout="cs231n").layer()))
+    assert "expected (F,)" in source
+
+
 def test_exported_module_has_no_python_loop_over_examples_or_pixels():
     source = layer_source(derive_layer(window_record("conv2d", stride=2, pad=1).layer()))
     for function in ("forward", "backward"):
@@ -273,8 +293,9 @@ def test_dls_conv_backward_published_check():
     A_prev = np.random.randn(10, 4, 4, 3)
     W = np.random.randn(2, 2, 3, 8)
     b = np.random.randn(1, 1, 1, 8)
-    Z, cache = module.forward(A_prev, W, b.reshape(8))
+    Z, cache = module.forward(A_prev, W, b)                    # the course's shapes, b (1, 1, 1, n_C)
     dA, dW, db = module.backward(Z, cache)
+    assert db.shape == (1, 1, 1, 8)
     assert abs(np.mean(Z) - 0.0489952035289) < 1e-12           # the course's conv_forward check
     assert abs(np.mean(dA) - 1.45243777754) < 1e-10
     assert abs(np.mean(dW) - 1.72699145831) < 1e-10
@@ -442,3 +463,21 @@ def test_check_reads_the_full_convolution_with_the_flipped_kernel(formula, corre
     from symbackprop.checker._layer_check import check_layer
     verdict = check_layer(formula, window_record("conv2d", stride=1, pad=1).layer())
     assert verdict.correct is correct, verdict
+
+
+def test_conv2d_derivation_never_sees_a_concrete_size():
+    """Derivation flat in image size and channel counts: every sum limit and every array index range of the
+    derived gradients is a size symbol of the layer (or a number from the stride and padding), never an image
+    size or a channel count; the layer has no number among its sizes."""
+    layer = window_record("conv2d", stride=2, pad=1, layout="cs231n").layer()
+    sizes = set(layer.sizes) | set(layer.derived_sizes)
+    assert all(isinstance(s, sp.Symbol) for s in sizes)
+    assert {str(s) for s in layer.arrays["x"].sizes} == {"N", "C", "H", "W"}
+    derivation = derive_layer(layer)
+    for name in ("x", "w", "b"):
+        final = derivation.gradient(name).final
+        limits = [limit for s in final.atoms(sp.Sum) for limit in s.limits]
+        assert limits, name
+        for _, lo, hi in limits:
+            assert lo == 0 and hi.free_symbols and hi.free_symbols <= sizes, (name, hi)
+        assert final.free_symbols - {s for ref in final.atoms(sp.Indexed) for s in ref.free_symbols} <= sizes

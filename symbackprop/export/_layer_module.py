@@ -89,6 +89,11 @@ def layer_source(derivation, returns=None) -> str:
         target = arrays[gradient_name(gradient.of)]
         backward.assign(target, final(gradient), gradient.indices,
                         _shape(layer.arrays[gradient.of].sizes), layer.arrays[gradient.of].sizes)
+    for gradient in results:                    # a course's shape (DLS's db (1, 1, 1, n_C)): same entries
+        shape = dict(layer.shapes).get(gradient.of)
+        if shape is not None:
+            name = arrays[gradient_name(gradient.of)]
+            backward.lines.append(f"{name} = {name}.reshape({_shape(shape)})")
 
     produced = set(layer.quantities) | {a.name for a in layer.differentiable}
     candidates = [arrays[n] for n in layer.arrays if n in produced] + [n for p in plan for n in (p.shift, p.exps)]
@@ -151,18 +156,23 @@ def _shape(sizes) -> str:
 
 
 def _size_lines(layer, arrays) -> list:
+    """Sizes read from the arrays, shapes checked; an array a course passes in its own shape (``layer.shapes``)
+    is checked in that shape, then reshaped to the layer's."""
     lines, known = [], set()
+    shapes = dict(layer.shapes)
     for array in layer.differentiable:
-        for axis, size in enumerate(array.sizes):
-            if size not in known:
+        for axis, size in enumerate(shapes.get(array.name, array.sizes)):
+            if isinstance(size, sp.Symbol) and size not in known:
                 known.add(size)
                 lines.append(f"{size} = {arrays[array.name]}.shape[{axis}]")
     checks = []
     for array in layer.differentiable:
-        expected = _shape(array.sizes)
+        expected = _shape(shapes.get(array.name, array.sizes))
         checks.append(f"if {arrays[array.name]}.shape != {expected}:\n"
                       f"    raise ValueError(f\"{array.name} has shape {{{arrays[array.name]}.shape}}; "
                       f"expected {expected} = {{{expected}}}\")")
+        if array.name in shapes:
+            checks.append(f"{arrays[array.name]} = {arrays[array.name]}.reshape({_shape(array.sizes)})")
     return lines + [line for check in checks for line in check.splitlines()]
 
 
@@ -179,7 +189,8 @@ def _referenced(lines, candidates) -> list:
 
 def _docstring(derivation, results) -> str:
     layer = derivation.layer
-    shapes = [f"    {a.name}: ({', '.join(map(str, a.sizes))})  {a.kind}" for a in layer.differentiable]
+    course = dict(layer.shapes)
+    shapes = [f"    {a.name}: ({', '.join(map(str, course.get(a.name, a.sizes)))})  {a.kind}" for a in layer.differentiable]
     shapes += [f"    {name}: ({', '.join(map(str, layer.arrays[name].sizes))})  output" for name in layer.outputs]
     forward = [f"    {language(sp.Eq(d.lhs, d.rhs, evaluate=False))}" for d in layer.definitions]
     backward = [f"    {text(sp.Eq(g.lhs, g.display, evaluate=False))}"
