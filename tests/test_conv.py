@@ -481,3 +481,37 @@ def test_conv2d_derivation_never_sees_a_concrete_size():
         for _, lo, hi in limits:
             assert lo == 0 and hi.free_symbols and hi.free_symbols <= sizes, (name, hi)
         assert final.free_symbols - {s for ref in final.atoms(sp.Indexed) for s in ref.free_symbols} <= sizes
+
+
+@pytest.mark.parametrize("channels, filters, scatters", [(2, 6, True), (6, 2, False)])
+def test_dx_is_evaluated_the_cheaper_way_and_both_ways_equal_torch(channels, filters, scatters):
+    """The derived dA_prev (a full convolution with the flipped kernel) is also printed transposed, a scatter of
+    dZ·Wᵀ over the window offsets (col2im); the module takes the one its operation count finds cheaper at the
+    arrays' sizes (stride 1: scatter when 3·n_C_prev < 2·n_C at equal image sizes), and both equal torch."""
+    record = window_record("conv2d", stride=1, pad=1, layout="ng-dls")
+    module = layer_module(derive_layer(record.layer()))
+    source = layer_source(derive_layer(record.layer()))
+    assert "_unwindow(" in source and "_scatter_dA_prev = " in source
+    calls = []
+    original = module._unwindow
+    module._unwindow = lambda *args: calls.append(1) or original(*args)
+    rng = np.random.default_rng(channels)
+    values = [rng.standard_normal((2, 5, 6, channels)), rng.standard_normal((3, 3, channels, filters)),
+              rng.standard_normal((1, 1, 1, filters))]
+    out, cache = module.forward(*values)
+    dout = rng.standard_normal(out.shape)
+    grads = module.backward(dout, cache)
+    assert bool(calls) == scatters
+    tensors = [torch.tensor(v, requires_grad=True) for v in values]
+    expected = Fn.conv2d(tensors[0].permute(0, 3, 1, 2), tensors[1].permute(3, 2, 0, 1), tensors[2].reshape(-1),
+                         padding=1).permute(0, 2, 3, 1)
+    (expected * torch.tensor(dout)).sum().backward()
+    for found, tensor in zip(grads, tensors):
+        assert _relative(found, tensor.grad.numpy()) < 1e-10
+
+
+def test_the_forward_window_is_kept_for_dw():
+    """dW contracts the forward pass's window view of the input (cached), not a second window of it."""
+    source = layer_source(derive_layer(window_record("conv2d", stride=2, pad=1, layout="cs231n").layer()))
+    backward = source.split("def backward(")[1].split("\ndef ")[0]
+    assert "cache['f1']" in backward and "_window(x," not in backward

@@ -39,6 +39,7 @@ def layer_source(derivation, returns=None) -> str:
         names[name] = code
 
     forward = IndexPrinter({**names}, prefix="f")
+    forward.keep_windows = True
     plan = stable.normalisers(layer, set(arrays.values()) | {str(s) for s in names})
     planned = {normaliser.name: normaliser for normaliser in plan}
     for definition in layer.definitions:
@@ -56,6 +57,7 @@ def layer_source(derivation, returns=None) -> str:
         forward.assign(arrays[definition.name], stable.scaled_sum(normaliser), definition.indices, shape)
 
     backward = IndexPrinter({**names}, prefix="t")
+    backward.made = dict(forward.made)          # the forward's window reads, kept in the cache (dW reads them)
     needed = _needed(derivation, results)
     made = {}
     for gradient in [derivation.gradients[name] for name in needed] + list(results):
@@ -87,8 +89,25 @@ def layer_source(derivation, returns=None) -> str:
                         _shape(layer.arrays[name].sizes), layer.arrays[name].sizes)
     for gradient in results:
         target = arrays[gradient_name(gradient.of)]
-        backward.assign(target, final(gradient), gradient.indices,
-                        _shape(layer.arrays[gradient.of].sizes), layer.arrays[gradient.of].sizes)
+        sizes = layer.arrays[gradient.of].sizes
+        transposed = _transposed(gradient, sizes_of, sizes)
+        start = len(backward.lines)
+        backward.assign(target, final(gradient), gradient.indices, _shape(sizes), sizes)
+        if transposed is None:
+            continue
+        # the same derived sum, evaluated the other way round (a scatter of δ·Wᵀ over the window offsets):
+        # the generated code takes whichever costs fewer operations at the arrays' sizes
+        gather, scatter_cost, scattered, ranges = transposed
+        gathered = backward.lines[start:]
+        del backward.lines[start:]
+        backward.ranges.update(ranges)
+        backward.assign(target, scattered, gradient.indices, _shape(sizes), sizes)
+        scattering = backward.lines[start:]
+        del backward.lines[start:]
+        flag = f"_scatter_{target}"
+        backward.lines += [f"{flag} = {backward._scalar(scatter_cost)} < {backward._scalar(gather)}",
+                           f"if {flag}:", *(f"    {line}" for line in scattering),
+                           "else:", *(f"    {line}" for line in gathered)]
     for gradient in results:                    # a course's shape (DLS's db (1, 1, 1, n_C)): same entries
         shape = dict(layer.shapes).get(gradient.of)
         if shape is not None:
@@ -97,6 +116,7 @@ def layer_source(derivation, returns=None) -> str:
 
     produced = set(layer.quantities) | {a.name for a in layer.differentiable}
     candidates = [arrays[n] for n in layer.arrays if n in produced] + [n for p in plan for n in (p.shift, p.exps)]
+    candidates += [code for code, _ in forward.made.values()]
     cached = _referenced(backward.lines, candidates)
     sizes_used = [str(s) for s in layer.sizes if _mentions(backward.lines, str(s))]
     inputs = [arrays[a.name] for a in layer.differentiable]
@@ -134,6 +154,23 @@ def layer_source(derivation, returns=None) -> str:
         if helper in code:
             lines += ["", "", source.strip("\n"), ""]
     return "\n".join(lines)
+
+
+def _transposed(gradient, sizes_of, sizes):
+    """(gather cost, scatter cost, the scatter form, its position ranges) when the gradient's derived sum is a
+    full convolution that also reads as a scatter over window offsets (:func:`._conv_printing.transposed_form`),
+    else None."""
+    expr = gradient.final
+    if not expr.atoms(windows.InRange):
+        return None
+    transposed = windows.transposed_form(expr, gradient.indices, sizes_of)
+    if transposed is None:
+        return None
+    scattered = windows.scatter_form(transposed, gradient.indices)
+    if scattered is transposed:
+        return None
+    gather, scatter = windows.evaluation_costs(expr, transposed, gradient.indices, sizes)
+    return gather, scatter, *scattered
 
 
 def _needed(derivation, results) -> list:
