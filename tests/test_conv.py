@@ -515,3 +515,29 @@ def test_the_forward_window_is_kept_for_dw():
     source = layer_source(derive_layer(window_record("conv2d", stride=2, pad=1, layout="cs231n").layer()))
     backward = source.split("def backward(")[1].split("\ndef ")[0]
     assert "cache['f1']" in backward and "_window(x," not in backward
+
+
+@pytest.mark.parametrize("layout, stride, pad", [("ng-dls", 1, 1), ("cs231n", 2, 1)])
+def test_checker_evaluates_derived_gradients_over_whole_arrays_as_entry_by_entry(layout, stride, pad):
+    """The checker's numbers for the derived gradients (brackets, padded reads, the dilated upstream gradient)
+    come from a whole-array evaluation; it equals the entry-by-entry evaluation, and the exported module."""
+    from symbackprop.checker import _layer_values as lv
+    derivation = derive_layer(window_record("conv2d", stride=stride, pad=pad, layout=layout).layer())
+    layer = derivation.layer
+    values = lv.sample(layer, derivation, np.random.default_rng(3))
+    sizes = lv.concrete_sizes(layer)
+    for gradient in [g for g in derivation.gradients.values() if g.kind != "output"]:
+        table = values[gradient.name].array
+        for position in itertools.islice(itertools.product(*(range(n) for n in table.shape)), 0, None, 7):
+            env = {str(index): value for index, value in zip(gradient.indices, position)}
+            assert table[position] == pytest.approx(lv._value(gradient.final, env, values), rel=1e-12, abs=1e-12)
+    module = layer_module(derivation)
+    inputs = [values[a.name].array for a in layer.differentiable]
+    if layer.shapes:
+        inputs[-1] = inputs[-1].reshape(1, 1, 1, -1)
+    out, cache = module.forward(*inputs)
+    output = layer.outputs[0]
+    grads = module.backward(values["d" + output].array, cache)
+    for array, found in zip(layer.differentiable, grads):
+        assert _relative(found.reshape(values["d" + array.name].array.shape), values["d" + array.name].array) < 1e-12
+    assert set(sizes) >= {str(s) for s in layer.sizes}
