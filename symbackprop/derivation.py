@@ -38,6 +38,9 @@ class Rule(str, Enum):
     REWRITE = "written in the forward quantities"         #: layers: x - μ = x̂ √(var + ε)
     CLOSED_FORM = "closed form"                           #: layers: a common factor taken out (CS231n's alt form)
     COUPLING = "normaliser's Jacobian contracted"          #: layers: dS = A ⊙ (dA − rowsum(A ⊙ dA)) (softmax)
+    THROUGH_TIME = "backpropagation through time"          #: recurrent: dh⟨t⟩ = upstream at t + what t+1 sends back
+    SHARED_WEIGHTS = "shared weights summed over time"     #: recurrent: dW = Σ_t (the cell's dW at t)
+    INITIAL_STATE = "initial state"                        #: recurrent: dh0 is what the first step sends back
 
 
 @dataclass(frozen=True)
