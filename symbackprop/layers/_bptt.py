@@ -135,6 +135,8 @@ def timed(expr, layer: RecurrentLayer, t, previous_as_state=True):
     per_step |= {gradient_name(name) for name in per_step}
     per_step |= {gradient_name(s.previous) for s in layer.states}
     previous = {s.previous: s.name for s in layer.states} if previous_as_state else {}
+    if not previous_as_state:
+        per_step |= {s.previous for s in layer.states}
 
     def at(ref):
         name = ref.base.label.name

@@ -1,0 +1,366 @@
+"""Standalone NumPy modules for recurrent layers: ``forward`` over a whole sequence and
+``backward(dout, cache)`` through time, printed from a :class:`~symbackprop.layers._bptt.RecurrentDerivation`.
+
+Nothing is written per layer. One step's forward code is the cell's equations and one step's backward
+code the cell's derived gradients (dz = (1 - h²) dh, dh_prev = dz Whᵀ), printed by
+:mod:`._index_printing` inside the only Python loop, the one over time steps (the recursion itself).
+What does not feed the recursion is computed after the loop for every step at once, as the
+derivation states it: dx⟨t⟩ for all t, and each shared weight's Σ_t as one contraction over time and
+examples (one BLAS product, not T of them).
+
+The layout is the notation's: the layer's own (time first, examples as rows), ``cs231n`` (x (N, T, D),
+h (N, T, H)) or ``ng-dls`` (examples as columns, time last: x (n_x, m, T_x), a0 (n_a, m),
+Wax (n_a, n_x), ba (n_a, 1)), with the names of :data:`NAMES`. Arrays are viewed, not copied, between
+a notation's layout and the layer's.
+"""
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sympy as sp
+
+from ..errors import ExportError
+from ..layers._bptt import timed
+from ..layers._derivation import gradient_name
+from ..layers._printing import language, text
+from ._index_printing import IndexPrinter, code_name
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a notation lays out a recurrent layer's arrays: time axis, examples as rows or columns, names."""
+
+    name: str
+    time_position: int            #: where the time axis of a sequence goes: 0 (the layer's), 1 (N, T, D), -1 (last)
+    columns: bool = False         #: every array's axes reversed (examples as columns), 1-D parameters as (H, 1)
+    names: dict = field(default_factory=dict)   #: layer name -> {array name -> the notation's name}
+
+
+#: The ng-dls names of the rnn record (DLS, "Building a Recurrent Neural Network, step by step").
+NAMES = {
+    "ng-dls": {"rnn": {"h0": "a0", "Wx": "Wax", "Wh": "Waa", "b": "ba", "h": "a"},
+               "lstm": {"h0": "a0", "h": "a"}, "gru": {"h0": "a0", "h": "a"}},
+}
+
+LAYOUTS = {
+    None: Layout("layer", 0),
+    "cs231n": Layout("cs231n", 1),
+    "ng-dls": Layout("ng-dls", -1, columns=True, names=NAMES["ng-dls"]),
+}
+
+
+def layout_of(notation) -> Layout:
+    if notation not in LAYOUTS:
+        accepted = ", ".join(n for n in LAYOUTS if n)
+        raise ExportError(f"--notation {notation}: a recurrent layer is exported in the layout of {accepted} "
+                          f"(or its own, time first, without --notation)")
+    return LAYOUTS[notation]
+
+
+class _Arrays:
+    """The user's names and axis orders for the arrays of one layer in one layout."""
+
+    def __init__(self, layer, layout: Layout):
+        self.layer, self.layout = layer, layout
+        self.names = layout.names.get(layer.name, {})
+
+    def user(self, name) -> str:
+        return code_name(self.names.get(name, name))
+
+    def permutation(self, name) -> tuple:
+        """The canonical axis each axis of the user's array holds."""
+        rank = len(self.layer.arrays[name].sizes)
+        axes = list(range(rank))
+        timed_ = self.timed(name)
+        if self.layout.columns:
+            axes = axes[::-1]
+        elif timed_ and self.layout.time_position == 1 and rank > 1:
+            axes = [1, 0, *axes[2:]]
+        return tuple(axes)
+
+    def timed(self, name) -> bool:
+        return name in self.layer.sequences or name in self.layer.outputs
+
+    def column(self, name) -> bool:
+        return self.layout.columns and self.layer.arrays[name].kind == "param" and len(self.layer.arrays[name].sizes) == 1
+
+    def user_sizes(self, name) -> tuple:
+        sizes = self.layer.arrays[name].sizes
+        shape = tuple(str(sizes[a]) for a in self.permutation(name))
+        return shape + ("1",) if self.column(name) else shape
+
+    def to_layer(self, code, name) -> str:
+        """Code viewing the user's array ``code`` in the layer's axis order."""
+        if self.column(name):
+            return f"{code}[:, 0]"
+        permutation = self.permutation(name)
+        if permutation == tuple(range(len(permutation))):
+            return code
+        inverse = tuple(permutation.index(a) for a in range(len(permutation)))
+        return f"{code}.T" if len(permutation) == 2 else f"np.transpose({code}, {inverse})"
+
+    def to_user(self, code, name) -> str:
+        if self.column(name):
+            return f"{code}[:, None]"
+        permutation = self.permutation(name)
+        if permutation == tuple(range(len(permutation))):
+            return code
+        return f"{code}.T" if len(permutation) == 2 else f"np.transpose({code}, {permutation})"
+
+
+def _shape(sizes) -> str:
+    return "(" + ", ".join(map(str, sizes)) + ("," if len(sizes) == 1 else "") + ")"
+
+
+def recurrent_source(derivation, notation=None) -> str:
+    """The source of the standalone module for a recurrent layer's derivation, in a notation's layout."""
+    layer, cell = derivation.layer, derivation.cell.layer
+    layout = layout_of(notation)
+    user = _Arrays(layer, layout)
+    t = derivation.time_index
+    states = {s.name: s for s in layer.states}
+    carried = {s.carried: s for s in layer.states}
+    previous = {s.previous: s for s in layer.states}
+    names = {symbol: code_name(str(symbol)) for symbol in cell.constants}
+    names.update({size: str(size) for size in (*cell.sizes, layer.time)})
+    step_names = {name: code_name(name) for name in cell.arrays}
+    for name in cell.arrays:
+        step_names.setdefault(gradient_name(name), code_name(gradient_name(name)))
+
+    def seq(name) -> str:
+        """The array holding ``name`` at every step (time first)."""
+        if name in states:
+            return f"{name}_all"
+        if name in carried:
+            return f"{carried[name].name}_all"
+        if name in previous:
+            return f"{previous[name].name}_before"
+        return f"{code_name(name)}_seq"
+
+    # ---- one step forward
+    forward = IndexPrinter({**names, **step_names}, prefix="f")
+    for definition in cell.definitions:
+        forward.assign(step_names[definition.name], definition.rhs, definition.indices,
+                       _shape(cell.arrays[definition.name].sizes))
+
+    # ---- one step backward: the quantities' gradients, then what goes back to the previous states
+    loop = IndexPrinter({**names, **step_names}, prefix="g")
+    in_loop = [n for n, g in derivation.cell.gradients.items() if g.kind == "quantity"] + [s.previous for s in
+                                                                                           layer.states]
+    for name in in_loop:
+        indices = derivation.cell.gradients[name].indices
+        loop.assign(step_names[gradient_name(name)], derivation.step_gradients[name], indices,
+                    _shape(cell.arrays[name].sizes))
+
+    # ---- after the loop: every step's input gradients, the shared weights' sums over time
+    after = IndexPrinter({**names}, prefix="u")
+    kept = set()
+
+    def over_time(expr):
+        expr = timed(expr, layer, t, previous_as_state=False)
+
+        def rename(ref):
+            base = ref.base.label.name
+            if base.startswith("d") and base[1:] in cell.arrays and base[1:] not in layer.sequences:
+                kept.add(base[1:])
+                return sp.IndexedBase(f"{code_name(base)}_seq", real=True)[ref.indices]
+            return sp.IndexedBase(seq(base), real=True)[ref.indices]
+        per_step = {a.name for a in cell.params}
+        return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.label.name not in per_step
+                            and len(e.indices) and e.indices[0] == t, rename)
+
+    for name in layer.sequences:
+        gradient = derivation.cell.gradients[name]
+        after.assign(f"d{code_name(name)}_seq", over_time(derivation.step_gradients[name]), (t, *gradient.indices),
+                     _shape((layer.time, *cell.arrays[name].sizes)))
+    for param in layer.params:
+        gradient = derivation.cell.gradients[param.name]
+        after.assign(code_name(gradient_name(param.name)),
+                     sp.Sum(over_time(derivation.step_gradients[param.name]), (t, 0, layer.time - 1)),
+                     gradient.indices, _shape(param.sizes))
+
+    # what the backward pass reads from the forward pass
+    needed_step = [n for n in cell.arrays if _mentions(loop.lines, step_names[n])]
+    stored = [n for n in cell.quantities if n not in states and n not in carried and
+              (n in needed_step or _mentions(after.lines, seq(n)) or n in layer.outputs)]
+    params = [code_name(a.name) for a in layer.params]
+
+    # ---- the module
+    inputs = [user.user(a.name) for a in layer.differentiable]
+    lines = [f'"""{_docstring(derivation, user)}"""', "import numpy as np", ""]
+    for symbol, value in cell.constants.items():
+        lines.append(f"{names[symbol]} = {float(value)!r}")
+    lines += ["", "", f"def forward({', '.join(inputs)}):",
+              f'    """The outputs {", ".join(user.user(o) for o in layer.outputs)} at every step and the cache '
+              f'backward needs."""']
+    body = []
+    for array in layer.differentiable:
+        body.append(f"{user.user(array.name)} = np.asarray({user.user(array.name)})")
+    body += _shape_checks(layer, user)
+    for name in layer.sequences:
+        body.append(f"{seq(name)} = {user.to_layer(user.user(name), name)}")
+    for state in layer.states:
+        sizes = ", ".join(map(str, cell.arrays[state.name].sizes))
+        body.append(f"{state.name}_steps = np.empty(({layer.time} + 1, {sizes}))")
+        body.append(f"{state.name}_steps[0] = {user.to_layer(user.user(state.initial), state.initial)}")
+    for param in layer.params:
+        converted = user.to_layer(user.user(param.name), param.name)
+        if converted != code_name(param.name):
+            body.append(f"{code_name(param.name)} = {converted}")
+    for name in stored:
+        body.append(f"{seq(name)} = np.empty(({layer.time}, {', '.join(map(str, cell.arrays[name].sizes))}))")
+    body.append(f"for t in range({layer.time}):")
+    for name in layer.sequences:
+        body.append(f"    {step_names[name]} = {seq(name)}[t]")
+    for state in layer.states:
+        body.append(f"    {step_names[state.previous]} = {state.name}_steps[t]")
+    body += [f"    {line}" for line in forward.lines]
+    for state in layer.states:
+        body.append(f"    {state.name}_steps[t + 1] = {step_names[state.carried]}")
+    for name in stored:
+        body.append(f"    {seq(name)}[t] = {step_names[name]}")
+    outputs = []
+    for name in layer.outputs:
+        full = f"{name}_steps[1:]" if name in states else seq(name)
+        outputs.append(user.to_user(full, name))
+    cache_names = ([seq(n) for n in layer.sequences] + [f"{s.name}_steps" for s in layer.states]
+                   + [seq(n) for n in stored] + params + [str(s) for s in (*cell.sizes, layer.time)])
+    body.append("cache = {" + ", ".join(f"{n!r}: {n}" for n in cache_names) + "}")
+    body.append(f"return {outputs[0]}, cache" if len(outputs) == 1 else f"return ({', '.join(outputs)}), cache")
+    lines += [f"    {line}" for line in body]
+
+    extra = [s for s in layer.states if s.name not in layer.outputs]
+    keywords = "".join(f", d{user.user(s.name)}_last=None" for s in extra)
+    returned = [f"d{user.user(a.name)}" for a in layer.differentiable]
+    lines += ["", "", f"def backward({'dout' if len(layer.outputs) == 1 else 'douts'}, cache{keywords}):",
+              f'    """The gradients ({", ".join(returned)}), given the upstream gradient of '
+              f'{", ".join(user.user(o) for o in layer.outputs)} at every step'
+              + "".join(f" (and of the last {user.user(s.name)}, d{user.user(s.name)}_last)" for s in extra) + '."""']
+    body = [f"{n} = cache[{n!r}]" for n in cache_names]
+    upstream = [f"d{user.user(o)}" for o in layer.outputs]
+    if len(layer.outputs) == 1:
+        body.append(f"{upstream[0]} = np.asarray(dout)")
+    else:
+        body.append(f"{', '.join(upstream)} = (np.asarray(d) for d in douts)")
+    for name, code in zip(layer.outputs, upstream):
+        body.append(f"d{code_name(name)}_up = {user.to_layer(code, name)}")
+    for state in layer.states:
+        sizes = _shape(cell.arrays[state.name].sizes)
+        carry = step_names[gradient_name(state.previous)]
+        if state.name in layer.outputs:
+            body.append(f"{carry} = np.zeros({sizes})")
+        else:
+            given = f"d{user.user(state.name)}_last"
+            body.append(f"{carry} = np.zeros({sizes}) if {given} is None else "
+                        f"np.asarray({user.to_layer(given, state.initial)}, dtype=float)")
+        body.append(f"{state.name}_all = {state.name}_steps[1:]")
+        body.append(f"{state.name}_before = {state.name}_steps[:-1]")
+    for name in sorted(kept):
+        body.append(f"d{code_name(name)}_seq = np.empty(({layer.time}, "
+                    f"{', '.join(map(str, cell.arrays[name].sizes))}))")
+    body.append(f"for t in range({layer.time} - 1, -1, -1):")
+    for name in needed_step:
+        if name in layer.sequences:
+            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+        elif name in previous:
+            body.append(f"    {step_names[name]} = {previous[name].name}_steps[t]")
+        elif name in states or name in carried:
+            state = states.get(name) or carried[name]
+            body.append(f"    {step_names[name]} = {state.name}_steps[t + 1]")
+        elif name in stored:
+            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+    for state in layer.states:
+        carry = step_names[gradient_name(state.previous)]
+        target = step_names[gradient_name(state.carried)]
+        if state.name in layer.outputs:
+            body.append(f"    {target} = d{code_name(state.name)}_up[t] + {carry}")
+        else:
+            body.append(f"    {target} = {carry}")
+    for name in layer.outputs:
+        if name not in states:
+            body.append(f"    {step_names[gradient_name(name)]} = d{code_name(name)}_up[t]")
+    body += [f"    {line}" for line in loop.lines]
+    for name in sorted(kept):
+        body.append(f"    d{code_name(name)}_seq[t] = {step_names[gradient_name(name)]}")
+    for state in layer.states:
+        body.append(f"d{code_name(state.initial)} = {step_names[gradient_name(state.previous)]}")
+    body += after.lines
+    results = []
+    for array in layer.differentiable:
+        code = (f"d{code_name(array.name)}_seq" if array.name in layer.sequences
+                else code_name(gradient_name(array.name)))
+        results.append(user.to_user(code, array.name))
+    body.append(f"return {', '.join(results)}")
+    lines += [f"    {line}" for line in body]
+    return "\n".join(lines) + "\n"
+
+
+def _mentions(lines, name) -> bool:
+    import re
+    pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+    return any(pattern.search(line.split("=", 1)[1]) for line in lines if "=" in line)
+
+
+def _shape_checks(layer, user) -> list:
+    lines, known = [], set()
+    for array in layer.differentiable:
+        name = user.user(array.name)
+        permutation = user.permutation(array.name)
+        for position, axis in enumerate(permutation):
+            size = array.sizes[axis]
+            if size not in known:
+                known.add(size)
+                lines.append(f"{size} = {name}.shape[{position}]")
+    for array in layer.differentiable:
+        name = user.user(array.name)
+        expected = "(" + ", ".join(user.user_sizes(array.name)) + ("," if len(user.user_sizes(array.name)) == 1
+                                                                     else "") + ")"
+        lines.append(f"if {name}.shape != {expected}:")
+        lines.append(f"    raise ValueError(f\"{name} has shape {{{name}.shape}}; expected "
+                     f"{expected} = {{{expected}}}\")")
+    return lines
+
+
+def _docstring(derivation, user) -> str:
+    layer = derivation.layer
+    shapes = [f"    {user.user(a.name)}: ({', '.join(user.user_sizes(a.name))})  {a.kind}" for a in layer.differentiable]
+    shapes += [f"    {user.user(o)}: ({', '.join(user.user_sizes(o))})  output" for o in layer.outputs]
+    cell = derivation.cell.layer
+    forward = [f"    {language(sp.Eq(d.lhs, d.rhs, evaluate=False))}" for d in cell.definitions]
+    backward = [f"    {text(step.statement)}" for step in derivation.steps if step.rule.name in
+                ("THROUGH_TIME", "SHARED_WEIGHTS", "INITIAL_STATE")]
+    one_step = [f"    {text(sp.Eq(sp.IndexedBase(gradient_name(n))[derivation.cell.gradients[n].indices], e))}"
+                for n, e in derivation.step_gradients.items() if derivation.cell.gradients[n].kind != "output"]
+    parts = [f"{layer.name}: forward over a sequence and backpropagation through time, generated by symbackprop "
+             f"from the derivation of the layer (layout: {user.layout.name}).",
+             "", "Shapes (sizes are read from the arrays; the layer's names, before the notation's, in the formulas):",
+             *shapes, "", "One step t (the layer's equations; a state's _prev is its value at t-1):", *forward,
+             "", "Its derived gradients (dh is the step's upstream gradient):", *one_step,
+             "", "Through time:", *backward, ""]
+    return "\n".join(parts).replace('"""', "'''").replace("\\", "\\\\")
+
+
+def recurrent_module(derivation, notation=None) -> types.ModuleType:
+    """The generated module, loaded in this process (for tests and benchmarks)."""
+    source = recurrent_source(derivation, notation)
+    module = types.ModuleType(f"symbackprop_recurrent_{derivation.layer.name.replace('-', '_')}")
+    exec(compile(source, module.__name__, "exec"), module.__dict__)   # our own generated code, not user text
+    return module
+
+
+def export_recurrent_module(derivation, path, force: bool = False, notation=None) -> Path:
+    target = Path(path)
+    if target.suffix != ".py":
+        raise ExportError(f"-o {path}: the module must be a .py file")
+    if target.is_dir():
+        raise ExportError(f"-o {path}: is a directory; give a file name")
+    if target.exists() and not force:
+        raise ExportError(f"{path} exists; pass --force (force=True) to overwrite it")
+    source = recurrent_source(derivation, notation)
+    try:
+        target.write_text(source, encoding="utf-8")
+    except OSError as error:
+        raise ExportError(f"-o {path}: cannot write: {error.strerror}") from None
+    return target
