@@ -11,8 +11,8 @@ MAX_BYTES = 100_000
 def add_layer_options(parser) -> None:
     group = parser.add_argument_group("layer (instead of a network)")
     choice = group.add_mutually_exclusive_group()
-    from ..layers import LAYERS
-    names = ", ".join(record.name for record in LAYERS)
+    from ..layers.records import BY_NAME
+    names = ", ".join(BY_NAME)
     choice.add_argument("--layer", metavar="NAME", help=f"a built-in layer: {names}")
     choice.add_argument("--layer-def", dest="layer_def", metavar="FILE",
                         help="a layer written in the layer language (docs/layer-language.md)")

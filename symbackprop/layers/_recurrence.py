@@ -184,6 +184,7 @@ def build_recurrent(statements, text: str, name: str = "layer", description: str
                     continue
                 if shift is None or shift[0] != time_index or shift[1] == 0:
                     continue
+                where = ref.where
                 if shift[1] != 1:
                     raise where.error(f"{ref.name}[{_text(subscript)}, ...]: a recurrence refers to the previous "
                                       f"step only, {time_index}-1 (not {_text(subscript)})", LayerSpecError)
@@ -207,7 +208,7 @@ def build_recurrent(statements, text: str, name: str = "layer", description: str
         for ref in _refs(equation.rhs):
             if ref.name in slots and slots[ref.name][0] == "input" and ref.name not in dict(states.values()):
                 if _shift(ref.subscripts[0]) == (time_index, 0):
-                    time = slots[ref.name][1].sizes[0][0]
+                    time, time_source = slots[ref.name][1].sizes[0][0], ref.name
                     break
         if time is not None:
             break
@@ -246,7 +247,9 @@ def build_recurrent(statements, text: str, name: str = "layer", description: str
             elif slot.name in initials:
                 if any(size == time for size, _ in sizes):
                     raise slot.where.error(f"{slot.name}, the initial {initials[slot.name]}, is one step: it has no "
-                                           f"time axis {time}", LayerSpecError)
+                                           f"time axis {time} (the time size is the first size of {time_source}, "
+                                           f"read at step {time_index}; a sequence input has the time axis first, "
+                                           f"e.g. {time_source}[T, N, D])", LayerSpecError)
                 cell_slots.append(L.Slot(by_state[initials[slot.name]].previous, sizes, slot.where))
             else:
                 if sizes[0][0] != time or len(sizes) < 2 or any(size == time for size, _ in sizes[1:]):
