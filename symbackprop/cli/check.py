@@ -57,6 +57,10 @@ def run(args) -> int:
     from ._layer import layer_from_args, wants_layer
     if wants_layer(args):
         args.layer_object = layer_from_args(args)     # the layer's names, and CS231n's dout for the upstream
+        if getattr(args.layer_object, "recurrent", False):
+            from ..errors import LayerSpecError
+            raise LayerSpecError(f"check --layer {args.layer or args.layer_def}: formulas of a recurrent layer "
+                                 f"(backpropagation through time) are not read yet; 'derive' shows its derivation")
         args.notation = "cs231n"
         network = None
     else:

@@ -24,7 +24,7 @@ from typing import Mapping
 import sympy as sp
 
 from ..derivation import Rule, Step
-from ._derivation import LayerDerivation, gradient_base, gradient_name
+from ._derivation import Gradient, LayerDerivation, gradient_base, gradient_name
 from ._recurrence import RecurrentLayer
 
 
@@ -44,9 +44,17 @@ class RecurrentDerivation:
         return tuple(array.name for array in self.layer.differentiable)
 
     def as_layer_derivation(self) -> LayerDerivation:
-        """The cell's LayerDerivation with every step (through time included), for the layer renderers."""
+        """The cell's LayerDerivation with every step (through time included), for the layer renderers; its
+        results are the gradients through time (dx⟨t⟩, what step t+1 sends back, Σ_t for the weights)."""
         cell = self.cell
-        return LayerDerivation(cell.layer, cell.gradients, self.steps, cell.identities)
+        gradients = dict(cell.gradients)
+        for step in self.steps:
+            statement = step.statement
+            if step.rule in (Rule.THROUGH_TIME, Rule.SHARED_WEIGHTS) and step.quantity in gradients and \
+                    isinstance(statement.lhs, sp.Indexed):
+                old = gradients[step.quantity]
+                gradients[step.quantity] = Gradient(old.of, old.kind, tuple(statement.lhs.indices), statement.rhs)
+        return LayerDerivation(cell.layer, gradients, self.steps, cell.identities)
 
 
 @lru_cache(maxsize=16)
