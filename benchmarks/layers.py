@@ -3,6 +3,7 @@
     python benchmarks/layers.py              # batchnorm and layernorm at N = 4096, D = 1024 (float64)
     python benchmarks/layers.py --quick      # a smoke run (small arrays, 3 rounds)
     python benchmarks/layers.py --attention-only   # attention forward + backward at n = 512, d = 64
+    python benchmarks/layers.py --recurrent-only   # rnn and lstm through time at T = 100, n_x = 64, n_a = 128, m = 64
 
 Attention (issue 16): forward + backward of the exported ``attention`` layer against a hand-written
 NumPy version and torch eager, float64; see ``benchmarks/_attention.py``. On a loaded machine set
@@ -34,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _attention  # noqa: E402
+import _recurrent  # noqa: E402
 
 
 def simd_level() -> str:
@@ -184,6 +186,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
     parser.add_argument("--quick", action="store_true", help="N, D = 256, 64 and 3 rounds: a smoke run")
     parser.add_argument("--attention-only", action="store_true", help="only the attention table (issue 16)")
+    parser.add_argument("--recurrent-only", action="store_true", help="only the rnn and lstm tables (issue 15)")
     args = parser.parse_args(argv)
     N, D = (256, 64) if args.quick else (4096, 1024)
     rounds = 3 if args.quick else args.rounds
@@ -191,8 +194,12 @@ def main(argv=None) -> None:
     print(f"# symbackprop layer benchmark\n\nPython {platform.python_version()}, NumPy {np.__version__}, {cores} cores, "
           f"{platform.machine()}, SIMD: {simd_level()}; float64, N = {N}, D = {D}; median of {rounds} interleaved "
           f"rounds\n")
-    _attention.section(rounds if args.quick else max(rounds, 31), args.quick)
+    if not args.recurrent_only:
+        _attention.section(rounds if args.quick else max(rounds, 31), args.quick)
     if args.attention_only:
+        return
+    _recurrent.section(rounds, args.quick)
+    if args.recurrent_only:
         return
     rng = np.random.default_rng(0)
     x = 5 * rng.standard_normal((N, D)) + 12
