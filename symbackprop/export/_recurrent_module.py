@@ -139,10 +139,28 @@ def recurrent_source(derivation, notation=None) -> str:
             return f"{previous[name].name}_before"
         return f"{code_name(name)}_seq"
 
-    # ---- one step forward
+    # ---- one step forward; the terms that read only the inputs at t and the parameters (x⟨t⟩ Wx + b) are
+    # computed for every step before the loop, one product over all steps instead of one per step
     forward = IndexPrinter({**names, **step_names}, prefix="f")
+    before = IndexPrinter({**names}, prefix="p")
+    hoisted = []
+    shared = {a.name for a in cell.params}
     for definition in cell.definitions:
-        forward.assign(step_names[definition.name], definition.rhs, definition.indices,
+        rhs = definition.rhs
+        terms = sp.Add.make_args(rhs)
+        reads = [{r.base.label.name for r in term.atoms(sp.Indexed)} for term in terms]
+        static = [term for term, names_ in zip(terms, reads) if names_ <= shared | set(layer.sequences)]
+        if len(terms) > 1 and any(set(layer.sequences) & names_ for term, names_ in zip(terms, reads)
+                                  if term in static):
+            inner = sp.Add(*static).replace(
+                lambda e: isinstance(e, sp.Indexed) and e.base.label.name in layer.sequences,
+                lambda e: sp.IndexedBase(seq(e.base.label.name), real=True)[(t, *e.indices)])
+            before.assign(f"{code_name(definition.name)}_in_seq", inner, (t, *definition.indices),
+                          _shape((layer.time, *cell.arrays[definition.name].sizes)))
+            hoisted.append(definition.name)
+            rhs = sp.Add(*[term for term in terms if term not in static]) + \
+                sp.IndexedBase(f"{code_name(definition.name)}_in", real=True)[definition.indices]
+        forward.assign(step_names[definition.name], rhs, definition.indices,
                        _shape(cell.arrays[definition.name].sizes))
 
     # ---- one step backward: the quantities' gradients, then what goes back to the previous states
@@ -211,9 +229,13 @@ def recurrent_source(derivation, notation=None) -> str:
             body.append(f"{code_name(param.name)} = {converted}")
     for name in stored:
         body.append(f"{seq(name)} = np.empty(({layer.time}, {', '.join(map(str, cell.arrays[name].sizes))}))")
+    body += before.lines
     body.append(f"for t in range({layer.time}):")
     for name in layer.sequences:
-        body.append(f"    {step_names[name]} = {seq(name)}[t]")
+        if _mentions(forward.lines, step_names[name]):
+            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+    for name in hoisted:
+        body.append(f"    {code_name(name)}_in = {code_name(name)}_in_seq[t]")
     for state in layer.states:
         body.append(f"    {step_names[state.previous]} = {state.name}_steps[t]")
     body += [f"    {line}" for line in forward.lines]
