@@ -278,3 +278,46 @@ def test_gru_central_differences():
             down = cost()
             array[index] = keep
             assert grad[index] == pytest.approx((up - down) / 2e-6, rel=1e-6, abs=1e-8)
+
+
+# ---- check: BPTT formulas and the classic mistakes ------------------------------------------------------
+
+@pytest.mark.parametrize("formula, verdict, words", [
+    ("dz[t, n, k] = (1 - h[t, n, k]^2) * (dh[t, n, k] + dh_prev[t+1, n, k])", "correct", "equal to the derived dz"),
+    ("dz[t, n, k] = (1 - h[t, n, k]^2) * dh[t, n, k]", "incorrect", "carried gradient forgotten"),
+    ("dz[t, n, k] = (1 - z[t, n, k]^2) * (dh[t, n, k] + dh_prev[t+1, n, k])", "incorrect", "tanh' written in z"),
+    ("dWx[j, k] = sum(x[t, n, j] * dz[t, n, k], t, n)", "correct", "equal to the derived dWx"),
+    ("dWx[j, k] = sum(x[t, n, j] * dz[t, n, k], n)", "incorrect", "of one step t"),
+    ("dWh[q, k] = sum(h[t-1, n, q] * dz[t, n, k], t, n)", "correct", "equal"),
+    ("dWh[q, k] = sum(h[t, n, q] * dz[t, n, k], t, n)", "incorrect", "differs"),
+    ("dh_prev[t, n, q] = sum(Wh[q, k] * dz[t, n, k], k)", "correct", "equal"),
+    ("dx[t, n, j] = sum(Wx[j, k] * dz[t, n, k], k)", "correct", "equal"),
+])
+def test_check_reads_bptt_formulas_and_names_the_classic_mistakes(formula, verdict, words):
+    from symbackprop.checker._recurrent_check import check_recurrent
+    result = check_recurrent(formula, layer_record("rnn").layer())
+    assert result.verdict == verdict and words in result.diagnosis
+
+
+def test_check_lstm_cell_path_without_the_carried_cell_gradient():
+    from symbackprop.checker._recurrent_check import check_recurrent
+    layer = layer_record("lstm").layer()
+    wrong = check_recurrent("dc[t, n, k] = dh[t, n, k] * o[t, n, k] * (1 - tanh(c[t, n, k])^2)", layer)
+    assert wrong.verdict == "incorrect" and "carried gradient forgotten" in wrong.diagnosis
+
+
+def test_cli_derives_exports_and_checks_a_recurrent_layer(tmp_path, capsys):
+    from symbackprop.cli import main
+    assert main(["derive", "--layer", "rnn", "--notation", "ng-dls"]) == 0
+    out = capsys.readouterr().out
+    assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[1 + t, n, k]" in out and "[shared weights summed over time]" in out
+    target = tmp_path / "rnn.py"
+    assert main(["export", "--layer", "rnn", "--notation", "ng-dls", "-o", str(target)]) == 0
+    assert "def forward(x, a0, Wax, Waa, ba)" in target.read_text(encoding="utf-8")
+    assert main(["check", "--layer", "rnn", "dz[t, n, k] = (1 - h[t, n, k]^2) * dh[t, n, k]"]) == 1
+    assert "carried gradient forgotten" in capsys.readouterr().out
+    for arguments in (["export", "--layer", "rnn", "--notation", "bishop", "-o", str(tmp_path / "x.py")],
+                      ["check", "--layer", "rnn", "dz[t, n, k] = h[t-2, n, k]"]):
+        assert main(arguments) == 2
+        error = capsys.readouterr().err
+        assert "error:" in error and "Traceback" not in error

@@ -57,10 +57,6 @@ def run(args) -> int:
     from ._layer import layer_from_args, wants_layer
     if wants_layer(args):
         args.layer_object = layer_from_args(args)     # the layer's names, and CS231n's dout for the upstream
-        if getattr(args.layer_object, "recurrent", False):
-            from ..errors import LayerSpecError
-            raise LayerSpecError(f"check --layer {args.layer or args.layer_def}: formulas of a recurrent layer "
-                                 f"(backpropagation through time) are not read yet; 'derive' shows its derivation")
         args.notation = "cs231n"
         network = None
     else:
@@ -90,7 +86,10 @@ def _network_and_names(args):
 def _check_one(formula: str, network, args) -> tuple[int, dict]:
     from ..checker import check
     try:
-        if network is None:
+        if network is None and getattr(args.layer_object, "recurrent", False):
+            from ..checker._recurrent_check import check_recurrent
+            verdict = check_recurrent(formula, args.layer_object, seed=args.seed)
+        elif network is None:
             from ..checker._layer_check import check_layer
             verdict = check_layer(formula, args.layer_object, notation=args.notation, seed=args.seed)
         else:

@@ -114,8 +114,12 @@ def _shape(sizes) -> str:
     return "(" + ", ".join(map(str, sizes)) + ("," if len(sizes) == 1 else "") + ")"
 
 
-def recurrent_source(derivation, notation=None) -> str:
-    """The source of the standalone module for a recurrent layer's derivation, in a notation's layout."""
+def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
+    """The source of the standalone module for a recurrent layer's derivation, in a notation's layout.
+
+    For the checker: ``steps`` makes ``backward`` also return every step's gradients ({'dz': (T, N, H), ...},
+    the states' total gradients included); ``carry=False`` prints the classic bug, each step's upstream
+    gradient without what the next step sends back (a nearby formula, itself generated)."""
     layer, cell = derivation.layer, derivation.cell.layer
     layout = layout_of(notation)
     user = _Arrays(layer, layout)
@@ -202,7 +206,9 @@ def recurrent_source(derivation, notation=None) -> str:
     # what the backward pass reads from the forward pass
     needed_step = [n for n in cell.arrays if _mentions(loop.lines, step_names[n])]
     stored = [n for n in cell.quantities if n not in states and n not in carried and
-              (n in needed_step or _mentions(after.lines, seq(n)) or n in layer.outputs)]
+              (steps or n in needed_step or _mentions(after.lines, seq(n)) or n in layer.outputs)]
+    if steps:
+        kept |= set(in_loop) | {s.carried for s in layer.states}
     params = [code_name(a.name) for a in layer.params]
 
     # ---- the module
@@ -270,12 +276,12 @@ def recurrent_source(derivation, notation=None) -> str:
         body.append(f"d{code_name(name)}_up = {user.to_layer(code, name)}")
     for state in layer.states:
         sizes = _shape(cell.arrays[state.name].sizes)
-        carry = step_names[gradient_name(state.previous)]
+        carried_name = step_names[gradient_name(state.previous)]
         if state.name in layer.outputs:
-            body.append(f"{carry} = np.zeros({sizes})")
+            body.append(f"{carried_name} = np.zeros({sizes})")
         else:
             given = f"d{user.user(state.name)}_last"
-            body.append(f"{carry} = np.zeros({sizes}) if {given} is None else "
+            body.append(f"{carried_name} = np.zeros({sizes}) if {given} is None else "
                         f"np.asarray({user.to_layer(given, state.initial)}, dtype=float)")
         body.append(f"{state.name}_all = {state.name}_steps[1:]")
         body.append(f"{state.name}_before = {state.name}_steps[:-1]")
@@ -294,12 +300,12 @@ def recurrent_source(derivation, notation=None) -> str:
         elif name in stored:
             body.append(f"    {step_names[name]} = {seq(name)}[t]")
     for state in layer.states:
-        carry = step_names[gradient_name(state.previous)]
+        carry_name = step_names[gradient_name(state.previous)]
         target = step_names[gradient_name(state.carried)]
         if state.name in layer.outputs:
-            body.append(f"    {target} = d{code_name(state.name)}_up[t] + {carry}")
+            body.append(f"    {target} = d{code_name(state.name)}_up[t]" + (f" + {carry_name}" if carry else ""))
         else:
-            body.append(f"    {target} = {carry}")
+            body.append(f"    {target} = {carry_name if carry else f'np.zeros({_shape(cell.arrays[state.name].sizes)})'}")
     for name in layer.outputs:
         if name not in states:
             body.append(f"    {step_names[gradient_name(name)]} = d{code_name(name)}_up[t]")
@@ -314,6 +320,8 @@ def recurrent_source(derivation, notation=None) -> str:
         code = (f"d{code_name(array.name)}_seq" if array.name in layer.sequences
                 else code_name(gradient_name(array.name)))
         results.append(user.to_user(code, array.name))
+    if steps:
+        results.append("{" + ", ".join(f"{gradient_name(n)!r}: d{code_name(n)}_seq" for n in sorted(kept)) + "}")
     body.append(f"return {', '.join(results)}")
     lines += [f"    {line}" for line in body]
     return "\n".join(lines) + "\n"
@@ -364,9 +372,9 @@ def _docstring(derivation, user) -> str:
     return "\n".join(parts).replace('"""', "'''").replace("\\", "\\\\")
 
 
-def recurrent_module(derivation, notation=None) -> types.ModuleType:
-    """The generated module, loaded in this process (for tests and benchmarks)."""
-    source = recurrent_source(derivation, notation)
+def recurrent_module(derivation, notation=None, steps=False, carry=True) -> types.ModuleType:
+    """The generated module, loaded in this process (for tests, benchmarks and the checker)."""
+    source = recurrent_source(derivation, notation, steps, carry)
     module = types.ModuleType(f"symbackprop_recurrent_{derivation.layer.name.replace('-', '_')}")
     exec(compile(source, module.__name__, "exec"), module.__dict__)   # our own generated code, not user text
     return module
