@@ -149,6 +149,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     before = IndexPrinter({**names}, prefix="p")
     hoisted = []
     shared = {a.name for a in cell.params}
+    split = {}
     for definition in cell.definitions:
         rhs = definition.rhs
         terms = sp.Add.make_args(rhs)
@@ -162,10 +163,50 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
             before.assign(f"{code_name(definition.name)}_in_seq", inner, (t, *definition.indices),
                           _shape((layer.time, *cell.arrays[definition.name].sizes)))
             hoisted.append(definition.name)
-            rhs = sp.Add(*[term for term in terms if term not in static]) + \
-                sp.IndexedBase(f"{code_name(definition.name)}_in", real=True)[definition.indices]
+            split[definition.name] = [term for term in terms if term not in static]
+    # the products of one previous state with a weight per definition (h_prev Wfh, h_prev Wuh, ...): one
+    # product with the weights side by side, its columns sliced per definition (and one product back)
+    groups = _stacked_products(split, cell, set(previous), shared)
+    for state_input, members in groups.items():
+        weights = ", ".join(code_name(weight) for _, weight, _ in members)
+        before.lines.append(f"{state_input}_W = np.concatenate([{weights}], axis=1)")
+    # a function of a forward array that one step's backward needs again (the LSTM's tanh(c)): computed once in
+    # the forward step and kept, as a hand-written cache keeps it
+    shared_calls = _shared_calls(cell, derivation.step_gradients)
+    call_names = {}
+    for call, name in shared_calls.items():
+        step_names[name] = name
+        call_names[name] = call
+    emitted = set()
+    for definition in cell.definitions:
+        rhs = definition.rhs
+        for call, name in shared_calls.items():
+            if rhs.has(call):
+                if name not in emitted:
+                    argument = call.args[0]
+                    forward.assign(name, call, tuple(argument.indices),
+                                   _shape(cell.arrays[argument.base.label.name].sizes))
+                    emitted.add(name)
+                rhs = rhs.xreplace({call: sp.IndexedBase(name, real=True)[call.args[0].indices]})
+        if definition.name in split:
+            dynamic = split[definition.name]
+            for state_input, members in groups.items():
+                for member, _, term in members:
+                    if member == definition.name:
+                        dynamic = [d for d in dynamic if d != term] + \
+                            [sp.IndexedBase(f"{code_name(member)}_rec", real=True)[definition.indices]]
+            rhs = sp.Add(*dynamic) + sp.IndexedBase(f"{code_name(definition.name)}_in", real=True)[definition.indices]
         forward.assign(step_names[definition.name], rhs, definition.indices,
                        _shape(cell.arrays[definition.name].sizes))
+    stacked_lines = []
+    for state_input, members in groups.items():
+        stacked_lines.append(f"{state_input}_rec = {step_names[state_input]} @ {state_input}_W")
+        offset = sp.Integer(0)
+        for member, weight, _ in members:
+            width = cell.arrays[weight].sizes[1]
+            stacked_lines.append(f"{code_name(member)}_rec = {state_input}_rec[..., {offset}:{offset + width}]")
+            offset += width
+    forward.lines[:0] = stacked_lines
 
     # ---- one step backward: the quantities' gradients, then what goes back to the previous states
     loop = IndexPrinter({**names, **step_names}, prefix="g")
@@ -173,8 +214,23 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
                                                                                            layer.states]
     for name in in_loop:
         indices = derivation.cell.gradients[name].indices
-        loop.assign(step_names[gradient_name(name)], derivation.step_gradients[name], indices,
-                    _shape(cell.arrays[name].sizes))
+        expr = derivation.step_gradients[name]
+        for call, call_name in shared_calls.items():
+            if call_name in emitted:
+                expr = expr.replace(lambda e, c=call: isinstance(e, type(c)) and len(e.args) == 1
+                                    and isinstance(e.args[0], sp.Indexed) and e.args[0].base == c.args[0].base,
+                                    lambda e, n=call_name: sp.IndexedBase(n, real=True)[e.args[0].indices])
+        if name in groups:           # dh_prev: Σ_k Wfh dzf + Σ_k Wuh dzu + ... as one product with the stacked weights
+            members = groups[name]
+            terms = list(sp.Add.make_args(expr))
+            found = [_back_product(terms, weight, member, indices) for member, weight, _ in members]
+            if all(found):
+                for term in found:
+                    terms.remove(term)
+                gradients = ", ".join(step_names[gradient_name(member)] for member, _, _ in members)
+                loop.lines.append(f"{name}_back = np.concatenate([{gradients}], axis=-1) @ {name}_W.T")
+                expr = sp.Add(*terms) + sp.IndexedBase(f"{name}_back", real=True)[indices]
+        loop.assign(step_names[gradient_name(name)], expr, indices, _shape(cell.arrays[name].sizes))
 
     # ---- after the loop: every step's input gradients, the shared weights' sums over time
     after = IndexPrinter({**names}, prefix="u")
@@ -204,9 +260,15 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
                      gradient.indices, _shape(param.sizes))
 
     # what the backward pass reads from the forward pass
-    needed_step = [n for n in cell.arrays if _mentions(loop.lines, step_names[n])]
+    needed_step = [n for n in [*cell.arrays, *sorted(emitted)] if _mentions(loop.lines, step_names[n])]
     stored = [n for n in cell.quantities if n not in states and n not in carried and
               (steps or n in needed_step or _mentions(after.lines, seq(n)) or n in layer.outputs)]
+    stored += [n for n in sorted(emitted) if n in needed_step]
+
+    def sizes_of(name):
+        if name in call_names:
+            return cell.arrays[call_names[name].args[0].base.label.name].sizes
+        return cell.arrays[name].sizes
     if steps:
         kept |= set(in_loop) | {s.carried for s in layer.states}
     params = [code_name(a.name) for a in layer.params]
@@ -234,7 +296,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         if converted != code_name(param.name):
             body.append(f"{code_name(param.name)} = {converted}")
     for name in stored:
-        body.append(f"{seq(name)} = np.empty(({layer.time}, {', '.join(map(str, cell.arrays[name].sizes))}))")
+        body.append(f"{seq(name)} = np.empty(({layer.time}, {', '.join(map(str, sizes_of(name)))}))")
     body += before.lines
     body.append(f"for t in range({layer.time}):")
     for name in layer.sequences:
@@ -254,7 +316,8 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         full = f"{name}_steps[1:]" if name in states else seq(name)
         outputs.append(user.to_user(full, name))
     cache_names = ([seq(n) for n in layer.sequences] + [f"{s.name}_steps" for s in layer.states]
-                   + [seq(n) for n in stored] + params + [str(s) for s in (*cell.sizes, layer.time)])
+                   + [seq(n) for n in stored] + params + [f"{g}_W" for g in groups]
+                   + [str(s) for s in (*cell.sizes, layer.time)])
     body.append("cache = {" + ", ".join(f"{n!r}: {n}" for n in cache_names) + "}")
     body.append(f"return {outputs[0]}, cache" if len(outputs) == 1 else f"return ({', '.join(outputs)}), cache")
     lines += [f"    {line}" for line in body]
@@ -325,6 +388,73 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     body.append(f"return {', '.join(results)}")
     lines += [f"    {line}" for line in body]
     return "\n".join(lines) + "\n"
+
+
+def _shared_calls(cell, step_gradients) -> dict:
+    """function call -> a name, for each call of one forward array (tanh(c[n, k])) that a definition makes and
+    the step's gradients make again."""
+    found = {}
+    backward = [expr for expr in step_gradients.values()]
+    for definition in cell.definitions:
+        for call in definition.rhs.atoms(sp.Function):
+            if len(call.args) != 1 or not isinstance(call.args[0], sp.Indexed):
+                continue
+            argument = call.args[0]
+            if tuple(argument.indices) != tuple(definition.indices)[:len(argument.indices)] and \
+                    set(argument.indices) - set(definition.indices):
+                continue
+            again = any(e.func == call.func and isinstance(e.args[0], sp.Indexed) and e.args[0].base == argument.base
+                        for expr in backward for e in expr.atoms(sp.Function) if len(e.args) == 1)
+            if again and not any(c.func == call.func and c.args[0].base == argument.base for c in found):
+                found[call] = code_name(f"{call.func.__name__}_{argument.base.label.name}")
+    return found
+
+
+def _stacked_products(split, cell, previous, params) -> dict:
+    """previous-state input -> [(definition, weight, term)] for the definitions whose per-step part holds
+    Σ_q P[..., q] W[q, k] with the same P (two or more of them, the LSTM's four gates, the GRU's three)."""
+    groups = {}
+    for name, terms in split.items():
+        definition = cell.definition(name)
+        for term in terms:
+            found = _product(term, previous, params, tuple(definition.indices))
+            if found is not None:
+                groups.setdefault(found[0], []).append((name, found[1], term))
+                break
+    return {state: members for state, members in groups.items() if len(members) > 1}
+
+
+def _product(term, previous, params, out):
+    """(P, W) when ``term`` is Σ_q P[..., q] W[q, k] and P[..., k] has the indices ``out``; else None."""
+    if not isinstance(term, sp.Sum) or len(term.limits) != 1:
+        return None
+    q = term.limits[0][0]
+    factors = sp.Mul.make_args(term.function)
+    if len(factors) != 2 or not all(isinstance(f, sp.Indexed) for f in factors):
+        return None
+    state = next((f for f in factors if f.base.label.name in previous), None)
+    weight = next((f for f in factors if f.base.label.name in params), None)
+    if state is None or weight is None or len(weight.indices) != 2 or weight.indices[0] != q:
+        return None
+    if state.indices[-1] != q or (*state.indices[:-1], weight.indices[1]) != out:
+        return None
+    return state.base.label.name, weight.base.label.name
+
+
+def _back_product(terms, weight, member, indices):
+    """The term Σ_k W[q, k] dmember[..., k] of dP[..., q] among ``terms``, or None."""
+    for term in terms:
+        if not isinstance(term, sp.Sum) or len(term.limits) != 1:
+            continue
+        k = term.limits[0][0]
+        factors = sp.Mul.make_args(term.function)
+        if len(factors) != 2 or not all(isinstance(f, sp.Indexed) for f in factors):
+            continue
+        w = next((f for f in factors if f.base.label.name == weight), None)
+        g = next((f for f in factors if f.base.label.name == gradient_name(member)), None)
+        if w is not None and g is not None and w.indices == (indices[-1], k) and g.indices == (*indices[:-1], k):
+            return term
+    return None
 
 
 def _mentions(lines, name) -> bool:

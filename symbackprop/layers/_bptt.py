@@ -193,7 +193,7 @@ def in_forward_quantities(expr, cell):
             continue
         new = expr.xreplace(mapping)
         if not new.has(sp.Sum):
-            new = min((new, sp.cancel(new), sp.factor(new)), key=sp.count_ops)
+            new = min((new, sp.cancel(new), sp.factor(new), sp.factor_terms(sp.expand(new))), key=sp.count_ops)
         if new.has(ref.base) or sp.count_ops(new) > sp.count_ops(expr) + 2:
             continue
         from ._printing import text
