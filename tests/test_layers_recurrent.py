@@ -321,3 +321,57 @@ def test_cli_derives_exports_and_checks_a_recurrent_layer(tmp_path, capsys):
         assert main(arguments) == 2
         error = capsys.readouterr().err
         assert "error:" in error and "Traceback" not in error
+
+
+def test_lstm_export_equals_sympy_diff_of_an_unrolled_network():
+    """DLS's LSTM cell written here with sympy (c = Γ_f c_prev + Γ_u c̃, a = Γ_o tanh(c)), unrolled T = 2."""
+    rng = np.random.default_rng(8)
+    T, N, D, H = 2, 1, 1, 1
+    names = "Wfx Wfh bf Wux Wuh bu Wcx Wch bc Wox Woh bo".split()
+    shapes = {"x": (D, H), "h": (H, H), "b": (1, H)}
+
+    def symbols(name, shape):
+        return sp.Matrix(*shape, lambda i, j: sp.Symbol(f"{name}_{i}_{j}", real=True))
+    params = {n: symbols(n, shapes[n[-1]] if n[0] == "W" else shapes["b"]) for n in names}
+    xs = [symbols(f"x{t}", (N, D)) for t in range(T)]
+    h0, c0 = symbols("h0", (N, H)), symbols("c0", (N, H))
+    sigmoid = lambda m: m.applyfunc(lambda v: 1 / (1 + sp.exp(-v)))     # noqa: E731
+    g = [sp.Matrix(N, H, lambda i, j: sp.Rational(int(rng.integers(-9, 10)), 7)) for _ in range(T + 1)]
+    h, c, cost = h0, c0, 0
+    for t in range(T):
+        def gate(letter):
+            return xs[t] * params[f"W{letter}x"] + h * params[f"W{letter}h"] + params[f"b{letter}"]
+        f, u, o = sigmoid(gate("f")), sigmoid(gate("u")), sigmoid(gate("o"))
+        candidate = gate("c").applyfunc(sp.tanh)
+        c = f.multiply_elementwise(c) + u.multiply_elementwise(candidate)
+        h = o.multiply_elementwise(c.applyfunc(sp.tanh))
+        cost += sum(g[t][i, j] * h[i, j] for i in range(N) for j in range(H))
+    cost += sum(g[T][i, j] * c[i, j] for i in range(N) for j in range(H))      # the last cell state's upstream
+    variables = sorted(cost.free_symbols, key=str)
+    values = {s: int(rng.integers(-20, 21)) / 29 for s in variables}
+    partials = sp.lambdify(variables, [sp.diff(cost, s) for s in variables], "math")(*values.values())
+    by_symbol = dict(zip(variables, partials))
+
+    def numeric(matrix):
+        return np.array(matrix.applyfunc(lambda s: values[s]).tolist(), dtype=float)
+
+    def gradient(matrix):
+        return np.array(matrix.applyfunc(lambda s: by_symbol[s]).tolist(), dtype=float)
+    module = recurrent_module(derive_layer("lstm"))
+    arrays = [np.stack([numeric(m) for m in xs]), numeric(h0), numeric(c0)]
+    arrays += [numeric(params[n])[0] if n[0] == "b" else numeric(params[n]) for n in names]
+    out, cache = module.forward(*arrays)
+    grads = module.backward(np.stack([np.array(m.tolist(), dtype=float) for m in g[:T]]), cache,
+                            dc_last=np.array(g[T].tolist(), dtype=float))
+    expected = [np.stack([gradient(m) for m in xs]), gradient(h0), gradient(c0)]
+    expected += [gradient(params[n])[0] if n[0] == "b" else gradient(params[n]) for n in names]
+    for got, want in zip(grads, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+
+
+def test_user_defined_cell_is_checked():
+    from symbackprop.checker._recurrent_check import check_recurrent
+    layer = Layer.parse(LEAKY, "leaky")
+    assert check_recurrent("dp[t, n, k] = (1 - g[t, n, k]^2) * dg[t, n, k]", layer).verdict == "correct"
+    wrong = check_recurrent("dp[t, n, k] = (1 - p[t, n, k]^2) * dg[t, n, k]", layer)
+    assert wrong.verdict == "incorrect" and "tanh' written in p" in wrong.diagnosis
