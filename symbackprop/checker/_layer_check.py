@@ -102,7 +102,7 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
          "1/√ of a size, 1/N, a sign, a transpose); see the counterexample")
     values, user = trials[0]
     counterexample = {"sizes": concrete_sizes(layer), "expected": _entries(expected[0]),
-                      "formula": _entries(user)}
+                      "formula": _entries(user), "shape": list(np.shape(_array(user)))}
     return Verdict("incorrect", formula, notation, quantity, "numeric", diagnosis, counterexample,
                    matches=tuple(matches))
 
@@ -233,9 +233,13 @@ def _scaled(layer, target, trials) -> list:
     return [f"{target} times {c:.6g}"]
 
 
+def _array(value) -> np.ndarray:
+    return value.array if isinstance(value, Labelled) else np.asarray(value, dtype=float)
+
+
 def _entries(value, limit: int = 4) -> list:
     """The first rows and columns of a value, as a list of rows (a vector is one row, a scalar [[v]])."""
-    array = value.array if isinstance(value, Labelled) else np.asarray(value, dtype=float)
+    array = _array(value)
     array = np.atleast_2d(array.reshape(array.shape[0], -1) if array.ndim > 2 else array)
     return [[round(float(v), 9) for v in row[:limit]] for row in array[:limit]]
 

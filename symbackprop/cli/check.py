@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -140,7 +141,12 @@ def _text(result: dict) -> str:
     if example:
         sizes = ", ".join(f"{k} = {v}" for k, v in example["sizes"].items())
         scalars = "".join(f", {name} = {example[name]}" for name in ("m", "lambda") if name in example)
-        lines.append(f"counterexample at {sizes}{scalars}:")
+        shown = len(example["expected"]), max(map(len, example["expected"]), default=0)
+        whole = example.get("shape")
+        part = ""
+        if whole and math.prod(whole) > shown[0] * shown[1]:
+            part = f" (the first {shown[0]} × {shown[1]} entries of the {' × '.join(map(str, whole))} array)"
+        lines.append(f"counterexample at {sizes}{scalars}{part}:")
         lines.append(f"  expected {_compact(example['expected'])}")
         lines.append(f"  formula  {_compact(example['formula'])}")
     return "\n".join(line for line in lines if line)
