@@ -143,6 +143,26 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
             return f"{previous[name].name}_before"
         return f"{code_name(name)}_seq"
 
+    def flat(expr, target, flats):
+        """expr over (t, n, ...) arrays with t and n merged into one row index (one product over all steps and
+        examples: a BLAS call instead of einsum over three axes); (expr, target axes) or None."""
+        def sizes_of(code):
+            return _sizes_of_seq(code, cell, layer, seq)
+        merged = _merge_time(expr, t, target, sizes_of)
+        if merged is None:
+            return None
+        expr, row, example, target = merged
+        size = layer.time * example
+
+        def view(ref):
+            base = ref.base.label.name
+            shape = (size, *sizes_of(base)[2:])
+            flats.setdefault(base, f"{base}_flat = {base}.reshape({', '.join(map(str, shape))})")
+            return sp.IndexedBase(f"{base}_flat", real=True)[(row, *ref.indices[1:])]
+        expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.indices and e.indices[0] == row, view)
+        expr = expr.xreplace({sp.Symbol("__rows", integer=True, positive=True): size})
+        return expr, target, size
+
     # ---- one step forward; the terms that read only the inputs at t and the parameters (x⟨t⟩ Wx + b) are
     # computed for every step before the loop, one product over all steps instead of one per step
     forward = IndexPrinter({**names, **step_names}, prefix="f")
@@ -150,6 +170,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     hoisted = []
     shared = {a.name for a in cell.params}
     split = {}
+    before_flats = {}
     for definition in cell.definitions:
         rhs = definition.rhs
         terms = sp.Add.make_args(rhs)
@@ -160,12 +181,21 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
             inner = sp.Add(*static).replace(
                 lambda e: isinstance(e, sp.Indexed) and e.base.label.name in layer.sequences,
                 lambda e: sp.IndexedBase(seq(e.base.label.name), real=True)[(t, *e.indices)])
-            before.assign(f"{code_name(definition.name)}_in_seq", inner, (t, *definition.indices),
-                          _shape((layer.time, *cell.arrays[definition.name].sizes)))
+            merged = flat(inner, (t, *definition.indices), before_flats)
+            if merged is None:
+                before.assign(f"{code_name(definition.name)}_in_seq", inner, (t, *definition.indices),
+                              _shape((layer.time, *cell.arrays[definition.name].sizes)))
+            else:
+                rows, axes, size = merged
+                before.assign(f"{code_name(definition.name)}_in_flat", rows, axes,
+                              _shape((size, *cell.arrays[definition.name].sizes[1:])))
+                before.lines.append(f"{code_name(definition.name)}_in_seq = {code_name(definition.name)}_in_flat"
+                                    f".reshape({', '.join(map(str, (layer.time, *cell.arrays[definition.name].sizes)))})")
             hoisted.append(definition.name)
             split[definition.name] = [term for term in terms if term not in static]
     # the products of one previous state with a weight per definition (h_prev Wfh, h_prev Wuh, ...): one
     # product with the weights side by side, its columns sliced per definition (and one product back)
+    before.lines[:0] = list(before_flats.values())
     groups = _stacked_products(split, cell, set(previous), shared)
     for state_input, members in groups.items():
         weights = ", ".join(code_name(weight) for _, weight, _ in members)
@@ -234,6 +264,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
 
     # ---- after the loop: every step's input gradients, the shared weights' sums over time
     after = IndexPrinter({**names}, prefix="u")
+    flats = {}           # a (T, N, ...) array -> its (T·N, ...) view: every step's examples as rows of one matrix
     kept = set()
 
     def over_time(expr):
@@ -251,13 +282,24 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
 
     for name in layer.sequences:
         gradient = derivation.cell.gradients[name]
-        after.assign(f"d{code_name(name)}_seq", over_time(derivation.step_gradients[name]), (t, *gradient.indices),
-                     _shape((layer.time, *cell.arrays[name].sizes)))
+        expr = over_time(derivation.step_gradients[name])
+        merged = flat(expr, (t, *gradient.indices), flats)
+        if merged is None:
+            after.assign(f"d{code_name(name)}_seq", expr, (t, *gradient.indices),
+                         _shape((layer.time, *cell.arrays[name].sizes)))
+            continue
+        expr, target, size = merged
+        after.assign(f"d{code_name(name)}_flat", expr, target, _shape((size, *cell.arrays[name].sizes[1:])))
+        after.lines.append(f"d{code_name(name)}_seq = d{code_name(name)}_flat.reshape("
+                           f"{', '.join(map(str, (layer.time, *cell.arrays[name].sizes)))})")
     for param in layer.params:
         gradient = derivation.cell.gradients[param.name]
-        after.assign(code_name(gradient_name(param.name)),
-                     sp.Sum(over_time(derivation.step_gradients[param.name]), (t, 0, layer.time - 1)),
-                     gradient.indices, _shape(param.sizes))
+        expr = sp.Sum(over_time(derivation.step_gradients[param.name]), (t, 0, layer.time - 1))
+        merged = flat(expr, tuple(gradient.indices), flats)
+        if merged is not None:
+            expr = merged[0]
+        after.assign(code_name(gradient_name(param.name)), expr, gradient.indices, _shape(param.sizes))
+    after.lines[:0] = list(flats.values())
 
     # what the backward pass reads from the forward pass
     needed_step = [n for n in [*cell.arrays, *sorted(emitted)] if _mentions(loop.lines, step_names[n])]
@@ -388,6 +430,49 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     body.append(f"return {', '.join(results)}")
     lines += [f"    {line}" for line in body]
     return "\n".join(lines) + "\n"
+
+
+def _sizes_of_seq(code, cell, layer, seq) -> tuple:
+    """The (T, ...) sizes of an array named ``code`` in the code over all steps."""
+    for name in [*cell.arrays]:
+        for candidate in (name, gradient_name(name)):
+            if seq(candidate) == code or f"{code_name(candidate)}_seq" == code:
+                return (layer.time, *cell.arrays[name].sizes)
+    raise KeyError(code)      # pragma: no cover - every array over time is named by seq()
+
+
+def _merge_time(expr, t, target, sizes_of):
+    """``expr`` with the time index t and the example index that follows it in every array over time merged
+    into one row index, when that is the only place either appears; (expr, row, example size, target) or None.
+    ``sizes_of(name)`` gives the (T, N, ...) sizes of an array over time."""
+    timed_refs = [r for r in expr.atoms(sp.Indexed) if r.indices and r.indices[0] == t]
+    if not timed_refs or any(len(r.indices) < 3 for r in timed_refs):
+        return None
+    example = timed_refs[0].indices[1]
+    if not isinstance(example, sp.Symbol) or any(r.indices[1] != example for r in timed_refs):
+        return None
+    for ref in expr.atoms(sp.Indexed):
+        if (ref not in timed_refs and (t in ref.indices or example in ref.indices)) or \
+                (ref in timed_refs and (t in ref.indices[1:] or example in ref.indices[2:])):
+            return None
+    summed = {limit[0] for total in expr.atoms(sp.Sum) for limit in total.limits}
+    if (t in summed) != (example in summed) or (t in target) != (example in target):
+        return None
+    if t in target and tuple(target[:2]) != (t, example):
+        return None
+    row = sp.Symbol("r", integer=True)
+    example_size = sizes_of(timed_refs[0].base.label.name)[1]
+
+    def drop(total):
+        limits = [limit for limit in total.limits if limit[0] not in (t, example)]
+        return sp.Sum(total.function, *limits) if limits else total.function
+    body = expr.replace(lambda e: isinstance(e, sp.Sum), drop)
+    body = body.replace(lambda e: isinstance(e, sp.Indexed) and e.indices and e.indices[0] == t,
+                        lambda e: sp.Indexed(e.base, row, *e.indices[2:]))
+    if t in summed:
+        rows = sp.Symbol("__rows", integer=True, positive=True)
+        return sp.Sum(body, (row, 0, rows - 1)), row, example_size, tuple(target)
+    return body, row, example_size, (row, *target[2:])
 
 
 def _shared_calls(cell, step_gradients) -> dict:
