@@ -316,6 +316,12 @@ def test_cli_derives_exports_and_checks_a_recurrent_layer(tmp_path, capsys):
     assert "def forward(x, a0, Wax, Waa, ba)" in target.read_text(encoding="utf-8")
     assert main(["check", "--layer", "rnn", "dz[t, n, k] = (1 - h[t, n, k]^2) * dh[t, n, k]"]) == 1
     assert "carried gradient forgotten" in capsys.readouterr().out
+    assert main(["check", "--layer", "rnn", "--notation", "ng-dls",
+                 "dW_aa[q, k] = sum(a[t-1, n, q] * dz[t, n, k], t, n)"]) == 0
+    assert "correct" in capsys.readouterr().out
+    assert main(["check", "--layer", "rnn", "--notation", "ng-dls",
+                 "dz[t, n, k] = (1 - z[t, n, k]^2) * (da[t, n, k] + da_prev[t+1, n, k])"]) == 1
+    assert "tanh' written in z instead of a" in capsys.readouterr().out
     for arguments in (["export", "--layer", "rnn", "--notation", "bishop", "-o", str(tmp_path / "x.py")],
                       ["check", "--layer", "rnn", "dz[t, n, k] = h[t-2, n, k]"]):
         assert main(arguments) == 2

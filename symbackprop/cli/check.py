@@ -58,6 +58,9 @@ def run(args) -> int:
     from ._layer import layer_from_args, wants_layer
     if wants_layer(args):
         args.layer_object = layer_from_args(args)     # the layer's names, and CS231n's dout for the upstream
+        if getattr(args.layer_object, "recurrent", False) and args.notation == "ng-dls":
+            from ..rendering._recurrent_letters import in_letters      # a, da, da_prev, W_aa: DLS's letters
+            args.layer_object = in_letters(args.layer_object, "ng-dls")
         args.notation = "cs231n"
         network = None
     else:
