@@ -46,6 +46,11 @@ def test_a_recurrence_is_read_as_one_step_with_its_previous_state():
     assert [a.name for a in layer.differentiable] == ["x", "h0", "Wx", "Wh", "b"]
 
 
+def test_a_gradient_name_beside_its_array_is_refused():
+    with pytest.raises(LayerSpecError, match="dh would be the name of the gradient of h"):
+        Layer.parse(RNN.replace("h0", "dh"))
+
+
 @pytest.mark.parametrize("old, new, message, column", [
     ("h[t-1, n, q]", "h[t-2, n, q]", "previous step only, t-1 (not t-2)", "h[t-2"),
     ("h[t-1, n, q]", "x[t-1, n, q]", "only a state", "x[t-1"),
@@ -57,6 +62,7 @@ def test_a_recurrence_is_read_as_one_step_with_its_previous_state():
     ("input  x[T, N, D], h0[N, H]", "input  x[T, N, D], h0[N, D]", "size mismatch", "q, k], q)"),
     ("input  x[T, N, D]", "input  x[N, T, D]", "the time size is the first size of x", "h0[N, H]"),
     ("h[t, n, k] = tanh", "h[n, t, k] = tanh", "its first index is the time index t", "n, t, k]"),
+    ("Wx[j, k], j)", "Wx[j, k], j, t)", "sum over the time index t", "t)"),
 ])
 def test_misuse_gets_the_line_a_caret_and_what_is_accepted(old, new, message, column):
     text = RNN.replace(old, new)

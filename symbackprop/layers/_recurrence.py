@@ -142,6 +142,11 @@ def build_recurrent(statements, text: str, name: str = "layer", description: str
     defined = {e.name: e for e in equations}
     slots = {slot.name: (d.kind, slot) for d in declarations for slot in d.slots}
 
+    names = set(slots) | set(defined)
+    for name in sorted(names):
+        if name.startswith("d") and name[1:] in names:
+            raise LayerSpecError(f"{name} would be the name of the gradient of {name[1:]}; rename one of them")
+
     # the time index: the first index of every equation
     time_index, time_where = equations[0].indices[0] if equations[0].indices else (None, equations[0].where)
     for equation in equations:
@@ -359,6 +364,11 @@ def _at_step(node, time_index, states, per_step, initials):
         if isinstance(node, L.Negate):
             return L.Negate(at(node.operand), node.where)
         if isinstance(node, L.Call):
+            for index, where in node.indices:
+                if index == time_index:
+                    raise where.error(f"sum over the time index {time_index}: an equation is one step; the sums "
+                                      f"over time are the derivation's (the shared weights' gradients)",
+                                      LayerSpecError)
             return L.Call(node.function, at(node.argument), node.where, node.indices)
         return node
     return at(node)
