@@ -142,10 +142,10 @@ def build_recurrent(statements, text: str, name: str = "layer", description: str
     defined = {e.name: e for e in equations}
     slots = {slot.name: (d.kind, slot) for d in declarations for slot in d.slots}
 
-    names = set(slots) | set(defined)
-    for name in sorted(names):
-        if name.startswith("d") and name[1:] in names:
-            raise LayerSpecError(f"{name} would be the name of the gradient of {name[1:]}; rename one of them")
+    declared = set(slots) | set(defined)
+    for array in sorted(declared):
+        if array.startswith("d") and array[1:] in declared:
+            raise LayerSpecError(f"{array} would be the name of the gradient of {array[1:]}; rename one of them")
 
     # the time index: the first index of every equation
     time_index, time_where = equations[0].indices[0] if equations[0].indices else (None, equations[0].where)
