@@ -387,3 +387,18 @@ def test_user_defined_cell_is_checked():
     assert check_recurrent("dp[t, n, k] = (1 - g[t, n, k]^2) * dg[t, n, k]", layer).verdict == "correct"
     wrong = check_recurrent("dp[t, n, k] = (1 - p[t, n, k]^2) * dg[t, n, k]", layer)
     assert wrong.verdict == "incorrect" and "tanh' written in p" in wrong.diagnosis
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "latex", "tex", "html"])
+def test_derive_renders_a_recurrent_layer_in_every_format(fmt, tmp_path):
+    from symbackprop.cli import main
+    target = tmp_path / f"gru.{fmt}"
+    assert main(["derive", "--layer", "gru", "--format", fmt, "-o", str(target)]) == 0
+    text = target.read_text(encoding="utf-8")
+    assert "through time" in text and ("dh_prev" in text or r"h_{\mathrm{prev}}" in text)
+
+
+def test_derive_refuses_a_notation_without_recurrent_letters(capsys):
+    from symbackprop.cli import main
+    assert main(["derive", "--layer", "rnn", "--notation", "nielsen"]) == 2
+    assert "ng-dls" in capsys.readouterr().err
