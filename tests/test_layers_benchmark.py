@@ -32,6 +32,16 @@ def test_the_benchmark_runs(capsys):
     assert "Derivation time (symbolic sizes" in out
 
 
+def test_conv_implementations_agree_and_the_table_prints(capsys):
+    _load()
+    import _conv      # benchmarks/ is on sys.path once layers.py is loaded
+    found = _conv.implementations(*_conv.data(2, 6, 3, 4))
+    assert _conv.agreement(found) < 1e-12
+    _conv.section(1, quick=True)
+    out = capsys.readouterr().out
+    assert "conv2d forward + backward" in out and "| symbackprop |" in out and "time / torch eager" in out
+
+
 def test_hand_written_bptt_agrees_with_the_exported_modules_and_torch():
     import sys
     sys.path.insert(0, str(BENCHMARK.parent))

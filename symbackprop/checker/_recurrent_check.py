@@ -22,6 +22,8 @@ carried gradient dh_prev⟨t+1⟩ is forgotten"), the derivative of tanh written
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import sympy as sp
 
@@ -63,8 +65,7 @@ def check_recurrent(formula: str, layer, seed: int = 0) -> Verdict:
         if f"index {layer.time_index} on the right of" in str(error) and \
                 equation.indices[0][0] != layer.time_index:
             free_t = True           # dWx[j, k] = Σ_n x[t] dz[t]: one step's term
-            got = values.evaluate(L.Equation(equation.name, ((layer.time_index, equation.where),) + equation.indices,
-                                             equation.rhs, equation.where))
+            got = values.evaluate(replace(equation, indices=((layer.time_index, equation.where),) + equation.indices))
         else:
             raise _unreadable(error, formula) from None
     if free_t:
@@ -219,7 +220,7 @@ class _Values:
         statements = [L.Declaration("input", tuple(
             L.Slot(name, tuple((self._size_name(name, axis), equation.where) for axis in range(value.ndim)),
                    equation.where) for name, value in self.names.items() if name != equation.name))]
-        statements += [L.Equation(equation.name, equation.indices, rhs, equation.where),
+        statements += [replace(equation, rhs=rhs),
                        L.Output(((equation.name, equation.where),))]
         built = _Quiet(statements).layer(str(equation), "formula", "")
         definition = built.definition(equation.name)
@@ -277,7 +278,7 @@ def _rewrite(node, layer):
         if isinstance(node, L.Negate):
             return L.Negate(at(node.operand), node.where)
         if isinstance(node, L.Call):
-            return L.Call(node.function, at(node.argument), node.where, node.indices)
+            return replace(node, argument=at(node.argument))
         return node
     return at(node)
 

@@ -21,6 +21,10 @@ def add_layer_options(parser) -> None:
                              "'affine(64) > batchnorm > relu > affine(10) > softmax' (docs/models.md)")
     group.add_argument("--input-size", dest="input_size", metavar="N",
                        help="the width of each example the --model reads, e.g. 32")
+    group.add_argument("--stride", metavar="S", help="--layer conv2d or avgpool: the stride (default 1 for conv2d, "
+                       "the window size for avgpool)")
+    group.add_argument("--pad", metavar="P", help="--layer conv2d: the zero padding on each spatial side (default 0)")
+    group.add_argument("--window", metavar="K", help="--layer avgpool: the window size K x K (default 2)")
 
 
 def wants_model(args) -> bool:
@@ -33,12 +37,25 @@ def model_from_args(args):
     if args.input_size is None:
         raise LayerSpecError("--model needs --input-size N, the width of each example (e.g. --input-size 32)")
     text = args.input_size.strip()
+    if "x" in text.lower():            # an image: height x width x channels (conv2d, pooling)
+        from ..models._images import input_shape
+        shape = input_shape(text)
+        from ..models import LOSSES
+        if args.loss not in LOSSES:
+            raise LayerSpecError(f"--loss {args.loss!r}: a model ends in one of {', '.join(LOSSES)}")
+        return build_model(args.model, args.loss, shape)
     if not text.isdigit() or int(text) < 1:
-        raise LayerSpecError(f"--input-size {args.input_size!r}: expected a positive integer, e.g. 32")
+        raise LayerSpecError(f"--input-size {args.input_size!r}: expected a positive integer, e.g. 32, or an "
+                             f"image size height x width x channels, e.g. 28x28x1")
     from ..models import LOSSES
     if args.loss not in LOSSES:
         raise LayerSpecError(f"--loss {args.loss!r}: a model ends in one of {', '.join(LOSSES)}")
     return build_model(args.model, args.loss, int(text))
+
+
+def _given(option) -> bool:
+    import sys
+    return any(arg == option or arg.startswith(option + "=") for arg in sys.argv[1:])
 
 
 def wants_layer(args) -> bool:
@@ -48,6 +65,19 @@ def wants_layer(args) -> bool:
 def layer_from_args(args):
     """The Layer the options name; errors say which option and where in the file."""
     from ..layers import Layer, layer_record
+    from ..layers._window_records import NAMES, window_record
+    if args.layer in NAMES:        # a window layer: its stride, padding and layout (--notation ng-dls | cs231n)
+        from .check import DEFAULT
+        layout = getattr(args, "notation", None)
+        if layout == DEFAULT and not _given("--notation"):
+            layout = None                  # check's default notation: the layer's own (ng-dls) names
+        if layout is not None and layout not in ("ng-dls", "cs231n"):
+            raise LayerSpecError(f"--notation {layout}: {args.layer} is written in the layout ng-dls or cs231n")
+        args.window_layout = layout or "ng-dls"
+        return window_record(args.layer, args.stride, args.pad, args.window, layout).layer()
+    for option in ("stride", "pad", "window"):
+        if getattr(args, option, None) is not None:
+            raise LayerSpecError(f"--{option} applies to --layer conv2d or avgpool only")
     if args.layer:
         return layer_record(args.layer).layer()
     path = Path(args.layer_def)

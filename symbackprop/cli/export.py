@@ -29,9 +29,10 @@ def add_parser(subparsers, network_parent) -> None:
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE", required=True,
                         help="the module to write, e.g. grad.py")
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    parser.add_argument("--notation", default=None, metavar="NOTATION",
-                        help="a recurrent layer's layout and names: cs231n (x (N, T, D)) or ng-dls (x (n_x, m, T_x), "
-                             "a0, Wax, Waa, ba); default: the layer's own (time first, examples as rows)")
+    parser.add_argument("--notation", default=None, metavar="NAME",
+                        help="--layer conv2d or avgpool: the course layout, ng-dls (channels last, A_prev, W, b) or "
+                             "cs231n (channels first, x, w, b); --layer rnn, lstm or gru: cs231n (x (N, T, D)) or "
+                             "ng-dls (x (n_x, m, T_x), a0, Wax, Waa, ba); default: the layer's own (time first)")
     add_layer_options(parser)
     parser.set_defaults(run=run)
 
@@ -60,9 +61,9 @@ def run_layer(args) -> int:
     layer = layer_from_args(args)
     if getattr(layer, "recurrent", False):
         return run_recurrent(args, layer)
-    if args.notation is not None:
-        raise ExportError(f"--notation {args.notation}: only a recurrent layer (rnn, lstm, gru) is exported in a "
-                          f"notation's layout")
+    if args.notation is not None and getattr(args, "window_layout", None) is None:
+        raise ExportError(f"--notation {args.notation}: only a recurrent (rnn, lstm, gru) or window layer (conv2d, "
+                          f"avgpool) is exported in a notation's layout")
     export_layer_module(derive_layer(layer), args.output_file, force=args.force)
     inputs = ", ".join(a.name for a in layer.differentiable)
     print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) and backward(dout, cache) -> "

@@ -5,21 +5,24 @@ The lines of a layer (``#`` starts a comment)::
     layer     := { line NEWLINE }
     line      := decl | const | init | equation | output | (empty)
     decl      := ("input" | "param") slot { "," slot }
-    slot      := NAME "[" SIZE { "," SIZE } "]"
+    slot      := NAME "[" axis { "," axis } "]"
+    axis      := SIZE [ "pad" (NAME | NUMBER) ]                 zero padding: reads outside are 0
     const     := "const" NAME "=" ["-"] NUMBER { "," NAME "=" ["-"] NUMBER }
+    size      := "size" SIZE "=" expr { "," SIZE "=" expr }     a derived size; '/' rounds down
     output    := "output" NAME { "," NAME }
     init      := "init" NAME "=" NAME { "," NAME "=" NAME }    a recurrence's initial state (layers/_recurrence.py)
-    equation  := NAME "[" INDEX { "," INDEX } "]" "=" expr
+    equation  := NAME "[" bound { "," bound } "]" "=" expr
+    bound     := INDEX [ "in" SIZE ]                            the range, where no slot gives it
     expr      := term { ("+" | "-") term }
     term      := unary { ("*" | "/") unary }
     unary     := ("-" | "+") unary | power
     power     := atom [ ("^" | "**") unary ]            right-associative
     atom      := NUMBER | NAME | NAME "[" expr { "," expr } "]"
-               | "sum" "(" expr "," INDEX { "," INDEX } ")"
+               | ("sum" | "mean" | "max") "(" expr "," bound { "," bound } ")"
                | FUNCTION "(" expr ")" | "(" expr ")"
 
-Subscripts are parsed as expressions so that index arithmetic (``h*S + i``) can be given a
-meaning later; today :mod:`._validate` accepts a bare index letter only. The tokens come from the
+Subscripts are parsed as expressions: a bare index letter, or index arithmetic (``h*S + i*R - P``,
+read by :mod:`._windows`) on an axis declared with ``pad``. The tokens come from the
 project's lexer (:func:`symbackprop.grammar._lexer.tokenize`, expression dialect); nothing is
 evaluated. Every error names the line, the column (with a caret) and what was expected.
 """
@@ -34,6 +37,7 @@ from ..grammar._lexer import END, INVALID, NAME, NUMBER, OP, Token, tokenize
 MAX_LINES = 400
 MAX_DEPTH = 100
 KEYWORDS = ("input", "param", "const", "output", "init")
+REDUCTIONS = ("sum", "mean", "max")      #: calls that take an expression and the indices they run over
 
 
 # ---- the syntax tree -------------------------------------------------------------------------------
@@ -80,7 +84,8 @@ class Call:
     function: str
     argument: "Expr"
     where: Where
-    indices: tuple = ()          #: for sum: ((name, Where), ...)
+    indices: tuple = ()          #: for sum, mean, max: ((name, Where), ...)
+    ranges: tuple = ()           #: ((index name, size name, Where), ...) for ``i in K``
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class Slot:
     name: str
     sizes: tuple                 #: ((size name, Where), ...)
     where: Where
+    pads: tuple = ()             #: ((axis position, amount as written, Where), ...) for ``H pad P``
 
 
 @dataclass(frozen=True)
@@ -123,11 +129,21 @@ class Constant:
 
 
 @dataclass(frozen=True)
+class SizeDefinition:
+    """``size Ho = (H + 2*P - K)/S + 1``: a size computed from others and from integer constants."""
+
+    name: str
+    expr: "Expr"
+    where: Where
+
+
+@dataclass(frozen=True)
 class Equation:
     name: str
     indices: tuple               #: ((index name, Where), ...)
     rhs: Expr
     where: Where
+    ranges: tuple = ()           #: ((index name, size name, Where), ...) for ``p in Ho``
 
 
 @dataclass(frozen=True)
@@ -145,7 +161,7 @@ class Output:
     names: tuple                 #: ((name, Where), ...)
 
 
-Statement = Union[Declaration, Constant, Init, Equation, Output]
+Statement = Union[Declaration, Constant, Init, SizeDefinition, Equation, Output]
 
 
 # ---- the parser ------------------------------------------------------------------------------------
@@ -235,6 +251,14 @@ class _LineParser:
                 constants.append(self.constant())
             self.end("the constant")
             return constants
+        if first.text == "size" and self.tokens[1].kind == NAME:
+            self.take()
+            sizes = [self.size_definition()]
+            while self.at_op(","):
+                self.take()
+                sizes.append(self.size_definition())
+            self.end("the size")
+            return sizes
         if first.text == "output" and self.tokens[1].kind == NAME:
             self.take()
             names = [self.name_where("the name of an output")]
@@ -260,12 +284,35 @@ class _LineParser:
     def slot(self) -> Slot:
         name = self.expect_name("the name of an array, e.g. x[N, D]")
         self.expect_op("[", f"'[' and the sizes of {name.text}, e.g. {name.text}[N, D]")
-        sizes = [self.name_where("a size name such as N or D")]
-        while self.at_op(","):
-            self.take()
+        sizes, pads = [], []
+        while True:
             sizes.append(self.name_where("a size name such as N or D"))
-        self.expect_op("]", "',' or ']' after a size")
-        return Slot(name.text, tuple(sizes), self.where(name))
+            if self.peek().kind == NAME and self.peek().text == "pad":
+                self.take()
+                amount = self.peek()
+                if amount.kind not in (NAME, NUMBER):
+                    raise self.fail("the padding after 'pad': a whole number or a constant, e.g. H pad P")
+                self.take()
+                pads.append((len(sizes) - 1, amount.text, self.where(amount)))
+            if not self.at_op(","):
+                break
+            self.take()
+        self.expect_op("]", "',' or ']' after a size (or 'pad' and a padding)")
+        return Slot(name.text, tuple(sizes), self.where(name), tuple(pads))
+
+    def size_definition(self) -> SizeDefinition:
+        name = self.expect_name("the name of a size, e.g. size Ho = (H + 2*P - K)/S + 1")
+        self.expect_op("=", f"'=' and the value of {name.text}, e.g. {name.text} = (H - K)/S + 1")
+        return SizeDefinition(name.text, self.expression(), self.where(name))
+
+    def bound(self, expected: str, ranges: list):
+        """An index letter, with ``in SIZE`` when it gives the index's range."""
+        index = self.name_where(expected)
+        if self.peek().kind == NAME and self.peek().text == "in":
+            self.take()
+            size = self.name_where(f"the size {index[0]} ranges over after 'in', e.g. {index[0]} in K")
+            ranges.append((index[0], size[0], size[1]))
+        return index
 
     def constant(self) -> Constant:
         name = self.expect_name("the name of a constant, e.g. eps = 1e-5")
@@ -293,15 +340,16 @@ class _LineParser:
         if not self.at_op("["):
             raise self.fail(f"'[' and the indices of {name.text}, e.g. {name.text}[n, d] = ...")
         self.take()
-        indices = [self.name_where("an index letter such as n or d")]
+        ranges = []
+        indices = [self.bound("an index letter such as n or d", ranges)]
         while self.at_op(","):
             self.take()
-            indices.append(self.name_where("an index letter such as n or d"))
-        self.expect_op("]", "',' or ']' after an index")
+            indices.append(self.bound("an index letter such as n or d", ranges))
+        self.expect_op("]", "',' or ']' after an index (or 'in' and its size)")
         self.expect_op("=", f"'=' after {name.text}[...]")
         rhs = self.expression()
         self.end("the right-hand side")
-        return Equation(name.text, tuple(indices), rhs, self.where(name))
+        return Equation(name.text, tuple(indices), rhs, self.where(name), tuple(ranges))
 
     # -- expressions
     def expression(self):
@@ -370,19 +418,19 @@ class _LineParser:
         if self.at_op("("):
             self.take()
             argument = self.expression()
-            indices = []
-            if token.text == "sum":
+            indices, ranges = [], []
+            if token.text in REDUCTIONS:
                 if not self.at_op(","):
-                    raise self.fail("',' and the index to sum over, e.g. sum(x[n, d], n)")
+                    raise self.fail(f"',' and the index to {token.text} over, e.g. {token.text}(x[n, d], n)")
                 while self.at_op(","):
                     self.take()
-                    indices.append(self.name_where("an index letter to sum over"))
-                self.expect_op(")", "',' or ')' after the summed indices")
+                    indices.append(self.bound(f"an index letter to {token.text} over", ranges))
+                self.expect_op(")", f"',' or ')' after the indices of {token.text} (or 'in' and a size)")
             else:
                 self.expect_op(")", f"')' to close {token.text}(; functions take one argument")
-            return Call(token.text, argument, where, tuple(indices))
+            return Call(token.text, argument, where, tuple(indices), tuple(ranges))
         return Name(token.text, where)
 
 
 __all__ = ["parse_statements", "Num", "Name", "Ref", "Call", "Binary", "Negate", "Slot", "Declaration",
-           "Constant", "Equation", "Init", "Output", "Where", "END", "OP"]
+           "Constant", "SizeDefinition", "Equation", "Init", "Output", "Where", "END", "OP"]

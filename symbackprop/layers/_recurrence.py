@@ -20,7 +20,7 @@ derives the cell; :mod:`._bptt` chains the steps back through time.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 import sympy as sp
@@ -267,7 +267,7 @@ def build_recurrent(statements, text: str, name: str = "layer", description: str
     cell += [s for s in statements if isinstance(s, L.Constant)]
     for equation in equations:
         rhs = _at_step(equation.rhs, time_index, by_state, set(sequences) | set(defined), initials)
-        cell.append(L.Equation(equation.name, equation.indices[1:], rhs, equation.where))
+        cell.append(replace(equation, indices=equation.indices[1:], rhs=rhs))
     for record in records:
         if record.carried != record.name:
             where = defined[record.name].where
@@ -369,7 +369,7 @@ def _at_step(node, time_index, states, per_step, initials):
                     raise where.error(f"sum over the time index {time_index}: an equation is one step; the sums "
                                       f"over time are the derivation's (the shared weights' gradients)",
                                       LayerSpecError)
-            return L.Call(node.function, at(node.argument), node.where, node.indices)
+            return replace(node, argument=at(node.argument))
         return node
     return at(node)
 

@@ -157,6 +157,9 @@ BY_NAME = {record.name: record for record in LAYERS + RECURRENT_LAYERS}
 
 def layer_record(name: str) -> LayerRecord:
     """The built-in layer called ``name``; :class:`UnknownNameError` lists the others."""
+    from ._window_records import NAMES, window_record
+    if name in NAMES:                   # conv2d, avgpool: records with a stride, a padding and a layout
+        return window_record(name)
     if name not in BY_NAME:
-        raise UnknownNameError("layer", name, BY_NAME)
+        raise UnknownNameError("layer", name, [*BY_NAME, *NAMES])
     return BY_NAME[name]
