@@ -41,8 +41,8 @@ def add_parser(subparsers, network_parent) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("formula", nargs="?", metavar="FORMULA",
                         help="the formula, e.g. \"delta^L = (a^L - y) .* sigma'(z^L)\"")
-    parser.add_argument("--notation", default=DEFAULT, choices=(*NOTATIONS, "cs231n"), metavar="NAME",
-                        help="how to read letters and layer indices: " + ", ".join(NOTATIONS) + " (default %(default)s); "
+    parser.add_argument("--notation", default=None, choices=(*NOTATIONS, "cs231n"), metavar="NAME",
+                        help="how to read letters and layer indices: " + ", ".join(NOTATIONS) + f" (default {DEFAULT}); "
                              "with --layer the layer's own names, CS231n's convention (cs231n): dx, dgamma, dout")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.add_argument("--file", metavar="FILE", help="check every line of FILE (one formula per line)")
@@ -64,6 +64,7 @@ def run(args) -> int:
         args.notation = "cs231n"
         network = None
     else:
+        args.notation = args.notation or DEFAULT
         if args.notation == "cs231n":
             raise SymbackpropError("--notation cs231n reads a layer's gradients: give --layer NAME or --layer-def FILE")
         network = _network_and_names(args)
