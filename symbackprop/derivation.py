@@ -42,6 +42,9 @@ class Rule(str, Enum):
     DILATION = "upstream gradient dilated by the stride"   #: layers: dy with S − 1 zeros between entries
     FLIP = "full convolution with the flipped kernel"      #: layers: W[a − p] is W flipped, read at a window
     ROUTING = "routed to the window's maximum"             #: layers: max pooling's dy goes to the first argmax
+    THROUGH_TIME = "backpropagation through time"          #: recurrent: dh⟨t⟩ = upstream at t + what t+1 sends back
+    SHARED_WEIGHTS = "shared weights summed over time"     #: recurrent: dW = Σ_t (the cell's dW at t)
+    INITIAL_STATE = "initial state"                        #: recurrent: dh0 is what the first step sends back
 
 
 @dataclass(frozen=True)

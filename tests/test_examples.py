@@ -17,7 +17,7 @@ import pytest
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLES = ("ng_vs_nielsen", "hidden_delta_derivation", "ex4_reference", "train_digits", "custom_loss",
-            "sklearn_agreement", "dls_conv_backward")
+            "sklearn_agreement", "dls_conv_backward", "dls_rnn_backward")
 NEEDS = {"ex4_reference": ("scipy",), "train_digits": ("scipy", "sklearn", "matplotlib"),
          "sklearn_agreement": ("sklearn",)}
 EX4_WEIGHTS = Path(__file__).resolve().parents[2] / "shared/data/ng-ex4/ex4weights.mat"
@@ -143,6 +143,16 @@ def test_custom_loss(tmp_path):
     for name in ("custom_loss.txt", "custom_loss.html", "logcosh_grad.py"):
         assert f"wrote {out / name}" in text and (out / name).stat().st_size > 0
     assert "import numpy as np" in (out / "logcosh_grad.py").read_text(encoding="utf-8")
+
+
+def test_dls_rnn_backward_example(tmp_path):
+    process, out = run("dls_rnn_backward", tmp_path)
+    assert_ran(process)
+    text = process.stdout
+    assert "dx[1][2]    = [-2.0710168868" in text and "dWax[3][1]  = 11.264104496" in text
+    assert re.search(r"largest difference to the published values: \S+ \(reproduced\)", text)
+    assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[1 + t, n, k]" in text
+    assert (out / "rnn_dls.py").stat().st_size > 0
 
 
 def test_sklearn_agreement_example(tmp_path):

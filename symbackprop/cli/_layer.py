@@ -11,8 +11,8 @@ MAX_BYTES = 100_000
 def add_layer_options(parser) -> None:
     group = parser.add_argument_group("layer (instead of a network)")
     choice = group.add_mutually_exclusive_group()
-    from ..layers import LAYERS
-    names = ", ".join(record.name for record in LAYERS)
+    from ..layers.records import BY_NAME
+    names = ", ".join(BY_NAME)
     choice.add_argument("--layer", metavar="NAME", help=f"a built-in layer: {names}")
     choice.add_argument("--layer-def", dest="layer_def", metavar="FILE",
                         help="a layer written in the layer language (docs/layer-language.md)")
@@ -53,11 +53,6 @@ def model_from_args(args):
     return build_model(args.model, args.loss, int(text))
 
 
-def _given(option) -> bool:
-    import sys
-    return any(arg == option or arg.startswith(option + "=") for arg in sys.argv[1:])
-
-
 def wants_layer(args) -> bool:
     return bool(getattr(args, "layer", None) or getattr(args, "layer_def", None))
 
@@ -67,10 +62,7 @@ def layer_from_args(args):
     from ..layers import Layer, layer_record
     from ..layers._window_records import NAMES, window_record
     if args.layer in NAMES:        # a window layer: its stride, padding and layout (--notation ng-dls | cs231n)
-        from .check import DEFAULT
-        layout = getattr(args, "notation", None)
-        if layout == DEFAULT and not _given("--notation"):
-            layout = None                  # check's default notation: the layer's own (ng-dls) names
+        layout = getattr(args, "notation", None)       # None when not given: the layer's own (ng-dls) names
         if layout is not None and layout not in ("ng-dls", "cs231n"):
             raise LayerSpecError(f"--notation {layout}: {args.layer} is written in the layout ng-dls or cs231n")
         args.window_layout = layout or "ng-dls"

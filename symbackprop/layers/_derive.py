@@ -30,12 +30,17 @@ MAX_SOLVE_OPS = 30     #: definitions larger than this are not solved for an inp
 
 
 def derive_layer(layer) -> LayerDerivation:
-    """The backward pass of ``layer`` (a :class:`Layer`, a built-in name, or layer text)."""
-    return _derive(_as_layer(layer))
+    """The backward pass of ``layer`` (a :class:`Layer`, a built-in name, or layer text); a recurrent layer's
+    is a :class:`~._bptt.RecurrentDerivation` (backpropagation through time)."""
+    layer = _as_layer(layer)
+    if getattr(layer, "recurrent", False):
+        from ._bptt import derive_recurrent
+        return derive_recurrent(layer)
+    return _derive(layer)
 
 
 def _as_layer(layer) -> Layer:
-    if isinstance(layer, Layer):
+    if isinstance(layer, Layer) or getattr(layer, "recurrent", False):
         return layer
     if isinstance(layer, str):
         from .records import BY_NAME, layer_record

@@ -3,13 +3,14 @@ r"""The syntax of the layer language: text in, a list of statements (a syntax tr
 The lines of a layer (``#`` starts a comment)::
 
     layer     := { line NEWLINE }
-    line      := decl | const | equation | output | (empty)
+    line      := decl | const | init | equation | output | (empty)
     decl      := ("input" | "param") slot { "," slot }
     slot      := NAME "[" axis { "," axis } "]"
     axis      := SIZE [ "pad" (NAME | NUMBER) ]                 zero padding: reads outside are 0
     const     := "const" NAME "=" ["-"] NUMBER { "," NAME "=" ["-"] NUMBER }
     size      := "size" SIZE "=" expr { "," SIZE "=" expr }     a derived size; '/' rounds down
     output    := "output" NAME { "," NAME }
+    init      := "init" NAME "=" NAME { "," NAME "=" NAME }    a recurrence's initial state (layers/_recurrence.py)
     equation  := NAME "[" bound { "," bound } "]" "=" expr
     bound     := INDEX [ "in" SIZE ]                            the range, where no slot gives it
     expr      := term { ("+" | "-") term }
@@ -35,7 +36,7 @@ from ..grammar._lexer import END, INVALID, NAME, NUMBER, OP, Token, tokenize
 
 MAX_LINES = 400
 MAX_DEPTH = 100
-KEYWORDS = ("input", "param", "const", "output")
+KEYWORDS = ("input", "param", "const", "output", "init")
 REDUCTIONS = ("sum", "mean", "max")      #: calls that take an expression and the indices they run over
 
 
@@ -146,11 +147,21 @@ class Equation:
 
 
 @dataclass(frozen=True)
+class Init:
+    """``init h = h0``: the state ``h`` (a quantity defined at time t from itself at t-1) starts at the input ``h0``."""
+
+    state: str
+    initial: str
+    where: Where                 #: of the state's name
+    initial_where: Where
+
+
+@dataclass(frozen=True)
 class Output:
     names: tuple                 #: ((name, Where), ...)
 
 
-Statement = Union[Declaration, Constant, SizeDefinition, Equation, Output]
+Statement = Union[Declaration, Constant, Init, SizeDefinition, Equation, Output]
 
 
 # ---- the parser ------------------------------------------------------------------------------------
@@ -256,6 +267,14 @@ class _LineParser:
                 names.append(self.name_where("the name of an output"))
             self.end("the outputs")
             return [Output(tuple(names))]
+        if first.text == "init" and self.tokens[1].kind == NAME:
+            self.take()
+            inits = [self.init()]
+            while self.at_op(","):
+                self.take()
+                inits.append(self.init())
+            self.end("the initial state")
+            return inits
         return [self.equation()]
 
     def name_where(self, expected: str):
@@ -307,6 +326,12 @@ class _LineParser:
             raise self.fail(f"a number for the constant {name.text}")
         self.take()
         return Constant(name.text, sign + value.text, self.where(name))
+
+    def init(self) -> Init:
+        state = self.expect_name("the name of a state, e.g. init h = h0")
+        self.expect_op("=", f"'=' and the input {state.text} starts from, e.g. init {state.text} = {state.text}0")
+        initial = self.expect_name(f"the name of the input {state.text} starts from, e.g. {state.text}0")
+        return Init(state.text, initial.text, self.where(state), self.where(initial))
 
     def equation(self) -> Equation:
         name = self.expect_name("the name of the quantity the equation defines")
@@ -408,4 +433,4 @@ class _LineParser:
 
 
 __all__ = ["parse_statements", "Num", "Name", "Ref", "Call", "Binary", "Negate", "Slot", "Declaration",
-           "Constant", "SizeDefinition", "Equation", "Output", "Where", "END", "OP"]
+           "Constant", "SizeDefinition", "Equation", "Init", "Output", "Where", "END", "OP"]

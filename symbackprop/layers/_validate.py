@@ -47,6 +47,9 @@ def _number(text: str) -> sp.Rational:
 
 def build_layer(text: str, name: str = "layer", description: str = "") -> Layer:
     statements = L.parse_statements(text)
+    from ._recurrence import build_recurrent, is_recurrent
+    if is_recurrent(statements):        # h[t, ...] from h[t-1, ...] and 'init h = h0': a recurrent layer
+        return build_recurrent(statements, text, name, description)
     return _Builder(statements).layer(text, name, description)
 
 
