@@ -34,7 +34,8 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
     if definition.has(sp.Max, sp.Min):
         # max/min as typed (clip(z, -1, 1), SELU with max and min): as ordered cases first, so that the
         # derivative is a sum of steps like the catalogue's kinks, not a product of step functions
-        definition = _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
+        definition = _cases_at_kinks(definition) or \
+            _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
     # For real z, z*sign(z) is |z|: SymPy leaves it, e.g. in the derivative of z/(1 + |z|).
     derivative = _step_form(without_impulses(sp.diff(definition, S.z))).subs(S.z * sp.sign(S.z), sp.Abs(S.z))
     if derivative.has(sp.Derivative, sp.Subs):
@@ -54,6 +55,114 @@ def without_impulses(derivative: sp.Expr) -> sp.Expr:
     if not derivative.has(sp.DiracDelta):
         return derivative
     return derivative.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+
+
+#: the most kinks and polynomial degree :func:`_cases_at_kinks` resolves; past them, SymPy's sets decide
+_MAX_KINKS, _MAX_KINK_DEGREE = 12, 4
+
+
+def _cases_at_kinks(definition: sp.Expr):
+    """A max/min activation as ordered cases (f1, z <= c1), ..., (fn, True), found by locating its kinks;
+    None where this bounded analysis does not apply (the caller then asks SymPy's sets, which take
+    seconds on nested max/min).
+
+    The innermost max/min is resolved first: its kinks are the real roots of the differences of its
+    arguments (polynomials in z of small degree, roots exact), and between two kinks the larger (or
+    smaller) argument is the one at the midpoint; with it substituted, the next max/min is resolved on
+    each piece, and so on. Consecutive pieces with the same function are merged. At a kink the case
+    to its left holds (the functions written with max and min are continuous, so only the one-sided
+    derivative there depends on it: the left one, as for the catalogue's kinks)."""
+    pieces = _resolved(definition, sp.S.NegativeInfinity, sp.S.Infinity, [0])
+    if pieces is None:
+        return None
+    merged = []
+    for end, function in pieces:
+        if merged and sp.expand(merged[-1][1] - function) == 0:
+            merged[-1] = (end, merged[-1][1])
+        else:
+            merged.append((end, function))
+    if len(merged) == 1:
+        return merged[0][1]
+    cases = []
+    for (end, function), (_, following) in zip(merged, merged[1:]):
+        at_kink = _at_point(definition, end)
+        right = at_kink is not None and sp.expand(at_kink - following) == 0 and sp.expand(at_kink - function) != 0
+        cases.append((function, (sp.Lt if right else sp.Le)(S.z, end)))
+    return sp.Piecewise(*cases, (merged[-1][1], True))
+
+
+def _at_point(expr, point):
+    """The function that holds at ``point`` as SymPy's own rewrite of max/min as cases reads it (the
+    first argument of a max/min, in its order, wins a tie), so that a kink goes to the case it did."""
+    if isinstance(expr, (sp.Max, sp.Min)):
+        values = [arg.subs(S.z, point) for arg in expr.args]
+        if not all(v.is_number and v.is_real for v in values):
+            return None
+        best = max(values) if isinstance(expr, sp.Max) else min(values)
+        return _at_point(expr.args[values.index(best)], point)
+    if not expr.args or not expr.has(sp.Max, sp.Min):
+        return expr
+    args = [_at_point(arg, point) for arg in expr.args]
+    return None if any(arg is None for arg in args) else expr.func(*args)
+
+
+def _resolved(expr, low, high, count):
+    """[(right end, function without max/min)] over (low, high), or None past the budget."""
+    innermost = [m for m in expr.atoms(sp.Max, sp.Min) if not any(a.has(sp.Max, sp.Min) for a in m.args)]
+    if not innermost:
+        return [(high, expr)]
+    chosen = min(innermost, key=sp.default_sort_key)
+    kinks = set()
+    for i, u in enumerate(chosen.args):
+        for v in chosen.args[i + 1:]:
+            roots = _real_roots(u - v)
+            if roots is None:
+                return None
+            kinks.update(r for r in roots if low < r < high)
+    count[0] += len(kinks)
+    if count[0] > _MAX_KINKS:
+        return None
+    ends = sorted(kinks) + [high]
+    pieces, start = [], low
+    for end in ends:
+        middle = _inside(start, end)
+        values = [arg.subs(S.z, middle) for arg in chosen.args]
+        if not all(v.is_number and v.is_real for v in values):
+            return None
+        pick = max if isinstance(chosen, sp.Max) else min
+        branch = chosen.args[values.index(pick(values, key=lambda v: float(v)))]
+        inner = _resolved(expr.xreplace({chosen: branch}), start, end, count)
+        if inner is None:
+            return None
+        pieces += inner
+        start = end
+    return pieces
+
+
+def _real_roots(difference):
+    """The real roots of a polynomial in z with rational coefficients, exactly; [] where it is a
+    nonzero constant or identically zero; None otherwise (not a polynomial, degree past the budget)."""
+    difference = sp.expand(difference)
+    if not difference.has(S.z):
+        return []
+    if difference.free_symbols != {S.z} or not difference.is_polynomial(S.z):
+        return None
+    poly = sp.Poly(difference, S.z)
+    if poly.degree() > _MAX_KINK_DEGREE or not all(c.is_Rational for c in poly.all_coeffs()):
+        return None
+    roots = poly.real_roots()
+    return roots if all(root.is_Rational for root in roots) else None
+
+
+def _inside(start, end):
+    """A rational point strictly between ``start`` and ``end`` (either may be infinite)."""
+    if start.is_infinite and end.is_infinite:
+        return sp.Integer(0)
+    if start.is_infinite:
+        return end - 1
+    if end.is_infinite:
+        return start + 1
+    return (start + end) / 2
 
 
 def _ordered_cases(expr: sp.Expr) -> sp.Expr:

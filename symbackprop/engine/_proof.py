@@ -13,6 +13,8 @@ t = e^z with ``cancel`` (:func:`~._calculus.proved_zero`), and radicands simplif
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
 import mpmath
@@ -28,9 +30,42 @@ _NEEDED = 4            #: points that must evaluate to finite numbers
 _TOLERANCE = mpmath.mpf("1e-20")
 
 
-@lru_cache(maxsize=1024)
+#: set inside :func:`proofs_deferred`
+_DEFERRED: ContextVar[bool] = ContextVar("symbackprop_proofs_deferred", default=False)
+
+
+@contextmanager
+def proofs_deferred():
+    """Derive without the proofs of the shown forms, for a derivation that is only compared, not shown.
+
+    The checker derives some thirty neighbouring networks to name the formula a wrong answer equals
+    ("δ^L of the sigmoid output with the cross-entropy cost"); the proofs are half of that time. A
+    neighbour it shows is derived again, proved, outside this context (``checker/_family.py``), so no
+    unproved form reaches the user. The engine keeps proved and unproved results in separate caches."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
+def deferred() -> bool:
+    """True inside :func:`proofs_deferred`."""
+    return _DEFERRED.get()
+
+
 def prove_equal(shown: sp.Expr, computed: sp.Expr, what: str, activation: sp.Expr | None = None,
                 derivative: tuple[sp.Expr, sp.Expr] | None = None) -> None:
+    """Raise InternalError unless ``shown`` equals ``computed`` wherever ``a = activation(z)``
+    (nothing inside :func:`proofs_deferred`)."""
+    if _DEFERRED.get():
+        return
+    _prove_equal(shown, computed, what, activation, derivative)
+
+
+@lru_cache(maxsize=1024)
+def _prove_equal(shown: sp.Expr, computed: sp.Expr, what: str, activation: sp.Expr | None = None,
+                 derivative: tuple[sp.Expr, sp.Expr] | None = None) -> None:
     """Raise InternalError unless ``shown`` equals ``computed`` wherever ``a = activation(z)``.
 
     ``derivative`` = (g'(z), g' as shown) is an identity already proved (the readable g'): where
@@ -40,7 +75,7 @@ def prove_equal(shown: sp.Expr, computed: sp.Expr, what: str, activation: sp.Exp
     """
     shown, computed = sp.sympify(shown, strict=True), sp.sympify(computed, strict=True)
     if derivative is not None and _proved_through(shown, computed, *derivative):
-        prove_equal(derivative[1], derivative[0], f"derivative g' used for the {what}", activation)
+        _prove_equal(derivative[1], derivative[0], f"derivative g' used for the {what}", activation)
         return
     tie = {S.a: activation} if activation is not None else {}
     difference = (shown - computed).subs(tie)
