@@ -13,8 +13,7 @@ What is claimed and checked:
 Claimed for the classic records in their full product (tests/catalogue_pairs.py), and for the newer
 records (issue 17) at the a = 0 / a = 1 edges: each newer activation as the output and as a hidden layer,
 each newer loss after a sigmoid output. Open there (xfail, strict, each with its reason): gelu and
-gelu-tanh (1 + erf, 1 + tanh cancel), mish above z = 709, hinge and squared-hinge (1 - a y with a
-rounding to 1) and focal (a = 0 below z = -745).
+gelu-tanh (1 + erf, 1 + tanh cancel), mish above z = 709 and focal (a = 0 below z = -745).
 Not claimed: relative accuracy of a gradient entry that is tiny next to the others, e.g.
 δ^L = a - y = -4e-18 for a unit predicting its target at z = 40 (a - y rounds to 0, an error of
 4e-18 against entries of order 1 elsewhere in the batch).
@@ -134,9 +133,6 @@ def _newer_pairs():
         ("gelu-tanh", "quadratic"): "1 + tanh(u) cancels below u = -18: 2σ(2u) is needed, for a polynomial u",
         ("mish", "quadratic"): "NaN at z >= 745 (seen): the export of tanh(softplus(z)) and its derivative lets exp(z) "
                               "overflow",
-        ("sigmoid", "hinge"): "1 - a y with a = σ(z) cancels (cost 3e-8 relative at z = 20); at z >= 37 a "
-                              "rounds to 1 and the kink's step H(1 - a y) is taken at 0: half the gradient",
-        ("sigmoid", "squared-hinge"): "as hinge: 1 - a y cancels above z = 20",
         ("sigmoid", "focal"): "NaN at z <= -745 (seen): a = σ(z) underflows to 0 inside log(a) and a^γ",
     }
     pairs = [(activations[name], losses["quadratic"]) for name in
