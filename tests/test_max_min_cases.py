@@ -28,3 +28,18 @@ def test_cases_at_the_kinks_are_sympys_cases(text):
 def test_past_polynomial_kinks_the_analysis_declines(text):
     """Kinks that are not rational roots of a polynomial: None, and SymPy's sets decide as before."""
     assert _cases_at_kinks(activation(text).definition) is None
+
+
+def test_past_both_budgets_sympy_differentiates_max_min_itself():
+    """Four nested min of exponentials (issue 18's fuzz: a minute in SymPy's sets): the derivative is SymPy's
+    own u' H(u - v) + ..., which equals d/dz of the definition away from the kinks."""
+    from symbackprop.engine._activation_derivative import derivative_in_z, readable_derivative
+    definition = activation("min(min((1e-3^min((pi+0.5), expm1(z))), min(1e-3, z)), z)").definition
+    derivative = derivative_in_z(definition)
+    shown, _ = readable_derivative(definition)
+    h = sp.Rational(1, 10 ** 15)
+    for x in (sp.Rational(-3, 2), sp.Rational(-1, 5), sp.Rational(1, 2), sp.Rational(3, 2), sp.Integer(3)):
+        # central difference of the definition at 60 digits, at points off the kinks: error O(h²)
+        want = sp.N((definition.subs(S.z, x + h) - definition.subs(S.z, x - h)) / (2 * h), 60)
+        assert abs(sp.N(derivative.subs(S.z, x), 30) - want) < 1e-20
+        assert abs(sp.N(shown.subs({S.z: x, S.a: definition.subs(S.z, x)}), 30) - want) < 1e-20

@@ -100,6 +100,19 @@ def test_once_internal_errors_now_answer_on_the_command_line(argv, tmp_path, cap
     assert code in (0, 1) and "internal error" not in err and "Traceback" not in err, err
 
 
+@pytest.mark.parametrize("options, constant", [(dict(output="z*exp(1000)"), "exp(1000)"),
+                                               (dict(hidden="z*17^300"), "1.364E+369"),
+                                               (dict(loss="(a-y)*exp(800)"), "exp(800)")])
+def test_a_constant_beyond_float64_is_refused_by_the_exporter(options, constant, tmp_path, capsys):
+    """exp(1000) was printed as inf: a NameError in the module (issue 18's fuzz), or inf in every gradient."""
+    with pytest.raises(sb.SymbackpropError, match="beyond float64's range") as refused:
+        sb.compile(sb.Network((4, 3, 2), **options, **SMALL))
+    assert constant in str(refused.value)
+    option, value = next(iter(options.items()))
+    assert main(["export", f"--{option}", value, "-o", str(tmp_path / "m.py"), "--layers", "4,3,2"]) == 2
+    assert "beyond float64's range" in capsys.readouterr().err
+
+
 def test_real_domain_reads_logs_and_roots():
     assert real_domain(sp.sqrt(z)) == (sp.Ge(z, 0),)
     assert real_domain(sp.log(z)) == (sp.Gt(z, 0),)

@@ -34,8 +34,12 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
     if definition.has(sp.Max, sp.Min):
         # max/min as typed (clip(z, -1, 1), SELU with max and min): as ordered cases first, so that the
         # derivative is a sum of steps like the catalogue's kinks, not a product of step functions
-        definition = _cases_at_kinks(definition) or \
-            _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
+        cases = _cases_at_kinks(definition)
+        if cases is None and sum(len(m.args) for m in definition.atoms(sp.Max, sp.Min)) <= _MAX_SOLVED:
+            cases = _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
+        # past both budgets SymPy differentiates max/min itself: u' H(u - v) + v' H(v - u), the same
+        # function away from the kinks (SymPy's sets took a minute on four nested min of exp's)
+        definition = cases if cases is not None else definition
     # For real z, z*sign(z) is |z|: SymPy leaves it, e.g. in the derivative of z/(1 + |z|).
     derivative = _step_form(without_impulses(sp.diff(definition, S.z))).subs(S.z * sp.sign(S.z), sp.Abs(S.z))
     if derivative.has(sp.Derivative, sp.Subs):
@@ -57,6 +61,9 @@ def without_impulses(derivative: sp.Expr) -> sp.Expr:
     return derivative.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
 
 
+#: the most arguments of max/min a definition may hold for SymPy's sets to order its cases (SELU's
+#: max(0, z) + min(0, α(e^z - 1)) has four; each more costs seconds)
+_MAX_SOLVED = 4
 #: the most kinks and polynomial degree :func:`_cases_at_kinks` resolves; past them, SymPy's sets decide
 _MAX_KINKS, _MAX_KINK_DEGREE = 12, 4
 
@@ -223,16 +230,29 @@ def _piecewise_form(expr: sp.Expr) -> sp.Expr:
     steps = sorted(expr.atoms(sp.Heaviside), key=lambda h: S.z - h.args[0] if (S.z - h.args[0]).is_number else 0)
     kinks = [S.z - h.args[0] for h in steps]
     if any(not kink.is_number for kink in kinks) or len(set(kinks)) != len(kinks):
-        return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
+        return _folded(expr, steps)
     cases = []
     for position, step in enumerate(steps):
         below = expr.xreplace({other: sp.Integer(1 if index < position else 0) for index, other in enumerate(steps)})
         at_kink = step.args[1] if len(step.args) > 1 else sp.Rational(1, 2)
         if at_kink not in (0, 1):
-            return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
+            return _folded(expr, steps)
         cases.append((below, (sp.Le if at_kink == 0 else sp.Lt)(S.z, kinks[position])))
     above = expr.xreplace({step: sp.Integer(1) for step in steps})
     return sp.Piecewise(*cases, (above, True))
+
+
+#: the most steps whose cases SymPy is asked to fold into one Piecewise (its sets take seconds per step
+#: with a kink that is not a number: H(expm1(z) - π - 1/2))
+_MAX_FOLDED = 2
+
+
+def _folded(expr, steps):
+    """The steps of ``expr`` folded into cases by SymPy, within the budget; past it, the steps as they are
+    (the same function: only the display differs)."""
+    if len(steps) > _MAX_FOLDED:
+        return expr
+    return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
 
 
 @lru_cache(maxsize=256)

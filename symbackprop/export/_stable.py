@@ -556,9 +556,17 @@ def _reduced(function):
     return periodic
 
 
+def _heaviside(x, at_zero=0.5):
+    """H(x) for lambdify: SymPy's printer would rewrite it as a Piecewise, whose construction asks SymPy's
+    solvers about its conditions (tens of seconds for a typed max/min)."""
+    import mpmath
+    return mpmath.mpf(at_zero) if x == 0 else mpmath.mpf(1 if x > 0 else 0)
+
+
 def _periodic_functions() -> dict:
     import mpmath
-    return {"sin": _reduced(mpmath.sin), "cos": _reduced(mpmath.cos), "tan": _reduced(mpmath.tan)}
+    return {"sin": _reduced(mpmath.sin), "cos": _reduced(mpmath.cos), "tan": _reduced(mpmath.tan),
+            "Heaviside": _heaviside}
 
 
 _PERIODIC = _periodic_functions()
