@@ -8,6 +8,7 @@ Jacobian ∂a_k/∂z_i and rewrites it in the activations.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import mpmath
@@ -35,7 +36,8 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
         # max/min as typed (clip(z, -1, 1), SELU with max and min): as ordered cases first, so that the
         # derivative is a sum of steps like the catalogue's kinks, not a product of step functions
         cases = _cases_at_kinks(definition)
-        if cases is None and sum(len(m.args) for m in definition.atoms(sp.Max, sp.Min)) <= _MAX_SOLVED:
+        if cases is None and sum(len(m.args) for m in definition.atoms(sp.Max, sp.Min)) <= _MAX_SOLVED \
+                and not definition.has(sp.Piecewise, sp.Heaviside):
             cases = _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
         # past both budgets SymPy differentiates max/min itself: u' H(u - v) + v' H(v - u), the same
         # function away from the kinks (SymPy's sets took a minute on four nested min of exp's)
@@ -61,9 +63,9 @@ def without_impulses(derivative: sp.Expr) -> sp.Expr:
     return derivative.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
 
 
-#: the most arguments of max/min a definition may hold for SymPy's sets to order its cases (SELU's
-#: max(0, z) + min(0, α(e^z - 1)) has four; each more costs seconds)
-_MAX_SOLVED = 4
+#: the most arguments of max/min a definition may hold for SymPy's sets to order its cases, where the
+#: kink analysis declined (one max of two; each more, or a relu inside, costs seconds to minutes)
+_MAX_SOLVED = 2
 #: the most kinks and polynomial degree :func:`_cases_at_kinks` resolves; past them, SymPy's sets decide
 _MAX_KINKS, _MAX_KINK_DEGREE = 12, 4
 
@@ -102,11 +104,13 @@ def _at_point(expr, point):
     """The function that holds at ``point`` as SymPy's own rewrite of max/min as cases reads it (the
     first argument of a max/min, in its order, wins a tie), so that a kink goes to the case it did."""
     if isinstance(expr, (sp.Max, sp.Min)):
-        values = [arg.subs(S.z, point) for arg in expr.args]
-        if not all(v.is_number and v.is_real for v in values):
+        values = [_value(arg.subs(S.z, point), 50) for arg in expr.args]
+        if None in values:
             return None
         best = max(values) if isinstance(expr, sp.Max) else min(values)
-        return _at_point(expr.args[values.index(best)], point)
+        tie = mpmath.mpf(10) ** -40 * (1 + abs(best))
+        first = next(i for i, v in enumerate(values) if abs(v - best) <= tie)     # a tie: the first argument
+        return _at_point(expr.args[first], point)
     if not expr.args or not expr.has(sp.Max, sp.Min):
         return expr
     args = [_at_point(arg, point) for arg in expr.args]
@@ -125,19 +129,19 @@ def _resolved(expr, low, high, count):
             roots = _real_roots(u - v)
             if roots is None:
                 return None
-            kinks.update(r for r in roots if low < r < high)
+            kinks.update(r for r in roots if _value(low) < _value(r) < _value(high))
     count[0] += len(kinks)
     if count[0] > _MAX_KINKS:
         return None
-    ends = sorted(kinks) + [high]
+    ends = sorted(kinks, key=_value) + [high]
     pieces, start = [], low
     for end in ends:
         middle = _inside(start, end)
-        values = [arg.subs(S.z, middle) for arg in chosen.args]
-        if not all(v.is_number and v.is_real for v in values):
+        values = [_value(arg.subs(S.z, middle)) for arg in chosen.args]
+        if None in values:
             return None
         pick = max if isinstance(chosen, sp.Max) else min
-        branch = chosen.args[values.index(pick(values, key=lambda v: float(v)))]
+        branch = chosen.args[values.index(pick(values))]
         inner = _resolved(expr.xreplace({chosen: branch}), start, end, count)
         if inner is None:
             return None
@@ -147,18 +151,96 @@ def _resolved(expr, low, high, count):
 
 
 def _real_roots(difference):
-    """The real roots of a polynomial in z with rational coefficients, exactly; [] where it is a
-    nonzero constant or identically zero; None otherwise (not a polynomial, degree past the budget)."""
+    """The real roots of ``difference`` in z, exactly: of a polynomial with rational coefficients, or of
+    a chain of invertible functions of z set equal to a constant (e^z - 1 = π + 1/2: z = log(π + 3/2));
+    [] where it is a nonzero constant or identically zero; None otherwise (past the budget)."""
     difference = sp.expand(difference)
     if not difference.has(S.z):
         return []
-    if difference.free_symbols != {S.z} or not difference.is_polynomial(S.z):
+    if difference.free_symbols != {S.z}:
         return None
+    if not difference.is_polynomial(S.z):
+        constant, rest = difference.as_independent(S.z, as_Add=True)
+        roots = _inverted(rest, -constant, 0)
+        if roots is None or not all(_is_real_number(root) for root in roots):
+            return None
+        return list(dict.fromkeys(roots))
     poly = sp.Poly(difference, S.z)
     if poly.degree() > _MAX_KINK_DEGREE or not all(c.is_Rational for c in poly.all_coeffs()):
         return None
     roots = poly.real_roots()
     return roots if all(root.is_Rational for root in roots) else None
+
+
+def _value(number, digits: int = 30):
+    """A real SymPy number as an mpmath number at ``digits`` (±inf for the infinities); None if not real."""
+    if number is sp.S.Infinity:
+        return mpmath.inf
+    if number is sp.S.NegativeInfinity:
+        return -mpmath.inf
+    try:
+        with mpmath.workdps(digits):
+            value = mpmath.mpmathify(sp.N(number, digits))
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
+
+
+def _is_real_number(value) -> bool:
+    try:
+        number = complex(sp.N(value, 30))
+    except (TypeError, ValueError):
+        return False
+    return number.imag == 0 and abs(number.real) < float("inf")
+
+
+def _inverted(function, value, depth):
+    """The real z with function(z) = value, for a chain of invertible functions of z (at most eight deep);
+    None where a link is not one of them."""
+    if depth > 8:
+        return None
+    if function == S.z:
+        return [value]
+    if not _is_real_number(value):
+        return []
+    if function.is_Add:
+        constant, rest = function.as_independent(S.z, as_Add=True)
+        return _inverted(rest, value - constant, depth + 1) if constant != 0 else None
+    if function.is_Mul:
+        factor, rest = function.as_independent(S.z, as_Add=False)
+        return _inverted(rest, value / factor, depth + 1) if factor != 1 and factor != 0 else None
+    below, above = float(sp.N(value, 30)), None
+    if isinstance(function, sp.exp):
+        return _inverted(function.args[0], sp.log(value), depth + 1) if below > 0 else []
+    if isinstance(function, sp.log):
+        return _inverted(function.args[0], sp.exp(value), depth + 1)
+    if isinstance(function, sp.Pow):
+        base, exponent = function.args
+        if not base.has(S.z) and base.is_positive and base != 1:
+            return _inverted(exponent, sp.log(value) / sp.log(base), depth + 1) if below > 0 else []
+        if not exponent.has(S.z) and exponent.is_Rational and exponent != 0:
+            if exponent.is_Integer and exponent.is_odd:
+                root = sp.sign(value) * sp.Abs(value) ** (1 / exponent)
+                return _inverted(base, root, depth + 1)
+            if below < 0 or (below == 0 and exponent < 0):
+                return []
+            root = value ** (1 / exponent)
+            if exponent.is_Integer:       # even: ±root
+                return _joined(_inverted(base, root, depth + 1), _inverted(base, -root, depth + 1))
+            return _inverted(base, root, depth + 1)
+        return None
+    inverses = {sp.tanh: (sp.atanh, -1, 1), sp.sinh: (sp.asinh, None, None), sp.atan: (sp.tan, -math.pi / 2, math.pi / 2),
+                sp.erf: (sp.erfinv, -1, 1), sp.erfc: (sp.erfcinv, 0, 2)}
+    if type(function) in inverses:
+        inverse, low, above = inverses[type(function)]
+        if low is not None and not low < below < above:
+            return []
+        return _inverted(function.args[0], inverse(value), depth + 1)
+    return None
+
+
+def _joined(first, second):
+    return None if first is None or second is None else first + second
 
 
 def _inside(start, end):
@@ -242,15 +324,15 @@ def _piecewise_form(expr: sp.Expr) -> sp.Expr:
     return sp.Piecewise(*cases, (above, True))
 
 
-#: the most steps whose cases SymPy is asked to fold into one Piecewise (its sets take seconds per step
-#: with a kink that is not a number: H(expm1(z) - π - 1/2))
+#: the most steps whose cases SymPy is asked to fold into one Piecewise, each at a number (its sets take
+#: seconds per step whose argument is not z - c: H(atan(z) - z + ...))
 _MAX_FOLDED = 2
 
 
 def _folded(expr, steps):
     """The steps of ``expr`` folded into cases by SymPy, within the budget; past it, the steps as they are
     (the same function: only the display differs)."""
-    if len(steps) > _MAX_FOLDED:
+    if len(steps) > _MAX_FOLDED or any(not (S.z - step.args[0]).is_number for step in steps):
         return expr
     return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
 
