@@ -3,6 +3,11 @@
     python benchmarks/layers.py              # batchnorm and layernorm at N = 4096, D = 1024 (float64)
     python benchmarks/layers.py --quick      # a smoke run (small arrays, 3 rounds)
     python benchmarks/layers.py --attention-only   # attention forward + backward at n = 512, d = 64
+    python benchmarks/layers.py --recurrent-only   # rnn and lstm through time at T = 100, n_x = 64, n_a = 128, m = 64
+    python benchmarks/layers.py --conv-only        # conv2d forward + backward, m = 64, 32x32x16 -> 32, 3x3, pad 1
+
+Convolution (issue 14): forward + backward of the exported ``conv2d`` layer against a hand-written NumPy
+im2col and torch eager, float64; see ``benchmarks/_conv.py``.
 
 Attention (issue 16): forward + backward of the exported ``attention`` layer against a hand-written
 NumPy version and torch eager, float64; see ``benchmarks/_attention.py``. On a loaded machine set
@@ -34,6 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _attention  # noqa: E402
+import _conv  # noqa: E402
+import _recurrent  # noqa: E402
 
 
 def simd_level() -> str:
@@ -184,6 +191,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
     parser.add_argument("--quick", action="store_true", help="N, D = 256, 64 and 3 rounds: a smoke run")
     parser.add_argument("--attention-only", action="store_true", help="only the attention table (issue 16)")
+    parser.add_argument("--conv-only", action="store_true", help="only the conv2d table (issue 14)")
+    parser.add_argument("--recurrent-only", action="store_true", help="only the rnn and lstm tables (issue 15)")
     args = parser.parse_args(argv)
     N, D = (256, 64) if args.quick else (4096, 1024)
     rounds = 3 if args.quick else args.rounds
@@ -191,9 +200,17 @@ def main(argv=None) -> None:
     print(f"# symbackprop layer benchmark\n\nPython {platform.python_version()}, NumPy {np.__version__}, {cores} cores, "
           f"{platform.machine()}, SIMD: {simd_level()}; float64, N = {N}, D = {D}; median of {rounds} interleaved "
           f"rounds\n")
-    _attention.section(rounds if args.quick else max(rounds, 31), args.quick)
+    if args.conv_only:
+        _conv.section(rounds if args.quick else max(rounds, 7), args.quick)
+        return
+    if not args.recurrent_only:
+        _attention.section(rounds if args.quick else max(rounds, 31), args.quick)
     if args.attention_only:
         return
+    _recurrent.section(rounds, args.quick)
+    if args.recurrent_only:
+        return
+    _conv.section(rounds if args.quick else max(rounds, 7), args.quick)
     rng = np.random.default_rng(0)
     x = 5 * rng.standard_normal((N, D)) + 12
     gamma, beta = rng.standard_normal(D), rng.standard_normal(D)

@@ -38,6 +38,13 @@ class Rule(str, Enum):
     REWRITE = "written in the forward quantities"         #: layers: x - μ = x̂ √(var + ε)
     CLOSED_FORM = "closed form"                           #: layers: a common factor taken out (CS231n's alt form)
     COUPLING = "normaliser's Jacobian contracted"          #: layers: dS = A ⊙ (dA − rowsum(A ⊙ dA)) (softmax)
+    WINDOW = "shifted deltas solved, window limits kept"   #: layers: i = a + P − pS, with [0 ≤ a + P − pS ≤ K − 1]
+    DILATION = "upstream gradient dilated by the stride"   #: layers: dy with S − 1 zeros between entries
+    FLIP = "full convolution with the flipped kernel"      #: layers: W[a − p] is W flipped, read at a window
+    ROUTING = "routed to the window's maximum"             #: layers: max pooling's dy goes to the first argmax
+    THROUGH_TIME = "backpropagation through time"          #: recurrent: dh⟨t⟩ = upstream at t + what t+1 sends back
+    SHARED_WEIGHTS = "shared weights summed over time"     #: recurrent: dW = Σ_t (the cell's dW at t)
+    INITIAL_STATE = "initial state"                        #: recurrent: dh0 is what the first step sends back
 
 
 @dataclass(frozen=True)

@@ -107,3 +107,19 @@ def test_derive_layer_in_the_cs231n_notation_names_out_and_dout(capsys):
     assert "dout[n, d]" in out and "dy[" not in out
     assert main(["derive", "--layer", "batchnorm", "--notation", "ng-ml"]) == 2
     assert "unknown layer notation 'ng-ml'; accepted: cs231n" in capsys.readouterr().err
+
+
+def test_a_truncated_counterexample_says_which_entries_it_shows(capsys):
+    assert main(["check", "--layer", "batchnorm", "dx = gamma / np.sqrt(var + eps) * dout"]) == 1
+    out = capsys.readouterr().out
+    expected_line = next(line for line in out.splitlines() if line.strip().startswith("expected"))
+    shown_columns = expected_line.split("], [")[0].count(",") + 1
+    sizes = dict(part.split(" = ") for part in out.split("counterexample at ")[1].split(" (")[0].split(", "))
+    assert shown_columns < int(sizes["D"])
+    assert f"of the {sizes['N']} × {sizes['D']} array" in out
+
+
+def test_json_counterexample_has_the_full_shape(capsys):
+    assert main(["check", "--layer", "batchnorm", "--json", "dgamma = np.sum(dout, axis=0)"]) == 1
+    example = json.loads(capsys.readouterr().out)["counterexample"]
+    assert example["shape"] == [int(example["sizes"]["D"])]

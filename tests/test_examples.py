@@ -17,7 +17,7 @@ import pytest
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLES = ("ng_vs_nielsen", "hidden_delta_derivation", "ex4_reference", "train_digits", "custom_loss",
-            "sklearn_agreement")
+            "sklearn_agreement", "dls_conv_backward", "dls_rnn_backward")
 NEEDS = {"ex4_reference": ("scipy",), "train_digits": ("scipy", "sklearn", "matplotlib"),
          "sklearn_agreement": ("sklearn",)}
 EX4_WEIGHTS = Path(__file__).resolve().parents[2] / "shared/data/ng-ex4/ex4weights.mat"
@@ -145,6 +145,16 @@ def test_custom_loss(tmp_path):
     assert "import numpy as np" in (out / "logcosh_grad.py").read_text(encoding="utf-8")
 
 
+def test_dls_rnn_backward_example(tmp_path):
+    process, out = run("dls_rnn_backward", tmp_path)
+    assert_ran(process)
+    text = process.stdout
+    assert "dx[1][2]    = [-2.0710168868" in text and "dWax[3][1]  = 11.264104496" in text
+    assert re.search(r"largest difference to the published values: \S+ \(reproduced\)", text)
+    assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[1 + t, n, k]" in text
+    assert (out / "rnn_dls.py").stat().st_size > 0
+
+
 def test_sklearn_agreement_example(tmp_path):
     process, out = run("sklearn_agreement", tmp_path)
     assert_ran(process)
@@ -170,3 +180,15 @@ def test_exported_gradient_equals_sklearn_backprop(activation, hidden, alpha):
     assert row["cost_difference"] <= 1e-12
     assert row["gradient_difference"] <= 1e-12
     assert row["gradient_norm"] > 1e-3          # a real gradient, not two zeros
+
+
+def test_dls_conv_backward(tmp_path):
+    process, out = run("dls_conv_backward", tmp_path)
+    assert_ran(process)
+    text = process.stdout
+    for line in ("dA_mean = 1.45243777754   published 1.45243777754   agrees",
+                 "dW_mean = 1.72699145831   published 1.72699145831   agrees",
+                 "db_mean = 7.83923256462   published 7.83923256462   agrees"):
+        assert line in text
+    assert "[full convolution with the flipped kernel]" in text and "[upstream gradient dilated by the stride]" in text
+    assert (out / "conv2d_s2_p2.py").is_file()

@@ -30,3 +30,26 @@ def test_the_benchmark_runs(capsys):
     out = capsys.readouterr().out
     assert "SIMD:" in out and "time / hand-written NumPy" in out and "| symbackprop |" in out
     assert "Derivation time (symbolic sizes" in out
+
+
+def test_conv_implementations_agree_and_the_table_prints(capsys):
+    _load()
+    import _conv      # benchmarks/ is on sys.path once layers.py is loaded
+    found = _conv.implementations(*_conv.data(2, 6, 3, 4))
+    assert _conv.agreement(found) < 1e-12
+    _conv.section(1, quick=True)
+    out = capsys.readouterr().out
+    assert "conv2d forward + backward" in out and "| symbackprop |" in out and "time / torch eager" in out
+
+
+def test_hand_written_bptt_agrees_with_the_exported_modules_and_torch():
+    import sys
+    sys.path.insert(0, str(BENCHMARK.parent))
+    import _recurrent
+    for name in ("rnn", "lstm"):
+        arrays, dh = _recurrent.data(name, T=4, D=3, H=5, N=2)
+        found = _recurrent.implementations(name, arrays, dh)
+        results = {key: call() for key, call in found.items()}
+        for a, b in zip(results["symbackprop"], results["numpy by hand"]):      # every gradient, per parameter
+            assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max()
+        assert _recurrent.agreement(found) < 1e-12

@@ -111,7 +111,7 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
          "1/√ of a size, 1/N, a sign, a transpose); see the counterexample")
     values, user = trials[0]
     counterexample = {"sizes": concrete_sizes(layer), "expected": _entries(expected[0]),
-                      "formula": _entries(user)}
+                      "formula": _entries(user), "shape": list(np.shape(_array(user)))}
     return Verdict("incorrect", formula, notation, quantity, "numeric", diagnosis, counterexample,
                    matches=tuple(matches))
 
@@ -119,6 +119,8 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
 def _target_name(lhs: A.Node, formula: str) -> str:
     if isinstance(lhs, A.Name):
         return lhs.name
+    if isinstance(lhs, A.Script) and isinstance(lhs.base, A.Name) and isinstance(lhs.sub, A.Name) and lhs.sup is None:
+        return f"{lhs.base.name}_{lhs.sub.name}"      # dA_prev, dW_Q: the grammar reads the underscore as a subscript
     raise ParseError("the left-hand side names the gradient, e.g. dx, dgamma, dQ (d + the array's name), "
                      "or dx[n, d] in the index form", formula, getattr(lhs, "column", 0))
 
@@ -333,14 +335,31 @@ def _scaled(layer, target, trials) -> list:
     return [f"{target} times {c:.6g}"]
 
 
+def _array(value) -> np.ndarray:
+    return value.array if isinstance(value, Labelled) else np.asarray(value, dtype=float)
+
+
 def _entries(value, limit: int = 4) -> list:
     """The first rows and columns of a value, as a list of rows (a vector is one row, a scalar [[v]])."""
-    array = value.array if isinstance(value, Labelled) else np.asarray(value, dtype=float)
+    array = _array(value)
     array = np.atleast_2d(array.reshape(array.shape[0], -1) if array.ndim > 2 else array)
     return [[round(float(v), 9) for v in row[:limit]] for row in array[:limit]]
 
 
 # --- the index form, read by the layer language ---------------------------------------------------------
+def _ranged(indices: str, layer, target) -> str:
+    """The left-hand side's indices with the range of each (``a in Hp``) where the layer has derived sizes: an
+    index that the right reads only with index arithmetic (a convolution's dA_prev[m, a, r, k]) gets its
+    range from the gradient's own array."""
+    if not getattr(layer, "derived_sizes", None) or target[1:] not in layer.arrays:
+        return indices
+    parts = [part.strip() for part in indices.split(",")]
+    sizes = layer.arrays[target[1:]].sizes
+    if len(parts) != len(sizes) or any(" in " in part or not part.isidentifier() for part in parts):
+        return indices
+    return ", ".join(f"{part} in {size}" for part, size in zip(parts, sizes))
+
+
 def _index_form_evaluator(formula, layer, target, match):
     """``dx[n, d] = ...``: the layer language reads the equation, with every gradient the formula names
     (dout, dA, dS) declared as an input under a private name."""
@@ -358,9 +377,10 @@ def _index_form_evaluator(formula, layer, target, match):
             private = f"grad_{real[1:]}"
             rename[name] = private
             array = layer.arrays[real[1:]]
-            declared.append(f"input {private}[{', '.join(map(str, array.sizes))}]")
+            pad = " pad 0" if getattr(layer, "derived_sizes", None) else ""   # a window's gradient: reads outside are 0
+            declared.append(f"input {private}[{', '.join(f'{size}{pad}' for size in array.sizes)}]")
     rhs = re.sub(r"[A-Za-z_]\w*", lambda m: rename.get(m.group(0), m.group(0)), match.group(3))
-    lhs = f"checked_{target[1:]}[{match.group(2)}]"
+    lhs = f"checked_{target[1:]}[{_ranged(match.group(2), layer, target)}]"
     text = layer.text.rstrip("\n") + "\n" + "\n".join(declared) + f"\n{lhs} = {rhs.strip()}\noutput checked_{target[1:]}\n"
     try:
         augmented = Layer.parse(text, f"{layer.name}-check")

@@ -24,7 +24,7 @@ _UNARY = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "tanh": np.tanh, "abs":
 KEPT = "1"
 #: function names the parser reads as calls in a layer formula
 FUNCTIONS = ("np.sum", "np.mean", "np.sqrt", "np.exp", "np.log", "np.tanh", "np.abs", "np.dot", "np.matmul",
-             "np.multiply", "np.transpose", "rowsum", "sum", "np.square")
+             "np.multiply", "np.transpose", "rowsum", "sum", "np.square", "conv", "pad", "rot180")
 
 
 class FormulaValues:
@@ -237,6 +237,9 @@ class FormulaValues:
             return self.power(self.value(positional[0]), 2.0, node)
         if name == "np.transpose" and len(positional) == 1:
             return self.transpose(self.value(positional[0]), node)
+        if name in ("conv", "pad", "rot180"):          # a convolution's dA_prev = conv(pad(dZ), rot180(W))
+            from ._window_formula import window_call
+            return window_call(self, name, positional, node)
         raise self.error(f"cannot read the call {name}(...) here; read are np.sum(X, axis=...), X.sum(axis=...), "
                          f"np.mean, np.sqrt, np.exp, np.log, np.dot, @, .T, rowsum(X)", node)
 

@@ -29,8 +29,21 @@ class Labelled:
 
 
 def concrete_sizes(layer) -> dict:
-    """Size name -> a small distinct length."""
-    return {str(size): _SIZES[i % len(_SIZES)] + (i // len(_SIZES)) for i, size in enumerate(layer.sizes)}
+    """Size name -> a small distinct length; a derived size (a convolution's output height) from its formula,
+    the sizes it subtracts (the kernel) given the smallest lengths so that every window fits."""
+    derived = getattr(layer, "derived_sizes", {}) or {}
+    base = [size for size in layer.sizes if size not in derived]
+    lengths = [_SIZES[i % len(_SIZES)] + (i // len(_SIZES)) for i in range(len(base))]
+    if derived:          # windows: small lengths (each entry sums over a window; evaluated one by one)
+        lengths = list(range(2, 2 + len(base)))
+    subtracted = {s for value in derived.values() for f in value.atoms(sp.floor) | {value}
+                  for s in f.free_symbols if sp.expand(f.args[0] if isinstance(f, sp.floor) else f).coeff(s) < 0}
+    order = sorted(base, key=lambda size: size not in subtracted)
+    chosen = dict(zip(order, sorted(lengths))) if subtracted else dict(zip(base, lengths))
+    out = {str(size): chosen[size] for size in base}
+    for size, value in derived.items():
+        out[str(size)] = int(value.xreplace({s: chosen[s] for s in value.free_symbols if s in chosen}))
+    return {str(size): out[str(size)] for size in layer.sizes}
 
 
 def sample(layer, derivation, rng) -> dict:
@@ -51,6 +64,14 @@ def sample(layer, derivation, rng) -> dict:
         shape = tuple(sizes[str(s)] for s in array.sizes)
         values["d" + name] = Labelled(rng.standard_normal(shape), tuple(map(str, array.sizes)))
     if derivation is not None:
+        for gradient in derivation.gradients.values():
+            for name, dims, definition, shape, *_ in gradient.auxiliary:     # a dilated upstream gradient
+                lengths = tuple(int(sp.sympify(n).xreplace({sp.Symbol(k, integer=True, positive=True): v
+                                                            for k, v in sizes.items()})) for n in shape)
+                table = np.empty(lengths)
+                for position in itertools.product(*(range(n) for n in lengths)):
+                    table[position] = _value(definition, {str(d): v for d, v in zip(dims, position)}, values)
+                values[name] = Labelled(table, tuple(map(str, shape)))
         for gradient in derivation.gradients.values():
             if gradient.kind == "output":
                 continue
@@ -76,10 +97,13 @@ def _value(expr, env: dict, values: dict) -> float:
     if expr.is_Number:
         return float(expr)
     if isinstance(expr, sp.Indexed):
-        array = values[str(expr.base)].array
-        return float(array[tuple(int(_value(i, env, values)) for i in expr.indices)])
+        array = values[expr.base.label.name].array
+        position = tuple(int(_value(i, env, values)) for i in expr.indices)
+        if any(not 0 <= k < n for k, n in zip(position, array.shape)):
+            return 0.0          # a read at index arithmetic outside the array: zero (padding)
+        return float(array[position])
     if isinstance(expr, sp.Symbol):
-        name = str(expr)
+        name = expr.name
         return float(env[name]) if name in env else float(values[name])
     if isinstance(expr, sp.Sum):
         return _sum(expr.function, list(expr.limits), env, values)
@@ -91,6 +115,9 @@ def _value(expr, env: dict, values: dict) -> float:
         return _value(expr.base, env, values) ** _value(expr.exp, env, values)
     if isinstance(expr, sp.KroneckerDelta):
         return float(_value(expr.args[0], env, values) == _value(expr.args[1], env, values))
+    if type(expr).__name__ == "InRange":     # the Iverson bracket [lo <= value <= hi] of a window's limits
+        value, lo, hi = (_value(arg, env, values) for arg in expr.args)
+        return float(lo <= value <= hi)
     if expr.func in _FUNCTIONS:
         return _FUNCTIONS[expr.func](*(_value(arg, env, values) for arg in expr.args))
     arguments = [sp.Float(_value(arg, env, values)) for arg in expr.args]
@@ -101,6 +128,6 @@ def _sum(body, limits, env, values) -> float:
     (index, low, high), rest = limits[0], limits[1:]
     total = 0.0
     for k in range(int(_value(low, env, values)), int(_value(high, env, values)) + 1):
-        inner = {**env, str(index): k}
+        inner = {**env, index.name: k}
         total += _sum(body, rest, inner, values) if rest else _value(body, inner, values)
     return total

@@ -11,8 +11,8 @@ MAX_BYTES = 100_000
 def add_layer_options(parser) -> None:
     group = parser.add_argument_group("layer (instead of a network)")
     choice = group.add_mutually_exclusive_group()
-    from ..layers import LAYERS
-    names = ", ".join(record.name for record in LAYERS)
+    from ..layers.records import BY_NAME
+    names = ", ".join(BY_NAME)
     choice.add_argument("--layer", metavar="NAME", help=f"a built-in layer: {names}")
     choice.add_argument("--layer-def", dest="layer_def", metavar="FILE",
                         help="a layer written in the layer language (docs/layer-language.md)")
@@ -21,6 +21,10 @@ def add_layer_options(parser) -> None:
                              "'affine(64) > batchnorm > relu > affine(10) > softmax' (docs/models.md)")
     group.add_argument("--input-size", dest="input_size", metavar="N",
                        help="the width of each example the --model reads, e.g. 32")
+    group.add_argument("--stride", metavar="S", help="--layer conv2d or avgpool: the stride (default 1 for conv2d, "
+                       "the window size for avgpool)")
+    group.add_argument("--pad", metavar="P", help="--layer conv2d: the zero padding on each spatial side (default 0)")
+    group.add_argument("--window", metavar="K", help="--layer avgpool: the window size K x K (default 2)")
 
 
 def wants_model(args) -> bool:
@@ -33,8 +37,16 @@ def model_from_args(args):
     if args.input_size is None:
         raise LayerSpecError("--model needs --input-size N, the width of each example (e.g. --input-size 32)")
     text = args.input_size.strip()
+    if "x" in text.lower():            # an image: height x width x channels (conv2d, pooling)
+        from ..models._images import input_shape
+        shape = input_shape(text)
+        from ..models import LOSSES
+        if args.loss not in LOSSES:
+            raise LayerSpecError(f"--loss {args.loss!r}: a model ends in one of {', '.join(LOSSES)}")
+        return build_model(args.model, args.loss, shape)
     if not text.isdigit() or int(text) < 1:
-        raise LayerSpecError(f"--input-size {args.input_size!r}: expected a positive integer, e.g. 32")
+        raise LayerSpecError(f"--input-size {args.input_size!r}: expected a positive integer, e.g. 32, or an "
+                             f"image size height x width x channels, e.g. 28x28x1")
     from ..models import LOSSES
     if args.loss not in LOSSES:
         raise LayerSpecError(f"--loss {args.loss!r}: a model ends in one of {', '.join(LOSSES)}")
@@ -48,6 +60,16 @@ def wants_layer(args) -> bool:
 def layer_from_args(args):
     """The Layer the options name; errors say which option and where in the file."""
     from ..layers import Layer, layer_record
+    from ..layers._window_records import NAMES, window_record
+    if args.layer in NAMES:        # a window layer: its stride, padding and layout (--notation ng-dls | cs231n)
+        layout = getattr(args, "notation", None)       # None when not given: the layer's own (ng-dls) names
+        if layout is not None and layout not in ("ng-dls", "cs231n"):
+            raise LayerSpecError(f"--notation {layout}: {args.layer} is written in the layout ng-dls or cs231n")
+        args.window_layout = layout or "ng-dls"
+        return window_record(args.layer, args.stride, args.pad, args.window, layout).layer()
+    for option in ("stride", "pad", "window"):
+        if getattr(args, option, None) is not None:
+            raise LayerSpecError(f"--{option} applies to --layer conv2d or avgpool only")
     if args.layer:
         return layer_record(args.layer).layer()
     path = Path(args.layer_def)

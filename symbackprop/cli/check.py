@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -40,8 +41,8 @@ def add_parser(subparsers, network_parent) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("formula", nargs="?", metavar="FORMULA",
                         help="the formula, e.g. \"delta^L = (a^L - y) .* sigma'(z^L)\"")
-    parser.add_argument("--notation", default=DEFAULT, choices=(*NOTATIONS, "cs231n"), metavar="NAME",
-                        help="how to read letters and layer indices: " + ", ".join(NOTATIONS) + " (default %(default)s); "
+    parser.add_argument("--notation", default=None, choices=(*NOTATIONS, "cs231n"), metavar="NAME",
+                        help="how to read letters and layer indices: " + ", ".join(NOTATIONS) + f" (default {DEFAULT}); "
                              "with --layer the layer's own names, CS231n's convention (cs231n): dx, dgamma, dout")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.add_argument("--file", metavar="FILE", help="check every line of FILE (one formula per line)")
@@ -57,9 +58,13 @@ def run(args) -> int:
     from ._layer import layer_from_args, wants_layer
     if wants_layer(args):
         args.layer_object = layer_from_args(args)     # the layer's names, and CS231n's dout for the upstream
+        if getattr(args.layer_object, "recurrent", False) and args.notation == "ng-dls":
+            from ..rendering._recurrent_letters import in_letters      # a, da, da_prev, W_aa: DLS's letters
+            args.layer_object = in_letters(args.layer_object, "ng-dls")
         args.notation = "cs231n"
         network = None
     else:
+        args.notation = args.notation or DEFAULT
         if args.notation == "cs231n":
             raise SymbackpropError("--notation cs231n reads a layer's gradients: give --layer NAME or --layer-def FILE")
         network = _network_and_names(args)
@@ -86,7 +91,10 @@ def _network_and_names(args):
 def _check_one(formula: str, network, args) -> tuple[int, dict]:
     from ..checker import check
     try:
-        if network is None:
+        if network is None and getattr(args.layer_object, "recurrent", False):
+            from ..checker._recurrent_check import check_recurrent
+            verdict = check_recurrent(formula, args.layer_object, seed=args.seed)
+        elif network is None:
             from ..checker._layer_check import check_layer
             verdict = check_layer(formula, args.layer_object, notation=args.notation, seed=args.seed)
         else:
@@ -137,7 +145,12 @@ def _text(result: dict) -> str:
     if example:
         sizes = ", ".join(f"{k} = {v}" for k, v in example["sizes"].items())
         scalars = "".join(f", {name} = {example[name]}" for name in ("m", "lambda") if name in example)
-        lines.append(f"counterexample at {sizes}{scalars}:")
+        shown = len(example["expected"]), max(map(len, example["expected"]), default=0)
+        whole = example.get("shape")
+        part = ""
+        if whole and math.prod(whole) > shown[0] * shown[1]:
+            part = f" (the first {shown[0]} × {shown[1]} entries of the {' × '.join(map(str, whole))} array)"
+        lines.append(f"counterexample at {sizes}{scalars}{part}:")
         lines.append(f"  expected {_compact(example['expected'])}")
         lines.append(f"  formula  {_compact(example['formula'])}")
     return "\n".join(line for line in lines if line)

@@ -44,7 +44,12 @@ def run(args) -> int:
         from ..layers import derive_layer
         from ..rendering.layer import render_layer
         layer = layer_from_args(args)
-        if args.notation is not None:       # a course's names around the layer (cs231n: out, dout)
+        if getattr(layer, "recurrent", False):      # backpropagation through time, in a course's letters
+            from ..rendering._recurrent_letters import in_letters
+            derivation = derive_layer(in_letters(layer, args.notation))
+            write(render_layer(derivation.as_layer_derivation(), args.format), args.output_file)
+            return 0
+        if args.notation is not None and getattr(args, "window_layout", None) is None:   # cs231n: out, dout
             from ..rendering.layer_notations import layer_notation
             layer = layer_notation(args.notation).apply(layer)
         write(render_layer(derive_layer(layer), args.format), args.output_file)

@@ -59,11 +59,14 @@ class IndexPrinter:
         self.counter = 0
         self.scalar = printer("numpy")
         self.preferred: tuple = ()     #: the axes of the statement being printed: reductions produce this order
+        self.ranges: dict = {}         #: index symbol -> its size (window reads need the counts)
+        self.windows: set = set()      #: temporaries that are sliding-window views (contracted by tensordot)
 
     # ---- statements
-    def assign(self, target: str, expr: sp.Expr, axes: tuple, shape: str) -> None:
-        """Append ``target = <expr as an array with exactly these axes>``."""
+    def assign(self, target: str, expr: sp.Expr, axes: tuple, shape: str, sizes: tuple = ()) -> None:
+        """Append ``target = <expr as an array with exactly these axes>`` (``sizes``: the range of each axis)."""
         self.preferred = tuple(axes)
+        self.ranges.update(zip(axes, sizes))
         term = self.emit(expr)
         missing = [a for a in axes if a not in term.axes]
         extra = [a for a in term.axes if a not in axes]
@@ -90,6 +93,9 @@ class IndexPrinter:
             return Term(self._scalar(expr), (), _atomic_code(self._scalar(expr)))
         if isinstance(expr, sp.Indexed):
             return self._reference(expr)
+        if isinstance(expr, sp.Function) and type(expr).__name__ in ("FirstMax", "Scatter"):
+            from ._conv_printing import special_term        # max pooling: the routing mask and its scatter
+            return special_term(self, expr, Term)
         if isinstance(expr, sp.Sum):
             return self._sum(expr)
         if isinstance(expr, sp.Mul):
@@ -108,7 +114,10 @@ class IndexPrinter:
 
     def _reference(self, expr: sp.Indexed) -> Term:
         indices = tuple(expr.indices)
-        if any(not isinstance(i, sp.Symbol) for i in indices) or len(set(indices)) != len(indices):
+        if any(not isinstance(i, sp.Symbol) for i in indices):
+            from ._conv_printing import window_term          # index arithmetic: a sliding-window read
+            return window_term(self, expr, Term)
+        if len(set(indices)) != len(indices):
             raise ExportError(f"{expr}: only distinct index letters are printed as arrays")
         return Term(self.names.get(expr.base.label.name, code_name(expr.base.label.name)), indices)
 
@@ -121,6 +130,7 @@ class IndexPrinter:
             summed.extend(limit for limit in reversed(body.limits))
             body = body.function
         variables = [limit[0] for limit in summed]
+        self.ranges.update({var: hi - lo + 1 for var, lo, hi in summed})
         scalars, arrays = [], []
         for factor in sp.Mul.make_args(body):
             (arrays if _indexed(factor) else scalars).append(factor)
@@ -130,7 +140,9 @@ class IndexPrinter:
         out = tuple(dict.fromkeys(a for t in terms for a in t.axes if a not in variables))
         out = tuple(sorted(out, key=lambda a: self.preferred.index(a) if a in self.preferred else len(self.preferred)))
         if len(terms) > 1:
-            code = matmul_code(terms, out) or self._einsum(terms, out)
+            from ._conv_printing import tensordot_code
+            code = (matmul_code(terms, out) or tensordot_code(terms, out, self.windows)
+                    or self._einsum(terms, out))
         else:
             term = terms[0]
             positions = tuple(term.axes.index(v) for v in variables if v in term.axes)

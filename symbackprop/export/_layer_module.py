@@ -16,6 +16,7 @@ import sympy as sp
 from ..errors import ExportError
 from ..layers._derivation import gradient_name
 from ..layers._printing import language, text
+from . import _conv_printing as windows
 from . import _layer_stable as stable
 from ._index_printing import IndexPrinter, code_name
 from ._printing import HELPERS, helpers_called
@@ -44,7 +45,8 @@ def layer_source(derivation, returns=None) -> str:
         shape = _shape(layer.arrays[definition.name].sizes)
         normaliser = planned.get(definition.name)
         if normaliser is None:
-            forward.assign(arrays[definition.name], stable.rewrite(definition.rhs, plan), definition.indices, shape)
+            forward.assign(arrays[definition.name], stable.rewrite(definition.rhs, plan), definition.indices, shape,
+                           layer.arrays[definition.name].sizes)
             continue
         argument = normaliser.argument
         source = layer.arrays[argument.base.label.name]
@@ -55,14 +57,38 @@ def layer_source(derivation, returns=None) -> str:
 
     backward = IndexPrinter({**names}, prefix="t")
     needed = _needed(derivation, results)
+    made = {}
+    for gradient in [derivation.gradients[name] for name in needed] + list(results):
+        for record in gradient.auxiliary:           # the dilated upstream gradient of a strided window
+            if record[0] not in made:
+                made[record[0]] = record[3]
+                backward.lines += windows.dilation_lines([record], names, backward._scalar)
+
+    def sizes_of(name):
+        if name in made:
+            return made[name]
+        array = layer.arrays.get(name) or layer.arrays.get(name[1:]) if name.startswith("d") else layer.arrays.get(name)
+        return array.sizes if array is not None else None
+
+    def final(gradient):
+        expr = stable.rewrite(gradient.final, plan)
+        if not expr.atoms(windows.InRange):
+            return expr
+        scattered = windows.scatter_form(expr, gradient.indices)
+        if scattered is not expr:
+            expr, ranges = scattered
+            backward.ranges.update(ranges)
+            return expr
+        return windows.absorb_brackets(expr, sizes_of)
+
     for name in needed:
         gradient = derivation.gradients[name]
-        backward.assign(arrays[gradient_name(name)], stable.rewrite(gradient.final, plan), gradient.indices,
-                        _shape(layer.arrays[name].sizes))
+        backward.assign(arrays[gradient_name(name)], final(gradient), gradient.indices,
+                        _shape(layer.arrays[name].sizes), layer.arrays[name].sizes)
     for gradient in results:
         target = arrays[gradient_name(gradient.of)]
-        backward.assign(target, stable.rewrite(gradient.final, plan), gradient.indices,
-                        _shape(layer.arrays[gradient.of].sizes))
+        backward.assign(target, final(gradient), gradient.indices,
+                        _shape(layer.arrays[gradient.of].sizes), layer.arrays[gradient.of].sizes)
 
     produced = set(layer.quantities) | {a.name for a in layer.differentiable}
     candidates = [arrays[n] for n in layer.arrays if n in produced] + [n for p in plan for n in (p.shift, p.exps)]
@@ -78,6 +104,7 @@ def layer_source(derivation, returns=None) -> str:
     lines += ["", "", f"def forward({', '.join(inputs)}):",
               f'    """The layer\'s outputs {", ".join(layer.outputs)} and the cache backward needs."""']
     lines += [f"    {line}" for line in _size_lines(layer, arrays)]
+    lines += [f"    {size} = {windows.size_code(value, forward._scalar)}" for size, value in layer.derived_sizes.items()]
     lines += [f"    {line}" for line in forward.lines]
     cache_items = ", ".join(f"{name!r}: {name}" for name in cached + sizes_used)
     outputs = ", ".join(arrays[o] for o in layer.outputs)
@@ -97,6 +124,10 @@ def layer_source(derivation, returns=None) -> str:
     code = "\n".join(forward.lines + backward.lines)
     for helper in helpers_called(code):         # NumPy has no erf: gelu's module carries Cody's (export/_erf.py)
         lines += ["", "", HELPERS["numpy"][helper].strip("\n"), ""]
+    for helper, source in (("_window(", windows.WINDOW_HELPER), ("_first_max(", windows.FIRST_MAX_HELPER),
+                           ("_unwindow(", windows.UNWINDOW_HELPER)):
+        if helper in code:
+            lines += ["", "", source.strip("\n"), ""]
     return "\n".join(lines)
 
 

@@ -2,8 +2,9 @@
 their backward pass (see docs/layer-language.md)."""
 from ._layer import Array, Definition, Layer
 from .records import LAYERS, LayerRecord, layer_record
+from ._window_records import window_record
 
-__all__ = ["Array", "Definition", "LAYERS", "Layer", "LayerRecord", "layer_record", "derive_layer",
+__all__ = ["Array", "Definition", "LAYERS", "Layer", "LayerRecord", "layer_record", "window_record", "derive_layer",
            "LayerDerivation"]
 
 

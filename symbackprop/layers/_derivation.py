@@ -42,6 +42,9 @@ class Gradient:
     staged: sp.Expr
     closed: Optional[sp.Expr] = None
     closed_display: Optional[sp.Expr] = None
+    #: arrays the final form reads that the backward pass makes first (the upstream gradient dilated by the
+    #: stride): (name, indices, definition as a sum of deltas, sizes), in order
+    auxiliary: tuple = ()
 
     @property
     def name(self) -> str:

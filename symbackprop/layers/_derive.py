@@ -24,17 +24,23 @@ from . import _calculus as C
 from ._coupling import CouplingMixin
 from ._derivation import Gradient, LayerDerivation, gradient_base, gradient_name
 from ._layer import Layer
+from ._window_steps import WindowMixin
 
 MAX_SOLVE_OPS = 30     #: definitions larger than this are not solved for an input (keeps sympy.solve cheap)
 
 
 def derive_layer(layer) -> LayerDerivation:
-    """The backward pass of ``layer`` (a :class:`Layer`, a built-in name, or layer text)."""
-    return _derive(_as_layer(layer))
+    """The backward pass of ``layer`` (a :class:`Layer`, a built-in name, or layer text); a recurrent layer's
+    is a :class:`~._bptt.RecurrentDerivation` (backpropagation through time)."""
+    layer = _as_layer(layer)
+    if getattr(layer, "recurrent", False):
+        from ._bptt import derive_recurrent
+        return derive_recurrent(layer)
+    return _derive(layer)
 
 
 def _as_layer(layer) -> Layer:
-    if isinstance(layer, Layer):
+    if isinstance(layer, Layer) or getattr(layer, "recurrent", False):
         return layer
     if isinstance(layer, str):
         from .records import BY_NAME, layer_record
@@ -49,7 +55,7 @@ def _derive(layer: Layer) -> LayerDerivation:
     return _Engine(layer).run()
 
 
-class _Engine(CouplingMixin):
+class _Engine(CouplingMixin, WindowMixin):
     def __init__(self, layer: Layer):
         self.layer = layer
         self.identities = C.identities_of(layer.definitions) + list(layer.facts)
@@ -66,6 +72,7 @@ class _Engine(CouplingMixin):
         self.gradients: dict[str, Gradient] = {}
         self.steps: list[Step] = []
         self.used_identities: list = []
+        self.window_auxiliary: dict = {}      #: name -> arrays its gradient reads that backward makes (dilations)
 
     def _target(self, name):
         """The indices ∂C/∂name is written with: those of its equation, or of its first use."""
@@ -77,7 +84,7 @@ class _Engine(CouplingMixin):
                 for ref in sorted(definition.rhs.atoms(sp.Indexed), key=sp.default_sort_key)
                 if ref.base.label.name == name]
         if uses:
-            return tuple(min(uses, key=lambda use: use[:2])[2].indices)
+            return self._window_target(tuple(min(uses, key=lambda use: use[:2])[2].indices))
         return tuple(C.index(letter) for letter in "ijklm"[:len(array.sizes)])
 
     def kind(self, name):
@@ -142,13 +149,16 @@ class _Engine(CouplingMixin):
             self.step(name, contracted, Rule.KRONECKER,
                       "each sum over an index pinned by a Kronecker delta keeps that one term; factors that do "
                       "not depend on a summed index leave the sum")
+        if contracted.atoms(sp.KroneckerDelta):        # deltas of shifted indices (convolution): windows
+            contracted = self._window_contraction(name, contracted)
         used = []
-        simplified = C.simplify_sums(contracted, self.identities, used)
+        simplified = contracted if name in self.window_auxiliary else C.simplify_sums(contracted, self.identities, used)
         if simplified != contracted:
             self._identity_step(name, simplified, used)
         if self.kind(name) == "quantity":
             simplified = self._couple(name, simplified)
-        self.gradients[name] = Gradient(name, self.kind(name), target, C.plain_bound(simplified))
+        self.gradients[name] = Gradient(name, self.kind(name), target, C.plain_bound(simplified),
+                                        auxiliary=self.window_auxiliary.get(name, ()))
 
     def _identity_step(self, name, expr, used):
         facts = "; ".join(_identity_words(identity) for identity in used) or "sums split by linearity"
@@ -164,7 +174,8 @@ class _Engine(CouplingMixin):
             rewritten = self._rewrite(name, staged, solve_for=self._solvable(name))
             if rewritten is not None and sp.count_ops(rewritten[0]) < sp.count_ops(staged):
                 self._rewrite_step(name, *rewritten)
-                self.gradients[name] = Gradient(name, gradient.kind, gradient.indices, staged, C.plain_bound(rewritten[0]))
+                self.gradients[name] = Gradient(name, gradient.kind, gradient.indices, staged, C.plain_bound(rewritten[0]),
+                                                auxiliary=gradient.auxiliary)
             return
         inlined, used_stages = self._inline(staged)
         mark = len(self.steps)
@@ -200,7 +211,7 @@ class _Engine(CouplingMixin):
             del self.steps[mark:]
             return
         self.gradients[name] = Gradient(name, gradient.kind, gradient.indices, staged, closed,
-                                        display if closed is not None else None)
+                                        display if closed is not None else None, gradient.auxiliary)
 
     def _solvable(self, name) -> tuple:
         """A quantity asked for in closed form may be written through the definitions computed from it, as an

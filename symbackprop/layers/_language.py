@@ -3,22 +3,26 @@ r"""The syntax of the layer language: text in, a list of statements (a syntax tr
 The lines of a layer (``#`` starts a comment)::
 
     layer     := { line NEWLINE }
-    line      := decl | const | equation | output | (empty)
+    line      := decl | const | init | equation | output | (empty)
     decl      := ("input" | "param") slot { "," slot }
-    slot      := NAME "[" SIZE { "," SIZE } "]"
+    slot      := NAME "[" axis { "," axis } "]"
+    axis      := SIZE [ "pad" (NAME | NUMBER) ]                 zero padding: reads outside are 0
     const     := "const" NAME "=" ["-"] NUMBER { "," NAME "=" ["-"] NUMBER }
+    size      := "size" SIZE "=" expr { "," SIZE "=" expr }     a derived size; '/' rounds down
     output    := "output" NAME { "," NAME }
-    equation  := NAME "[" INDEX { "," INDEX } "]" "=" expr
+    init      := "init" NAME "=" NAME { "," NAME "=" NAME }    a recurrence's initial state (layers/_recurrence.py)
+    equation  := NAME "[" bound { "," bound } "]" "=" expr
+    bound     := INDEX [ "in" SIZE ]                            the range, where no slot gives it
     expr      := term { ("+" | "-") term }
     term      := unary { ("*" | "/") unary }
     unary     := ("-" | "+") unary | power
     power     := atom [ ("^" | "**") unary ]            right-associative
     atom      := NUMBER | NAME | NAME "[" expr { "," expr } "]"
-               | "sum" "(" expr "," INDEX { "," INDEX } ")"
+               | ("sum" | "mean" | "max") "(" expr "," bound { "," bound } ")"
                | FUNCTION "(" expr ")" | "(" expr ")"
 
-Subscripts are parsed as expressions so that index arithmetic (``h*S + i``) can be given a
-meaning later; today :mod:`._validate` accepts a bare index letter only. The tokens come from the
+Subscripts are parsed as expressions: a bare index letter, or index arithmetic (``h*S + i*R - P``,
+read by :mod:`._windows`) on an axis declared with ``pad``. The tokens come from the
 project's lexer (:func:`symbackprop.grammar._lexer.tokenize`, expression dialect); nothing is
 evaluated. Every error names the line, the column (with a caret) and what was expected.
 """
@@ -32,7 +36,8 @@ from ..grammar._lexer import END, INVALID, NAME, NUMBER, OP, Token, tokenize
 
 MAX_LINES = 400
 MAX_DEPTH = 100
-KEYWORDS = ("input", "param", "const", "output")
+KEYWORDS = ("input", "param", "const", "output", "init")
+REDUCTIONS = ("sum", "mean", "max")      #: calls that take an expression and the indices they run over
 
 
 # ---- the syntax tree -------------------------------------------------------------------------------
@@ -79,7 +84,8 @@ class Call:
     function: str
     argument: "Expr"
     where: Where
-    indices: tuple = ()          #: for sum: ((name, Where), ...)
+    indices: tuple = ()          #: for sum, mean, max: ((name, Where), ...)
+    ranges: tuple = ()           #: ((index name, size name, Where), ...) for ``i in K``
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,7 @@ class Slot:
     name: str
     sizes: tuple                 #: ((size name, Where), ...)
     where: Where
+    pads: tuple = ()             #: ((axis position, amount as written, Where), ...) for ``H pad P``
 
 
 @dataclass(frozen=True)
@@ -122,11 +129,31 @@ class Constant:
 
 
 @dataclass(frozen=True)
+class SizeDefinition:
+    """``size Ho = (H + 2*P - K)/S + 1``: a size computed from others and from integer constants."""
+
+    name: str
+    expr: "Expr"
+    where: Where
+
+
+@dataclass(frozen=True)
 class Equation:
     name: str
     indices: tuple               #: ((index name, Where), ...)
     rhs: Expr
     where: Where
+    ranges: tuple = ()           #: ((index name, size name, Where), ...) for ``p in Ho``
+
+
+@dataclass(frozen=True)
+class Init:
+    """``init h = h0``: the state ``h`` (a quantity defined at time t from itself at t-1) starts at the input ``h0``."""
+
+    state: str
+    initial: str
+    where: Where                 #: of the state's name
+    initial_where: Where
 
 
 @dataclass(frozen=True)
@@ -134,7 +161,7 @@ class Output:
     names: tuple                 #: ((name, Where), ...)
 
 
-Statement = Union[Declaration, Constant, Equation, Output]
+Statement = Union[Declaration, Constant, Init, SizeDefinition, Equation, Output]
 
 
 # ---- the parser ------------------------------------------------------------------------------------
@@ -224,6 +251,14 @@ class _LineParser:
                 constants.append(self.constant())
             self.end("the constant")
             return constants
+        if first.text == "size" and self.tokens[1].kind == NAME:
+            self.take()
+            sizes = [self.size_definition()]
+            while self.at_op(","):
+                self.take()
+                sizes.append(self.size_definition())
+            self.end("the size")
+            return sizes
         if first.text == "output" and self.tokens[1].kind == NAME:
             self.take()
             names = [self.name_where("the name of an output")]
@@ -232,6 +267,14 @@ class _LineParser:
                 names.append(self.name_where("the name of an output"))
             self.end("the outputs")
             return [Output(tuple(names))]
+        if first.text == "init" and self.tokens[1].kind == NAME:
+            self.take()
+            inits = [self.init()]
+            while self.at_op(","):
+                self.take()
+                inits.append(self.init())
+            self.end("the initial state")
+            return inits
         return [self.equation()]
 
     def name_where(self, expected: str):
@@ -241,12 +284,35 @@ class _LineParser:
     def slot(self) -> Slot:
         name = self.expect_name("the name of an array, e.g. x[N, D]")
         self.expect_op("[", f"'[' and the sizes of {name.text}, e.g. {name.text}[N, D]")
-        sizes = [self.name_where("a size name such as N or D")]
-        while self.at_op(","):
-            self.take()
+        sizes, pads = [], []
+        while True:
             sizes.append(self.name_where("a size name such as N or D"))
-        self.expect_op("]", "',' or ']' after a size")
-        return Slot(name.text, tuple(sizes), self.where(name))
+            if self.peek().kind == NAME and self.peek().text == "pad":
+                self.take()
+                amount = self.peek()
+                if amount.kind not in (NAME, NUMBER):
+                    raise self.fail("the padding after 'pad': a whole number or a constant, e.g. H pad P")
+                self.take()
+                pads.append((len(sizes) - 1, amount.text, self.where(amount)))
+            if not self.at_op(","):
+                break
+            self.take()
+        self.expect_op("]", "',' or ']' after a size (or 'pad' and a padding)")
+        return Slot(name.text, tuple(sizes), self.where(name), tuple(pads))
+
+    def size_definition(self) -> SizeDefinition:
+        name = self.expect_name("the name of a size, e.g. size Ho = (H + 2*P - K)/S + 1")
+        self.expect_op("=", f"'=' and the value of {name.text}, e.g. {name.text} = (H - K)/S + 1")
+        return SizeDefinition(name.text, self.expression(), self.where(name))
+
+    def bound(self, expected: str, ranges: list):
+        """An index letter, with ``in SIZE`` when it gives the index's range."""
+        index = self.name_where(expected)
+        if self.peek().kind == NAME and self.peek().text == "in":
+            self.take()
+            size = self.name_where(f"the size {index[0]} ranges over after 'in', e.g. {index[0]} in K")
+            ranges.append((index[0], size[0], size[1]))
+        return index
 
     def constant(self) -> Constant:
         name = self.expect_name("the name of a constant, e.g. eps = 1e-5")
@@ -261,6 +327,12 @@ class _LineParser:
         self.take()
         return Constant(name.text, sign + value.text, self.where(name))
 
+    def init(self) -> Init:
+        state = self.expect_name("the name of a state, e.g. init h = h0")
+        self.expect_op("=", f"'=' and the input {state.text} starts from, e.g. init {state.text} = {state.text}0")
+        initial = self.expect_name(f"the name of the input {state.text} starts from, e.g. {state.text}0")
+        return Init(state.text, initial.text, self.where(state), self.where(initial))
+
     def equation(self) -> Equation:
         name = self.expect_name("the name of the quantity the equation defines")
         if name.text in KEYWORDS:
@@ -268,15 +340,16 @@ class _LineParser:
         if not self.at_op("["):
             raise self.fail(f"'[' and the indices of {name.text}, e.g. {name.text}[n, d] = ...")
         self.take()
-        indices = [self.name_where("an index letter such as n or d")]
+        ranges = []
+        indices = [self.bound("an index letter such as n or d", ranges)]
         while self.at_op(","):
             self.take()
-            indices.append(self.name_where("an index letter such as n or d"))
-        self.expect_op("]", "',' or ']' after an index")
+            indices.append(self.bound("an index letter such as n or d", ranges))
+        self.expect_op("]", "',' or ']' after an index (or 'in' and its size)")
         self.expect_op("=", f"'=' after {name.text}[...]")
         rhs = self.expression()
         self.end("the right-hand side")
-        return Equation(name.text, tuple(indices), rhs, self.where(name))
+        return Equation(name.text, tuple(indices), rhs, self.where(name), tuple(ranges))
 
     # -- expressions
     def expression(self):
@@ -345,19 +418,19 @@ class _LineParser:
         if self.at_op("("):
             self.take()
             argument = self.expression()
-            indices = []
-            if token.text == "sum":
+            indices, ranges = [], []
+            if token.text in REDUCTIONS:
                 if not self.at_op(","):
-                    raise self.fail("',' and the index to sum over, e.g. sum(x[n, d], n)")
+                    raise self.fail(f"',' and the index to {token.text} over, e.g. {token.text}(x[n, d], n)")
                 while self.at_op(","):
                     self.take()
-                    indices.append(self.name_where("an index letter to sum over"))
-                self.expect_op(")", "',' or ')' after the summed indices")
+                    indices.append(self.bound(f"an index letter to {token.text} over", ranges))
+                self.expect_op(")", f"',' or ')' after the indices of {token.text} (or 'in' and a size)")
             else:
                 self.expect_op(")", f"')' to close {token.text}(; functions take one argument")
-            return Call(token.text, argument, where, tuple(indices))
+            return Call(token.text, argument, where, tuple(indices), tuple(ranges))
         return Name(token.text, where)
 
 
 __all__ = ["parse_statements", "Num", "Name", "Ref", "Call", "Binary", "Negate", "Slot", "Declaration",
-           "Constant", "Equation", "Output", "Where", "END", "OP"]
+           "Constant", "SizeDefinition", "Equation", "Init", "Output", "Where", "END", "OP"]

@@ -20,6 +20,7 @@ class Array:
     kind: str                    #: 'input', 'param' or 'quantity'
     sizes: tuple                 #: SymPy size symbols, one per axis
     line: int = 0
+    pads: tuple = ()             #: zero padding per axis of a declared array (None: none declared)
 
     @property
     def base(self) -> sp.IndexedBase:
@@ -72,6 +73,8 @@ class Layer:
     #: quantities whose gradient a closed form keeps as given instead of substituting it (a model's stage
     #: outputs: each stage's closed forms are in its own upstream gradient, as a textbook writes them)
     boundaries: tuple = ()
+    #: sizes computed from others (``size Ho = (H + 2*P - K)/S + 1``): size symbol -> its value
+    derived_sizes: Mapping = field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str, name: str = "layer", description: str = "") -> "Layer":

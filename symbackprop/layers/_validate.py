@@ -14,6 +14,7 @@ import sympy as sp
 from ..catalogue.activations import ACTIVATIONS
 from ..errors import LayerSpecError
 from . import _language as L
+from . import _windows as Win
 from ._layer import Array, Definition, Layer
 
 #: The scalar functions an equation may call, by name, as SymPy builders of one argument.
@@ -46,6 +47,9 @@ def _number(text: str) -> sp.Rational:
 
 def build_layer(text: str, name: str = "layer", description: str = "") -> Layer:
     statements = L.parse_statements(text)
+    from ._recurrence import build_recurrent, is_recurrent
+    if is_recurrent(statements):        # h[t, ...] from h[t-1, ...] and 'init h = h0': a recurrent layer
+        return build_recurrent(statements, text, name, description)
     return _Builder(statements).layer(text, name, description)
 
 
@@ -58,18 +62,25 @@ class _Builder:
         self.equations: dict[str, L.Equation] = {}
         self.outputs: list = []
         self.functions = functions()
+        self.derived_sizes: dict = {}
 
     # ---- declarations
     def layer(self, text, name, description) -> Layer:
         inputs, params = [], []
+        for statement in self.statements:       # constants first: a padding or a size may name one
+            if isinstance(statement, L.Constant):
+                self._claim(statement.name, statement.where, "constant")
+                self.constants[statement.name] = (sp.Symbol(statement.name, real=True), _number(statement.value))
         for statement in self.statements:
             if isinstance(statement, L.Declaration):
                 for slot in statement.slots:
                     array = self._declare(statement.kind, slot)
                     (inputs if statement.kind == "input" else params).append(array)
             elif isinstance(statement, L.Constant):
-                self._claim(statement.name, statement.where, "constant")
-                self.constants[statement.name] = (sp.Symbol(statement.name, real=True), _number(statement.value))
+                continue
+            elif isinstance(statement, L.SizeDefinition):
+                symbol, value = Win.derived_size(self, statement)
+                self.derived_sizes[symbol] = value
             elif isinstance(statement, L.Equation):
                 if statement.name in self.equations:
                     first = self.equations[statement.name].where.line
@@ -101,7 +112,8 @@ class _Builder:
         self._check_gradient_names()
         return Layer(name, text, tuple(inputs), tuple(params),
                      {symbol: value for symbol, value in self.constants.values()},
-                     tuple(self.sizes.values()), definitions, tuple(outputs), dict(self.arrays), description)
+                     tuple(self.sizes.values()), definitions, tuple(outputs), dict(self.arrays), description,
+                     derived_sizes=dict(self.derived_sizes))
 
     def _claim(self, name, where, what, equation=False):
         if name in self.arrays or name in self.constants or name in self.equations:
@@ -122,7 +134,7 @@ class _Builder:
                 raise where.error(f"size {size} of {slot.name} is also the name of an array or constant",
                                   LayerSpecError)
             sizes.append(self.sizes.setdefault(size, size_symbol(size)))
-        array = Array(slot.name, kind, tuple(sizes), slot.where.line)
+        array = Array(slot.name, kind, tuple(sizes), slot.where.line, Win.padding(self, slot))
         self.arrays[slot.name] = array
         return array
 
@@ -164,6 +176,7 @@ class _Builder:
             self._check_index_name(index, where)
             lhs[index] = where
         free: dict[str, list] = {}
+        declared = Win.declared_ranges(self, equation.ranges)
         rhs = self._expr(equation.rhs, [free], equation)
         for index, (size, where) in free.items():
             if index not in lhs:
@@ -174,7 +187,7 @@ class _Builder:
             if index not in free:
                 raise where.error(f"index {index} on the left of {equation.name} is not bound by the right-hand side "
                                   f"(no array on the right is indexed by {index}), so its size is unknown", LayerSpecError)
-            sizes.append(free[index][0])
+            sizes.append(Win.resolve(index, free[index], declared, f"{equation.name}[..., {index} in SIZE, ...]"))
             indices.append(index_symbol(index))
         self.arrays[equation.name] = Array(equation.name, "quantity", tuple(sizes), equation.where.line)
         return Definition(equation.name, tuple(indices), rhs, equation.where.line)
@@ -200,7 +213,7 @@ class _Builder:
             return self._name(node, scopes)
         if isinstance(node, L.Ref):
             return self._reference(node, scopes, equation)
-        if node.function == "sum":
+        if node.function in L.REDUCTIONS:
             return self._sum(node, scopes, equation)
         if node.function not in self.functions:
             accepted = ", ".join(["sum", *sorted(self.functions)])
@@ -238,18 +251,19 @@ class _Builder:
                                    f"[{', '.join(map(str, array.sizes))}] but is given {len(node.subscripts)} "
                                    f"ind{'ex' if len(node.subscripts) == 1 else 'ices'}", LayerSpecError)
         indices = []
-        for subscript, size in zip(node.subscripts, array.sizes):
-            if not isinstance(subscript, L.Name):
-                where = getattr(subscript, "where", node.where)
-                raise where.error("a subscript must be an index letter such as n; index arithmetic "
-                                  "(h*S + i) is not supported yet", LayerSpecError)
+        for axis, (subscript, size) in enumerate(zip(node.subscripts, array.sizes)):
+            if not isinstance(subscript, L.Name) or subscript.name in self.constants or subscript.name in self.sizes:
+                indices.append(Win.arithmetic_subscript(self, subscript, array, axis, scopes))
+                continue
             index = subscript.name
             if index in indices:
                 raise subscript.where.error(f"index {index} appears twice in {name}[...]; diagonal references "
                                             f"are not supported", LayerSpecError)
             self._check_index_name(index, subscript.where)
             scope = next((s for s in reversed(scopes) if index in s), scopes[0])
-            if index in scope and scope[index] is not None:
+            if index in scope and scope[index] is not None and scope[index][0] is None:
+                scope[index][0] = size          # used before only in index arithmetic: this slot gives its range
+            elif index in scope and scope[index] is not None:
                 known, first = scope[index]
                 if known != size:
                     raise subscript.where.error(
@@ -258,9 +272,10 @@ class _Builder:
             else:
                 scope[index] = [size, subscript.where]
             indices.append(index)
-        return array.base[tuple(index_symbol(i) for i in indices)]
+        return array.base[tuple(index_symbol(i) if isinstance(i, str) else i for i in indices)]
 
     def _sum(self, node: L.Call, scopes, equation) -> sp.Expr:
+        declared = Win.declared_ranges(self, node.ranges)
         scope = {}
         for index, where in node.indices:
             self._check_index_name(index, where)
@@ -275,10 +290,16 @@ class _Builder:
             if scope[index] is None:
                 raise where.error(f"sum over {index}, but no array inside the sum is indexed by {index}",
                                   LayerSpecError)
-        for index, _ in reversed(node.indices):
-            size = scope[index][0]
-            body = sp.Sum(body, (index_symbol(index), 0, size - 1))
-        return body
+        count, limits = sp.Integer(1), []
+        for index, _ in node.indices:
+            size = Win.resolve(index, scope[index], declared, f"{node.function}(..., {index} in SIZE)")
+            count *= size
+            limits.append((index_symbol(index), 0, size - 1))
+        if node.function == "max":
+            return Win.window_max(body, limits)
+        for limit in reversed(limits):
+            body = sp.Sum(body, limit)
+        return body / count if node.function == "mean" else body
 
 
 def _references(node) -> set:

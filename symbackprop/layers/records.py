@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from ..catalogue.activations import ACTIVATIONS
 from ..errors import UnknownNameError
+from ._recurrent_records import recurrent_records
 
 
 @dataclass(frozen=True)
@@ -147,11 +148,18 @@ LAYERS: tuple[LayerRecord, ...] = (
     *(_activation_record(a) for a in ACTIVATIONS if a.elementwise),
 )
 
-BY_NAME = {record.name: record for record in LAYERS}
+#: The recurrent layers (rnn, lstm, gru): records in the same language, derived through time
+#: (layers/_bptt.py) and exported by export/_recurrent_module.py.
+RECURRENT_LAYERS: tuple[LayerRecord, ...] = recurrent_records(LayerRecord)
+
+BY_NAME = {record.name: record for record in LAYERS + RECURRENT_LAYERS}
 
 
 def layer_record(name: str) -> LayerRecord:
     """The built-in layer called ``name``; :class:`UnknownNameError` lists the others."""
+    from ._window_records import NAMES, window_record
+    if name in NAMES:                   # conv2d, avgpool: records with a stride, a padding and a layout
+        return window_record(name)
     if name not in BY_NAME:
-        raise UnknownNameError("layer", name, BY_NAME)
+        raise UnknownNameError("layer", name, [*BY_NAME, *NAMES])
     return BY_NAME[name]

@@ -20,6 +20,7 @@ from ..errors import LayerSpecError, ParseError, UnknownNameError
 from ..layers import _calculus as C
 from ..layers._layer import Layer
 from ..layers.records import BY_NAME
+from . import _images as images
 from ._syntax import Residual, Use, parse_model
 
 #: the losses a model can end in, per example, in the layer language (A: the model's output, Y: targets)
@@ -39,7 +40,7 @@ _OUTPUT_LETTER = {"affine": "z", "batchnorm": "u", "layernorm": "u", "softmax": 
                   "add": "r"}
 _SIZES = ("D", "H", "K", "M", "P", "Q", "R", "T", "U", "V", "G")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_KEYWORDS = ("input", "param", "const", "output")
+_KEYWORDS = ("input", "param", "const", "output", "size")   # a stage's sizes are the model's (numbers)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Model:
 
     spec: str
     loss: str
-    input_size: int
+    input_size: object           #: the width of each example, or (height, width, channels) for images
     layer: Layer                 #: the whole model as one layer: inputs X, Y; output L (the per-example loss)
     widths: Mapping              #: size name ('D', 'H') -> its number in this model
     params: tuple                #: the parameters, in stage order: what cost_and_gradients takes and returns
@@ -67,22 +68,26 @@ def build_model(spec: str, loss: str, input_size: int) -> Model:
     """The :class:`Model` the model string ``spec`` describes, ending in ``loss``, on inputs of ``input_size``."""
     if loss not in LOSSES:
         raise UnknownNameError("model loss", loss, LOSSES)
-    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1:
-        raise LayerSpecError(f"--input-size {input_size!r}: expected a positive integer, the width of each example")
+    shape = images.input_shape(input_size)
     if spec.strip() in NAMED:
-        spec = NAMED[spec.strip()](input_size)
+        if len(shape) != 1:
+            raise LayerSpecError(f"--model {spec.strip()} reads rows: --input-size is one width, e.g. 8")
+        spec = NAMED[spec.strip()](shape[0])
     chain = parse_model(spec)
     composer = _Composer(spec)
-    output = composer.chain(chain, "X", composer.size(input_size))
+    output = composer.chain(chain, "X", tuple(composer.size(width) for width in shape))
+    if len(composer.shapes[output]) != 2:
+        raise composer.error("the model ends in an image; add flatten > affine(K) before the loss", len(spec))
     last = _last_use(chain)
     loss_text = LOSSES[loss]
     if last is not None:
         loss_text = LOG_OUTPUT.get(last.name, {}).get(loss, loss_text)
     loss_text = _rename(loss_text, {"A": output})
     target_size = composer.shapes[output][1]
+    pads = composer.pads.get("X", {})
+    axes = [f"{name} pad {pads[k]}" if k in pads else name for k, name in enumerate(composer.shapes["X"][1:])]
     lines = [f"# {spec}  (loss {loss}, input size {input_size})",
-             "input  " + ", ".join([f"X[N, {composer.size(input_size)}]", f"Y[N, {target_size}]",
-                                     *composer.extra_inputs])]
+             "input  " + ", ".join([f"X[N, {', '.join(axes)}]", f"Y[N, {target_size}]", *composer.extra_inputs])]
     if composer.params:
         lines.append("param  " + ", ".join(composer.params))
     if composer.constants:
@@ -145,6 +150,7 @@ class _Composer:
         self.params, self.constants, self.lines, self.stages = [], [], [], []
         self.count = 0
         self.outputs, self.stage_inputs, self.extra_inputs = [], [], []
+        self.pads: dict = {}         # a model input read with index arithmetic -> {axis: padding}
 
     def size(self, width: int) -> str:
         if width not in self.sizes:
@@ -156,22 +162,35 @@ class _Composer:
     def error(self, message, column):
         return ParseError(f"--model: {message}", self.spec, column)
 
-    def chain(self, chain, current, size):
-        self.shapes[current] = ("N", size)
+    def chain(self, chain, current, shape):
+        self.shapes[current] = ("N", *shape)
+        previous = None
         for item in chain:
             if isinstance(item, Residual):
-                branch = self.chain(item.chain, current, size)
-                if self.shapes[branch][1] != size:
+                branch = self.chain(item.chain, current, shape)
+                if self.shapes[branch][1:] != tuple(shape) or len(shape) != 1:
                     widths = {v: k for k, v in self.sizes.items()}
-                    raise self.error(f"the residual branch ends at width {widths[self.shapes[branch][1]]} but its "
-                                     f"input has width {widths[size]}; a residual branch must keep the width",
-                                     item.column)
+                    raise self.error(f"the residual branch ends at width "
+                                     f"{'x'.join(str(widths[s]) for s in self.shapes[branch][1:])} but its input has "
+                                     f"width {'x'.join(str(widths[s]) for s in shape)}; a residual branch must keep "
+                                     f"the width (of rows)", item.column)
                 current = self.stage(BY_NAME["add"], (), {"x": current, "r": branch}, item.column)
             else:
-                record = self.record(item)
+                rank = len(self.shapes[current])
+                found = images.image_stage(item, rank, self.error)
+                record, widths = found if found is not None else (images.ranked(self.record(item), rank), item.widths)
+                if found is None and item.options:
+                    raise self.error(f"{item.name} takes no option {item.options[0][0]}=", item.options[0][2])
                 first = record.layer().inputs[0].name
-                current = self.stage(record, item.widths, {first: current}, item.column, item.name)
-            size = self.shapes[current][1]
+                if record.name == "affine" and rank > 2 and not (previous and previous.name == "flatten"):
+                    raise self.error("affine reads rows (N, D); its input here is an image: add flatten before it",
+                                     item.column)
+                if len(record.layer().inputs[0].sizes) != rank:
+                    raise self.error(f"{item.name} reads rows (N, D); its input here is an image: add flatten "
+                                     f"before it", item.column)
+                current = self.stage(record, widths, {first: current}, item.column, item.name)
+            shape = self.shapes[current][1:]
+            previous = item if isinstance(item, Use) else None
         return current
 
     def record(self, use):
@@ -199,7 +218,7 @@ class _Composer:
             for size in array.sizes:
                 if size not in sizes:
                     raise self.error(f"{written}: its input {array.name} has a size the chain does not fix", column)
-        free = [s for s in layer.sizes if s not in sizes]
+        free = [s for s in layer.sizes if s not in sizes and s not in layer.derived_sizes]
         if len(widths) != len(free):
             if not free:
                 raise self.error(f"{written} takes no width (its output has the width of its input); write "
@@ -210,6 +229,18 @@ class _Composer:
                              f"{written}({', '.join(['2', '16', '8'][:len(free)])})", column)
         for size, width in zip(free, widths):
             sizes[size] = self.size(width)
+        for size, value in layer.derived_sizes.items():       # an output image's height: from the numbers
+            numbers = {name: width for width, name in self.sizes.items()}
+            given = {s: numbers[sizes[s]] for s in value.free_symbols if s in sizes}
+            length = value.xreplace(given)
+            if not length.is_Integer or length < 1:
+                raise self.error(f"{written}: its output would have size {length} (the input is too small for "
+                                 f"its window)", column)
+            sizes[size] = self.size(int(length))
+        for array in layer.inputs:
+            if any(pad is not None for pad in array.pads) and inputs.get(array.name) == "X":
+                self.pads.setdefault("X", {}).update({k - 1: pad for k, pad in enumerate(array.pads)
+                                                      if pad is not None and k > 0})
         names = {str(s): v for s, v in sizes.items()}
         inputs = {**inputs, **{a.name: f"{a.name}{number}" for a in extra}}
         for array in extra:

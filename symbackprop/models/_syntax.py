@@ -4,7 +4,8 @@ r"""The syntax of a model string: text in, a tree of stages out (the project's o
 
     model  := chain
     chain  := item { ">" item }
-    item   := "residual" "(" chain ")" | NAME [ "(" WIDTH { "," WIDTH } ")" ]
+    item   := "residual" "(" chain ")" | NAME [ "(" arg { "," arg } ")" ]
+    arg    := WIDTH | OPTION "=" WIDTH               conv2d(8, k=3, pad=1), maxpool(2, stride=1)
     NAME   := a built-in layer name (letters, digits, "-", "_")
     WIDTH  := a positive integer (affine(64): the output width; multihead-attention(2, 16): heads, head width)
 
@@ -20,7 +21,7 @@ from ..errors import ParseError
 
 MAX_CHARS = 2000
 MAX_DEPTH = 20
-_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z][A-Za-z0-9_-]*)|(?P<number>[0-9]+)|(?P<op>[()>,])|(?P<bad>\S))")
+_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z][A-Za-z0-9_-]*)|(?P<number>[0-9]+)|(?P<op>[()>,=])|(?P<bad>\S))")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Use:
     name: str
     widths: tuple
     column: int
+    options: tuple = ()          #: ((name, value, column), ...) for conv2d(8, k=3, pad=1)
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,22 @@ class _Parser:
             inner = self.chain(depth + 1)
             self.expect(")", "to close residual(")
             return Residual(inner, column)
-        widths = []
+        widths, options = [], []
         if self.peek()[1] == "(":
             self.take()
             while True:
+                if self.peek()[0] == "name" and self.tokens[self.at + 1][1] == "=":
+                    _, option, where = self.take()
+                    self.take()
+                    kind, number, _ = self.take()
+                    if kind != "number":
+                        self.at -= 1
+                        raise self.error(f"expected a whole number after {option}=, found {self.describe(self.peek())}")
+                    options.append((option, int(number), where))
+                    if self.peek()[1] != ",":
+                        break
+                    self.take()
+                    continue
                 kind, number, _ = self.take()
                 if kind != "number" or int(number) < 1:
                     self.at -= 1
@@ -112,7 +126,7 @@ class _Parser:
                     break
                 self.take()
             self.expect(")", f"to close {value}(")
-        return Use(value, tuple(widths), column)
+        return Use(value, tuple(widths), column, tuple(options))
 
     def expect(self, op, why):
         if self.peek()[1] != op:

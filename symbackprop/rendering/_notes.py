@@ -30,7 +30,7 @@ _LATEX_TEXT_ESCAPES = {"\\": r"\ensuremath{\backslash}", "{": r"\{", "}": r"\}",
 _LATEX_UNICODE = {"δ": r"\delta", "σ": r"\sigma", "Σ": r"\Sigma", "∂": r"\partial", "⊙": r"\odot", "λ": r"\lambda",
                   "α": r"\alpha", "Θ": r"\Theta", "∇": r"\nabla", "ℒ": r"\mathcal{L}", "≤": r"\leq", "≥": r"\geq",
                   "→": r"\to", "·": r"\cdot", "−": "-", "×": r"\times", "θ": r"\theta", "ŷ": r"\hat{y}",
-                  "′": "'", "≠": r"\neq", "∑": r"\Sigma"}
+                  "′": "'", "≠": r"\neq", "∑": r"\Sigma", "⟨": r"\langle", "⟩": r"\rangle", "ᵀ": r"^{T}"}
 
 
 def parse_symbol(match: re.Match) -> Optional[sp.Basic]:

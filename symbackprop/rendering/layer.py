@@ -54,7 +54,7 @@ class IndexLatexPrinter(LatexPrinter):
         indices = ",".join(self._print(i) for i in expr.indices)
         if "^" in name and not name.endswith("}"):
             name = "{" + name + "}"
-        if "^" in name:
+        if "^" in name or "_" in name:        # W_{O}, A_{prev}: braced, or its indices are a double subscript
             name = "{" + name + "}"
         return f"{name}_{{{indices}}}"
 

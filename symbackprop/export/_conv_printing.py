@@ -1,0 +1,287 @@
+r"""Window reads printed as NumPy: a reference at affine subscripts becomes a zero-padded, strided
+``sliding_window_view`` (no Python loop), and the arrays a window's backward pass makes first.
+
+A reference ``x[n, p*S + i*R + o, ...]`` (p, i index letters; S, R whole numbers; o an offset in the
+sizes) is the array ``_window(x, reads)``: axis 1 padded with zeros where the reads fall outside,
+sliced, viewed as windows (``np.lib.stride_tricks.sliding_window_view``), strided by S along p and
+by R along i, with i a new last axis. A subscript ``o − u`` (the flipped kernel ``W[K − 1 − u]``) is a
+plain read flipped along its axis. The einsum printer of :mod:`._index_printing` then contracts the
+window view with the other factors (BLAS through ``optimize=True``).
+
+Iverson brackets ``[0 ≤ v ≤ size − 1]`` that state the range of a read at ``v`` in the same product are
+what the zero padding does, so they are dropped (:func:`absorb_brackets`); any other bracket is
+refused. The dilated upstream gradient (``dy_dil``, stride S) is zeros with ``dy`` written at every
+S-th position (:func:`dilation_lines`).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from ..errors import ExportError
+from ..layers._windows import FirstMax, InRange
+
+WINDOW_HELPER = '''
+def _window(a, reads, flips=()):
+    """a read at affine subscripts, zero outside its range: for each (axis, start, step, count, wstep, wcount)
+    the result's position k along axis (and r along a new last axis when wcount) reads a[start + step*k + wstep*r];
+    then the axes ``flips`` reversed."""
+    pads = [[0, 0] for _ in range(a.ndim)]
+    index = [slice(None)] * a.ndim
+    for axis, start, step, count, wstep, wcount in reads:
+        last = start + step * (count - 1) + (wstep * (wcount - 1) if wcount else 0)
+        pads[axis] = [max(0, -start), max(0, last - a.shape[axis] + 1)]
+        index[axis] = slice(start + pads[axis][0], last + pads[axis][0] + 1)
+    if any(pad != [0, 0] for pad in pads):
+        a = np.pad(a, pads)
+    a = a[tuple(index)]
+    windowed = [(axis, wstep * (wcount - 1) + 1) for axis, _, _, _, wstep, wcount in reads if wcount]
+    if windowed:
+        a = np.lib.stride_tricks.sliding_window_view(a, [w for _, w in windowed], axis=[x for x, _ in windowed])
+    steps = [slice(None)] * a.ndim
+    extra = a.ndim - len(windowed)
+    for axis, _, step, _, wstep, wcount in reads:
+        steps[axis] = slice(None, None, step)
+    for number, (axis, _, _, _, wstep, wcount) in enumerate(r for r in reads if r[5]):
+        steps[extra + number] = slice(None, None, wstep)
+    a = a[tuple(steps)]
+    return np.flip(a, axis=flips) if flips else a
+'''
+
+FIRST_MAX_HELPER = '''
+def _first_max(a, k):
+    """1 at the first maximum (row-major) over the last k axes of a, else 0: max pooling's routing, ties as torch."""
+    flat = a.reshape(a.shape[:a.ndim - k] + (-1,))
+    hot = np.arange(flat.shape[-1]) == flat.argmax(axis=-1)[..., None]
+    return hot.reshape(a.shape).astype(a.dtype)
+'''
+
+UNWINDOW_HELPER = '''
+def _unwindow(g, reads, sizes):
+    """The adjoint of a window read: out[..., start + step*k + wstep*r, ...] += g[..., k, ..., r] over k and the
+    trailing window axes r (one per read); reads outside 0..size-1 are dropped. One pass per window offset."""
+    base = g.ndim - len(reads)
+    shape, pads = list(g.shape[:base]), []
+    for (axis, start, step, count, wstep, wcount), size in zip(reads, sizes):
+        last = start + step * (count - 1) + wstep * (wcount - 1)
+        pads.append((max(0, -start), max(0, last - size + 1)))
+        shape[axis] = size + pads[-1][0] + pads[-1][1]
+    out = np.zeros(shape, dtype=g.dtype)
+    for offsets in np.ndindex(*[read[5] for read in reads]):
+        index = [slice(None)] * base
+        for (axis, start, step, count, wstep, wcount), pad, r in zip(reads, pads, offsets):
+            first = start + wstep * r + pad[0]
+            index[axis] = slice(first, first + step * (count - 1) + 1, step)
+        out[tuple(index)] += g[(Ellipsis, *offsets)]
+    crop = [slice(None)] * base
+    for (axis, *_), pad, size in zip(reads, pads, sizes):
+        crop[axis] = slice(pad[0], pad[0] + size)
+    return out[tuple(crop)]
+'''
+
+
+class Scatter(sp.Function):
+    """out[a] = Σ_{p, i: a = S·p + i + o} body(p, i): the adjoint of a window read, printed by ``_unwindow``.
+    args: (body, Tuple of (a, p, i, S, o, count of i) per scattered axis)."""
+
+
+def scatter_form(expr, target):
+    """A sum over window positions p whose brackets [0 ≤ a − S·p + o ≤ K − 1] (a a free index) select the windows
+    that contain a, written as :class:`Scatter` (max pooling's routed gradient); other expressions unchanged."""
+    if not isinstance(expr, sp.Sum):
+        return expr
+    body, limits = expr.function, list(expr.limits)
+    while isinstance(body, sp.Sum):
+        limits = list(body.limits) + limits
+        body = body.function
+    specs, summed = [], {var: (lo, hi) for var, lo, hi in limits}
+    for bracket in sorted(body.atoms(InRange), key=sp.default_sort_key):
+        value, lo, hi = bracket.args
+        value = sp.expand(value)
+        free = [a for a in target if value.coeff(a) == 1]
+        positions = [v for v in summed if value.coeff(v).is_Integer and value.coeff(v) < 0]
+        if lo != 0 or len(free) != 1 or len(positions) != 1:
+            return expr
+        a, p = free[0], positions[0]
+        stride = -value.coeff(p)
+        offset = sp.expand(value - a + stride * p)        # value = a − S·p + offset
+        i = sp.Symbol(f"r_{a}", integer=True)
+        body = body.xreplace({bracket: sp.Integer(1)})
+        body = body.xreplace({a: stride * p + i - offset})
+        specs.append(sp.Tuple(a, p, i, stride, -offset, hi + 1))
+    if not specs or {spec[1] for spec in specs} != set(summed):
+        return expr
+    body = body.replace(lambda e: isinstance(e, FirstMax),
+                        lambda e: FirstMax(e.args[0], e.args[1], sp.Tuple(*(sp.expand(x) for x in e.args[2])), e.args[3]))
+    return Scatter(body, sp.Tuple(*specs)), {p: hi - lo + 1 for p, (lo, hi) in summed.items()}
+
+
+def special_term(printer, expr, Term):
+    """The Term of a FirstMax (a one-hot window mask) or a Scatter, or None for any other expression."""
+    if isinstance(expr, FirstMax):
+        body, dummies, positions, sizes = expr.args
+        printer.ranges.update(zip(dummies, sizes))
+        if not isinstance(body, sp.Indexed) or not all(isinstance(p, sp.Symbol) for p in positions):
+            raise ExportError(f"{expr}: a routing mask is printed for a window read at plain positions only")
+        window = printer.emit(body)
+        if tuple(window.axes[-len(dummies):]) != tuple(dummies):
+            raise ExportError(f"{expr}: the window axes of the routing mask are not its last axes")
+        mapping = dict(zip(dummies, positions))
+        code = printer.temporary(f"_first_max({window.code}, {len(dummies)})")
+        return Term(code, tuple(mapping.get(a, a) for a in window.axes))
+    if isinstance(expr, Scatter):
+        body, specs = expr.args
+        for a, p, i, stride, offset, count in specs:
+            printer.ranges[i] = count
+        term = printer.emit(body)
+        by_position = {spec[0]: spec for spec in specs}
+        outer = [a for a in printer.preferred if a in by_position or (a in term.axes)]
+        outer = [a for a in outer if a not in {spec[1] for spec in specs} and a not in {spec[2] for spec in specs}]
+        layout = tuple(by_position[a][1] if a in by_position else a for a in outer) + tuple(spec[2] for spec in specs)
+        code = printer._align(term, layout) if term.axes else term.code
+        if set(term.axes) != set(layout):
+            shape = ", ".join(printer._scalar(sp.sympify(printer.ranges[a])) for a in layout)
+            code = f"np.broadcast_to({code}, ({shape},))"
+        reads = []
+        for a, p, i, stride, offset, count in specs:
+            reads.append((layout.index(p), offset, stride, printer.ranges[p], 1, count))
+        spec = ", ".join("(" + ", ".join(printer._scalar(sp.sympify(x)) for x in read) + ")" for read in reads)
+        sizes = ", ".join(printer._scalar(sp.sympify(printer.ranges[spec[0]])) for spec in specs)
+        result = printer.temporary(f"_unwindow({code}, ({spec},), ({sizes},))")
+        return Term(result, tuple(outer))
+    return None
+
+
+def _is_index(symbol) -> bool:
+    return isinstance(symbol, sp.Symbol) and not symbol.is_positive
+
+
+def window_term(printer, expr: sp.Indexed, Term):
+    """The Term (code, axes) of a reference with index arithmetic in some subscript."""
+    name = printer.names.get(expr.base.label.name, expr.base.label.name)
+    axes, extra, reads, flips = [], [], [], []
+    for axis, subscript in enumerate(expr.indices):
+        subscript = sp.expand(subscript)
+        if isinstance(subscript, sp.Symbol) and _is_index(subscript):
+            axes.append(subscript)
+            continue
+        variables = sorted((s for s in subscript.free_symbols if _is_index(s)), key=str)
+        coefficients = {v: subscript.coeff(v) for v in variables}
+        offset = sp.expand(subscript - sum(c * v for v, c in coefficients.items()))
+        if not variables or len(variables) > 2 or any(not c.is_Integer or c == 0 for c in coefficients.values()):
+            raise ExportError(f"{expr}: subscript {subscript} is not printed as a window read")
+        for v in variables:
+            if v not in printer.ranges:
+                raise ExportError(f"{expr}: the range of {v} is unknown to the printer")
+        if len(variables) == 1:
+            (v,) = variables
+            c = coefficients[v]
+            count = printer.ranges[v]
+            if c < 0:
+                if c != -1:
+                    raise ExportError(f"{expr}: a reversed read with a step ({subscript}) is not printed")
+                reads.append((axis, offset - (count - 1), 1, count, 0, 0))
+                flips.append(axis)
+            else:
+                reads.append((axis, offset, c, count, 0, 0))
+            axes.append(v)
+            continue
+        if any(c < 0 for c in coefficients.values()):
+            raise ExportError(f"{expr}: a window read with a negative step ({subscript}) is not printed")
+        first, second = variables
+        preferred = [v for v in variables if v in printer.preferred]
+        position = preferred[0] if len(preferred) == 1 else max(variables, key=lambda v: (coefficients[v], str(v)))
+        inner = second if position == first else first
+        reads.append((axis, offset, coefficients[position], printer.ranges[position], coefficients[inner],
+                       printer.ranges[inner]))
+        axes.append(position)
+        extra.append(inner)
+    every = axes + extra
+    if len(set(every)) != len(every):
+        raise ExportError(f"{expr}: an index letter appears in two subscripts; not printed as a window read")
+    spec = ", ".join("(" + ", ".join(printer._scalar(sp.sympify(part)) for part in read) + ")" for read in reads)
+    code = f"_window({name}, ({spec},)" + (f", {tuple(flips)!r})" if flips else ")")
+    name = printer.temporary(code)
+    printer.windows.add(name)
+    return Term(name, tuple(every))
+
+
+def tensordot_code(terms, out, windows) -> str | None:
+    """``np.tensordot`` for two factors, one a window view, whose shared axes are all summed: one BLAS call
+    on the reshaped operands. einsum's planner is slow here, and its path depends on the operand order
+    (a 6-D window contracted over its leading and trailing axes took 3 s where tensordot takes 0.2 s)."""
+    if len(terms) != 2 or not any(t.code in windows for t in terms):
+        return None
+    left, right = sorted(terms, key=lambda t: t.code not in windows)     # the window first: no transpose after
+    shared = [a for a in left.axes if a in right.axes]
+    if not shared or any(a in out for a in shared):
+        return None
+    kept = [a for a in left.axes if a not in shared] + [a for a in right.axes if a not in shared]
+    if sorted(map(str, kept)) != sorted(map(str, out)):
+        return None
+    axes = (tuple(left.axes.index(a) for a in shared), tuple(right.axes.index(a) for a in shared))
+    code = f"np.tensordot({left.code}, {right.code}, axes=({axes[0]!r}, {axes[1]!r}))"
+    if tuple(kept) != tuple(out):
+        code = f"np.transpose({code}, {tuple(kept.index(a) for a in out)!r})"
+    return code
+
+
+def absorb_brackets(expr, sizes_of):
+    """``expr`` without the Iverson brackets [0 ≤ v ≤ size − 1] that a zero-padded read at v (an axis of that
+    size, in the same product) already gives; ``sizes_of(name)`` is the sizes of an array."""
+    def visit(node):
+        if isinstance(node, sp.Mul):
+            factors = [visit(f) for f in node.args]
+            reads = set()
+            for factor in factors:
+                for ref in _references(factor):
+                    sizes = sizes_of(ref.base.label.name)
+                    if sizes is not None:
+                        reads |= {(sp.expand(i), sp.expand(s - 1)) for i, s in zip(ref.indices, sizes)}
+            kept = [f for f in factors if not (isinstance(f, InRange) and f.args[1] == 0
+                                               and (sp.expand(f.args[0]), sp.expand(f.args[2])) in reads)]
+            return sp.Mul(*kept)
+        if not node.args or isinstance(node, sp.Indexed):
+            return node
+        return node.func(*[visit(a) for a in node.args])
+
+    out = visit(expr)
+    if out.atoms(InRange):
+        raise ExportError(f"a window bracket {sorted(map(str, out.atoms(InRange)))[0]} is not the range of a read; "
+                          f"it has no array form here")
+    return out
+
+
+def _references(node):
+    """The references in a factor: itself, or those inside a sum's body (a bracket pulled out of it)."""
+    if isinstance(node, sp.Indexed):
+        return [node]
+    if isinstance(node, sp.Sum):
+        return list(node.function.atoms(sp.Indexed))
+    return []
+
+
+def dilation_lines(auxiliary, names, scalar) -> list:
+    """``dy_dil = np.zeros(shape); dy_dil[:, ::S, ::S, :] = dy`` for each dilated upstream gradient."""
+    lines = []
+    for name, _indices, _definition, sizes, strides, _axes, source in auxiliary:
+        by_axis = dict(strides)
+        shape = ", ".join(scalar(s) for s in sizes) + ("," if len(sizes) == 1 else "")
+        index = ", ".join(f"::{by_axis[k][0]}" if k in by_axis else ":" for k in range(len(sizes)))
+        code = names.get(name, name)
+        lines += [f"{code} = np.zeros(({shape}))", f"{code}[{index}] = {names.get(source, source)}"]
+    return lines
+
+
+def size_code(expr, scalar) -> str:
+    """A derived size as integer Python: floor(a/b) printed as (a) // (b)."""
+    def visit(node):
+        if isinstance(node, sp.floor):
+            numerator, denominator = sp.fraction(sp.together(node.args[0]))
+            return f"(({scalar(numerator)}) // ({scalar(denominator)}))"
+        if isinstance(node, sp.Add):
+            return " + ".join(visit(a) for a in node.args)
+        if isinstance(node, sp.Mul):
+            return " * ".join(visit(a) for a in node.args)
+        return scalar(node) if not node.is_Integer else str(int(node))
+
+    return visit(expr)

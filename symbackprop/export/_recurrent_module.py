@@ -1,0 +1,611 @@
+"""Standalone NumPy modules for recurrent layers: ``forward`` over a whole sequence and
+``backward(dout, cache)`` through time, printed from a :class:`~symbackprop.layers._bptt.RecurrentDerivation`.
+
+Nothing is written per layer. One step's forward code is the cell's equations and one step's backward
+code the cell's derived gradients (dz = (1 - h²) dh, dh_prev = dz Whᵀ), printed by
+:mod:`._index_printing` inside the only Python loop, the one over time steps (the recursion itself).
+What does not feed the recursion is computed after the loop for every step at once, as the
+derivation states it: dx⟨t⟩ for all t, and each shared weight's Σ_t as one contraction over time and
+examples (one BLAS product, not T of them).
+
+The layout is the notation's: the layer's own (time first, examples as rows), ``cs231n`` (x (N, T, D),
+h (N, T, H)) or ``ng-dls`` (examples as columns, time last: x (n_x, m, T_x), a0 (n_a, m),
+Wax (n_a, n_x), ba (n_a, 1)), with the names of :data:`NAMES`. Arrays are viewed, not copied, between
+a notation's layout and the layer's.
+"""
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sympy as sp
+
+from ..errors import ExportError
+from ..layers._bptt import timed
+from ..layers._derivation import gradient_name
+from ..layers._printing import language, text
+from ._index_printing import IndexPrinter, code_name
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a notation lays out a recurrent layer's arrays: time axis, examples as rows or columns, names."""
+
+    name: str
+    time_position: int            #: where the time axis of a sequence goes: 0 (the layer's), 1 (N, T, D), -1 (last)
+    columns: bool = False         #: every array's axes reversed (examples as columns), 1-D parameters as (H, 1)
+    names: dict = field(default_factory=dict)   #: layer name -> {array name -> the notation's name}
+
+
+#: The ng-dls names of the rnn record (DLS, "Building a Recurrent Neural Network, step by step").
+NAMES = {
+    "ng-dls": {"rnn": {"h0": "a0", "Wx": "Wax", "Wh": "Waa", "b": "ba", "h": "a"},
+               "lstm": {"h0": "a0", "h": "a"}, "gru": {"h0": "a0", "h": "a"}},
+}
+
+LAYOUTS = {
+    None: Layout("layer", 0),
+    "cs231n": Layout("cs231n", 1),
+    "ng-dls": Layout("ng-dls", -1, columns=True, names=NAMES["ng-dls"]),
+}
+
+
+def layout_of(notation) -> Layout:
+    if notation not in LAYOUTS:
+        accepted = ", ".join(n for n in LAYOUTS if n)
+        raise ExportError(f"--notation {notation}: a recurrent layer is exported in the layout of {accepted} "
+                          f"(or its own, time first, without --notation)")
+    return LAYOUTS[notation]
+
+
+class _Arrays:
+    """The user's names and axis orders for the arrays of one layer in one layout."""
+
+    def __init__(self, layer, layout: Layout):
+        self.layer, self.layout = layer, layout
+        self.names = layout.names.get(layer.name, {})
+
+    def user(self, name) -> str:
+        return code_name(self.names.get(name, name))
+
+    def permutation(self, name) -> tuple:
+        """The canonical axis each axis of the user's array holds."""
+        rank = len(self.layer.arrays[name].sizes)
+        axes = list(range(rank))
+        timed_ = self.timed(name)
+        if self.layout.columns:
+            axes = axes[::-1]
+        elif timed_ and self.layout.time_position == 1 and rank > 1:
+            axes = [1, 0, *axes[2:]]
+        return tuple(axes)
+
+    def timed(self, name) -> bool:
+        return name in self.layer.sequences or name in self.layer.outputs
+
+    def column(self, name) -> bool:
+        return self.layout.columns and self.layer.arrays[name].kind == "param" and len(self.layer.arrays[name].sizes) == 1
+
+    def user_sizes(self, name) -> tuple:
+        sizes = self.layer.arrays[name].sizes
+        shape = tuple(str(sizes[a]) for a in self.permutation(name))
+        return shape + ("1",) if self.column(name) else shape
+
+    def to_layer(self, code, name) -> str:
+        """Code viewing the user's array ``code`` in the layer's axis order."""
+        if self.column(name):
+            return f"{code}[:, 0]"
+        permutation = self.permutation(name)
+        if permutation == tuple(range(len(permutation))):
+            return code
+        inverse = tuple(permutation.index(a) for a in range(len(permutation)))
+        return f"{code}.T" if len(permutation) == 2 else f"np.transpose({code}, {inverse})"
+
+    def to_user(self, code, name) -> str:
+        if self.column(name):
+            return f"{code}[:, None]"
+        permutation = self.permutation(name)
+        if permutation == tuple(range(len(permutation))):
+            return code
+        return f"{code}.T" if len(permutation) == 2 else f"np.transpose({code}, {permutation})"
+
+
+def _shape(sizes) -> str:
+    return "(" + ", ".join(map(str, sizes)) + ("," if len(sizes) == 1 else "") + ")"
+
+
+def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
+    """The source of the standalone module for a recurrent layer's derivation, in a notation's layout.
+
+    For the checker: ``steps`` makes ``backward`` also return every step's gradients ({'dz': (T, N, H), ...},
+    the states' total gradients included); ``carry=False`` prints the classic bug, each step's upstream
+    gradient without what the next step sends back (a nearby formula, itself generated)."""
+    layer, cell = derivation.layer, derivation.cell.layer
+    layout = layout_of(notation)
+    user = _Arrays(layer, layout)
+    t = derivation.time_index
+    states = {s.name: s for s in layer.states}
+    carried = {s.carried: s for s in layer.states}
+    previous = {s.previous: s for s in layer.states}
+    names = {symbol: code_name(str(symbol)) for symbol in cell.constants}
+    names.update({size: str(size) for size in (*cell.sizes, layer.time)})
+    step_names = {name: code_name(name) for name in cell.arrays}
+    for name in cell.arrays:
+        step_names.setdefault(gradient_name(name), code_name(gradient_name(name)))
+
+    def seq(name) -> str:
+        """The array holding ``name`` at every step (time first)."""
+        if name in states:
+            return f"{name}_all"
+        if name in carried:
+            return f"{carried[name].name}_all"
+        if name in previous:
+            return f"{previous[name].name}_before"
+        return f"{code_name(name)}_seq"
+
+    def flat(expr, target, flats):
+        """expr over (t, n, ...) arrays with t and n merged into one row index (one product over all steps and
+        examples: a BLAS call instead of einsum over three axes); (expr, target axes) or None."""
+        def sizes_of(code):
+            return _sizes_of_seq(code, cell, layer, seq)
+        merged = _merge_time(expr, t, target, sizes_of)
+        if merged is None:
+            return None
+        expr, row, example, target = merged
+        size = layer.time * example
+
+        def view(ref):
+            base = ref.base.label.name
+            shape = (size, *sizes_of(base)[2:])
+            flats.setdefault(base, f"{base}_flat = {base}.reshape({', '.join(map(str, shape))})")
+            return sp.IndexedBase(f"{base}_flat", real=True)[(row, *ref.indices[1:])]
+        expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.indices and e.indices[0] == row, view)
+        expr = expr.xreplace({sp.Symbol("__rows", integer=True, positive=True): size})
+        return expr, target, size
+
+    # ---- one step forward; the terms that read only the inputs at t and the parameters (x⟨t⟩ Wx + b) are
+    # computed for every step before the loop, one product over all steps instead of one per step
+    forward = IndexPrinter({**names, **step_names}, prefix="f")
+    before = IndexPrinter({**names}, prefix="p")
+    hoisted = []
+    shared = {a.name for a in cell.params}
+    split = {}
+    before_flats = {}
+    for definition in cell.definitions:
+        rhs = definition.rhs
+        terms = sp.Add.make_args(rhs)
+        reads = [{r.base.label.name for r in term.atoms(sp.Indexed)} for term in terms]
+        static = [term for term, names_ in zip(terms, reads) if names_ <= shared | set(layer.sequences)]
+        if len(terms) > 1 and any(set(layer.sequences) & names_ for term, names_ in zip(terms, reads)
+                                  if term in static):
+            inner = sp.Add(*static).replace(
+                lambda e: isinstance(e, sp.Indexed) and e.base.label.name in layer.sequences,
+                lambda e: sp.IndexedBase(seq(e.base.label.name), real=True)[(t, *e.indices)])
+            merged = flat(inner, (t, *definition.indices), before_flats)
+            if merged is None:
+                before.assign(f"{code_name(definition.name)}_in_seq", inner, (t, *definition.indices),
+                              _shape((layer.time, *cell.arrays[definition.name].sizes)))
+            else:
+                rows, axes, size = merged
+                before.assign(f"{code_name(definition.name)}_in_flat", rows, axes,
+                              _shape((size, *cell.arrays[definition.name].sizes[1:])))
+                before.lines.append(f"{code_name(definition.name)}_in_seq = {code_name(definition.name)}_in_flat"
+                                    f".reshape({', '.join(map(str, (layer.time, *cell.arrays[definition.name].sizes)))})")
+            hoisted.append(definition.name)
+            split[definition.name] = [term for term in terms if term not in static]
+    # the products of one previous state with a weight per definition (h_prev Wfh, h_prev Wuh, ...): one
+    # product with the weights side by side, its columns sliced per definition (and one product back)
+    before.lines[:0] = list(before_flats.values())
+    groups = _stacked_products(split, cell, set(previous), shared)
+    for state_input, members in groups.items():
+        weights = ", ".join(code_name(weight) for _, weight, _ in members)
+        before.lines.append(f"{state_input}_W = np.concatenate([{weights}], axis=1)")
+    # a function of a forward array that one step's backward needs again (the LSTM's tanh(c)): computed once in
+    # the forward step and kept, as a hand-written cache keeps it
+    shared_calls = _shared_calls(cell, derivation.step_gradients)
+    call_names = {}
+    for call, name in shared_calls.items():
+        step_names[name] = name
+        call_names[name] = call
+    emitted = set()
+    for definition in cell.definitions:
+        rhs = definition.rhs
+        for call, name in shared_calls.items():
+            if rhs.has(call):
+                if name not in emitted:
+                    argument = call.args[0]
+                    forward.assign(name, call, tuple(argument.indices),
+                                   _shape(cell.arrays[argument.base.label.name].sizes))
+                    emitted.add(name)
+                rhs = rhs.xreplace({call: sp.IndexedBase(name, real=True)[call.args[0].indices]})
+        if definition.name in split:
+            dynamic = split[definition.name]
+            for state_input, members in groups.items():
+                for member, _, term in members:
+                    if member == definition.name:
+                        dynamic = [d for d in dynamic if d != term] + \
+                            [sp.IndexedBase(f"{code_name(member)}_rec", real=True)[definition.indices]]
+            rhs = sp.Add(*dynamic) + sp.IndexedBase(f"{code_name(definition.name)}_in", real=True)[definition.indices]
+        forward.assign(step_names[definition.name], rhs, definition.indices,
+                       _shape(cell.arrays[definition.name].sizes))
+    stacked_lines = []
+    for state_input, members in groups.items():
+        stacked_lines.append(f"{state_input}_rec = {step_names[state_input]} @ {state_input}_W")
+        offset = sp.Integer(0)
+        for member, weight, _ in members:
+            width = cell.arrays[weight].sizes[1]
+            stacked_lines.append(f"{code_name(member)}_rec = {state_input}_rec[..., {offset}:{offset + width}]")
+            offset += width
+    forward.lines[:0] = stacked_lines
+
+    # ---- one step backward: the quantities' gradients, then what goes back to the previous states
+    loop = IndexPrinter({**names, **step_names}, prefix="g")
+    in_loop = [n for n, g in derivation.cell.gradients.items() if g.kind == "quantity"] + [s.previous for s in
+                                                                                           layer.states]
+    for name in in_loop:
+        indices = derivation.cell.gradients[name].indices
+        expr = derivation.step_gradients[name]
+        for call, call_name in shared_calls.items():
+            if call_name in emitted:
+                expr = expr.replace(lambda e, c=call: isinstance(e, type(c)) and len(e.args) == 1
+                                    and isinstance(e.args[0], sp.Indexed) and e.args[0].base == c.args[0].base,
+                                    lambda e, n=call_name: sp.IndexedBase(n, real=True)[e.args[0].indices])
+        if name in groups:           # dh_prev: Σ_k Wfh dzf + Σ_k Wuh dzu + ... as one product with the stacked weights
+            members = groups[name]
+            terms = list(sp.Add.make_args(expr))
+            found = [_back_product(terms, weight, member, indices) for member, weight, _ in members]
+            if all(found):
+                for term in found:
+                    terms.remove(term)
+                gradients = ", ".join(step_names[gradient_name(member)] for member, _, _ in members)
+                loop.lines.append(f"{name}_back = np.concatenate([{gradients}], axis=-1) @ {name}_W.T")
+                expr = sp.Add(*terms) + sp.IndexedBase(f"{name}_back", real=True)[indices]
+        loop.assign(step_names[gradient_name(name)], expr, indices, _shape(cell.arrays[name].sizes))
+
+    # ---- after the loop: every step's input gradients, the shared weights' sums over time
+    after = IndexPrinter({**names}, prefix="u")
+    flats = {}           # a (T, N, ...) array -> its (T·N, ...) view: every step's examples as rows of one matrix
+    kept = set()
+
+    def over_time(expr):
+        expr = timed(expr, layer, t, previous_as_state=False)
+
+        def rename(ref):
+            base = ref.base.label.name
+            if base.startswith("d") and base[1:] in cell.arrays and base[1:] not in layer.sequences:
+                kept.add(base[1:])
+                return sp.IndexedBase(f"{code_name(base)}_seq", real=True)[ref.indices]
+            return sp.IndexedBase(seq(base), real=True)[ref.indices]
+        per_step = {a.name for a in cell.params}
+        return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.label.name not in per_step
+                            and len(e.indices) and e.indices[0] == t, rename)
+
+    for name in layer.sequences:
+        gradient = derivation.cell.gradients[name]
+        expr = over_time(derivation.step_gradients[name])
+        merged = flat(expr, (t, *gradient.indices), flats)
+        if merged is None:
+            after.assign(f"d{code_name(name)}_seq", expr, (t, *gradient.indices),
+                         _shape((layer.time, *cell.arrays[name].sizes)))
+            continue
+        expr, target, size = merged
+        after.assign(f"d{code_name(name)}_flat", expr, target, _shape((size, *cell.arrays[name].sizes[1:])))
+        after.lines.append(f"d{code_name(name)}_seq = d{code_name(name)}_flat.reshape("
+                           f"{', '.join(map(str, (layer.time, *cell.arrays[name].sizes)))})")
+    for param in layer.params:
+        gradient = derivation.cell.gradients[param.name]
+        expr = sp.Sum(over_time(derivation.step_gradients[param.name]), (t, 0, layer.time - 1))
+        merged = flat(expr, tuple(gradient.indices), flats)
+        if merged is not None:
+            expr = merged[0]
+        after.assign(code_name(gradient_name(param.name)), expr, gradient.indices, _shape(param.sizes))
+    after.lines[:0] = list(flats.values())
+
+    # what the backward pass reads from the forward pass
+    needed_step = [n for n in [*cell.arrays, *sorted(emitted)] if _mentions(loop.lines, step_names[n])]
+    stored = [n for n in cell.quantities if n not in states and n not in carried and
+              (steps or n in needed_step or _mentions(after.lines, seq(n)) or n in layer.outputs)]
+    stored += [n for n in sorted(emitted) if n in needed_step]
+
+    def sizes_of(name):
+        if name in call_names:
+            return cell.arrays[call_names[name].args[0].base.label.name].sizes
+        return cell.arrays[name].sizes
+    if steps:
+        kept |= set(in_loop) | {s.carried for s in layer.states}
+    params = [code_name(a.name) for a in layer.params]
+
+    # ---- the module
+    inputs = [user.user(a.name) for a in layer.differentiable]
+    lines = [f'"""{_docstring(derivation, user)}"""', "import numpy as np", ""]
+    for symbol, value in cell.constants.items():
+        lines.append(f"{names[symbol]} = {float(value)!r}")
+    lines += ["", "", f"def forward({', '.join(inputs)}):",
+              f'    """The outputs {", ".join(user.user(o) for o in layer.outputs)} at every step and the cache '
+              f'backward needs."""']
+    body = []
+    for array in layer.differentiable:
+        body.append(f"{user.user(array.name)} = np.asarray({user.user(array.name)})")
+    body += _shape_checks(layer, user)
+    for name in layer.sequences:
+        body.append(f"{seq(name)} = {user.to_layer(user.user(name), name)}")
+    for state in layer.states:
+        sizes = ", ".join(map(str, cell.arrays[state.name].sizes))
+        body.append(f"{state.name}_steps = np.empty(({layer.time} + 1, {sizes}))")
+        body.append(f"{state.name}_steps[0] = {user.to_layer(user.user(state.initial), state.initial)}")
+    for param in layer.params:
+        converted = user.to_layer(user.user(param.name), param.name)
+        if converted != code_name(param.name):
+            body.append(f"{code_name(param.name)} = {converted}")
+    for name in stored:
+        body.append(f"{seq(name)} = np.empty(({layer.time}, {', '.join(map(str, sizes_of(name)))}))")
+    body += before.lines
+    body.append(f"for t in range({layer.time}):")
+    for name in layer.sequences:
+        if _mentions(forward.lines, step_names[name]):
+            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+    for name in hoisted:
+        body.append(f"    {code_name(name)}_in = {code_name(name)}_in_seq[t]")
+    for state in layer.states:
+        body.append(f"    {step_names[state.previous]} = {state.name}_steps[t]")
+    body += [f"    {line}" for line in forward.lines]
+    for state in layer.states:
+        body.append(f"    {state.name}_steps[t + 1] = {step_names[state.carried]}")
+    for name in stored:
+        body.append(f"    {seq(name)}[t] = {step_names[name]}")
+    outputs = []
+    for name in layer.outputs:
+        full = f"{name}_steps[1:]" if name in states else seq(name)
+        outputs.append(user.to_user(full, name))
+    cache_names = ([seq(n) for n in layer.sequences] + [f"{s.name}_steps" for s in layer.states]
+                   + [seq(n) for n in stored] + params + [f"{g}_W" for g in groups]
+                   + [str(s) for s in (*cell.sizes, layer.time)])
+    body.append("cache = {" + ", ".join(f"{n!r}: {n}" for n in cache_names) + "}")
+    body.append(f"return {outputs[0]}, cache" if len(outputs) == 1 else f"return ({', '.join(outputs)}), cache")
+    lines += [f"    {line}" for line in body]
+
+    extra = [s for s in layer.states if s.name not in layer.outputs]
+    keywords = "".join(f", d{user.user(s.name)}_last=None" for s in extra)
+    returned = [f"d{user.user(a.name)}" for a in layer.differentiable]
+    lines += ["", "", f"def backward({'dout' if len(layer.outputs) == 1 else 'douts'}, cache{keywords}):",
+              f'    """The gradients ({", ".join(returned)}), given the upstream gradient of '
+              f'{", ".join(user.user(o) for o in layer.outputs)} at every step'
+              + "".join(f" (and of the last {user.user(s.name)}, d{user.user(s.name)}_last)" for s in extra) + '."""']
+    body = [f"{n} = cache[{n!r}]" for n in cache_names]
+    upstream = [f"d{user.user(o)}" for o in layer.outputs]
+    if len(layer.outputs) == 1:
+        body.append(f"{upstream[0]} = np.asarray(dout)")
+    else:
+        body.append(f"{', '.join(upstream)} = (np.asarray(d) for d in douts)")
+    for name, code in zip(layer.outputs, upstream):
+        body.append(f"d{code_name(name)}_up = {user.to_layer(code, name)}")
+    for state in layer.states:
+        sizes = _shape(cell.arrays[state.name].sizes)
+        carried_name = step_names[gradient_name(state.previous)]
+        if state.name in layer.outputs:
+            body.append(f"{carried_name} = np.zeros({sizes})")
+        else:
+            given = f"d{user.user(state.name)}_last"
+            body.append(f"{carried_name} = np.zeros({sizes}) if {given} is None else "
+                        f"np.asarray({user.to_layer(given, state.initial)}, dtype=float)")
+        body.append(f"{state.name}_all = {state.name}_steps[1:]")
+        body.append(f"{state.name}_before = {state.name}_steps[:-1]")
+    for name in sorted(kept):
+        body.append(f"d{code_name(name)}_seq = np.empty(({layer.time}, "
+                    f"{', '.join(map(str, cell.arrays[name].sizes))}))")
+    body.append(f"for t in range({layer.time} - 1, -1, -1):")
+    for name in needed_step:
+        if name in layer.sequences:
+            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+        elif name in previous:
+            body.append(f"    {step_names[name]} = {previous[name].name}_steps[t]")
+        elif name in states or name in carried:
+            state = states.get(name) or carried[name]
+            body.append(f"    {step_names[name]} = {state.name}_steps[t + 1]")
+        elif name in stored:
+            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+    for state in layer.states:
+        carry_name = step_names[gradient_name(state.previous)]
+        target = step_names[gradient_name(state.carried)]
+        if state.name in layer.outputs:
+            body.append(f"    {target} = d{code_name(state.name)}_up[t]" + (f" + {carry_name}" if carry else ""))
+        else:
+            body.append(f"    {target} = {carry_name if carry else f'np.zeros({_shape(cell.arrays[state.name].sizes)})'}")
+    for name in layer.outputs:
+        if name not in states:
+            body.append(f"    {step_names[gradient_name(name)]} = d{code_name(name)}_up[t]")
+    body += [f"    {line}" for line in loop.lines]
+    for name in sorted(kept):
+        body.append(f"    d{code_name(name)}_seq[t] = {step_names[gradient_name(name)]}")
+    for state in layer.states:
+        body.append(f"d{code_name(state.initial)} = {step_names[gradient_name(state.previous)]}")
+    body += after.lines
+    results = []
+    for array in layer.differentiable:
+        code = (f"d{code_name(array.name)}_seq" if array.name in layer.sequences
+                else code_name(gradient_name(array.name)))
+        results.append(user.to_user(code, array.name))
+    if steps:
+        results.append("{" + ", ".join(f"{gradient_name(n)!r}: d{code_name(n)}_seq" for n in sorted(kept)) + "}")
+    body.append(f"return {', '.join(results)}")
+    lines += [f"    {line}" for line in body]
+    return "\n".join(lines) + "\n"
+
+
+def _sizes_of_seq(code, cell, layer, seq) -> tuple:
+    """The (T, ...) sizes of an array named ``code`` in the code over all steps."""
+    for name in [*cell.arrays]:
+        for candidate in (name, gradient_name(name)):
+            if seq(candidate) == code or f"{code_name(candidate)}_seq" == code:
+                return (layer.time, *cell.arrays[name].sizes)
+    raise KeyError(code)      # pragma: no cover - every array over time is named by seq()
+
+
+def _merge_time(expr, t, target, sizes_of):
+    """``expr`` with the time index t and the example index that follows it in every array over time merged
+    into one row index, when that is the only place either appears; (expr, row, example size, target) or None.
+    ``sizes_of(name)`` gives the (T, N, ...) sizes of an array over time."""
+    timed_refs = [r for r in expr.atoms(sp.Indexed) if r.indices and r.indices[0] == t]
+    if not timed_refs or any(len(r.indices) < 3 for r in timed_refs):
+        return None
+    example = timed_refs[0].indices[1]
+    if not isinstance(example, sp.Symbol) or any(r.indices[1] != example for r in timed_refs):
+        return None
+    for ref in expr.atoms(sp.Indexed):
+        if (ref not in timed_refs and (t in ref.indices or example in ref.indices)) or \
+                (ref in timed_refs and (t in ref.indices[1:] or example in ref.indices[2:])):
+            return None
+    summed = {limit[0] for total in expr.atoms(sp.Sum) for limit in total.limits}
+    if (t in summed) != (example in summed) or (t in target) != (example in target):
+        return None
+    if t in target and tuple(target[:2]) != (t, example):
+        return None
+    row = sp.Symbol("r", integer=True)
+    example_size = sizes_of(timed_refs[0].base.label.name)[1]
+
+    def drop(total):
+        limits = [limit for limit in total.limits if limit[0] not in (t, example)]
+        return sp.Sum(total.function, *limits) if limits else total.function
+    body = expr.replace(lambda e: isinstance(e, sp.Sum), drop)
+    body = body.replace(lambda e: isinstance(e, sp.Indexed) and e.indices and e.indices[0] == t,
+                        lambda e: sp.Indexed(e.base, row, *e.indices[2:]))
+    if t in summed:
+        rows = sp.Symbol("__rows", integer=True, positive=True)
+        return sp.Sum(body, (row, 0, rows - 1)), row, example_size, tuple(target)
+    return body, row, example_size, (row, *target[2:])
+
+
+def _shared_calls(cell, step_gradients) -> dict:
+    """function call -> a name, for each call of one forward array (tanh(c[n, k])) that a definition makes and
+    the step's gradients make again."""
+    found = {}
+    backward = [expr for expr in step_gradients.values()]
+    for definition in cell.definitions:
+        for call in definition.rhs.atoms(sp.Function):
+            if len(call.args) != 1 or not isinstance(call.args[0], sp.Indexed):
+                continue
+            argument = call.args[0]
+            if tuple(argument.indices) != tuple(definition.indices)[:len(argument.indices)] and \
+                    set(argument.indices) - set(definition.indices):
+                continue
+            again = any(e.func == call.func and isinstance(e.args[0], sp.Indexed) and e.args[0].base == argument.base
+                        for expr in backward for e in expr.atoms(sp.Function) if len(e.args) == 1)
+            if again and not any(c.func == call.func and c.args[0].base == argument.base for c in found):
+                found[call] = code_name(f"{call.func.__name__}_{argument.base.label.name}")
+    return found
+
+
+def _stacked_products(split, cell, previous, params) -> dict:
+    """previous-state input -> [(definition, weight, term)] for the definitions whose per-step part holds
+    Σ_q P[..., q] W[q, k] with the same P (two or more of them, the LSTM's four gates, the GRU's three)."""
+    groups = {}
+    for name, terms in split.items():
+        definition = cell.definition(name)
+        for term in terms:
+            found = _product(term, previous, params, tuple(definition.indices))
+            if found is not None:
+                groups.setdefault(found[0], []).append((name, found[1], term))
+                break
+    return {state: members for state, members in groups.items() if len(members) > 1}
+
+
+def _product(term, previous, params, out):
+    """(P, W) when ``term`` is Σ_q P[..., q] W[q, k] and P[..., k] has the indices ``out``; else None."""
+    if not isinstance(term, sp.Sum) or len(term.limits) != 1:
+        return None
+    q = term.limits[0][0]
+    factors = sp.Mul.make_args(term.function)
+    if len(factors) != 2 or not all(isinstance(f, sp.Indexed) for f in factors):
+        return None
+    state = next((f for f in factors if f.base.label.name in previous), None)
+    weight = next((f for f in factors if f.base.label.name in params), None)
+    if state is None or weight is None or len(weight.indices) != 2 or weight.indices[0] != q:
+        return None
+    if state.indices[-1] != q or (*state.indices[:-1], weight.indices[1]) != out:
+        return None
+    return state.base.label.name, weight.base.label.name
+
+
+def _back_product(terms, weight, member, indices):
+    """The term Σ_k W[q, k] dmember[..., k] of dP[..., q] among ``terms``, or None."""
+    for term in terms:
+        if not isinstance(term, sp.Sum) or len(term.limits) != 1:
+            continue
+        k = term.limits[0][0]
+        factors = sp.Mul.make_args(term.function)
+        if len(factors) != 2 or not all(isinstance(f, sp.Indexed) for f in factors):
+            continue
+        w = next((f for f in factors if f.base.label.name == weight), None)
+        g = next((f for f in factors if f.base.label.name == gradient_name(member)), None)
+        if w is not None and g is not None and w.indices == (indices[-1], k) and g.indices == (*indices[:-1], k):
+            return term
+    return None
+
+
+def _mentions(lines, name) -> bool:
+    import re
+    pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+    return any(pattern.search(line.split("=", 1)[1]) for line in lines if "=" in line)
+
+
+def _shape_checks(layer, user) -> list:
+    lines, known = [], set()
+    for array in layer.differentiable:
+        name = user.user(array.name)
+        permutation = user.permutation(array.name)
+        for position, axis in enumerate(permutation):
+            size = array.sizes[axis]
+            if size not in known:
+                known.add(size)
+                lines.append(f"{size} = {name}.shape[{position}]")
+    for array in layer.differentiable:
+        name = user.user(array.name)
+        expected = "(" + ", ".join(user.user_sizes(array.name)) + ("," if len(user.user_sizes(array.name)) == 1
+                                                                     else "") + ")"
+        lines.append(f"if {name}.shape != {expected}:")
+        lines.append(f"    raise ValueError(f\"{name} has shape {{{name}.shape}}; expected "
+                     f"{expected} = {{{expected}}}\")")
+    return lines
+
+
+def _docstring(derivation, user) -> str:
+    layer = derivation.layer
+    shapes = [f"    {user.user(a.name)}: ({', '.join(user.user_sizes(a.name))})  {a.kind}" for a in layer.differentiable]
+    shapes += [f"    {user.user(o)}: ({', '.join(user.user_sizes(o))})  output" for o in layer.outputs]
+    cell = derivation.cell.layer
+    forward = [f"    {language(sp.Eq(d.lhs, d.rhs, evaluate=False))}" for d in cell.definitions]
+    backward = [f"    {text(step.statement)}" for step in derivation.steps if step.rule.name in
+                ("THROUGH_TIME", "SHARED_WEIGHTS", "INITIAL_STATE")]
+    one_step = [f"    {text(sp.Eq(sp.IndexedBase(gradient_name(n))[derivation.cell.gradients[n].indices], e))}"
+                for n, e in derivation.step_gradients.items() if derivation.cell.gradients[n].kind != "output"]
+    parts = [f"{layer.name}: forward over a sequence and backpropagation through time, generated by symbackprop "
+             f"from the derivation of the layer (layout: {user.layout.name}).",
+             "", "Shapes (sizes are read from the arrays; the layer's names, before the notation's, in the formulas):",
+             *shapes, "", "One step t (the layer's equations; a state's _prev is its value at t-1):", *forward,
+             "", "Its derived gradients (dh is the step's upstream gradient):", *one_step,
+             "", "Through time:", *backward, ""]
+    return "\n".join(parts).replace('"""', "'''").replace("\\", "\\\\")
+
+
+def recurrent_module(derivation, notation=None, steps=False, carry=True) -> types.ModuleType:
+    """The generated module, loaded in this process (for tests, benchmarks and the checker)."""
+    source = recurrent_source(derivation, notation, steps, carry)
+    module = types.ModuleType(f"symbackprop_recurrent_{derivation.layer.name.replace('-', '_')}")
+    exec(compile(source, module.__name__, "exec"), module.__dict__)   # our own generated code, not user text
+    return module
+
+
+def export_recurrent_module(derivation, path, force: bool = False, notation=None) -> Path:
+    target = Path(path)
+    if target.suffix != ".py":
+        raise ExportError(f"-o {path}: the module must be a .py file")
+    if target.is_dir():
+        raise ExportError(f"-o {path}: is a directory; give a file name")
+    if target.exists() and not force:
+        raise ExportError(f"{path} exists; pass --force (force=True) to overwrite it")
+    source = recurrent_source(derivation, notation)
+    try:
+        target.write_text(source, encoding="utf-8")
+    except OSError as error:
+        raise ExportError(f"-o {path}: cannot write: {error.strerror}") from None
+    return target
