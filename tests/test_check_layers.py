@@ -59,6 +59,33 @@ def test_cs231n_notation_needs_a_layer(capsys):
     assert "--layer" in capsys.readouterr().err
 
 
+SELF_ATTENTION = """\
+input  Q[N, D], K[N, D], V[N, F]
+S[n, m] = sum(Q[n, d] * K[m, d], d) / sqrt(D)
+s[n] = sum(exp(S[n, j]), j)
+A[n, m] = exp(S[n, m]) / s[n]
+O[n, f] = sum(A[n, m] * V[m, f], m)
+output O
+"""
+
+
+@pytest.mark.parametrize("formula, verdict, words", [
+    ("dK = dS.T @ Q / np.sqrt(D)", "correct", ()),
+    (r"dK = dS^T Q / \sqrt{d}", "correct", ()),
+    # N = M: dS Q has dK's shape, so only the values tell; the transposed dS is named all the same
+    ("dK = dS @ Q / np.sqrt(D)", "incorrect", ("dK with dS transposed",)),
+    (r"dK = dS Q / \sqrt{d}", "incorrect", ("dK with dS transposed",)),
+    ("dS = A * dA", "incorrect", ("the rowsum term is missing", "the normaliser s treated as a constant")),
+    ("dS = A * (dA - (A * dA).sum(axis=1, keepdims=True))", "correct", ()),
+])
+def test_self_attention_keys_as_many_as_queries(formula, verdict, words):
+    """Self-attention (K has N rows, S is [N, N]): a transposed dS fits every shape and is still named."""
+    result = check_layer(formula, Layer.parse(SELF_ATTENTION, "self-attention"))
+    assert result.verdict == verdict, result.summary()
+    for word in words:
+        assert word in result.diagnosis, result.summary()
+
+
 def test_json_verdict_and_counterexample(capsys):
     assert main(["check", "--layer", "attention", "--json", "dS = A * dA"]) == 1
     result = json.loads(capsys.readouterr().out)

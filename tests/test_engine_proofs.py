@@ -27,8 +27,8 @@ SINH_MATCHED_LOSS = sp.sqrt(1 + a ** 2) - y * sp.asinh(a)
 
 
 def _clear_caches():
-    derive_module._output.cache_clear()
-    derive_module._hidden.cache_clear()
+    derive_module._output_derived.cache_clear()
+    derive_module._hidden_derived.cache_clear()
 
 
 @pytest.fixture

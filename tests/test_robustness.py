@@ -74,6 +74,45 @@ def test_activations_real_on_part_of_the_line_derive_and_say_where(output):
     assert stated and all(s.lhs == S.unit("z", S.L, S.i) for s in stated)
 
 
+@pytest.mark.parametrize("output, loss, points", [
+    # the proof's numeric test at 30 digits: sin(e^(e^(π - z))) needs more digits to reduce its argument
+    ("sigmoid(sin(exp(exp(pi-z))))", "cross-entropy", [(1.9, 0.3), (2.6, 0.8), (3.1, 0.5)]),
+    # ... and the step form f1 + (f2 - f1) H lost f2 to rounding where f1 is e^2700 times larger
+    ("exp(sinh(exp(cosh(z)))^cos(atan(max(0.5,z))))", "cross-entropy", [(-0.4, 0.3), (0.2, 0.8), (0.7, 0.4)]),
+    # the contraction pulled a shared factor out of the cases again and again (exp(u) exp(v) -> exp(u + v))
+    ("sigmoid", "relu(expm1(e^(0.5+a)))", [(-1.3, 0.4), (0.2, 0.9), (2.1, 0.3)]),
+])
+def test_once_internal_errors_now_derive(output, loss, points):
+    """Issue 18's remaining exit-70 classes: each derives, and δ^L is d/dz of the composed loss."""
+    _output_delta_against_diff(output, loss, points)
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", "--hidden", "sigmoid(sin(exp(exp(pi-z))))"],     # mpmath recursed for cos(e^(e^703))
+    ["check", "--output", "exp(sinh(exp(cosh(z)))^cos(atan(max(0.5,z))))", "delta^L = a^L - y"],
+    ["export", "--loss", "relu(expm1(e^(0.5+a)))"],
+])
+def test_once_internal_errors_now_answer_on_the_command_line(argv, tmp_path, capsys):
+    if argv[0] == "export":
+        argv = argv + ["-o", str(tmp_path / "module.py")]
+    code = main(argv + ["--layers", "4,3,2", "--l2", "0", "--bias", "separate"])
+    err = capsys.readouterr().err
+    assert code in (0, 1) and "internal error" not in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("options, constant", [(dict(output="z*exp(1000)"), "exp(1000)"),
+                                               (dict(hidden="z*17^300"), "1.364E+369"),
+                                               (dict(loss="(a-y)*exp(800)"), "exp(800)")])
+def test_a_constant_beyond_float64_is_refused_by_the_exporter(options, constant, tmp_path, capsys):
+    """exp(1000) was printed as inf: a NameError in the module (issue 18's fuzz), or inf in every gradient."""
+    with pytest.raises(sb.SymbackpropError, match="beyond float64's range") as refused:
+        sb.compile(sb.Network((4, 3, 2), **options, **SMALL))
+    assert constant in str(refused.value)
+    option, value = next(iter(options.items()))
+    assert main(["export", f"--{option}", value, "-o", str(tmp_path / "m.py"), "--layers", "4,3,2"]) == 2
+    assert "beyond float64's range" in capsys.readouterr().err
+
+
 def test_real_domain_reads_logs_and_roots():
     assert real_domain(sp.sqrt(z)) == (sp.Ge(z, 0),)
     assert real_domain(sp.log(z)) == (sp.Gt(z, 0),)

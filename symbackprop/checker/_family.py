@@ -20,7 +20,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .. import symbols as S
 from ..catalogue import ACTIVATIONS, LOSSES
-from ..engine import derive
+from ..engine import derive, proofs_deferred
 from ..errors import SymbackpropError
 from . import _conventions as C
 from ._assess import Assessment, Trial, assess, close, draw, value_at
@@ -61,6 +61,9 @@ def _matching(assessment, network, derivation, words) -> list[str]:
     found = []
     for description, build in members(assessment, network, derivation, words):
         if _matches(assessment, _batched(build)):
+            neighbour = getattr(build, "neighbour", None)
+            if neighbour is not None:       # derived with the proofs deferred: prove it before it is shown
+                derive(neighbour.network)
             found.append(description)
             if len(found) >= 3:
                 break
@@ -293,8 +296,9 @@ def _neighbour(network, **change):
             return None
     spec.update(change)
     try:
-        return derive(Network(spec["sizes"], hidden=spec["hidden"] or "sigmoid", output=spec["output"],
-                              loss=spec["loss"], l2=float(spec["l2"]) if spec["l2"] else 0, bias=spec["bias"]))
+        with proofs_deferred():     # only compared here; _matching proves the ones it shows
+            return derive(Network(spec["sizes"], hidden=spec["hidden"] or "sigmoid", output=spec["output"],
+                                  loss=spec["loss"], l2=float(spec["l2"]) if spec["l2"] else 0, bias=spec["bias"]))
     except (SymbackpropError, TypeError, ValueError, NotImplementedError):
         return None
 
@@ -302,6 +306,7 @@ def _neighbour(network, **change):
 def _expected_of(neighbour):
     def build(t):
         return expected(neighbour, t.target)
+    build.neighbour = neighbour
     return build
 
 

@@ -21,12 +21,13 @@ import re
 from functools import lru_cache
 
 import numpy as np
+import sympy as sp
 
 from ..errors import ParseError, SymbackpropError
 from ..grammar import parse_formula
 from ..grammar import _ast as A
 from ._errors import FormulaShapeError
-from ._layer_formula import FUNCTIONS, FormulaValues
+from ._layer_formula import FUNCTIONS, FormulaValues, _squeezed
 from ._layer_values import Labelled, _table, concrete_sizes, sample
 from ._verdict import Verdict
 
@@ -78,16 +79,22 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
         raise ParseError(f"the left-hand side {target!r} is no gradient of the layer {layer.name}; "
                          f"read are: {', '.join(sorted(names))}", formula, 0)
     rng = np.random.default_rng(seed)
-    trials = []
+    draws = []
     for _ in range(SAMPLES):
         values = sample(layer, derivation, rng)
         values["_upstream"] = upstream
-        try:
-            user = evaluate(values)
-        except FormulaShapeError as exc:
-            return Verdict("incorrect", formula, notation, _describe(target, layer), "shape", str(exc))
-        trials.append((values, user))
+        draws.append(values)
     quantity = _describe(target, layer)
+    trials = []
+    for values in draws:
+        try:
+            trials.append((values, evaluate(values)))
+        except FormulaShapeError as exc:
+            transposed = [] if index_form else _transposed_operand(formula, evaluate, draws, target)
+            if transposed:
+                return Verdict("incorrect", formula, notation, quantity, "shape",
+                               "this is " + "; equivalently, ".join(transposed) + f" ({exc})", matches=tuple(transposed))
+            return Verdict("incorrect", formula, notation, quantity, "shape", str(exc))
     expected = [values[target] for values, _ in trials]
     if all(_close(user, want) for (_, user), want in zip(trials, expected)):
         return Verdict("correct", formula, notation, quantity, "numeric",
@@ -97,6 +104,8 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
     if shape:
         return Verdict("incorrect", formula, notation, quantity, "shape", shape)
     matches = _nearby(layer, target, trials, rng)
+    if not index_form:
+        matches += _transposed_operand(formula, evaluate, draws, target)
     diagnosis = ("this is " + "; equivalently, ".join(matches)) if matches else \
         ("it matches none of the nearby formulas tried (a quantity held constant, a missing or doubled scale "
          "1/√ of a size, 1/N, a sign, a transpose); see the counterexample")
@@ -127,6 +136,7 @@ def _sizes_text(layer) -> str:
 
 
 def _aligned_user(user, want):
+    user = _squeezed(user)
     if isinstance(user, Labelled) and isinstance(want, Labelled) and user.labels == want.labels:
         return user.array
     if not isinstance(user, Labelled) and not isinstance(want, Labelled):
@@ -160,6 +170,7 @@ def _nearby(layer, target, trials, rng) -> list:
     quantities = [q for q in layer.quantities if q not in layer.outputs]
     singles = [(q,) for q in quantities]
     pairs = [(a, b) for i, a in enumerate(quantities) for b in quantities[i + 1:]]
+    found += _missing_term(layer, target, trials)
     for held_set in singles:
         found += _held_match(layer, target, trials, held_set)
     if not found:
@@ -182,10 +193,99 @@ def _held_match(layer, target, trials, quantities) -> list:
     if not all(_close(user, want) for (_, user), want in zip(trials, wants)) or \
             all(_close(want, values[target]) for (values, _), want in zip(trials, wants)):
         return []
-    which = " and ".join(quantities)
+    which = " and ".join(_role(layer, q) for q in quantities)
     one = len(quantities) == 1
     return [f"{target} with {which} treated as {'a constant' if one else 'constants'} ({'its' if one else 'their'} "
             f"dependence on {target[1:]} left out of the chain rule)"]
+
+
+def _role(layer, quantity: str) -> str:
+    """``quantity``, or 'the normaliser s' when it is a sum that another quantity is divided by (softmax's s)."""
+    definition = layer.definition(quantity)
+    if not isinstance(definition.rhs, sp.Sum):
+        return quantity
+    for other in layer.definitions:
+        for power in other.rhs.atoms(sp.Pow):
+            if power.exp.is_negative and isinstance(power.base, sp.Indexed) and str(power.base.base) == quantity:
+                return f"the normaliser {quantity}"
+    return quantity
+
+
+def _missing_term(layer, target, trials) -> list:
+    """[the description] when the user's values are the derived gradient with one of its terms left out.
+
+    The terms are those of the derivation's own expression: of a sum at its top, or of a sum that is a
+    factor of a product at its top (``A (dA - Σ_k A dA)``: the term ``-Σ_k A dA`` of the bracket)."""
+    derivation = _derivation(layer)
+    gradient = next((g for g in derivation.gradients.values() if g.name == target), None)
+    if gradient is None:
+        return []
+    final = gradient.final
+    candidates = []
+    for add in ([final] if isinstance(final, sp.Add) else
+                [f for f in final.args if isinstance(f, sp.Add)] if isinstance(final, sp.Mul) else []):
+        for term in add.args:
+            candidates.append((term, final.xreplace({add: add - term})))
+    sizes = {k: int(v) for k, v in concrete_sizes(layer).items()}
+    array = layer.arrays[gradient.of]
+    for term, without in candidates[:8]:
+        wants = [_table(without, gradient.indices, array.sizes, values, sizes) for values, _ in trials]
+        if all(_close(user, want) for (_, user), want in zip(trials, wants)):
+            text = _matrix_text(term, gradient.indices)
+            kind = "the rowsum term" if "rowsum" in text else "the term"
+            return [f"{target} with {kind} {text} left out ({kind} is missing)"]
+    return []
+
+
+def _matrix_text(expr, indices) -> str:
+    """A term of a gradient over ``indices`` in the matrix words of the checker (A ⊙ dA, rowsum(...), Xᵀ);
+    the index form where those words do not fit."""
+    def text(e):
+        if isinstance(e, sp.Indexed):
+            if tuple(e.indices) == tuple(indices) or tuple(e.indices) == tuple(indices[:len(e.indices)]):
+                return str(e.base)
+            if len(indices) == 2 and tuple(e.indices) == tuple(indices[::-1]):
+                return f"{e.base}ᵀ"
+            return None
+        if isinstance(e, sp.Sum) and len(e.limits) == 1 and len(indices) >= 1:
+            k = e.limits[0][0]
+            row = tuple(indices[:-1]) + (k,)
+            factors = sp.Mul.make_args(e.function)
+            if all(isinstance(f, sp.Indexed) and tuple(f.indices) == row for f in factors):
+                return "rowsum(" + " ⊙ ".join(str(f.base) for f in factors) + ")"
+            return None
+        if isinstance(e, sp.Mul):
+            coefficient, rest = e.as_coeff_Mul()
+            parts = [text(f) for f in sp.Mul.make_args(rest)]
+            if None in parts:
+                return None
+            body = " ⊙ ".join(parts)
+            if coefficient == -1:
+                return "−" + body
+            return body if coefficient == 1 else f"{coefficient}·{body}"
+        return None
+    return text(expr) or str(expr)
+
+
+def _transposed_operand(formula, evaluate, draws, target) -> list:
+    """[the description] when the formula gives the derived gradient with one of its arrays transposed
+    (dK = dS Q/√d for dSᵀ Q/√d): the user's own formula, evaluated with that array's transpose."""
+    names = dict.fromkeys(re.findall(r"[A-Za-z_]\w*", formula))
+    found = []
+    for name in names:
+        if name == target or not all(isinstance(v.get(name), Labelled) and v[name].array.ndim == 2 for v in draws):
+            continue
+        swapped = []
+        for values in draws:
+            changed = dict(values)
+            changed[name] = Labelled(values[name].array.T, values[name].labels[::-1])
+            try:
+                swapped.append(evaluate(changed))
+            except (FormulaShapeError, ParseError):
+                break
+        if len(swapped) == len(draws) and all(_close(user, values[target]) for user, values in zip(swapped, draws)):
+            found.append(f"{target} with {name} transposed: the formula is right with {name}ᵀ in place of {name}")
+    return found
 
 
 def _with_gradients(held, values) -> dict:
@@ -228,7 +328,7 @@ def _scaled(layer, target, trials) -> list:
             if name.startswith("√"):
                 return [f"{target} times {name}: the factor 1/{name} is missing"]
             if name.startswith("1/√"):
-                return [f"{target} times {name}: the factor {name} is there twice"]
+                return [f"{target} times {name}: the factor {name} is doubled (there twice)"]
             if name == "-1":
                 return [f"-{target}: the sign is wrong"]
             return [f"{target} times {name}"]

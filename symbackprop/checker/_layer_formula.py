@@ -20,6 +20,8 @@ from ._layer_values import Labelled
 _ALIASES = {"epsilon": "eps", "varepsilon": "eps", "xhat": "xhat", "muhat": "mu", "sigma2": "var"}
 _UNARY = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "tanh": np.tanh, "abs": np.abs,
           "np.sqrt": np.sqrt, "np.exp": np.exp, "np.log": np.log, "np.tanh": np.tanh, "np.abs": np.abs}
+#: the label of an axis of length 1 that ``keepdims=True`` kept
+KEPT = "1"
 #: function names the parser reads as calls in a layer formula
 FUNCTIONS = ("np.sum", "np.mean", "np.sqrt", "np.exp", "np.log", "np.tanh", "np.abs", "np.dot", "np.matmul",
              "np.multiply", "np.transpose", "rowsum", "sum", "np.square", "conv", "pad", "rot180")
@@ -123,8 +125,16 @@ class FormulaValues:
             return Labelled(ufunc(left, right.array), right.labels)
         if not isinstance(right, Labelled):
             return Labelled(ufunc(left.array, right), left.labels)
+        if len(left.labels) == len(right.labels) and all(
+                a == b or KEPT in (a, b) for a, b in zip(left.labels, right.labels)):
+            # axis by axis, as NumPy broadcasts: also [N, N] (self-attention's scores) against a row sum
+            # kept as [N, 1] by keepdims=True
+            labels = tuple(b if a == KEPT else a for a, b in zip(left.labels, right.labels))
+            return Labelled(ufunc(left.array, right.array), labels)
+        left, right = _squeezed(left), _squeezed(right)
         small, large = (left, right) if len(left.labels) <= len(right.labels) else (right, left)
-        if not set(small.labels) <= set(large.labels) or len(set(large.labels)) != len(large.labels):
+        if not set(small.labels) <= set(large.labels) or len(set(large.labels)) != len(large.labels) \
+                or len(set(small.labels)) != len(small.labels):
             raise FormulaShapeError(f"shapes do not fit: {self.describe(node.left, left)} and "
                                     f"{self.describe(node.right, right)} cannot be combined elementwise")
         a, b = _aligned(left, large.labels), _aligned(right, large.labels)
@@ -133,9 +143,14 @@ class FormulaValues:
     def product(self, left, right, node, matrix):
         if not isinstance(left, Labelled) or not isinstance(right, Labelled):
             return self.elementwise(left, right, np.multiply, node)
+        if KEPT in left.labels + right.labels and not matrix:
+            return self.elementwise(left, right, np.multiply, node)
+        left, right = _squeezed(left), _squeezed(right)
         fits_matrix = len(left.labels) == 2 and len(right.labels) == 2 and left.labels[1] == right.labels[0]
         small, large = (left, right) if len(left.labels) <= len(right.labels) else (right, left)
-        fits_elementwise = set(small.labels) <= set(large.labels)
+        fits_elementwise = left.labels == right.labels or (
+            set(small.labels) <= set(large.labels) and len(set(large.labels)) == len(large.labels)
+            and len(set(small.labels)) == len(small.labels))
         if matrix is None:
             matrix = fits_matrix and not fits_elementwise
         if matrix:
@@ -165,13 +180,17 @@ class FormulaValues:
             return Labelled(function(value.array), value.labels)
         return float(function(value))
 
-    def reduce(self, value, axis: int, node, mean=False):
+    def reduce(self, value, axis: int, node, mean=False, keepdims=False):
         if not isinstance(value, Labelled):
             return value
         if not -len(value.labels) <= axis < len(value.labels):
             raise FormulaShapeError(f"axis {axis} is not an axis of {self.describe(node, value)}")
-        reduced = value.array.mean(axis=axis) if mean else value.array.sum(axis=axis)
-        labels = value.labels[:axis % len(value.labels)] + value.labels[axis % len(value.labels) + 1:]
+        reduced = value.array.mean(axis=axis, keepdims=keepdims) if mean else \
+            value.array.sum(axis=axis, keepdims=keepdims)
+        position = axis % len(value.labels)
+        if keepdims:
+            return Labelled(reduced, value.labels[:position] + (KEPT,) + value.labels[position + 1:])
+        labels = value.labels[:position] + value.labels[position + 1:]
         return Labelled(reduced, labels) if labels else float(reduced)
 
     def summation(self, node: A.Sum):
@@ -204,7 +223,9 @@ class FormulaValues:
             if not isinstance(number, A.Number):
                 raise self.error("write the axis as a number, e.g. axis=0", axis)
             index = int(number.text) * (-1 if isinstance(axis, A.Unary) and axis.op == "-" else 1)
-            return self.reduce(value, index, node, mean=name == "np.mean")
+            keep = keywords.get("keepdims")
+            keepdims = isinstance(keep, A.Name) and keep.name == "True"
+            return self.reduce(value, index, node, mean=name == "np.mean", keepdims=keepdims)
         if name == "rowsum" and len(positional) == 1:
             value = self.value(positional[0])
             return self.reduce(value, len(value.labels) - 1, node) if isinstance(value, Labelled) else value
@@ -241,6 +262,15 @@ def _attach_functions(node):
                 replaced = A.Binary(parent.column, parent.op, parent.left, replaced)
             return replaced
     return node
+
+
+def _squeezed(value):
+    """``value`` without the length-1 axes that ``keepdims=True`` kept."""
+    if not isinstance(value, Labelled) or KEPT not in value.labels:
+        return value
+    keep = [i for i, label in enumerate(value.labels) if label != KEPT]
+    array = value.array.reshape([value.array.shape[i] for i in keep])
+    return Labelled(array, tuple(value.labels[i] for i in keep)) if keep else float(array)
 
 
 def _aligned(value, labels: tuple):

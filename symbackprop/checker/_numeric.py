@@ -198,7 +198,13 @@ def _real(value) -> float:
 
 @lru_cache(maxsize=256)
 def _elementwise(body: sp.Expr, variable: sp.Symbol):
-    return sp.lambdify(variable, body, "numpy")
+    # Heaviside as NumPy's: SymPy's printer would rewrite it as a Piecewise, whose construction asks
+    # SymPy's solvers about its conditions (seconds for a nested max/min's derivative)
+    return sp.lambdify(variable, body, [{"Heaviside": _heaviside}, "numpy"])
+
+
+def _heaviside(x, at_zero=0.5):
+    return np.heaviside(np.asarray(x, dtype=float), float(at_zero))
 
 
 def activate(activation, z: np.ndarray) -> np.ndarray:

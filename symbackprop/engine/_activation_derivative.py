@@ -8,6 +8,7 @@ Jacobian ∂a_k/∂z_i and rewrites it in the activations.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import mpmath
@@ -34,7 +35,13 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
     if definition.has(sp.Max, sp.Min):
         # max/min as typed (clip(z, -1, 1), SELU with max and min): as ordered cases first, so that the
         # derivative is a sum of steps like the catalogue's kinks, not a product of step functions
-        definition = _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
+        cases = _cases_at_kinks(definition)
+        if cases is None and sum(len(m.args) for m in definition.atoms(sp.Max, sp.Min)) <= _MAX_SOLVED \
+                and not definition.has(sp.Piecewise, sp.Heaviside):
+            cases = _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
+        # past both budgets SymPy differentiates max/min itself: u' H(u - v) + v' H(v - u), the same
+        # function away from the kinks (SymPy's sets took a minute on four nested min of exp's)
+        definition = cases if cases is not None else definition
     # For real z, z*sign(z) is |z|: SymPy leaves it, e.g. in the derivative of z/(1 + |z|).
     derivative = _step_form(without_impulses(sp.diff(definition, S.z))).subs(S.z * sp.sign(S.z), sp.Abs(S.z))
     if derivative.has(sp.Derivative, sp.Subs):
@@ -54,6 +61,197 @@ def without_impulses(derivative: sp.Expr) -> sp.Expr:
     if not derivative.has(sp.DiracDelta):
         return derivative
     return derivative.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+
+
+#: the most arguments of max/min a definition may hold for SymPy's sets to order its cases, where the
+#: kink analysis declined (one max of two; each more, or a relu inside, costs seconds to minutes)
+_MAX_SOLVED = 2
+#: the most kinks and polynomial degree :func:`_cases_at_kinks` resolves; past them, SymPy's sets decide
+_MAX_KINKS, _MAX_KINK_DEGREE = 12, 4
+
+
+def _cases_at_kinks(definition: sp.Expr):
+    """A max/min activation as ordered cases (f1, z <= c1), ..., (fn, True), found by locating its kinks;
+    None where this bounded analysis does not apply (the caller then asks SymPy's sets, which take
+    seconds on nested max/min).
+
+    The innermost max/min is resolved first: its kinks are the real roots of the differences of its
+    arguments (polynomials in z of small degree, roots exact), and between two kinks the larger (or
+    smaller) argument is the one at the midpoint; with it substituted, the next max/min is resolved on
+    each piece, and so on. Consecutive pieces with the same function are merged. At a kink the case
+    to its left holds (the functions written with max and min are continuous, so only the one-sided
+    derivative there depends on it: the left one, as for the catalogue's kinks)."""
+    pieces = _resolved(definition, sp.S.NegativeInfinity, sp.S.Infinity, [0])
+    if pieces is None:
+        return None
+    merged = []
+    for end, function in pieces:
+        if merged and sp.expand(merged[-1][1] - function) == 0:
+            merged[-1] = (end, merged[-1][1])
+        else:
+            merged.append((end, function))
+    if len(merged) == 1:
+        return merged[0][1]
+    cases = []
+    for (end, function), (_, following) in zip(merged, merged[1:]):
+        at_kink = _at_point(definition, end)
+        right = at_kink is not None and sp.expand(at_kink - following) == 0 and sp.expand(at_kink - function) != 0
+        cases.append((function, (sp.Lt if right else sp.Le)(S.z, end)))
+    return sp.Piecewise(*cases, (merged[-1][1], True))
+
+
+def _at_point(expr, point):
+    """The function that holds at ``point`` as SymPy's own rewrite of max/min as cases reads it (the
+    first argument of a max/min, in its order, wins a tie), so that a kink goes to the case it did."""
+    if isinstance(expr, (sp.Max, sp.Min)):
+        values = [_value(arg.subs(S.z, point), 50) for arg in expr.args]
+        if None in values:
+            return None
+        best = max(values) if isinstance(expr, sp.Max) else min(values)
+        tie = mpmath.mpf(10) ** -40 * (1 + abs(best))
+        first = next(i for i, v in enumerate(values) if abs(v - best) <= tie)     # a tie: the first argument
+        return _at_point(expr.args[first], point)
+    if not expr.args or not expr.has(sp.Max, sp.Min):
+        return expr
+    args = [_at_point(arg, point) for arg in expr.args]
+    return None if any(arg is None for arg in args) else expr.func(*args)
+
+
+def _resolved(expr, low, high, count):
+    """[(right end, function without max/min)] over (low, high), or None past the budget."""
+    innermost = [m for m in expr.atoms(sp.Max, sp.Min) if not any(a.has(sp.Max, sp.Min) for a in m.args)]
+    if not innermost:
+        return [(high, expr)]
+    chosen = min(innermost, key=sp.default_sort_key)
+    kinks = set()
+    for i, u in enumerate(chosen.args):
+        for v in chosen.args[i + 1:]:
+            roots = _real_roots(u - v)
+            if roots is None:
+                return None
+            kinks.update(r for r in roots if _value(low) < _value(r) < _value(high))
+    count[0] += len(kinks)
+    if count[0] > _MAX_KINKS:
+        return None
+    ends = sorted(kinks, key=_value) + [high]
+    pieces, start = [], low
+    for end in ends:
+        middle = _inside(start, end)
+        values = [_value(arg.subs(S.z, middle)) for arg in chosen.args]
+        if None in values:
+            return None
+        pick = max if isinstance(chosen, sp.Max) else min
+        branch = chosen.args[values.index(pick(values))]
+        inner = _resolved(expr.xreplace({chosen: branch}), start, end, count)
+        if inner is None:
+            return None
+        pieces += inner
+        start = end
+    return pieces
+
+
+def _real_roots(difference):
+    """The real roots of ``difference`` in z, exactly: of a polynomial with rational coefficients, or of
+    a chain of invertible functions of z set equal to a constant (e^z - 1 = π + 1/2: z = log(π + 3/2));
+    [] where it is a nonzero constant or identically zero; None otherwise (past the budget)."""
+    difference = sp.expand(difference)
+    if not difference.has(S.z):
+        return []
+    if difference.free_symbols != {S.z}:
+        return None
+    if not difference.is_polynomial(S.z):
+        constant, rest = difference.as_independent(S.z, as_Add=True)
+        roots = _inverted(rest, -constant, 0)
+        if roots is None or not all(_is_real_number(root) for root in roots):
+            return None
+        return list(dict.fromkeys(roots))
+    poly = sp.Poly(difference, S.z)
+    if poly.degree() > _MAX_KINK_DEGREE or not all(c.is_Rational for c in poly.all_coeffs()):
+        return None
+    roots = poly.real_roots()
+    return roots if all(root.is_Rational for root in roots) else None
+
+
+def _value(number, digits: int = 30):
+    """A real SymPy number as an mpmath number at ``digits`` (±inf for the infinities); None if not real."""
+    if number is sp.S.Infinity:
+        return mpmath.inf
+    if number is sp.S.NegativeInfinity:
+        return -mpmath.inf
+    try:
+        with mpmath.workdps(digits):
+            value = mpmath.mpmathify(sp.N(number, digits))
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
+
+
+def _is_real_number(value) -> bool:
+    try:
+        number = complex(sp.N(value, 30))
+    except (TypeError, ValueError):
+        return False
+    return number.imag == 0 and abs(number.real) < float("inf")
+
+
+def _inverted(function, value, depth):
+    """The real z with function(z) = value, for a chain of invertible functions of z (at most eight deep);
+    None where a link is not one of them."""
+    if depth > 8:
+        return None
+    if function == S.z:
+        return [value]
+    if not _is_real_number(value):
+        return []
+    if function.is_Add:
+        constant, rest = function.as_independent(S.z, as_Add=True)
+        return _inverted(rest, value - constant, depth + 1) if constant != 0 else None
+    if function.is_Mul:
+        factor, rest = function.as_independent(S.z, as_Add=False)
+        return _inverted(rest, value / factor, depth + 1) if factor != 1 and factor != 0 else None
+    below, above = float(sp.N(value, 30)), None
+    if isinstance(function, sp.exp):
+        return _inverted(function.args[0], sp.log(value), depth + 1) if below > 0 else []
+    if isinstance(function, sp.log):
+        return _inverted(function.args[0], sp.exp(value), depth + 1)
+    if isinstance(function, sp.Pow):
+        base, exponent = function.args
+        if not base.has(S.z) and base.is_positive and base != 1:
+            return _inverted(exponent, sp.log(value) / sp.log(base), depth + 1) if below > 0 else []
+        if not exponent.has(S.z) and exponent.is_Rational and exponent != 0:
+            if exponent.is_Integer and exponent.is_odd:
+                root = sp.sign(value) * sp.Abs(value) ** (1 / exponent)
+                return _inverted(base, root, depth + 1)
+            if below < 0 or (below == 0 and exponent < 0):
+                return []
+            root = value ** (1 / exponent)
+            if exponent.is_Integer:       # even: ±root
+                return _joined(_inverted(base, root, depth + 1), _inverted(base, -root, depth + 1))
+            return _inverted(base, root, depth + 1)
+        return None
+    inverses = {sp.tanh: (sp.atanh, -1, 1), sp.sinh: (sp.asinh, None, None), sp.atan: (sp.tan, -math.pi / 2, math.pi / 2),
+                sp.erf: (sp.erfinv, -1, 1), sp.erfc: (sp.erfcinv, 0, 2)}
+    if type(function) in inverses:
+        inverse, low, above = inverses[type(function)]
+        if low is not None and not low < below < above:
+            return []
+        return _inverted(function.args[0], inverse(value), depth + 1)
+    return None
+
+
+def _joined(first, second):
+    return None if first is None or second is None else first + second
+
+
+def _inside(start, end):
+    """A rational point strictly between ``start`` and ``end`` (either may be infinite)."""
+    if start.is_infinite and end.is_infinite:
+        return sp.Integer(0)
+    if start.is_infinite:
+        return end - 1
+    if end.is_infinite:
+        return start + 1
+    return (start + end) / 2
 
 
 def _ordered_cases(expr: sp.Expr) -> sp.Expr:
@@ -114,16 +312,29 @@ def _piecewise_form(expr: sp.Expr) -> sp.Expr:
     steps = sorted(expr.atoms(sp.Heaviside), key=lambda h: S.z - h.args[0] if (S.z - h.args[0]).is_number else 0)
     kinks = [S.z - h.args[0] for h in steps]
     if any(not kink.is_number for kink in kinks) or len(set(kinks)) != len(kinks):
-        return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
+        return _folded(expr, steps)
     cases = []
     for position, step in enumerate(steps):
         below = expr.xreplace({other: sp.Integer(1 if index < position else 0) for index, other in enumerate(steps)})
         at_kink = step.args[1] if len(step.args) > 1 else sp.Rational(1, 2)
         if at_kink not in (0, 1):
-            return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
+            return _folded(expr, steps)
         cases.append((below, (sp.Le if at_kink == 0 else sp.Lt)(S.z, kinks[position])))
     above = expr.xreplace({step: sp.Integer(1) for step in steps})
     return sp.Piecewise(*cases, (above, True))
+
+
+#: the most steps whose cases SymPy is asked to fold into one Piecewise, each at a number (its sets take
+#: seconds per step whose argument is not z - c: H(atan(z) - z + ...))
+_MAX_FOLDED = 2
+
+
+def _folded(expr, steps):
+    """The steps of ``expr`` folded into cases by SymPy, within the budget; past it, the steps as they are
+    (the same function: only the display differs)."""
+    if len(steps) > _MAX_FOLDED or any(not (S.z - step.args[0]).is_number for step in steps):
+        return expr
+    return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
 
 
 @lru_cache(maxsize=256)

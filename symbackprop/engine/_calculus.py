@@ -58,9 +58,16 @@ def _deltas_out_of_piecewise(expr: sp.Expr) -> sp.Expr:
                 factors = {f for f in sp.Mul.make_args(value) if not f.is_Number and f.has(sp.Indexed)}
                 shared = factors if shared is None else shared & factors
         if shared:
+            # one pass takes every shared factor; not again on the quotient: SymPy may merge what is left
+            # (exp(u) exp(v) -> exp(u + v)) into a factor that is "shared" once more, without end
             common = sp.Mul(*shared)
-            return common * pull(sp.Piecewise(*[(value / common if value != 0 else value, condition)
-                                                for value, condition in piecewise.args]))
+            return common * deltas_out(sp.Piecewise(*[(value / common if value != 0 else value, condition)
+                                                      for value, condition in piecewise.args]))
+        return deltas_out(piecewise)
+
+    def deltas_out(piecewise):
+        if not isinstance(piecewise, sp.Piecewise):
+            return piecewise
         for delta in sorted(piecewise.atoms(sp.KroneckerDelta), key=str):
             if all(value.xreplace({delta: 0}) == 0 for value, _ in piecewise.args):
                 return delta * sp.Piecewise(*[(value.xreplace({delta: 1}), condition)

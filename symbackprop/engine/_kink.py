@@ -20,7 +20,12 @@ def kink_note(definition: sp.Expr) -> str:
     if not derivative.has(sp.Heaviside):
         return ""
     step = lambda value: derivative.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Integer(value))
-    left, right, at_zero = step(0).subs(S.z, 0), step(1).subs(S.z, 0), derivative.subs(S.z, 0)
+    try:
+        left, right, at_zero = step(0).subs(S.z, 0), step(1).subs(S.z, 0), derivative.subs(S.z, 0)
+    except TypeError:       # g' is not finite at 0 (0.1/z inside a step: "invalid comparison of non-real zoo")
+        return ""
+    if any(value.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for value in (left, right, at_zero)):
+        return ""
     if sp.expand(left - right) == 0:
         return ""
     side = "left" if sp.expand(at_zero - left) == 0 else "right" if sp.expand(at_zero - right) == 0 else "neither"

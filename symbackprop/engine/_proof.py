@@ -13,6 +13,8 @@ t = e^z with ``cancel`` (:func:`~._calculus.proved_zero`), and radicands simplif
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
 import mpmath
@@ -28,9 +30,42 @@ _NEEDED = 4            #: points that must evaluate to finite numbers
 _TOLERANCE = mpmath.mpf("1e-20")
 
 
-@lru_cache(maxsize=1024)
+#: set inside :func:`proofs_deferred`
+_DEFERRED: ContextVar[bool] = ContextVar("symbackprop_proofs_deferred", default=False)
+
+
+@contextmanager
+def proofs_deferred():
+    """Derive without the proofs of the shown forms, for a derivation that is only compared, not shown.
+
+    The checker derives some thirty neighbouring networks to name the formula a wrong answer equals
+    ("δ^L of the sigmoid output with the cross-entropy cost"); the proofs are half of that time. A
+    neighbour it shows is derived again, proved, outside this context (``checker/_family.py``), so no
+    unproved form reaches the user. The engine keeps proved and unproved results in separate caches."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
+def deferred() -> bool:
+    """True inside :func:`proofs_deferred`."""
+    return _DEFERRED.get()
+
+
 def prove_equal(shown: sp.Expr, computed: sp.Expr, what: str, activation: sp.Expr | None = None,
                 derivative: tuple[sp.Expr, sp.Expr] | None = None) -> None:
+    """Raise InternalError unless ``shown`` equals ``computed`` wherever ``a = activation(z)``
+    (nothing inside :func:`proofs_deferred`)."""
+    if _DEFERRED.get():
+        return
+    _prove_equal(shown, computed, what, activation, derivative)
+
+
+@lru_cache(maxsize=1024)
+def _prove_equal(shown: sp.Expr, computed: sp.Expr, what: str, activation: sp.Expr | None = None,
+                 derivative: tuple[sp.Expr, sp.Expr] | None = None) -> None:
     """Raise InternalError unless ``shown`` equals ``computed`` wherever ``a = activation(z)``.
 
     ``derivative`` = (g'(z), g' as shown) is an identity already proved (the readable g'): where
@@ -40,13 +75,13 @@ def prove_equal(shown: sp.Expr, computed: sp.Expr, what: str, activation: sp.Exp
     """
     shown, computed = sp.sympify(shown, strict=True), sp.sympify(computed, strict=True)
     if derivative is not None and _proved_through(shown, computed, *derivative):
-        prove_equal(derivative[1], derivative[0], f"derivative g' used for the {what}", activation)
+        _prove_equal(derivative[1], derivative[0], f"derivative g' used for the {what}", activation)
         return
     tie = {S.a: activation} if activation is not None else {}
     difference = (shown - computed).subs(tie)
     if _symbolically_zero(difference):
         return
-    verdict = _numerically_zero(difference)
+    verdict = _numerically_zero(shown.subs(tie), computed.subs(tie))
     if verdict is True:
         return
     reason = "they differ" if verdict is False else "no point could be evaluated to compare them"
@@ -95,23 +130,22 @@ def radicands_simplified(expr: sp.Expr) -> sp.Expr:
                         and not e.base.is_number, simplified)
 
 
-def _numerically_zero(difference: sp.Expr):
-    """True / False where finite points decide, None where too few points evaluate."""
+def _numerically_zero(shown: sp.Expr, computed: sp.Expr):
+    """True / False where finite points decide, None where too few points evaluate.
+
+    The two forms are compared relative to their own size: exp(sinh(e^(cosh z))^c) is e^(10^26) at z = 2.3,
+    where an absolute tolerance would call any rounding a difference."""
     generator = random.Random(19)
-    symbols = sorted(difference.free_symbols, key=str)
-    evaluate = _evaluator(difference, symbols)
+    symbols = sorted((shown - computed).free_symbols, key=str)
+    evaluate = _evaluator(shown, computed, symbols)
     finite = 0
     for _ in range(_POINTS * 3):
         values = [_sample(symbol, generator) for symbol in symbols]
-        try:
-            with mpmath.workdps(30):
-                value = mpmath.mpc(evaluate(*values))
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
-            continue
-        if not (mpmath.isfinite(value.real) and mpmath.isfinite(value.imag)):
-            continue
         scale = 1 + max((abs(v) for v in values), default=0)
-        if abs(value) > _TOLERANCE * scale:
+        difference = _settled(evaluate, values, scale)
+        if difference is None:
+            continue
+        if difference:
             return False
         finite += 1
         if finite >= _POINTS:
@@ -119,12 +153,65 @@ def _numerically_zero(difference: sp.Expr):
     return True if finite >= _NEEDED else None
 
 
-def _evaluator(difference: sp.Expr, symbols: list):
-    """The difference as a 30-digit mpmath function; SymPy's own evaluation where lambdify cannot print it."""
+#: the working precisions of the numeric test, tried in turn until two agree
+_DIGITS = (30, 60, 120, 240)
+
+
+def _settled(evaluate, values, scale):
+    """0 where the two forms agree at ``values`` to 1e-20 of their size (times ``scale``), at some working
+    precision; their difference where two precisions agree on it; None where a form is not finite or the
+    difference does not settle. sin(e^(e^6)) needs some 200 digits to reduce its argument, and (A - B) H + B
+    loses B's digits where B is much larger than A: a difference of roundings is no evidence the forms differ."""
+    previous = None
+    for digits in _DIGITS:
+        try:
+            with mpmath.workdps(digits):
+                first, second = (mpmath.mpc(v) for v in evaluate(*values))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
+            return None
+        if not all(mpmath.isfinite(v.real) and mpmath.isfinite(v.imag) for v in (first, second)):
+            return None
+        size = _TOLERANCE * scale * max(1, abs(first), abs(second))
+        difference = first - second
+        if abs(difference) <= size:
+            return 0
+        if previous is not None and abs(difference - previous) <= size:
+            return difference
+        previous = difference
+    return None
+
+
+def _evaluator(shown: sp.Expr, computed: sp.Expr, symbols: list):
+    """The two forms as one mpmath function of ``symbols`` (at the working precision).
+
+    A step H(z - c) is replaced by its value at the point before the forms are evaluated, so that the
+    step form f1 + (f2 - f1) H of a derivative is f2 there, exactly: evaluated as written it loses f2 to
+    rounding where f1 is e^2700 times larger (a typed exp(sinh(e^(cosh z))^cos(atan(max(1/2, z)))))."""
+    steps = sorted((shown.atoms(sp.Heaviside) | computed.atoms(sp.Heaviside)), key=sp.default_sort_key)
+    if not steps:
+        return _plain_evaluator(shown, computed, symbols=symbols)
+    arguments = _plain_evaluator(*[step.args[0] for step in steps], symbols=symbols)
+    by_pattern = {}
+
+    def evaluate(*values):
+        pattern = tuple(_heaviside(mpmath.re(x), *step.args[1:]) for x, step in zip(arguments(*values), steps))
+        if pattern not in by_pattern:
+            at = {step: sp.Rational(str(h)) for step, h in zip(steps, pattern)}
+            by_pattern[pattern] = _plain_evaluator(shown.xreplace(at), computed.xreplace(at), symbols=symbols)
+        return by_pattern[pattern](*values)
+    return evaluate
+
+
+def _plain_evaluator(*forms, symbols):
+    """``forms`` as one mpmath function; SymPy's own evaluation where lambdify cannot print them."""
     try:
-        return sp.lambdify(symbols, difference, [{"Heaviside": _heaviside}, "mpmath"])
+        return sp.lambdify(symbols, list(forms), [{"Heaviside": _heaviside}, "mpmath"])
     except (TypeError, ValueError, NameError, KeyError, NotImplementedError):
-        return lambda *values: complex(sp.N(difference.subs(dict(zip(symbols, values))), 30))
+        def by_sympy(*values):
+            at = dict(zip(symbols, values))
+            digits = mpmath.mp.dps
+            return [complex(sp.N(form.subs(at), digits)) for form in forms]
+        return by_sympy
 
 
 def _heaviside(x, at_zero=mpmath.mpf("0.5")):

@@ -17,6 +17,7 @@ from ..network import Network
 from ._calculus import real_domain
 from ._gradients import derive_bias_gradient, derive_cost, derive_weight_gradient
 from ._hidden_delta import derive_hidden_delta
+from ._proof import deferred
 from ._output_delta import derive_output_delta
 
 
@@ -93,13 +94,23 @@ def _domains(network: Network) -> tuple:
     return tuple(found)
 
 
-@lru_cache(maxsize=128)
 def _output(activation, loss):
+    return _output_derived(activation, loss, deferred())
+
+
+def _hidden(activation, bias):
+    return _hidden_derived(activation, bias, deferred())
+
+
+# ``unproved`` is part of the key: a result derived with the proofs deferred (checker/_family.py) is
+# never handed out as a proved one
+@lru_cache(maxsize=128)
+def _output_derived(activation, loss, unproved: bool):
     return derive_output_delta(activation, loss)
 
 
 @lru_cache(maxsize=256)
-def _hidden(activation, bias):
+def _hidden_derived(activation, bias, unproved: bool):
     return derive_hidden_delta(activation, S.l, bias)
 
 

@@ -71,7 +71,7 @@ class InplaceKernel:
     def emit(self, outputs) -> list[str]:
         """``outputs``: (name, expression, 'array' | 'sum') in order; later ones may use earlier names
         as symbols. Returns the lines of the body (without the return statement)."""
-        expressions = [expression for _, expression, _ in outputs]
+        expressions = [_exact_parts_kept(expression) for _, expression, _ in outputs]
         replacements, reduced = sp.cse(expressions, symbols=self._cse_names(), order="none")
         everything = [value for _, value in replacements] + list(reduced)
         for expression in everything:
@@ -206,6 +206,8 @@ class InplaceKernel:
     def _evaluate(self, expr) -> _Value:
         if isinstance(expr, sp.Symbol):
             return self._use(expr)
+        if isinstance(expr, _ExactPart):       # the exact part of a sum (_exact_parts_kept)
+            return self._evaluate(expr.args[0])
         if expr.is_Number or expr.is_NumberSymbol or (expr.is_number and not expr.has(sp.Symbol)):
             return _Value(repr(float(expr)) if expr.is_finite and expr.is_extended_real else _constant(expr), _SCALAR, False)
         if expr.is_Add:
@@ -371,6 +373,30 @@ class InplaceKernel:
         name = self._fresh_name()
         self._line(f"{name} = np.where({mask.code}, {if_true.code}, {if_false.code})")
         return _Value(name, _FULL if _FULL in (if_true.kind, if_false.kind) else if_true.kind, True)
+
+
+class _ExactPart(sp.UnevaluatedExpr):
+    """A sum of exact terms held as one node; real where its sum is (max(0, ...) asks)."""
+
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _eval_is_finite(self):
+        return self.args[0].is_finite
+
+
+def _exact_parts_kept(expr):
+    """Each sum with two or more exact terms and others, its exact part held as one node.
+
+    The exact terms are summed first (``ordered_terms``): (1 - y) + e^(-z) is exactly e^(-z) for y = 1.
+    ``sympy.cse`` would otherwise find 1 + e^(-z) elsewhere and write (1 + e^(-z)) - y, which is 0 above
+    z = 37 (the hinge loss after a sigmoid: its step then took H(0) = 1/2, half the gradient)."""
+    def keep(add):
+        exact, others = ordered_terms(add.args)
+        if len(exact) < 2 or not others:
+            return add
+        return sp.Add(_ExactPart(sp.Add(*exact)), *others)
+    return expr.replace(lambda e: e.is_Add, keep) if isinstance(expr, sp.Basic) else expr
 
 
 def _numpy_function_name(expr):

@@ -49,10 +49,41 @@ class Kernel:
     formula: str              #: the formula as derived, for the docstring, e.g. 'a - y'
     note: str = ""            #: one line: where it comes from / how it is evaluated
 
+    def __post_init__(self):
+        large = _beyond_float64(self.expression)
+        if large is not None:
+            text = sp.sstr(large) if len(sp.sstr(large)) <= 40 else f"{sp.N(large, 4)} (written out: {len(str(large))} characters)"
+            raise ExportError(f"the constant {text} in {self.note or self.name} is "
+                              f"beyond float64's range (about ±1.8e308): the exported code would compute inf; "
+                              f"rescale the expression so that its constants are representable")
+
     @property
     def returns_argument(self) -> bool:
         """True when the kernel returns one of its arguments unchanged (the identity)."""
         return self.expression in self.arguments
+
+
+_FLOAT64_MAX = 1.7976931348623157e308
+
+
+def _beyond_float64(expr):
+    """The first constant of ``expr`` (a largest numeric subexpression) whose value float64 cannot hold,
+    or None: exp(1000) would be printed as inf (a NameError in the module, or an inf in every gradient)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, sp.Basic):
+            continue
+        if node.is_number and not node.is_Atom or node.is_Float or node.is_Integer:
+            try:
+                value = complex(sp.N(node, 15))
+            except (TypeError, ValueError, OverflowError):
+                continue
+            if abs(value) > _FLOAT64_MAX:
+                return node
+            continue
+        stack.extend(node.args)
+    return None
 
 
 def _arguments(expr: sp.Expr) -> tuple:

@@ -544,6 +544,34 @@ def _vanishing_ratio(product: sp.Mul, z) -> sp.Expr:
     return product
 
 
+def _reduced(function):
+    """sin/cos/tan at 30 digits, refusing (ValueError) an argument beyond 1e25: its reduction modulo π
+    would need π to as many digits as the argument has (mpmath recurses without end for cos(e^(e^703)))
+    and 30 digits of the result would be noise anyway."""
+    def periodic(x):
+        import mpmath
+        if abs(x) > mpmath.mpf("1e25"):
+            raise ValueError("the argument of a periodic function is too large to reduce at 30 digits")
+        return function(x)
+    return periodic
+
+
+def _heaviside(x, at_zero=0.5):
+    """H(x) for lambdify: SymPy's printer would rewrite it as a Piecewise, whose construction asks SymPy's
+    solvers about its conditions (tens of seconds for a typed max/min)."""
+    import mpmath
+    return mpmath.mpf(at_zero) if x == 0 else mpmath.mpf(1 if x > 0 else 0)
+
+
+def _periodic_functions() -> dict:
+    import mpmath
+    return {"sin": _reduced(mpmath.sin), "cos": _reduced(mpmath.cos), "tan": _reduced(mpmath.tan),
+            "Heaviside": _heaviside}
+
+
+_PERIODIC = _periodic_functions()
+
+
 def _underflows(expr, z, side) -> bool:
     """|expr| < 1e-250 at z = ±700, evaluated at 30 digits by mpmath: sympy.N would raise its
     precision without bound on a typed expression such as z^(2^(z/1000)) to reach 30 digits."""
@@ -551,7 +579,7 @@ def _underflows(expr, z, side) -> bool:
     from ._nodes import elementary
     try:
         with mpmath.workdps(30):
-            value = sp.lambdify(z, elementary(expr), modules="mpmath")(mpmath.mpf(side * 700))
+            value = sp.lambdify(z, elementary(expr), modules=[_PERIODIC, "mpmath"])(mpmath.mpf(side * 700))
             return isinstance(value, mpmath.mpf) and abs(value) < mpmath.mpf("1e-250")
     except (ArithmeticError, TypeError, ValueError, NameError, KeyError, AttributeError):
         return False      # KeyError: zoo (1/0 outside the loss's domain) has no mpmath name: not a number
