@@ -466,6 +466,8 @@ def test_check_reads_the_full_convolution_with_the_flipped_kernel(formula, corre
     from symbackprop.checker._layer_check import check_layer
     verdict = check_layer(formula, window_record("conv2d", stride=1, pad=1).layer())
     assert verdict.correct is correct, verdict
+    if not correct:          # named by the user's own formula evaluated with the kernel flipped: rot180 missing
+        assert "the kernel W not flipped" in verdict.diagnosis and "rot180(W)" in verdict.diagnosis
 
 
 def test_conv2d_derivation_never_sees_a_concrete_size():

@@ -106,6 +106,7 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
     matches = _nearby(layer, target, trials, rng)
     if not index_form:
         matches += _transposed_operand(formula, evaluate, draws, target)
+        matches += _unflipped_kernel(formula, evaluate, draws, target, layer)
     diagnosis = ("this is " + "; equivalently, ".join(matches)) if matches else \
         ("it matches none of the nearby formulas tried (a quantity held constant, a missing or doubled scale "
          "1/√ of a size, 1/N, a sign, a transpose); see the counterexample")
@@ -285,6 +286,45 @@ def _transposed_operand(formula, evaluate, draws, target) -> list:
                 break
         if len(swapped) == len(draws) and all(_close(user, values[target]) for user, values in zip(swapped, draws)):
             found.append(f"{target} with {name} transposed: the formula is right with {name}ᵀ in place of {name}")
+    return found
+
+
+def _window_axes(layer) -> dict:
+    """Array name -> the axes it is read along by a window index: an index of a bare subscript of that array
+    that also appears inside an arithmetic subscript (``h*S + i``) of the same equation (a kernel's i, j)."""
+    axes = {}
+    for definition in layer.definitions:
+        refs = list(definition.rhs.atoms(sp.Indexed))
+        shifted = {s for ref in refs for sub in ref.indices if not sub.is_Symbol for s in sub.free_symbols}
+        for ref in refs:
+            found = tuple(axis for axis, sub in enumerate(ref.indices) if sub.is_Symbol and sub in shifted)
+            if found:
+                axes.setdefault(ref.base.label.name, found)
+    return axes
+
+
+def _unflipped_kernel(formula, evaluate, draws, target, layer) -> list:
+    """[the description] when the formula gives the derived gradient with a kernel flipped in its window axes
+    (dA_prev = conv(pad(dZ), W) for conv(pad(dZ), rot180(W))): the user's formula, evaluated with the flip."""
+    found = []
+    names = set(re.findall(r"[A-Za-z_]\w*", formula))
+    for name, axes in _window_axes(layer).items():
+        if name == target or name not in names or len(axes) < 2:
+            continue
+        flipped = []
+        for values in draws:
+            value = values.get(name)
+            if not isinstance(value, Labelled):
+                break
+            changed = dict(values)
+            changed[name] = Labelled(np.flip(value.array, axis=axes), value.labels)
+            try:
+                flipped.append(evaluate(changed))
+            except (FormulaShapeError, ParseError):
+                break
+        if len(flipped) == len(draws) and all(_close(user, values[target]) for user, values in zip(flipped, draws)):
+            found.append(f"{target} with the kernel {name} not flipped: the formula is right with {name} flipped in "
+                         f"both window axes (rot180({name})) in place of {name}")
     return found
 
 
