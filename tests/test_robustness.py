@@ -101,7 +101,7 @@ def test_once_internal_errors_now_answer_on_the_command_line(argv, tmp_path, cap
 
 
 @pytest.mark.parametrize("options, constant", [(dict(output="z*exp(1000)"), "exp(1000)"),
-                                               (dict(hidden="z*17^300"), "1.364E+369"),
+                                               (dict(hidden="z*17^300"), "17**300"),
                                                (dict(loss="(a-y)*exp(800)"), "exp(800)")])
 def test_a_constant_beyond_float64_is_refused_by_the_exporter(options, constant, tmp_path, capsys):
     """exp(1000) was printed as inf: a NameError in the module (issue 18's fuzz), or inf in every gradient."""
@@ -168,3 +168,35 @@ def test_every_subcommand_lists_its_exit_codes(command):
     assert "exit codes:" in text
     for line in EXIT_CODES[command]:
         assert line.split()[0] in text and "70" in text
+
+
+# ---- a number longer than Python's int-to-text limit (issue 18: the kink z = 3.14159^1000) -----------------
+
+HUGE_KINK = ["--hidden", "max(17, sqrt(z))", "--output", "(z+erfc((max(3.14159, (z^1e-3))+z)))",
+             "--loss", "max((3.14159*abs((log1p(a)*atan(a)))), (2/a))"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "latex", "json"])
+def test_a_kink_with_thousands_of_digits_is_printed_as_its_power(capsys, fmt):
+    """max(3.14159, z^(1/1000)) has its kink at z = (314159/100000)^1000, a rational of ~5000 digits that Python
+    refuses to print; derive shows it as the exact power instead of an internal error."""
+    assert main(["derive", *HUGE_KINK, "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert {"text": "(314159/100000)^1000", "latex": r"\left(\frac{314159}{100000}\right)^{1000}",
+            "json": "(314159/100000)**1000"}[fmt] in out
+
+
+def test_a_kink_beyond_float64_is_refused_by_export(capsys, tmp_path):
+    assert main(["export", *HUGE_KINK, "-o", str(tmp_path / "m.py")]) == 2
+    assert "(314159/100000)**1000" in capsys.readouterr().err and not (tmp_path / "m.py").exists()
+
+
+def test_short_forms_of_long_numbers():
+    from symbackprop.rendering._big_numbers import code_form, is_big, short_form
+    power = sp.Rational(314159, 100000) ** 1000
+    assert is_big(power) and not is_big(sp.Rational(314159, 100000))
+    assert short_form(power, latex=False) == "(314159/100000)^1000"
+    odd = sp.Integer(17) ** 300 + 1                       # no power: leading digits, marked as cut
+    assert short_form(odd, latex=False) == "1.36356…·10^369"   # 17^300 = 1.3635668...e369 (mpmath below)
+    assert str(sp.N(odd, 6)).startswith("1.36357")
+    assert code_form(-odd, "**") == "-1e999" and code_form(power, "^") == "((314159/100000)^1000)"

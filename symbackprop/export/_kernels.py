@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..rendering._big_numbers import sstr
 from .. import symbols as S
 from ..catalogue import Activation, Loss
 from ..derivation import Derivation
@@ -52,7 +53,7 @@ class Kernel:
     def __post_init__(self):
         large = _beyond_float64(self.expression)
         if large is not None:
-            text = sp.sstr(large) if len(sp.sstr(large)) <= 40 else f"{sp.N(large, 4)} (written out: {len(str(large))} characters)"
+            text = sstr(large) if len(sstr(large)) <= 40 else f"{sp.N(large, 4)}"
             raise ExportError(f"the constant {text} in {self.note or self.name} is "
                               f"beyond float64's range (about ±1.8e308): the exported code would compute inf; "
                               f"rescale the expression so that its constants are representable")
@@ -74,7 +75,7 @@ def _beyond_float64(expr):
         node = stack.pop()
         if not isinstance(node, sp.Basic):
             continue
-        if node.is_number and not node.is_Atom or node.is_Float or node.is_Integer:
+        if node.is_number and not node.is_Atom or node.is_Float or node.is_Rational:
             try:
                 value = complex(sp.N(node, 15))
             except (TypeError, ValueError, OverflowError):
@@ -115,14 +116,14 @@ def activation_kernel(activation: Activation, name: str) -> Kernel:
     if not activation.elementwise:
         return _coupled_activation_kernel(activation, name)
     definition = activation.concrete()
-    return Kernel(name, (Z,), stabilise(definition, Z), f"a = {sp.sstr(definition)}",
+    return Kernel(name, (Z,), stabilise(definition, Z), f"a = {sstr(definition)}",
                   f"the {activation.name} activation")
 
 
 def derivative_kernel(activation: Activation, derivative: sp.Expr, name: str) -> Kernel:
     """g'(z) as δ^l = e ⊙ g' uses it: the derived form in a where it is a polynomial in a."""
     derivative = _concrete(derivative, activation)
-    derived = sp.sstr(derivative)
+    derived = sstr(derivative)
     if derivative.is_polynomial(A) or A not in derivative.free_symbols:
         expression = stabilise(derivative, Z)
         note = f"the derivative of {activation.name}, as derived"
@@ -143,10 +144,10 @@ def output_cost_kernel(derivation: Derivation, name: str = "output_cost") -> Ker
     if output.elementwise:
         composed = per_unit.subs(A, output.concrete())
         expression = stabilise(composed, Z)
-        formula = f"C = {sp.sstr(per_unit)} with a = {sp.sstr(output.concrete())}"
+        formula = f"C = {sstr(per_unit)} with a = {sstr(output.concrete())}"
     else:
         expression = _coupled_cost(per_unit)
-        formula = f"C = {sp.sstr(per_unit)} with a = softmax(z)"
+        formula = f"C = {sstr(per_unit)} with a = softmax(z)"
     return Kernel(name, _arguments(expression), expression, formula,
                   f"the {loss.name} loss of one output unit, composed with {output.name} in z")
 
@@ -169,7 +170,7 @@ def output_delta_kernel(derivation: Derivation, name: str = "output_delta") -> K
     output = derivation.network.output
     unit = _concrete(quantity.unit, output)
     unit = unit.subs(derivation.network.loss.parameters) if derivation.network.loss.parameters else unit
-    formula = f"delta^L = {sp.sstr(unit)}"
+    formula = f"delta^L = {sstr(unit)}"
     if not output.elementwise:
         expression = _coupled_delta(unit)
         return Kernel(name, _arguments(expression), expression, formula, "delta^L as derived, Σ_k as row sums")
@@ -199,7 +200,7 @@ def _coupled_activation_kernel(activation: Activation, name: str) -> Kernel:
     _normalised_exponential(activation)
     # exp(z_k)/Σ_p exp(z_p) = exp(z_k - M)/Σ_p exp(z_p - M) for M = max_p z_p: nothing overflows.
     shifted = sp.exp(RowShift(Z))
-    return Kernel(name, (Z,), shifted / RowSum(shifted), f"a_k = {sp.sstr(activation.definition)}",
+    return Kernel(name, (Z,), shifted / RowSum(shifted), f"a_k = {sstr(activation.definition)}",
                   "the normalised exponential, with the row maximum subtracted before exp")
 
 

@@ -21,6 +21,7 @@ import sympy as sp
 from sympy.matrices.expressions import (BlockMatrix, HadamardProduct, MatMul, MatrixExpr, OneMatrix, Transpose,
                                         ZeroMatrix)
 
+from ..rendering._big_numbers import sstr
 from .. import __version__
 from .. import symbols as S
 from ..derivation import Derivation
@@ -703,16 +704,16 @@ def _docstring(module_plan: ModulePlan, backend: str) -> str:
     for layer in module_plan.layers:
         lines.append(f"    g_{layer.number}: {network.activation_of(layer.number).name}: {layer.kernel.formula}")
     lines.append(f"    cost of one output unit: {module_plan.cost.formula}")
-    lines.append(f"    delta^L = dC/dz^L = {sp.sstr(derivation.output_delta.unit)}"
+    lines.append(f"    delta^L = dC/dz^L = {sstr(derivation.output_delta.unit)}"
                  + ("   (the activation's derivative cancelled)" if derivation.output_delta.cancels else ""))
     for layer in module_plan.layers[:-1]:
-        lines.append(f"    delta^{layer.number} = {sp.sstr(layer.hidden_unit)}   "
+        lines.append(f"    delta^{layer.number} = {sstr(layer.hidden_unit)}   "
                      f"with e = (W^{layer.number + 1})^T delta^{layer.number + 1}"
                      + (" (bias row dropped)" if module_plan.layout == "ng" else ""))
     lines += ["    dJ/dW^l = (1/m) sum_x delta^l (a^(l-1))^T" + (" + (lambda/m) W^l" if module_plan.l2 else "")
               + ",   dJ/db^l = (1/m) sum_x delta^l", ""]
     for assumption in derivation.assumptions:
-        lines.append(f"Assumption: {assumption.name}: {sp.sstr(assumption.statement)} -- {assumption.note}.")
+        lines.append(f"Assumption: {assumption.name}: {sstr(assumption.statement)} -- {assumption.note}.")
     if derivation.assumptions:
         lines.append("")
     lines += ["Numerics",

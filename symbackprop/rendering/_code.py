@@ -17,6 +17,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.octave import OctaveCodePrinter
 
+from ._big_numbers import code_form, is_big
 from .. import symbols as S
 from ..derivation import Derivation
 from ._shape import indicator_condition, tanh_form
@@ -34,6 +35,12 @@ class Code:
 class _OctaveUnits(OctaveCodePrinter):
     """Octave for an elementwise per-unit form: .* ./ .^, an indicator as a logical array."""
 
+    def _print_Rational(self, expr):
+        return code_form(expr, "^") if is_big(expr) else super()._print_Rational(expr)
+
+    def _print_Integer(self, expr):
+        return code_form(expr, "^") if is_big(expr) else super()._print_Integer(expr)
+
     def _print_Piecewise(self, expr):
         condition = indicator_condition(expr)
         if condition is not None:
@@ -46,6 +53,12 @@ class _NumpyUnits(NumPyPrinter):
 
     def __init__(self, settings=None):
         super().__init__({"fully_qualified_modules": True, **(settings or {})})
+
+    def _print_Rational(self, expr):
+        return code_form(expr, "**") if is_big(expr) else super()._print_Rational(expr)
+
+    def _print_Integer(self, expr):
+        return code_form(expr, "**") if is_big(expr) else super()._print_Integer(expr)
 
     def _module_format(self, fqn, register=True):
         return super()._module_format(fqn, register).replace("numpy.", "np.")

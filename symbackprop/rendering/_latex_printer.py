@@ -14,6 +14,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
+from ._big_numbers import is_big, short_form
 from .. import symbols as S
 from ._naming import COLUMN, Name, Namer, notation_symbol, superscript
 from ._shape import (indicator_condition, is_indicator, is_scaled_atom, is_unevaluated, is_width, positive_first,
@@ -43,6 +44,9 @@ class NotationLatexPrinter(LatexPrinter):
         self.namer = Namer(self.notation, self._settings["depth"])
         self._elementwise = {}   # Lambda variable -> the printed array it runs over
         self._stand_ins = {}     # Dummy -> the LaTeX of the factor it stands in for (see _print_Mul)
+
+    def _print_Rational(self, expr):       # an Integer too: LatexPrinter prints integers through this
+        return short_form(expr, True) if is_big(expr) else super()._print_Rational(expr)
 
     def doprint(self, expr) -> str:
         return super().doprint(tanh_form(expr))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
+from ._big_numbers import is_big, short_form
 from .. import symbols as S
 from ._naming import COLUMN, Name, Namer, notation_symbol, superscript
 from ._shape import (indicator_condition, is_indicator, is_unevaluated, is_width, positive_first, reading_order,
@@ -32,6 +33,12 @@ class NotationTextPrinter(StrPrinter):
         self.notation = _notation(self._settings["notation"])
         self.namer = Namer(self.notation, self._settings["depth"])
         self._elementwise = {}
+
+    def _print_Rational(self, expr):
+        return short_form(expr, False) if is_big(expr) else super()._print_Rational(expr)
+
+    def _print_Integer(self, expr):
+        return short_form(expr, False) if is_big(expr) else super()._print_Integer(expr)
 
     def doprint(self, expr) -> str:
         return super().doprint(tanh_form(expr)).replace(_HADAMARD, self.notation.hadamard.text)

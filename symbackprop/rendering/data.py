@@ -11,6 +11,7 @@ import json
 import sympy as sp
 
 from ..derivation import Quantity
+from ._big_numbers import sstr
 from ._prose import plain
 from .steps import Layout, formula
 
@@ -63,13 +64,13 @@ def _quantity(layout: Layout, quantity: Quantity) -> dict:
     index = formula(quantity.index, *one)
     out = {
         "layer": _layer(quantity.layer),
-        "expr": sp.sstr(quantity.unit),
+        "expr": sstr(quantity.unit),
         "vector": vector.text,
         "latex": vector.latex,
         "index": index.text,
         "index_latex": index.latex,
         "cancels": quantity.cancels,
-        "activation_derivative": sp.sstr(quantity.activation_derivative) if quantity.activation_derivative is not None else None,
+        "activation_derivative": sstr(quantity.activation_derivative) if quantity.activation_derivative is not None else None,
     }
     for key, expr, printers in (("batch", quantity.batch, batch), ("batch_vector", quantity.batch_vector, batch)):
         if expr is not None:
@@ -85,7 +86,7 @@ def _layer(layer):
     if layer is None:
         return None
     layer = sp.sympify(layer, strict=True)
-    return int(layer) if layer.is_Integer else sp.sstr(layer)
+    return int(layer) if layer.is_Integer else sstr(layer)
 
 
 def _number(value):
@@ -94,4 +95,4 @@ def _number(value):
         return int(value)
     if value.is_Rational or value.is_Float:
         return float(value)
-    return sp.sstr(value)
+    return sstr(value)
