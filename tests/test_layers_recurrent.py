@@ -358,7 +358,8 @@ def test_cli_derives_exports_and_checks_a_recurrent_layer(tmp_path, capsys):
     from symbackprop.cli import main
     assert main(["derive", "--layer", "rnn", "--notation", "ng-dls"]) == 0
     out = capsys.readouterr().out
-    assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[1 + t, n, k]" in out and "[shared weights summed over time]" in out
+    assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[t + 1, n, k]" in out and "[shared weights summed over time]" in out
+    assert "a[t - 1, n, q]" in out and "1 + t" not in out and "-1 + t" not in out      # the textbook's t ± 1
     target = tmp_path / "rnn.py"
     assert main(["export", "--layer", "rnn", "--notation", "ng-dls", "-o", str(target)]) == 0
     assert "def forward(x, a0, Wax, Waa, ba)" in target.read_text(encoding="utf-8")
