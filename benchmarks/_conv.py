@@ -48,8 +48,9 @@ def implementations(x, W, b, dout, pad=1) -> dict:
     module = layer_module(derive_layer(window_record("conv2d", stride=1, pad=pad, layout="ng-dls").layer()))
 
     def generated():
-        out, cache = module.forward(x, W, b)
-        return (out, *module.backward(dout, cache))
+        out, cache = module.forward(x, W, b.reshape(1, 1, 1, -1))          # the course's b (1, 1, 1, n_C)
+        dx, dW, db = module.backward(dout, cache)
+        return out, dx, dW, db.reshape(-1)
 
     def hand():
         out, cache = im2col_forward(x, W, b, pad)
@@ -99,4 +100,62 @@ def section(rounds: int, quick: bool) -> None:
     print("|---|---|---|")
     for implementation, seconds in times.items():
         print(f"| {implementation} | {seconds * 1e3:.1f} ms | {seconds / base:.2f} |")
+    print()
+
+
+def derivation_times(repeats: int) -> dict:
+    """Seconds to derive conv2d and generate its module, caches cleared: sizes stay symbols (H, W, C, F, K), so
+    the time is the same for every image size and channel count."""
+    import statistics
+    import time
+
+    from symbackprop.export._layer_module import layer_source
+    from symbackprop.layers import _derive, _window_records, derive_layer, window_record
+    times = {}
+    for stride, pad in ((1, 1), (2, 0)):
+        samples = []
+        for _ in range(repeats):
+            _derive._derive.cache_clear()
+            _window_records._parse.cache_clear()
+            start = time.perf_counter()
+            layer_source(derive_layer(window_record("conv2d", stride=stride, pad=pad, layout="ng-dls").layer()))
+            samples.append(time.perf_counter() - start)
+        times[f"conv2d stride {stride}, pad {pad}"] = statistics.median(samples)
+    return times
+
+
+def concrete_derivation_time(size: int, channels: int, filters: int, K: int = 2) -> float:
+    """Seconds for sympy.diff of a conv cost Σ dy·conv(x, W) composed entry by entry at concrete sizes (one
+    example, size x size x channels -> filters, K x K kernel, stride 1, no padding): every entry of dx and dW."""
+    import time
+
+    import sympy as sp
+    x = [[[sp.Symbol(f"x{h}_{w}_{c}") for c in range(channels)] for w in range(size)] for h in range(size)]
+    W = [[[[sp.Symbol(f"W{i}_{j}_{c}_{f}") for f in range(filters)] for c in range(channels)] for j in range(K)]
+         for i in range(K)]
+    out = size - K + 1
+    start = time.perf_counter()
+    cost = sp.Add(*(sp.Symbol(f"dy{p}_{q}_{f}") * sp.Add(*(x[p + i][q + j][c] * W[i][j][c][f] for i in range(K)
+                                                           for j in range(K) for c in range(channels)))
+                    for p in range(out) for q in range(out) for f in range(filters)))
+    for symbol in [s for plane in x for row in plane for s in row] + [s for a in W for b in a for c in b for s in c]:
+        sp.diff(cost, symbol)
+    return time.perf_counter() - start
+
+
+def derivation_section(quick: bool) -> None:
+    """Print the conv2d derivation table (symbolic sizes) and sympy.diff at concrete sizes growing, for contrast."""
+    print("## conv2d derivation time (symbolic sizes: the same for every image size and channel count)\n")
+    print("| layer | derive + generate the module |")
+    print("|---|---|")
+    for name, seconds in derivation_times(1 if quick else 3).items():
+        print(f"| {name} | {seconds:.2f} s |")
+    print("\nFor contrast, sympy.diff of a conv cost composed entry by entry at concrete sizes (all of dx and dW, "
+          "K = 2, one example):\n")
+    print("| image x channels -> filters | concrete derivation |")
+    print("|---|---|")
+    sizes = ((3, 1, 1), (4, 1, 1)) if quick else ((4, 1, 1), (4, 2, 2), (6, 2, 2), (8, 2, 2))
+    for size, channels, filters in sizes:
+        print(f"| {size} x {size} x {channels} -> {filters} | "
+              f"{concrete_derivation_time(size, channels, filters):.2f} s |")
     print()

@@ -7,7 +7,8 @@
     python benchmarks/layers.py --conv-only        # conv2d forward + backward, m = 64, 32x32x16 -> 32, 3x3, pad 1
 
 Convolution (issue 14): forward + backward of the exported ``conv2d`` layer against a hand-written NumPy
-im2col and torch eager, float64; see ``benchmarks/_conv.py``.
+im2col and torch eager, float64; and conv2d's derivation time at symbolic sizes next to sympy.diff at concrete
+image sizes and channel counts growing (``--conv-only`` prints both); see ``benchmarks/_conv.py``.
 
 Attention (issue 16): forward + backward of the exported ``attention`` layer against a hand-written
 NumPy version and torch eager, float64; see ``benchmarks/_attention.py``. On a loaded machine set
@@ -202,6 +203,7 @@ def main(argv=None) -> None:
           f"rounds\n")
     if args.conv_only:
         _conv.section(rounds if args.quick else max(rounds, 7), args.quick)
+        _conv.derivation_section(args.quick)
         return
     if not args.recurrent_only:
         _attention.section(rounds if args.quick else max(rounds, 31), args.quick)

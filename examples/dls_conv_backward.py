@@ -7,7 +7,7 @@ mean(db) = 7.83923256462. Here the backward pass is not written by hand: symback
 ``conv2d`` record (stride 2, padding 2, the course's channels-last layout) and exports it as a NumPy
 module (sliding windows and tensor contractions, no loop over examples or pixels); the example runs
 it and prints the three means next to the published ones, with the steps of the derivation of dA_prev.
-The course's b of shape (1, 1, 1, n_C) is passed as (n_C,). Exits 1 if a mean disagrees.
+The arrays have the course's shapes (b and db (1, 1, 1, n_C)). Exits 1 if a mean disagrees.
 
     python examples/dls_conv_backward.py [--out DIR]
 """
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     A_prev = np.random.randn(10, 4, 4, 3)
     W = np.random.randn(2, 2, 3, 8)
     b = np.random.randn(1, 1, 1, 8)
-    Z, cache = module.forward(A_prev, W, b.reshape(8))
+    Z, cache = module.forward(A_prev, W, b)
     dA, dW, db = module.backward(Z, cache)
     found = {"dA": np.mean(dA), "dW": np.mean(dW), "db": np.mean(db)}
     status = 0

@@ -31,7 +31,7 @@ PUBLISHED = {"dx[1][2]": [-2.07101689, -0.59255627, 0.02466855, 0.01483317], "da
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="dls_rnn_out", help="directory for the exported module")
+    parser.add_argument("--out", default="out", help="directory for the exported module (default: out)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

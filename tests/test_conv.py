@@ -221,9 +221,11 @@ def test_exported_conv2d_equals_torch_autograd(layout, stride, pad, H, V, K):
         values = [rng.standard_normal((2, 3, H, V)), rng.standard_normal((4, 3, K, K)), rng.standard_normal(4)]
         _against_torch(record, values, lambda x, w, b: Fn.conv2d(x, w, b, stride=stride, padding=pad))
     else:
-        values = [rng.standard_normal((3, H, V, 2)), rng.standard_normal((K, K, 2, 5)), rng.standard_normal(5)]
+        values = [rng.standard_normal((3, H, V, 2)), rng.standard_normal((K, K, 2, 5)),
+                  rng.standard_normal((1, 1, 1, 5))]          # the course's b (1, 1, 1, n_C)
         _against_torch(record, values, lambda x, w, b: Fn.conv2d(
-            x.permute(0, 3, 1, 2), w.permute(3, 2, 0, 1), b, stride=stride, padding=pad).permute(0, 2, 3, 1))
+            x.permute(0, 3, 1, 2), w.permute(3, 2, 0, 1), b.reshape(-1), stride=stride, padding=pad
+        ).permute(0, 2, 3, 1))
 
 
 @pytest.mark.parametrize("layout, size, stride, H, V", [("ng-dls", 2, 2, 6, 7), ("cs231n", 3, 1, 5, 6),
@@ -258,6 +260,24 @@ def test_exported_conv2d_equals_central_differences():
         assert _relative(found, numeric) < 1e-7
 
 
+def test_ng_dls_bias_has_the_course_shape_and_a_wrong_shape_is_named():
+    """DLS's conv_forward takes b (1, 1, 1, n_C); (n_C,) is refused with both shapes named (cs231n keeps b (F,))."""
+    module = layer_module(derive_layer(window_record("conv2d", stride=1, pad=0, layout="ng-dls").layer()))
+    rng = np.random.default_rng(2)
+    x, W = rng.standard_normal((2, 4, 4, 3)), rng.standard_normal((2, 2, 3, 5))
+    with pytest.raises(ValueError, match=r"b has shape \(5,\); expected \(1, 1, 1, Co\) = \(1, 1, 1, 5\)"):
+        module.forward(x, W, rng.standard_normal(5))
+    b = rng.standard_normal((1, 1, 1, 5))
+    Z, cache = module.forward(x, W, b)
+    dZ = rng.standard_normal(Z.shape)
+    db = module.backward(dZ, cache)[2]
+    assert db.shape == (1, 1, 1, 5) and np.allclose(db[0, 0, 0], dZ.sum(axis=(0, 1, 2)), rtol=1e-13)
+    Z2, _ = module.forward(x, W, b + 1.0)                          # b broadcasts over every output position
+    assert np.allclose(Z2 - Z, 1.0, rtol=1e-13)
+    source = layer_source(derive_layer(window_record("conv2d", layout="cs231n").layer()))
+    assert "expected (F,)" in source
+
+
 def test_exported_module_has_no_python_loop_over_examples_or_pixels():
     source = layer_source(derive_layer(window_record("conv2d", stride=2, pad=1).layer()))
     for function in ("forward", "backward"):
@@ -273,8 +293,9 @@ def test_dls_conv_backward_published_check():
     A_prev = np.random.randn(10, 4, 4, 3)
     W = np.random.randn(2, 2, 3, 8)
     b = np.random.randn(1, 1, 1, 8)
-    Z, cache = module.forward(A_prev, W, b.reshape(8))
+    Z, cache = module.forward(A_prev, W, b)                    # the course's shapes, b (1, 1, 1, n_C)
     dA, dW, db = module.backward(Z, cache)
+    assert db.shape == (1, 1, 1, 8)
     assert abs(np.mean(Z) - 0.0489952035289) < 1e-12           # the course's conv_forward check
     assert abs(np.mean(dA) - 1.45243777754) < 1e-10
     assert abs(np.mean(dW) - 1.72699145831) < 1e-10
@@ -442,3 +463,81 @@ def test_check_reads_the_full_convolution_with_the_flipped_kernel(formula, corre
     from symbackprop.checker._layer_check import check_layer
     verdict = check_layer(formula, window_record("conv2d", stride=1, pad=1).layer())
     assert verdict.correct is correct, verdict
+
+
+def test_conv2d_derivation_never_sees_a_concrete_size():
+    """Derivation flat in image size and channel counts: every sum limit and every array index range of the
+    derived gradients is a size symbol of the layer (or a number from the stride and padding), never an image
+    size or a channel count; the layer has no number among its sizes."""
+    layer = window_record("conv2d", stride=2, pad=1, layout="cs231n").layer()
+    sizes = set(layer.sizes) | set(layer.derived_sizes)
+    assert all(isinstance(s, sp.Symbol) for s in sizes)
+    assert {str(s) for s in layer.arrays["x"].sizes} == {"N", "C", "H", "W"}
+    derivation = derive_layer(layer)
+    for name in ("x", "w", "b"):
+        final = derivation.gradient(name).final
+        limits = [limit for s in final.atoms(sp.Sum) for limit in s.limits]
+        assert limits, name
+        for _, lo, hi in limits:
+            assert lo == 0 and hi.free_symbols and hi.free_symbols <= sizes, (name, hi)
+        assert final.free_symbols - {s for ref in final.atoms(sp.Indexed) for s in ref.free_symbols} <= sizes
+
+
+@pytest.mark.parametrize("channels, filters, scatters", [(2, 6, True), (6, 2, False)])
+def test_dx_is_evaluated_the_cheaper_way_and_both_ways_equal_torch(channels, filters, scatters):
+    """The derived dA_prev (a full convolution with the flipped kernel) is also printed transposed, a scatter of
+    dZ·Wᵀ over the window offsets (col2im); the module takes the one its operation count finds cheaper at the
+    arrays' sizes (stride 1: scatter when 3·n_C_prev < 2·n_C at equal image sizes), and both equal torch."""
+    record = window_record("conv2d", stride=1, pad=1, layout="ng-dls")
+    module = layer_module(derive_layer(record.layer()))
+    source = layer_source(derive_layer(record.layer()))
+    assert "_unwindow(" in source and "_scatter_dA_prev = " in source
+    calls = []
+    original = module._unwindow
+    module._unwindow = lambda *args: calls.append(1) or original(*args)
+    rng = np.random.default_rng(channels)
+    values = [rng.standard_normal((2, 5, 6, channels)), rng.standard_normal((3, 3, channels, filters)),
+              rng.standard_normal((1, 1, 1, filters))]
+    out, cache = module.forward(*values)
+    dout = rng.standard_normal(out.shape)
+    grads = module.backward(dout, cache)
+    assert bool(calls) == scatters
+    tensors = [torch.tensor(v, requires_grad=True) for v in values]
+    expected = Fn.conv2d(tensors[0].permute(0, 3, 1, 2), tensors[1].permute(3, 2, 0, 1), tensors[2].reshape(-1),
+                         padding=1).permute(0, 2, 3, 1)
+    (expected * torch.tensor(dout)).sum().backward()
+    for found, tensor in zip(grads, tensors):
+        assert _relative(found, tensor.grad.numpy()) < 1e-10
+
+
+def test_the_forward_window_is_kept_for_dw():
+    """dW contracts the forward pass's window view of the input (cached), not a second window of it."""
+    source = layer_source(derive_layer(window_record("conv2d", stride=2, pad=1, layout="cs231n").layer()))
+    backward = source.split("def backward(")[1].split("\ndef ")[0]
+    assert "cache['f1']" in backward and "_window(x," not in backward
+
+
+@pytest.mark.parametrize("layout, stride, pad", [("ng-dls", 1, 1), ("cs231n", 2, 1)])
+def test_checker_evaluates_derived_gradients_over_whole_arrays_as_entry_by_entry(layout, stride, pad):
+    """The checker's numbers for the derived gradients (brackets, padded reads, the dilated upstream gradient)
+    come from a whole-array evaluation; it equals the entry-by-entry evaluation, and the exported module."""
+    from symbackprop.checker import _layer_values as lv
+    derivation = derive_layer(window_record("conv2d", stride=stride, pad=pad, layout=layout).layer())
+    layer = derivation.layer
+    values = lv.sample(layer, derivation, np.random.default_rng(3))
+    sizes = lv.concrete_sizes(layer)
+    for gradient in [g for g in derivation.gradients.values() if g.kind != "output"]:
+        table = values[gradient.name].array
+        for position in itertools.islice(itertools.product(*(range(n) for n in table.shape)), 0, None, 7):
+            env = {str(index): value for index, value in zip(gradient.indices, position)}
+            assert table[position] == pytest.approx(lv._value(gradient.final, env, values), rel=1e-12, abs=1e-12)
+    module = layer_module(derivation)
+    inputs = [values[a.name].array for a in layer.differentiable]
+    if layer.shapes:
+        inputs[-1] = inputs[-1].reshape(1, 1, 1, -1)
+    out, cache = module.forward(*inputs)
+    output = layer.outputs[0]
+    grads = module.backward(values["d" + output].array, cache)
+    for array, found in zip(layer.differentiable, grads):
+        assert _relative(found.reshape(values["d" + array.name].array.shape), values["d" + array.name].array) < 1e-12
+    assert set(sizes) >= {str(s) for s in layer.sizes}

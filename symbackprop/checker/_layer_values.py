@@ -3,8 +3,8 @@ concrete sizes and random values.
 
 Every array is a NumPy array whose axes carry the size names of its declaration (``x[N, D]`` has the labels
 ``('N', 'D')``), so that a student's formula can be evaluated with labels (see :mod:`._layer_formula`).
-The gradients are the derivation's own expressions (``LayerDerivation.gradients``), evaluated entry by entry:
-nothing here is a stored formula.
+The gradients are the derivation's own expressions (``LayerDerivation.gradients``), evaluated over the whole
+array at once (entry by entry where a node has no array form): nothing here is a stored formula.
 """
 from __future__ import annotations
 
@@ -68,9 +68,11 @@ def sample(layer, derivation, rng) -> dict:
             for name, dims, definition, shape, *_ in gradient.auxiliary:     # a dilated upstream gradient
                 lengths = tuple(int(sp.sympify(n).xreplace({sp.Symbol(k, integer=True, positive=True): v
                                                             for k, v in sizes.items()})) for n in shape)
-                table = np.empty(lengths)
-                for position in itertools.product(*(range(n) for n in lengths)):
-                    table[position] = _value(definition, {str(d): v for d, v in zip(dims, position)}, values)
+                table = _grid(definition, dims, lengths, values)
+                if table is None:
+                    table = np.empty(lengths)
+                    for position in itertools.product(*(range(n) for n in lengths)):
+                        table[position] = _value(definition, {str(d): v for d, v in zip(dims, position)}, values)
                 values[name] = Labelled(table, tuple(map(str, shape)))
         for gradient in derivation.gradients.values():
             if gradient.kind == "output":
@@ -82,11 +84,79 @@ def sample(layer, derivation, rng) -> dict:
 
 def _table(expr, indices, array_sizes, values, sizes) -> Labelled:
     shape = tuple(sizes[str(s)] for s in array_sizes)
-    out = np.empty(shape)
-    for position in itertools.product(*(range(n) for n in shape)):
-        env = {str(index): value for index, value in zip(indices, position)}
-        out[position] = _value(expr, env, values)
+    out = _grid(expr, indices, shape, values)
+    if out is None:                 # a node the whole-array evaluation does not know: entry by entry
+        out = np.empty(shape)
+        for position in itertools.product(*(range(n) for n in shape)):
+            env = {str(index): value for index, value in zip(indices, position)}
+            out[position] = _value(expr, env, values)
     return Labelled(out, tuple(map(str, array_sizes)))
+
+
+class _Unsupported(Exception):
+    pass
+
+
+_ARRAY_FUNCTIONS = {sp.exp: np.exp, sp.log: np.log, sp.tanh: np.tanh, sp.Abs: np.abs, sp.sqrt: np.sqrt}
+
+
+def _grid(expr, indices, shape, values):
+    """``expr`` at every position of ``shape`` at once (the table's indices as broadcast integer grids; each
+    sum a loop over its range only, not over the table's entries), the same arithmetic as :func:`_value`; None
+    where a node is not known here or a value is not finite (then the caller evaluates entry by entry)."""
+    grids = np.indices(shape, sparse=True) if shape else ()
+    env = {str(index): grid for index, grid in zip(indices, grids)}
+    try:
+        with np.errstate(all="ignore"):
+            out = np.broadcast_to(np.asarray(_array_value(expr, env, values), dtype=float), shape).copy()
+    except (_Unsupported, TypeError, ValueError, OverflowError):
+        return None
+    return out if np.all(np.isfinite(out)) else None
+
+
+def _array_value(expr, env: dict, values: dict):
+    if expr.is_Number:
+        return float(expr)
+    if isinstance(expr, sp.Indexed):
+        array = values[expr.base.label.name].array
+        position = [np.asarray(_array_value(i, env, values)).astype(int) for i in expr.indices]
+        inside = True
+        for k, n in zip(position, array.shape):
+            inside = inside & (k >= 0) & (k < n)
+        clipped = tuple(np.clip(k, 0, n - 1) for k, n in zip(position, array.shape))
+        return np.where(inside, array[clipped], 0.0)      # a read outside the array: zero (padding)
+    if isinstance(expr, sp.Symbol):
+        name = expr.name
+        return env[name] if name in env else float(values[name])
+    if isinstance(expr, sp.Sum):
+        return _array_sum(expr.function, list(expr.limits), env, values)
+    if isinstance(expr, sp.Add):
+        return sum(_array_value(arg, env, values) for arg in expr.args)
+    if isinstance(expr, sp.Mul):
+        return math.prod(_array_value(arg, env, values) for arg in expr.args)
+    if isinstance(expr, sp.Pow):
+        return np.power(np.asarray(_array_value(expr.base, env, values), dtype=float),
+                        _array_value(expr.exp, env, values))
+    if isinstance(expr, sp.KroneckerDelta):
+        return (_array_value(expr.args[0], env, values) == _array_value(expr.args[1], env, values)) * 1.0
+    if type(expr).__name__ == "InRange":
+        value, lo, hi = (_array_value(arg, env, values) for arg in expr.args)
+        return ((lo <= value) & (value <= hi)) * 1.0
+    if expr.func in _ARRAY_FUNCTIONS:
+        return _ARRAY_FUNCTIONS[expr.func](*(_array_value(arg, env, values) for arg in expr.args))
+    raise _Unsupported(expr.func)
+
+
+def _array_sum(body, limits, env, values):
+    (index, low, high), rest = limits[0], limits[1:]
+    low, high = _array_value(low, env, values), _array_value(high, env, values)
+    if np.ndim(low) or np.ndim(high):
+        raise _Unsupported("a sum whose limits vary with the table's indices")
+    total = 0.0
+    for k in range(int(low), int(high) + 1):
+        inner = {**env, index.name: k}
+        total = total + (_array_sum(body, rest, inner, values) if rest else _array_value(body, inner, values))
+    return total
 
 
 _FUNCTIONS = {sp.exp: math.exp, sp.log: math.log, sp.tanh: math.tanh, sp.Abs: abs, sp.sqrt: math.sqrt}

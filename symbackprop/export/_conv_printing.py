@@ -156,7 +156,14 @@ def _is_index(symbol) -> bool:
 
 
 def window_term(printer, expr: sp.Indexed, Term):
-    """The Term (code, axes) of a reference with index arithmetic in some subscript."""
+    """The Term (code, axes) of a reference with index arithmetic in some subscript: a window made before (the
+    forward pass's, ``printer.made``) is reused; where windows are kept (``printer.keep_windows``: the forward
+    pass's, cached for the backward) a new one is materialised once, contiguous, so that neither the forward's
+    contraction nor dW's copies it again."""
+    if expr in printer.made:
+        code, axes = printer.made[expr]
+        printer.windows.add(code)
+        return Term(code, axes)
     name = printer.names.get(expr.base.label.name, expr.base.label.name)
     axes, extra, reads, flips = [], [], [], []
     for axis, subscript in enumerate(expr.indices):
@@ -200,8 +207,11 @@ def window_term(printer, expr: sp.Indexed, Term):
         raise ExportError(f"{expr}: an index letter appears in two subscripts; not printed as a window read")
     spec = ", ".join("(" + ", ".join(printer._scalar(sp.sympify(part)) for part in read) + ")" for read in reads)
     code = f"_window({name}, ({spec},)" + (f", {tuple(flips)!r})" if flips else ")")
+    if extra and printer.keep_windows:
+        code = f"np.ascontiguousarray({code})"
     name = printer.temporary(code)
     printer.windows.add(name)
+    printer.made[expr] = (name, tuple(every))
     return Term(name, tuple(every))
 
 
@@ -213,6 +223,9 @@ def tensordot_code(terms, out, windows) -> str | None:
         return None
     left, right = sorted(terms, key=lambda t: t.code not in windows)     # the window first: no transpose after
     shared = [a for a in left.axes if a in right.axes]
+    if shared and tuple(left.axes[:len(shared)]) == tuple(shared) and len(shared) < len(left.axes):
+        left, right = right, left           # a window summed over its leading axes: second, read in place
+        shared = [a for a in left.axes if a in right.axes]
     if not shared or any(a in out for a in shared):
         return None
     kept = [a for a in left.axes if a not in shared] + [a for a in right.axes if a not in shared]
@@ -285,3 +298,95 @@ def size_code(expr, scalar) -> str:
         return scalar(node) if not node.is_Integer else str(int(node))
 
     return visit(expr)
+
+
+def transposed_form(expr, target, sizes_of):
+    """The same derived sum read the other way round, or None: a full convolution Σ_u [0 ≤ a + u + o ≤ Ho − 1]·
+    W[.., K − 1 − u, ..]·δ[.., a + u + o, ..] (a gathered window of the upstream gradient, one read per kernel
+    offset u) has its kernel offset u replaced by the position p = a + u + o it reads, whose range is the
+    bracket's, and u's range 0 ≤ u ≤ K − 1 becomes the bracket [0 ≤ a − p + K − 1 − o ≤ K − 1]: the sum over the
+    windows that contain a, which :func:`scatter_form` writes as a scatter of δ·Wᵀ over the window offsets
+    (col2im). Only where every shifted read is of an array of that position's range (stride 1: not the dilated
+    upstream gradient)."""
+    if not isinstance(expr, sp.Sum):
+        return None
+    body, limits = expr.function, list(expr.limits)
+    while isinstance(body, sp.Sum):
+        limits = list(body.limits) + limits
+        body = body.function
+    summed = {var: (lo, hi) for var, lo, hi in limits}
+    brackets = sorted(body.atoms(InRange), key=sp.default_sort_key)
+    if not brackets:
+        return None
+    new_limits, replacements = dict(summed), {}
+    for bracket in brackets:
+        value, lo, hi = bracket.args
+        value = sp.expand(value)
+        free = [a for a in target if value.coeff(a) == 1]
+        offsets = [u for u in summed if value.coeff(u) == 1]
+        if lo != 0 or len(free) != 1 or len(offsets) != 1 or summed[offsets[0]][0] != 0:
+            return None
+        a, u = free[0], offsets[0]
+        o = sp.expand(value - a - u)
+        if o.free_symbols & (set(target) | set(summed)):
+            return None
+        reads = [ref for ref in body.atoms(sp.Indexed) if any(sp.expand(i) == value for i in ref.indices)]
+        for ref in reads:
+            axis = [sp.expand(i) for i in ref.indices].index(value)
+            array = sizes_of(ref.base.label.name)
+            if array is None or sp.expand(array[axis] - 1 - hi) != 0:
+                return None                    # a read of the dilated upstream gradient: not at its positions
+        K = summed[u][1] + 1
+        p = sp.Symbol(f"p_{a}", integer=True)
+        replacements[u] = p - a - o
+        del new_limits[u]
+        new_limits[p] = (sp.Integer(0), hi)
+        body = body.xreplace({bracket: InRange(sp.expand(a - p + K - 1 + o), 0, K - 1)})
+    body = body.xreplace({u: value for u, value in replacements.items()})
+    body = body.func(*[sp.expand(arg) if isinstance(arg, InRange) else arg for arg in body.args]) \
+        if isinstance(body, sp.Mul) else body
+    body = body.replace(lambda e: isinstance(e, sp.Indexed),
+                        lambda e: e.base[tuple(sp.expand(i) for i in e.indices)])
+    brackets = [f for f in sp.Mul.make_args(body) if isinstance(f, InRange)]
+    rest = sp.Mul(*[f for f in sp.Mul.make_args(body) if not isinstance(f, InRange)])
+    inner = [(var, lo, hi) for var, (lo, hi) in new_limits.items() if var not in replacements.values()
+             and not str(var).startswith("p_")]
+    positions = [(var, lo, hi) for var, (lo, hi) in new_limits.items() if str(var).startswith("p_")]
+    contraction = sp.Sum(rest, *inner) if inner else rest     # the sum over channels inside, the windows outside
+    return sp.Sum(sp.Mul(*brackets, contraction), *positions)
+
+
+def evaluation_costs(gathered, transposed, target, sizes_of):
+    """(gather cost, scatter cost) of the two evaluations of one derived sum, in the layer's sizes: multiply-adds
+    of the contraction plus memory passes over the window array each builds: the gather copies its window view
+    of the upstream gradient (read + write: 2 per entry); the scatter writes δ·Wᵀ at every window offset, then
+    adds it back (3 per entry). The multiply-adds of the scatter count K positions per (a, p) bracket."""
+    def ranges(expr):
+        body, limits = expr, []
+        while isinstance(body, sp.Sum):
+            limits += list(body.limits)
+            body = body.function
+        return body, {var: hi - lo + 1 for var, lo, hi in limits}
+
+    free = {a: size for a, size in zip(target, sizes_of)}
+    body, summed = ranges(gathered)
+    macs = sp.Mul(*free.values(), *summed.values())
+    shifted = [ref for ref in body.atoms(sp.Indexed) if any(not isinstance(i, sp.Symbol) for i in ref.indices)
+               and any(v in summed for i in ref.indices for v in i.free_symbols)]
+    window = max((sp.Mul(*[({**free, **summed}).get(v, 1) for v in ref.free_symbols - {ref.base.label}
+                           if v in free or v in summed]) for ref in shifted), key=sp.count_ops, default=0)
+    gather = macs + 2 * window
+    body, summed = ranges(transposed)
+    per_window = sp.Integer(1)
+    scattered = set()
+    for bracket in body.atoms(InRange):
+        value, _, hi = bracket.args
+        scattered |= {a for a in target if sp.expand(value).coeff(a) == 1}
+        per_window *= hi + 1
+    outer = sp.Mul(*[size for a, size in free.items() if a not in scattered])
+    positions = sp.Mul(*[size for v, size in summed.items() if v.name.startswith("p_")])
+    others = sp.Mul(*[size for v, size in summed.items() if not v.name.startswith("p_")],
+                    *[hi - lo + 1 for inner in body.atoms(sp.Sum) for _, lo, hi in inner.limits])
+    cols = outer * positions * per_window
+    scatter = cols * others + 3 * cols
+    return gather, scatter

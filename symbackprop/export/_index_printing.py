@@ -61,6 +61,9 @@ class IndexPrinter:
         self.preferred: tuple = ()     #: the axes of the statement being printed: reductions produce this order
         self.ranges: dict = {}         #: index symbol -> its size (window reads need the counts)
         self.windows: set = set()      #: temporaries that are sliding-window views (contracted by tensordot)
+        #: window reads already made (the forward pass's, kept in the cache): reference -> (code, axes)
+        self.made: dict = {}
+        self.keep_windows = False      #: materialise window reads (contiguous) to keep them in the cache
 
     # ---- statements
     def assign(self, target: str, expr: sp.Expr, axes: tuple, shape: str, sizes: tuple = ()) -> None:

@@ -39,6 +39,7 @@ def layer_source(derivation, returns=None) -> str:
         names[name] = code
 
     forward = IndexPrinter({**names}, prefix="f")
+    forward.keep_windows = True
     plan = stable.normalisers(layer, set(arrays.values()) | {str(s) for s in names})
     planned = {normaliser.name: normaliser for normaliser in plan}
     for definition in layer.definitions:
@@ -56,6 +57,7 @@ def layer_source(derivation, returns=None) -> str:
         forward.assign(arrays[definition.name], stable.scaled_sum(normaliser), definition.indices, shape)
 
     backward = IndexPrinter({**names}, prefix="t")
+    backward.made = dict(forward.made)          # the forward's window reads, kept in the cache (dW reads them)
     needed = _needed(derivation, results)
     made = {}
     for gradient in [derivation.gradients[name] for name in needed] + list(results):
@@ -87,11 +89,34 @@ def layer_source(derivation, returns=None) -> str:
                         _shape(layer.arrays[name].sizes), layer.arrays[name].sizes)
     for gradient in results:
         target = arrays[gradient_name(gradient.of)]
-        backward.assign(target, final(gradient), gradient.indices,
-                        _shape(layer.arrays[gradient.of].sizes), layer.arrays[gradient.of].sizes)
+        sizes = layer.arrays[gradient.of].sizes
+        transposed = _transposed(gradient, sizes_of, sizes)
+        start = len(backward.lines)
+        backward.assign(target, final(gradient), gradient.indices, _shape(sizes), sizes)
+        if transposed is None:
+            continue
+        # the same derived sum, evaluated the other way round (a scatter of δ·Wᵀ over the window offsets):
+        # the generated code takes whichever costs fewer operations at the arrays' sizes
+        gather, scatter_cost, scattered, ranges = transposed
+        gathered = backward.lines[start:]
+        del backward.lines[start:]
+        backward.ranges.update(ranges)
+        backward.assign(target, scattered, gradient.indices, _shape(sizes), sizes)
+        scattering = backward.lines[start:]
+        del backward.lines[start:]
+        flag = f"_scatter_{target}"
+        backward.lines += [f"{flag} = {backward._scalar(scatter_cost)} < {backward._scalar(gather)}",
+                           f"if {flag}:", *(f"    {line}" for line in scattering),
+                           "else:", *(f"    {line}" for line in gathered)]
+    for gradient in results:                    # a course's shape (DLS's db (1, 1, 1, n_C)): same entries
+        shape = dict(layer.shapes).get(gradient.of)
+        if shape is not None:
+            name = arrays[gradient_name(gradient.of)]
+            backward.lines.append(f"{name} = {name}.reshape({_shape(shape)})")
 
     produced = set(layer.quantities) | {a.name for a in layer.differentiable}
     candidates = [arrays[n] for n in layer.arrays if n in produced] + [n for p in plan for n in (p.shift, p.exps)]
+    candidates += [code for code, _ in forward.made.values()]
     cached = _referenced(backward.lines, candidates)
     sizes_used = [str(s) for s in layer.sizes if _mentions(backward.lines, str(s))]
     inputs = [arrays[a.name] for a in layer.differentiable]
@@ -131,6 +156,23 @@ def layer_source(derivation, returns=None) -> str:
     return "\n".join(lines)
 
 
+def _transposed(gradient, sizes_of, sizes):
+    """(gather cost, scatter cost, the scatter form, its position ranges) when the gradient's derived sum is a
+    full convolution that also reads as a scatter over window offsets (:func:`._conv_printing.transposed_form`),
+    else None."""
+    expr = gradient.final
+    if not expr.atoms(windows.InRange):
+        return None
+    transposed = windows.transposed_form(expr, gradient.indices, sizes_of)
+    if transposed is None:
+        return None
+    scattered = windows.scatter_form(transposed, gradient.indices)
+    if scattered is transposed:
+        return None
+    gather, scatter = windows.evaluation_costs(expr, transposed, gradient.indices, sizes)
+    return gather, scatter, *scattered
+
+
 def _needed(derivation, results) -> list:
     """The intermediate gradients the final forms refer to, in the order backward computes them."""
     adjoints = {gradient_name(q): q for q in derivation.layer.quantities if q not in derivation.layer.outputs}
@@ -151,18 +193,23 @@ def _shape(sizes) -> str:
 
 
 def _size_lines(layer, arrays) -> list:
+    """Sizes read from the arrays, shapes checked; an array a course passes in its own shape (``layer.shapes``)
+    is checked in that shape, then reshaped to the layer's."""
     lines, known = [], set()
+    shapes = dict(layer.shapes)
     for array in layer.differentiable:
-        for axis, size in enumerate(array.sizes):
-            if size not in known:
+        for axis, size in enumerate(shapes.get(array.name, array.sizes)):
+            if isinstance(size, sp.Symbol) and size not in known:
                 known.add(size)
                 lines.append(f"{size} = {arrays[array.name]}.shape[{axis}]")
     checks = []
     for array in layer.differentiable:
-        expected = _shape(array.sizes)
+        expected = _shape(shapes.get(array.name, array.sizes))
         checks.append(f"if {arrays[array.name]}.shape != {expected}:\n"
                       f"    raise ValueError(f\"{array.name} has shape {{{arrays[array.name]}.shape}}; "
                       f"expected {expected} = {{{expected}}}\")")
+        if array.name in shapes:
+            checks.append(f"{arrays[array.name]} = {arrays[array.name]}.reshape({_shape(array.sizes)})")
     return lines + [line for check in checks for line in check.splitlines()]
 
 
@@ -179,7 +226,8 @@ def _referenced(lines, candidates) -> list:
 
 def _docstring(derivation, results) -> str:
     layer = derivation.layer
-    shapes = [f"    {a.name}: ({', '.join(map(str, a.sizes))})  {a.kind}" for a in layer.differentiable]
+    course = dict(layer.shapes)
+    shapes = [f"    {a.name}: ({', '.join(map(str, course.get(a.name, a.sizes)))})  {a.kind}" for a in layer.differentiable]
     shapes += [f"    {name}: ({', '.join(map(str, layer.arrays[name].sizes))})  output" for name in layer.outputs]
     forward = [f"    {language(sp.Eq(d.lhs, d.rhs, evaluate=False))}" for d in layer.definitions]
     backward = [f"    {text(sp.Eq(g.lhs, g.display, evaluate=False))}"

@@ -75,6 +75,10 @@ class Layer:
     boundaries: tuple = ()
     #: sizes computed from others (``size Ho = (H + 2*P - K)/S + 1``): size symbol -> its value
     derived_sizes: Mapping = field(default_factory=dict)
+    #: the shapes a course passes some arrays in, the same entries with axes of length 1 added (the Deep
+    #: Learning Specialization's conv bias b (1, 1, 1, n_C)): pairs (array name, tuple of sizes and 1s); the
+    #: algebra never sees them, the exported module takes and returns those arrays in these shapes
+    shapes: tuple = ()
 
     @classmethod
     def parse(cls, text: str, name: str = "layer", description: str = "") -> "Layer":
@@ -83,12 +87,13 @@ class Layer:
         return build_layer(text, name, description)
 
     def __hash__(self):
-        return hash((self.name, self.text, self.closed_for, self.boundaries))
+        return hash((self.name, self.text, self.closed_for, self.boundaries, self.shapes))
 
     def __eq__(self, other):
-        return isinstance(other, Layer) and ((self.name, self.text, self.facts, self.closed_for, self.boundaries)
+        return isinstance(other, Layer) and ((self.name, self.text, self.facts, self.closed_for, self.boundaries,
+                                              self.shapes)
                                              == (other.name, other.text, other.facts, other.closed_for,
-                                                 other.boundaries))
+                                                 other.boundaries, other.shapes))
 
     @property
     def differentiable(self) -> tuple:

@@ -5,12 +5,13 @@ names and index order it uses.
 Layouts (the index order is all that differs; the engine and the exporter are the same):
 
 * ``ng-dls`` (the Deep Learning Specialization, course 4): A_prev (m, n_H_prev, n_W_prev, n_C_prev),
-  W (f, f, n_C_prev, n_C), b (n_C,) [the course's (1, 1, 1, n_C) reshaped], output Z, upstream dZ;
+  W (f, f, n_C_prev, n_C), b (1, 1, 1, n_C) as the course passes it (the equations read b[c]; the layer's
+  ``shapes`` tells the exporter to take and return b, db in the course's shape), output Z, upstream dZ;
 * ``cs231n``: x (N, C, H, W), w (F, C, HH, WW), b (F,), output out, upstream dout.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from ..errors import LayerSpecError
@@ -93,7 +94,11 @@ class WindowRecord:
 @lru_cache(maxsize=None)
 def _parse(record: WindowRecord):
     from ._layer import Layer
-    return Layer.parse(record.text, record.name, record.description)
+    layer = Layer.parse(record.text, record.name, record.description)
+    if record.name == "conv2d" and record.layout == "ng-dls":
+        (size,) = layer.arrays["b"].sizes
+        layer = replace(layer, shapes=(("b", (1, 1, 1, size)),))
+    return layer
 
 
 def window_record(name: str, stride=None, pad=None, size=None, layout=None) -> WindowRecord:
