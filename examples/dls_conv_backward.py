@@ -50,6 +50,28 @@ def main(argv=None) -> int:
         agrees = abs(value - PUBLISHED[name]) < 1e-10
         status |= not agrees
         print(f"{name}_mean = {value:.11f}   published {PUBLISHED[name]:.11f}   {'agrees' if agrees else 'DISAGREES'}")
+    return status | pool_backward()
+
+
+#: the course's pool_backward check: seed 1, A_prev = randn(5, 5, 3, 2), f = 2, stride 1, dA = randn(5, 4, 2, 2)
+POOL_PUBLISHED = {"maxpool": [[0, 0], [5.05844394, -1.68282702], [0, 0]],
+                  "avgpool": [[0.08485462, 0.2787552], [1.26461098, -0.25749373], [1.17975636, -0.53624893]]}
+
+
+def pool_backward() -> int:
+    """The exported maxpool and avgpool against the course's published dA_prev[1, 1]."""
+    status = 0
+    for mode, published in POOL_PUBLISHED.items():
+        module = layer_module(derive_layer(window_record(mode, size=2, stride=1, layout="ng-dls").layer()))
+        np.random.seed(1)
+        A_prev = np.random.randn(5, 5, 3, 2)
+        _, cache = module.forward(A_prev)
+        dA = np.random.randn(5, 4, 2, 2)
+        (dA_prev,) = module.backward(dA, cache)
+        agrees = np.allclose(dA_prev[1, 1], published, atol=1e-8, rtol=0)
+        status |= not agrees
+        print(f"{mode} dA_prev[1, 1] = {np.round(dA_prev[1, 1], 8).tolist()}\n"
+              f"{' ' * len(mode)}      published {published}   {'agrees' if agrees else 'DISAGREES'}")
     return status
 
 

@@ -111,3 +111,47 @@ def test_module_entry_point_has_no_traceback(tmp_path):
                             capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "index d on the right of y is neither on the left nor summed" in result.stderr
+
+
+def _load(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("layer, axis", [("softmax", "0"), ("log-softmax", "0"), ("softmax", "-1"),
+                                         ("log-softmax", "1")])
+def test_softmax_over_a_given_axis_equals_torch_and_is_stable(tmp_path, capsys, layer, axis):
+    """--axis 0 normalises each column, 1 / -1 each row (the default); the export equals torch's softmax /
+    log_softmax over that dim, at logits of ±1000 too."""
+    import torch
+    path = tmp_path / "m.py"
+    code, _, err = run(capsys, "export", "--layer", layer, "--axis", axis, "-o", str(path))
+    assert code == 0, err
+    module = _load(path)
+    function = torch.softmax if layer == "softmax" else torch.log_softmax
+    rng = np.random.default_rng(7)
+    for scale in (1.0, 1000.0):
+        x, upstream = rng.standard_normal((5, 3)) * scale, rng.standard_normal((5, 3))
+        out, cache = module.forward(x)
+        (dx,) = module.backward(upstream, cache)
+        t = torch.tensor(x, requires_grad=True)
+        reference = function(t, dim=int(axis))
+        reference.backward(torch.tensor(upstream))
+        assert np.allclose(out, reference.detach().numpy(), rtol=1e-10, atol=1e-12)
+        assert np.all(np.isfinite(dx)) and np.allclose(dx, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_softmax_over_the_first_axis_derives_the_column_sum(capsys):
+    code, out, _ = run(capsys, "derive", "--layer", "softmax", "--axis", "0")
+    assert code == 0 and "dx[n, k] = y[n, k]*(-Σ_j (dy[j, k]*y[j, k]) + dy[n, k])" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("--layer", "affine", "--axis", "0"), "--axis applies to --layer softmax or log-softmax only, not 'affine'"),
+    (("--layer", "softmax", "--axis", "2"), "--axis '2': softmax of x[N, K] runs over axis 0"),
+    (("--layer", "conv2d", "--axis", "0"), "--axis applies to --layer softmax or log-softmax only")])
+def test_a_bad_axis_is_refused(capsys, argv, message):
+    code, _, err = run(capsys, "derive", *argv)
+    assert code == 2 and message in err and "Traceback" not in err

@@ -457,7 +457,10 @@ def test_conv2d_derivation_renders_in_every_format(fmt):
 
 
 @pytest.mark.parametrize("formula, correct", [("dA_prev = conv(pad(dZ), rot180(W))", True),
-                                              ("dA_{prev} = conv(pad(dZ), W)", False)])
+                                              ("dA_{prev} = conv(pad(dZ), W)", False),
+                                              (r"dA_{prev} = \operatorname{conv}(\operatorname{pad}(dZ), "
+                                               r"\operatorname{rot180}(W))", True),
+                                              (r"dA_{prev} = \mathrm{conv}(\mathrm{pad}(dZ), W)", False)])
 def test_check_reads_the_full_convolution_with_the_flipped_kernel(formula, correct):
     """NumPy-like and LaTeX: pad(dZ) pads by f − 1 − P; without rot180 the kernel is not flipped: incorrect."""
     from symbackprop.checker._layer_check import check_layer

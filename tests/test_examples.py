@@ -190,5 +190,6 @@ def test_dls_conv_backward(tmp_path):
                  "dW_mean = 1.72699145831   published 1.72699145831   agrees",
                  "db_mean = 7.83923256462   published 7.83923256462   agrees"):
         assert line in text
+    assert text.count("agrees") == 5 and "DISAGREES" not in text          # and pool_backward, max and average
     assert "[full convolution with the flipped kernel]" in text and "[upstream gradient dilated by the stride]" in text
     assert (out / "conv2d_s2_p2.py").is_file()

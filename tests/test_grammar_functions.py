@@ -107,3 +107,11 @@ def test_checker_reads_erf_pi_and_max_in_formulas():
     assert right.verdict == "correct", right.summary()
     wrong = check(r"\delta^2 = ((W^3)^T \delta^3) \odot min(0, sign(z^2))", relu, notation="nielsen")
     assert wrong.verdict == "incorrect", wrong.summary()
+
+
+@pytest.mark.parametrize("rhs", [r"\operatorname{sigmoid}(z^{(L)}) - y", r"\mathrm{sigmoid}(z^{(L)}) - y"])
+def test_an_operator_name_in_latex_is_a_call(rhs):
+    """\\operatorname{f}(x) and \\mathrm{f}(x) call f (the font braces must not make f·x a product)."""
+    network = sb.Network((3, 4, 2), hidden="sigmoid", output="sigmoid", loss="cross-entropy")
+    verdict = check(r"\delta^{(L)} = " + rhs, network, notation="ng-ml")
+    assert verdict.correct, verdict

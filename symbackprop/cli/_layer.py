@@ -24,6 +24,8 @@ def add_layer_options(parser) -> None:
     group.add_argument("--stride", metavar="S", help="--layer conv2d or avgpool: the stride (default 1 for conv2d, "
                        "the window size for avgpool)")
     group.add_argument("--pad", metavar="P", help="--layer conv2d: the zero padding on each spatial side (default 0)")
+    group.add_argument("--axis", metavar="A", help="--layer softmax or log-softmax: the axis of x[N, K] it normalises "
+                       "over, 1 (each row a distribution, the default) or 0 (each column)")
     group.add_argument("--window", metavar="K", help="--layer avgpool: the window size K x K (default 2)")
 
 
@@ -65,11 +67,19 @@ def layer_from_args(args):
         layout = getattr(args, "notation", None)       # None when not given: the layer's own (ng-dls) names
         if layout is not None and layout not in ("ng-dls", "cs231n"):
             raise LayerSpecError(f"--notation {layout}: {args.layer} is written in the layout ng-dls or cs231n")
+        if getattr(args, "axis", None) is not None:
+            raise LayerSpecError("--axis applies to --layer softmax or log-softmax only")
         args.window_layout = layout or "ng-dls"
         return window_record(args.layer, args.stride, args.pad, args.window, layout).layer()
     for option in ("stride", "pad", "window"):
         if getattr(args, option, None) is not None:
             raise LayerSpecError(f"--{option} applies to --layer conv2d or avgpool only")
+    if getattr(args, "axis", None) is not None:
+        from ..layers.records import axis_record
+        if not args.layer:
+            raise LayerSpecError("--axis applies to --layer softmax or log-softmax; in a --layer-def the sum's index "
+                                 "is the axis")
+        return axis_record(args.layer, args.axis).layer()
     if args.layer:
         return layer_record(args.layer).layer()
     path = Path(args.layer_def)

@@ -69,6 +69,27 @@ ONES = "\U0001d7cf"
 _CLOSING = {"(": ")", "{": "}", "[": "]"}
 
 
+#: font commands that name an operator: \operatorname{conv}(x) is the call conv(x)
+_OPERATOR_FONTS = {r"\operatorname", r"\mathrm", r"\text", r"\textrm"}
+
+
+def _operator_names_as_calls(tokens: list) -> list:
+    r"""``\operatorname{f}(`` (or ``\mathrm{f}(``) read as the call ``f(``: the braces dropped with the command,
+    so the name meets its parenthesis (otherwise ``{f}(x)`` reads as the product f·x)."""
+    out, i = [], 0
+    while i < len(tokens):
+        window = tokens[i:i + 5]
+        if (len(window) == 5 and window[0].kind == COMMAND and window[0].text in _OPERATOR_FONTS
+                and window[1].text == "{" and window[2].kind == NAME and window[3].text == "}"
+                and window[4].text == "("):
+            out.append(window[2])
+            i += 4
+            continue
+        out.append(tokens[i])
+        i += 1
+    return out
+
+
 class Parser:
     """One parse of one text. Use :func:`parse` rather than this class."""
 
@@ -87,6 +108,7 @@ class Parser:
         """Drop LaTeX spacing and font commands; read operator commands as their operator."""
         out = []
         tokens = _read_as_derive_prints(tokens) if self.formula else tokens
+        tokens = _operator_names_as_calls(tokens)
         for token in tokens:
             if token.kind == OP and not self.formula and token.text in _EXPRESSION_ONLY_OPS:
                 token = Token(OP, _EXPRESSION_ONLY_OPS[token.text], token.column, token.width)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..catalogue.activations import ACTIVATIONS
-from ..errors import UnknownNameError
+from ..errors import LayerSpecError, UnknownNameError
 from ._recurrent_records import recurrent_records
 
 
@@ -153,6 +153,40 @@ LAYERS: tuple[LayerRecord, ...] = (
 RECURRENT_LAYERS: tuple[LayerRecord, ...] = recurrent_records(LayerRecord)
 
 BY_NAME = {record.name: record for record in LAYERS + RECURRENT_LAYERS}
+
+
+#: the layers that normalise over one axis, and the text of each over the first axis (each column a distribution)
+_OVER_FIRST_AXIS = {
+    "softmax": """\
+# softmax over the first axis (n): each column a distribution
+input  x[N, K]
+s[k] = sum(exp(x[j, k]), j)
+y[n, k] = exp(x[n, k]) / s[k]
+output y
+""",
+    "log-softmax": """\
+# log-softmax over the first axis (n): each column a distribution
+input  x[N, K]
+s[k] = sum(exp(x[j, k]), j)
+y[n, k] = x[n, k] - log(s[k])
+output y
+""",
+}
+AXIS_LAYERS = tuple(_OVER_FIRST_AXIS)
+
+
+def axis_record(name: str, axis) -> LayerRecord:
+    """``softmax`` or ``log-softmax`` over the given axis of x[N, K]: 1 or -1 (the last, each row a distribution:
+    the built-in record) or 0 (the first, each column a distribution)."""
+    if name not in _OVER_FIRST_AXIS:
+        raise LayerSpecError(f"--axis applies to --layer {' or '.join(AXIS_LAYERS)} only, not {name!r}")
+    text = str(axis).strip()
+    if text not in ("0", "1", "-1", "-2"):
+        raise LayerSpecError(f"--axis {axis!r}: {name} of x[N, K] runs over axis 0 (each column a distribution) "
+                             f"or 1 (= -1, each row a distribution, the default)")
+    if text in ("1", "-1"):
+        return BY_NAME[name]
+    return LayerRecord(name, f"{name} over the first axis", _OVER_FIRST_AXIS[name])
 
 
 def layer_record(name: str) -> LayerRecord:
