@@ -151,7 +151,7 @@ def test_dls_rnn_backward_example(tmp_path):
     text = process.stdout
     assert "dx[1][2]    = [-2.0710168868" in text and "dWax[3][1]  = 11.264104496" in text
     assert re.search(r"largest difference to the published values: \S+ \(reproduced\)", text)
-    assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[1 + t, n, k]" in text
+    assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[t + 1, n, k]" in text
     assert (out / "rnn_dls.py").stat().st_size > 0
 
 

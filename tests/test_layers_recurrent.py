@@ -305,6 +305,48 @@ def test_check_reads_bptt_formulas_and_names_the_classic_mistakes(formula, verdi
     assert result.verdict == verdict and words in result.diagnosis
 
 
+#: the formulas of the Deep Learning Specialization's rnn_cell_backward / rnn_backward (ng-dls, units × examples)
+#: and CS231n's rnn_step_backward / rnn_backward (examples × units), as students type them, and their LaTeX
+@pytest.mark.parametrize("notation, formula, verdict, words", [
+    ("ng-dls", "dtanh = (1 - a_next**2) * (da + da_prevt)", "correct", "equal to the derived dz"),
+    ("ng-dls", "dtanh = (1 - a_next**2) * da", "incorrect", "carried gradient forgotten"),
+    ("ng-dls", "dtanh = (1 - z**2) * (da + da_prevt)", "incorrect", "tanh' written in z instead of a"),
+    ("ng-dls", "dWax = sum(np.dot(dtanh, xt.T), t)", "correct", "equal to the derived dW_ax"),
+    ("ng-dls", "dWax += np.dot(dtanh, xt.T)", "correct", "equal to the derived dW_ax"),
+    ("ng-dls", "dWax = np.dot(dtanh, xt.T)", "incorrect", "of one step t"),
+    ("ng-dls", "dba = sum(np.sum(dtanh, axis=1, keepdims=True), t)", "correct", "equal to the derived db_a"),
+    ("ng-dls", "da_prev = np.dot(Waa.T, dtanh)", "correct", "equal to the derived da_prev"),
+    ("ng-dls", "dxt = np.dot(Wax.T, dtanh)", "correct", "equal to the derived dx"),
+    ("ng-dls", r"dW_{aa} = \sum_t dtanh (a^{\langle t-1 \rangle})^T", "correct", "equal to the derived dW_aa"),
+    ("ng-dls", r"dtanh = (1 - (a^{\langle t \rangle})^2) \odot (da^{\langle t \rangle} + da_{prev})", "correct",
+     "equal to the derived dz"),
+    ("ng-dls", r"dtanh = (1 - (a^{\langle t \rangle})^2) \odot da^{\langle t \rangle}", "incorrect",
+     "carried gradient forgotten"),
+    ("ng-dls", "dW_{ax} = dtanh x^{⟨t⟩ T}", "incorrect", "of one step t"),
+    ("cs231n", "dx = (dnext_h * (1 - next_h**2)) @ Wx.T", "correct", "equal to the derived dx"),
+    ("cs231n", "dx = (dh * (1 - next_h**2)) @ Wx.T", "incorrect", "carried gradient forgotten"),
+    ("cs231n", "dprev_h = dnext_h * (1 - next_h**2) @ Wh.T", "correct", "equal to the derived dh_prev"),
+    ("cs231n", "dWh = sum(prev_h.T @ (dnext_h * (1 - next_h**2)), t)", "correct", "equal to the derived dWh"),
+    ("cs231n", "db = sum(np.sum((dh + dprev_h) * (1 - next_h**2), axis=0), t)", "correct", "equal to the derived db"),
+    ("cs231n", "dWx = sum(np.dot(x, dnext_h * (1 - next_h**2)), t)", "incorrect", "left factor transposed"),
+])
+def test_check_reads_bptt_formulas_in_numpy_and_latex(notation, formula, verdict, words):
+    from symbackprop.checker._recurrent_check import check_recurrent
+    from symbackprop.rendering._recurrent_letters import in_letters
+    layer = in_letters(layer_record("rnn").layer(), notation)
+    result = check_recurrent(formula, layer, notation=notation)
+    assert result.verdict == verdict and words in result.diagnosis, result.diagnosis
+
+
+def test_cli_checks_a_dls_numpy_formula_and_refuses_an_unknown_name(capsys):
+    from symbackprop.cli import main
+    assert main(["check", "--layer", "rnn", "--notation", "ng-dls", "dWaa += np.dot(dtanh, a_prev.T)"]) == 0
+    assert "correct" in capsys.readouterr().out
+    assert main(["check", "--layer", "rnn", "--notation", "ng-dls", "dtanh = (1 - q**2) * da"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown name 'q'" in err and "a_next" in err and "Traceback" not in err
+
+
 def test_check_lstm_cell_path_without_the_carried_cell_gradient():
     from symbackprop.checker._recurrent_check import check_recurrent
     layer = layer_record("lstm").layer()
@@ -316,7 +358,8 @@ def test_cli_derives_exports_and_checks_a_recurrent_layer(tmp_path, capsys):
     from symbackprop.cli import main
     assert main(["derive", "--layer", "rnn", "--notation", "ng-dls"]) == 0
     out = capsys.readouterr().out
-    assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[1 + t, n, k]" in out and "[shared weights summed over time]" in out
+    assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[t + 1, n, k]" in out and "[shared weights summed over time]" in out
+    assert "a[t - 1, n, q]" in out and "1 + t" not in out and "-1 + t" not in out      # the textbook's t ± 1
     target = tmp_path / "rnn.py"
     assert main(["export", "--layer", "rnn", "--notation", "ng-dls", "-o", str(target)]) == 0
     assert "def forward(x, a0, Wax, Waa, ba)" in target.read_text(encoding="utf-8")

@@ -230,7 +230,8 @@ class FormulaValues:
             value = self.value(positional[0])
             return self.reduce(value, len(value.labels) - 1, node) if isinstance(value, Labelled) else value
         if name in ("np.dot", "np.matmul") and len(positional) == 2:
-            return self.product(self.value(positional[0]), self.value(positional[1]), node, matrix=True)
+            pair = A.Binary(node.column, "@", positional[0], positional[1])     # its factors, for a shape message
+            return self.product(self.value(positional[0]), self.value(positional[1]), pair, matrix=True)
         if name == "np.multiply" and len(positional) == 2:
             return self.elementwise(self.value(positional[0]), self.value(positional[1]), np.multiply, node)
         if name == "np.square" and len(positional) == 1:

@@ -22,6 +22,7 @@ carried gradient dh_prev⟨t+1⟩ is forgotten"), the derivative of tanh written
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -35,29 +36,52 @@ from ._verdict import Verdict
 
 SIZES = {"T": 4, "N": 3}
 RTOL, ATOL = 1e-7, 1e-9
+_INDEX_FORM = re.compile(r"^\s*d\w+\s*\[")
 
 
-def check_recurrent(formula: str, layer, seed: int = 0) -> Verdict:
-    """Judge ``formula`` (one gradient of the recurrent ``layer``, in index form) against the derivation."""
+def check_recurrent(formula: str, layer, seed: int = 0, notation=None) -> Verdict:
+    """Judge ``formula`` (one gradient of the recurrent ``layer``, in index form or as NumPy/LaTeX of one step,
+    see :mod:`._recurrent_numpy`) against the derivation."""
     from ..layers import derive_layer
     if not isinstance(formula, str) or not formula.strip():
         raise ParseError("an empty formula; write e.g. dz[t, n, k] = (1 - h[t, n, k]^2) * (dh[t, n, k] + "
                          "dh_prev[t+1, n, k])", str(formula), 0)
     derivation = derive_layer(layer)
     values = _Values(derivation, seed)
+    if _INDEX_FORM.match(formula):
+        target, got, free_t = _index_form(formula, layer, values)
+    else:
+        from ._recurrent_numpy import read_numpy
+        from ._errors import FormulaShapeError
+        try:
+            target, got, summed = read_numpy(formula, values, notation)
+        except FormulaShapeError as error:
+            return Verdict("incorrect", formula, notation or "layer", formula.split("=")[0].strip(), "shape",
+                           str(error))
+        expected = values.expected(target)
+        labels = tuple(values._size_name(target, axis) for axis in range(np.ndim(expected)))
+        free_t = not summed and labels[:1] != ("T",)
+        if free_t:
+            labels = ("T", *labels)
+        if got.labels != labels:
+            return Verdict("incorrect", formula, notation or "layer", target, "shape",
+                           f"the formula has the axes [{', '.join(got.labels)}] (in the layer's order), {target} "
+                           f"has [{', '.join(labels)}]")
+        got = got.array
+    return _judge(formula, layer, values, derivation, target, got, free_t)
+
+
+def _index_form(formula, layer, values):
     statements = L.parse_statements(formula)
     if len(statements) != 1 or not isinstance(statements[0], L.Equation):
         raise ParseError("write one equation in index form, e.g. dWx[j, k] = sum(x[t, n, j] * dz[t, n, k], t, n)",
                          formula, 0)
     equation = statements[0]
     target = equation.name
-    expected = values.expected(target)
-    if expected is None:
+    if values.expected(target) is None:
         readable = ", ".join(values.targets())
         raise ParseError(f"the left-hand side {target!r} is no gradient of the layer {layer.name}; read are: "
                          f"{readable}", formula, 0)
-    quantity = f"{target} = ∂C/∂{target[1:]}" + (" at step t" if target[1:] in derivation.cell.layer.quantities
-                                                   else "")
     free_t = False
     try:
         got = values.evaluate(equation)
@@ -68,6 +92,13 @@ def check_recurrent(formula: str, layer, seed: int = 0) -> Verdict:
             got = values.evaluate(replace(equation, indices=((layer.time_index, equation.where),) + equation.indices))
         else:
             raise _unreadable(error, formula) from None
+    return target, got, free_t
+
+
+def _judge(formula, layer, values, derivation, target, got, free_t) -> Verdict:
+    expected = values.expected(target)
+    quantity = f"{target} = ∂C/∂{target[1:]}" + (" at step t" if target[1:] in derivation.cell.layer.quantities
+                                                   else "")
     if free_t:
         summed = got.sum(axis=0)
         if _close(summed, expected):
@@ -129,7 +160,8 @@ class _Values:
                  for s in layer.states if s.name not in layer.outputs}
         dout = upstream if len(upstream) > 1 else upstream[0]
         *results, step_gradients = module.backward(dout, cache, **extra)
-        *_, self.forgotten = recurrent_module(derivation, steps=True, carry=False).backward(dout, cache, **extra)
+        *lost, self.forgotten = recurrent_module(derivation, steps=True, carry=False).backward(dout, cache, **extra)
+        self.forgotten = {**self.forgotten, **dict(zip((gradient_name(a.name) for a in layer.differentiable), lost))}
         self.results = dict(zip((gradient_name(a.name) for a in layer.differentiable), results))
         self.steps = step_gradients
         names = {}

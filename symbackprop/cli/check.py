@@ -61,6 +61,7 @@ def run(args) -> int:
         if getattr(args.layer_object, "recurrent", False) and args.notation == "ng-dls":
             from ..rendering._recurrent_letters import in_letters      # a, da, da_prev, W_aa: DLS's letters
             args.layer_object = in_letters(args.layer_object, "ng-dls")
+        args.layout = args.notation or "cs231n"       # a recurrent layer's formulas: DLS's columns or CS231n's rows
         args.notation = "cs231n"
         network = None
     else:
@@ -93,7 +94,7 @@ def _check_one(formula: str, network, args) -> tuple[int, dict]:
     try:
         if network is None and getattr(args.layer_object, "recurrent", False):
             from ..checker._recurrent_check import check_recurrent
-            verdict = check_recurrent(formula, args.layer_object, seed=args.seed)
+            verdict = check_recurrent(formula, args.layer_object, seed=args.seed, notation=args.layout)
         elif network is None:
             from ..checker._layer_check import check_layer
             verdict = check_layer(formula, args.layer_object, notation=args.notation, seed=args.seed)

@@ -12,8 +12,21 @@ from sympy.printing.str import StrPrinter
 class _TextPrinter(StrPrinter):
     _sum = "Σ"
 
+    def _print(self, expr, **kwargs):
+        if isinstance(expr, sp.Indexed):        # before SymPy's Indexed._sympystr, which prints 1 + t
+            return self._print_Indexed(expr)
+        return super()._print(expr, **kwargs)
+
     def _print_Indexed(self, expr):
-        return f"{expr.base.label}[{', '.join(self._print(i) for i in expr.indices)}]"
+        return f"{expr.base.label}[{', '.join(self._index(i) for i in expr.indices)}]"
+
+    def _index(self, index):
+        """A shifted index as a textbook writes it: ``t + 1``, ``t - 1`` (SymPy's unordered Add: ``1 + t``)."""
+        if not isinstance(index, sp.Add) or not index.args[0].is_Number:
+            return self._print(index)
+        number, rest = index.as_coeff_Add()
+        sign = "-" if number < 0 else "+"
+        return f"{self._print(rest)} {sign} {self._print(abs(number))}"
 
     def _print_Sum(self, expr):
         body = self._print(expr.function)
