@@ -32,6 +32,8 @@ from ..errors import LayerSpecError, ParseError
 from ..layers import _language as L
 from ..layers._bptt import timed
 from ..layers._derivation import gradient_name
+from ._layer_formula import _squeezed
+from ._layer_values import Labelled
 from ._verdict import Verdict
 
 SIZES = {"T": 4, "N": 3}
@@ -59,6 +61,8 @@ def check_recurrent(formula: str, layer, seed: int = 0, notation=None) -> Verdic
             return Verdict("incorrect", formula, notation or "layer", formula.split("=")[0].strip(), "shape",
                            str(error))
         expected = values.expected(target)
+        squeezed = _squeezed(got)        # a column kept by keepdims=True (DLS's db_a is (n_a, 1)) is the vector
+        got = squeezed if isinstance(squeezed, Labelled) else got
         labels = tuple(values._size_name(target, axis) for axis in range(np.ndim(expected)))
         free_t = not summed and labels[:1] != ("T",)
         if free_t:
