@@ -354,6 +354,20 @@ def test_check_lstm_cell_path_without_the_carried_cell_gradient():
     assert wrong.verdict == "incorrect" and "carried gradient forgotten" in wrong.diagnosis
 
 
+@pytest.mark.parametrize("formula", [
+    # DLS lstm_cell_backward: dc_prev = dc_next ⊙ Γ_f + Γ_o ⊙ (1 − tanh²(c_next)) ⊙ Γ_f ⊙ da_next, so at step t the
+    # cell gradient is Γ_o (1 − tanh² c) (da + da_prev⟨t+1⟩) + what step t+1 sends back (dc_last after the last step)
+    "dc[t, n, k] = (1 - tanh(c[t, n, k])^2) * o[t, n, k] * (dh[t, n, k] + dh_prev[t+1, n, k]) + dc_prev[t+1, n, k]",
+    "df[t, n, k] = c[t-1, n, k] * ((1 - tanh(c[t, n, k])^2) * o[t, n, k] * (dh[t, n, k] + dh_prev[t+1, n, k])"
+    " + dc_prev[t+1, n, k])"])
+def test_check_lstm_cell_gradient_with_the_final_cell_state_upstream(formula):
+    """The checker draws an upstream gradient of the final cell state (dc_last): what 'step T' sends back to the
+    last cell is that gradient, not zero (a correct dc was judged 'differs' before)."""
+    from symbackprop.checker._recurrent_check import check_recurrent
+    result = check_recurrent(formula, layer_record("lstm").layer())
+    assert result.verdict == "correct", result.diagnosis
+
+
 def test_cli_derives_exports_and_checks_a_recurrent_layer(tmp_path, capsys):
     from symbackprop.cli import main
     assert main(["derive", "--layer", "rnn", "--notation", "ng-dls"]) == 0

@@ -175,7 +175,9 @@ class _Values:
             names[state.name] = cache[f"{state.name}_steps"][1:]
             names[f"{state.name}__before"] = cache[f"{state.name}_steps"][:-1]
             sent = step_gradients[gradient_name(state.previous)]
-            names[f"{gradient_name(state.previous)}__next"] = np.concatenate([sent[1:], np.zeros_like(sent[:1])])
+            # after the last step: the given gradient of the final state (an LSTM's dc_last), else zero
+            last = extra.get(f"d{state.name}_last", np.zeros_like(sent[0]))
+            names[f"{gradient_name(state.previous)}__next"] = np.concatenate([sent[1:], last[None]])
         for name in cell.quantities:
             if name not in names and f"{name}_seq" in cache:
                 names[name] = cache[f"{name}_seq"]
