@@ -66,7 +66,7 @@ def sample(layer, derivation, rng) -> dict:
     if derivation is not None:
         for gradient in derivation.gradients.values():
             for name, dims, definition, shape, *_ in gradient.auxiliary:     # a dilated upstream gradient
-                lengths = tuple(int(sp.sympify(n).xreplace({sp.Symbol(k, integer=True, positive=True): v
+                lengths = tuple(int(sp.sympify(n, strict=True).xreplace({sp.Symbol(k, integer=True, positive=True): v
                                                             for k, v in sizes.items()})) for n in shape)
                 table = _grid(definition, dims, lengths, values)
                 if table is None:

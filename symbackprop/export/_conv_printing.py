@@ -139,13 +139,13 @@ def special_term(printer, expr, Term):
         layout = tuple(by_position[a][1] if a in by_position else a for a in outer) + tuple(spec[2] for spec in specs)
         code = printer._align(term, layout) if term.axes else term.code
         if set(term.axes) != set(layout):
-            shape = ", ".join(printer._scalar(sp.sympify(printer.ranges[a])) for a in layout)
+            shape = ", ".join(printer._scalar(sp.sympify(printer.ranges[a], strict=True)) for a in layout)
             code = f"np.broadcast_to({code}, ({shape},))"
         reads = []
         for a, p, i, stride, offset, count in specs:
             reads.append((layout.index(p), offset, stride, printer.ranges[p], 1, count))
-        spec = ", ".join("(" + ", ".join(printer._scalar(sp.sympify(x)) for x in read) + ")" for read in reads)
-        sizes = ", ".join(printer._scalar(sp.sympify(printer.ranges[spec[0]])) for spec in specs)
+        spec = ", ".join("(" + ", ".join(printer._scalar(sp.sympify(x, strict=True)) for x in read) + ")" for read in reads)
+        sizes = ", ".join(printer._scalar(sp.sympify(printer.ranges[spec[0]], strict=True)) for spec in specs)
         result = printer.temporary(f"_unwindow({code}, ({spec},), ({sizes},))")
         return Term(result, tuple(outer))
     return None
@@ -205,7 +205,7 @@ def window_term(printer, expr: sp.Indexed, Term):
     every = axes + extra
     if len(set(every)) != len(every):
         raise ExportError(f"{expr}: an index letter appears in two subscripts; not printed as a window read")
-    spec = ", ".join("(" + ", ".join(printer._scalar(sp.sympify(part)) for part in read) + ")" for read in reads)
+    spec = ", ".join("(" + ", ".join(printer._scalar(sp.sympify(part, strict=True)) for part in read) + ")" for read in reads)
     code = f"_window({name}, ({spec},)" + (f", {tuple(flips)!r})" if flips else ")")
     if extra and printer.keep_windows:
         code = f"np.ascontiguousarray({code})"

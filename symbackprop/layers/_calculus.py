@@ -50,7 +50,7 @@ def rename_apart(expr, avoid) -> sp.Expr:
 
 def instantiate(body: sp.Expr, params: tuple, args: tuple, avoid=()) -> sp.Expr:
     """``body`` with its free indices ``params`` replaced by ``args``, bound indices kept apart."""
-    safe = _rename_bound(body, set(avoid) | set(args) | {s for a in args for s in sp.sympify(a).free_symbols})
+    safe = _rename_bound(body, set(avoid) | set(args) | {s for a in args for s in sp.sympify(a, strict=True).free_symbols})
     return safe.xreplace(dict(zip(params, args)))
 
 

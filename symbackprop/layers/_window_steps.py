@@ -34,7 +34,7 @@ class WindowMixin:
         letters kept, a fresh letter (h, w, ...) for each arithmetic slot."""
         if all(isinstance(i, sp.Symbol) for i in indices):
             return indices
-        taken = {str(s) for i in indices for s in sp.sympify(i).free_symbols}
+        taken = {str(s) for i in indices for s in sp.sympify(i, strict=True).free_symbols}
         taken |= {str(s) for d in self.layer.definitions for s in C.all_symbols(d.rhs) | set(d.indices)}
         out = []
         for index in indices:

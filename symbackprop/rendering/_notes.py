@@ -33,14 +33,28 @@ _LATEX_UNICODE = {"δ": r"\delta", "σ": r"\sigma", "Σ": r"\Sigma", "∂": r"\p
                   "′": "'", "≠": r"\neq", "∑": r"\Sigma", "⟨": r"\langle", "⟩": r"\rangle", "ᵀ": r"^{T}"}
 
 
+_LAYER_TERM = re.compile(r"([+-]?)(l|L|[0-9]+)")
+
+
+def _layer_sum(text: str) -> Optional[sp.Expr]:
+    """A layer superscript of a note (``l+1``, ``L-1``, ``2``) as SymPy: signed terms l, L or integers; None
+    for anything else (``l1``, ``+``). Read here rather than by sympify, which would evaluate text."""
+    terms, position = [], 0
+    for match in _LAYER_TERM.finditer(text):
+        if match.start() != position or (terms and not match.group(1)):
+            return None
+        value = {"l": S.l, "L": S.L}.get(match.group(2)) or sp.Integer(int(match.group(2)))
+        terms.append(-value if match.group(1) == "-" else value)
+        position = match.end()
+    return sp.Add(*terms) if terms and position == len(text) else None
+
+
 def parse_symbol(match: re.Match) -> Optional[sp.Basic]:
     """The canonical object a matched note symbol names, or None."""
     role = _ROLES[match.group("letter")]
     layer_text = match.group("layer").strip("{}")
-    try:
-        # safe on text: _SYMBOL admits only l, L, digits, + and - here, so nothing can be executed
-        layer = sp.sympify(layer_text, locals={"l": S.l, "L": S.L})
-    except (sp.SympifyError, SyntaxError, TypeError):
+    layer = _layer_sum(layer_text)
+    if layer is None:
         return None
     indices_text = (match.group("indices") or "").strip("{}")
     names = {"i": S.i, "j": S.j, "k": S.k, "p": S.p, "q": sp.Symbol("q", integer=True)}
