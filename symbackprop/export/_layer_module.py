@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from ..errors import ExportError
+from ._files import load_module, write_module
 from ..layers._derivation import gradient_name
 from ..layers._printing import language, text
 from . import _conv_printing as windows
@@ -244,23 +244,9 @@ def _docstring(derivation, results) -> str:
 
 def layer_module(derivation) -> types.ModuleType:
     """The generated module, loaded in this process (for tests and benchmarks)."""
-    source = layer_source(derivation)
-    module = types.ModuleType(f"symbackprop_layer_{derivation.layer.name.replace('-', '_')}")
-    exec(compile(source, module.__name__, "exec"), module.__dict__)   # our own generated code, not user text
-    return module
+    return load_module(layer_source(derivation), f"symbackprop_layer_{derivation.layer.name.replace('-', '_')}")
 
 
 def export_layer_module(derivation, path, force: bool = False) -> Path:
     """Write the module to ``path``; refuses to overwrite unless ``force``."""
-    target = Path(path)
-    if target.suffix != ".py":
-        raise ExportError(f"-o {path}: the module must be a .py file")
-    if target.exists() and not force:
-        raise ExportError(f"{path} exists; pass --force (force=True) to overwrite it")
-    if target.is_dir():
-        raise ExportError(f"-o {path}: is a directory; give a file name")
-    try:
-        target.write_text(layer_source(derivation), encoding="utf-8")
-    except OSError as error:
-        raise ExportError(f"-o {path}: cannot write: {error.strerror}") from None
-    return target
+    return write_module(layer_source(derivation), path, force)

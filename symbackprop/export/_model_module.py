@@ -9,7 +9,7 @@ from __future__ import annotations
 import types
 from pathlib import Path
 
-from ..errors import ExportError
+from ._files import load_module, write_module
 from ._layer_module import layer_source
 
 
@@ -56,23 +56,9 @@ def model_source(model, derivation) -> str:
 
 def model_module(model, derivation) -> types.ModuleType:
     """The generated module, loaded in this process (for tests and benchmarks)."""
-    source = model_source(model, derivation)
-    module = types.ModuleType("symbackprop_model")
-    exec(compile(source, module.__name__, "exec"), module.__dict__)   # our own generated code, not user text
-    return module
+    return load_module(model_source(model, derivation), "symbackprop_model")
 
 
 def export_model_module(model, derivation, path, force: bool = False) -> Path:
     """Write the module to ``path``; refuses to overwrite unless ``force``."""
-    target = Path(path)
-    if target.suffix != ".py":
-        raise ExportError(f"-o {path}: the module must be a .py file")
-    if target.is_dir():
-        raise ExportError(f"-o {path}: is a directory; give a file name")
-    if target.exists() and not force:
-        raise ExportError(f"{path} exists; pass --force (force=True) to overwrite it")
-    try:
-        target.write_text(model_source(model, derivation), encoding="utf-8")
-    except OSError as error:
-        raise ExportError(f"-o {path}: cannot write: {error.strerror}") from None
-    return target
+    return write_module(model_source(model, derivation), path, force)

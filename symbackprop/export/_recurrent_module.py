@@ -21,6 +21,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from ._files import load_module, write_module
 from ..errors import ExportError
 from ..layers._bptt import timed
 from ..layers._derivation import gradient_name
@@ -589,23 +590,10 @@ def _docstring(derivation, user) -> str:
 
 def recurrent_module(derivation, notation=None, steps=False, carry=True) -> types.ModuleType:
     """The generated module, loaded in this process (for tests, benchmarks and the checker)."""
-    source = recurrent_source(derivation, notation, steps, carry)
-    module = types.ModuleType(f"symbackprop_recurrent_{derivation.layer.name.replace('-', '_')}")
-    exec(compile(source, module.__name__, "exec"), module.__dict__)   # our own generated code, not user text
-    return module
+    return load_module(recurrent_source(derivation, notation, steps, carry),
+                       f"symbackprop_recurrent_{derivation.layer.name.replace('-', '_')}")
 
 
 def export_recurrent_module(derivation, path, force: bool = False, notation=None) -> Path:
-    target = Path(path)
-    if target.suffix != ".py":
-        raise ExportError(f"-o {path}: the module must be a .py file")
-    if target.is_dir():
-        raise ExportError(f"-o {path}: is a directory; give a file name")
-    if target.exists() and not force:
-        raise ExportError(f"{path} exists; pass --force (force=True) to overwrite it")
-    source = recurrent_source(derivation, notation)
-    try:
-        target.write_text(source, encoding="utf-8")
-    except OSError as error:
-        raise ExportError(f"-o {path}: cannot write: {error.strerror}") from None
-    return target
+    """Write the module to ``path``; refuses to overwrite unless ``force``."""
+    return write_module(recurrent_source(derivation, notation), path, force)
