@@ -112,9 +112,14 @@ class Layer:
         return tuple(definition.name for definition in self.definitions)
 
     def describe(self) -> str:
-        def slot(array):
-            return f"{array.name}[{', '.join(map(str, array.sizes))}]"
-        parts = [", ".join(map(slot, self.inputs))]
-        if self.params:
-            parts.append("params " + ", ".join(map(slot, self.params)))
-        return f"layer {self.name} ({'; '.join(parts)}) -> {', '.join(self.outputs)}"
+        return f"layer {self.name} ({describe_slots(self.inputs, self.params)}) -> {', '.join(self.outputs)}"
+
+
+def describe_slots(inputs, params) -> str:
+    """'x[N, D]; params gamma[D], beta[D]': a layer's inputs and parameters with their sizes, for one line."""
+    def slot(array):
+        return f"{array.name}[{', '.join(map(str, array.sizes))}]"
+    parts = [", ".join(map(slot, inputs))]
+    if params:
+        parts.append("params " + ", ".join(map(slot, params)))
+    return "; ".join(parts)

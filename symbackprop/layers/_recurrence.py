@@ -27,7 +27,7 @@ import sympy as sp
 
 from ..errors import LayerSpecError
 from . import _language as L
-from ._layer import Array, Layer
+from ._layer import Array, Layer, describe_slots
 
 
 @dataclass(frozen=True)
@@ -76,12 +76,8 @@ class RecurrentLayer:
         return next(s for s in self.states if s.name == name)
 
     def describe(self) -> str:
-        def slot(array):
-            return f"{array.name}[{', '.join(map(str, array.sizes))}]"
-        parts = [", ".join(map(slot, self.inputs))]
-        if self.params:
-            parts.append("params " + ", ".join(map(slot, self.params)))
-        return f"recurrent layer {self.name} ({'; '.join(parts)}) -> {', '.join(self.outputs)} over {self.time} steps"
+        return (f"recurrent layer {self.name} ({describe_slots(self.inputs, self.params)}) -> "
+                f"{', '.join(self.outputs)} over {self.time} steps")
 
 
 # ---- recognising a recurrence ----------------------------------------------------------------------
