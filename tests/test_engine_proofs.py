@@ -29,6 +29,9 @@ SINH_MATCHED_LOSS = sp.sqrt(1 + a ** 2) - y * sp.asinh(a)
 def _clear_caches():
     derive_module._output_derived.cache_clear()
     derive_module._hidden_derived.cache_clear()
+    for cached in (_output_delta.loss_gradient, _output_delta.cost_of_example, _gradients._weight_gradient,
+                   _gradients._bias_gradient):
+        cached.cache_clear()
 
 
 @pytest.fixture
@@ -107,6 +110,8 @@ def test_gradient_unit_forms_are_read_off_the_contraction(monkeypatch):
     assert sb.derive(network).weight_gradient.unit == S.delta * S.a_prev
     assert sb.derive(network).bias_gradient.unit == S.delta
     original = _gradients._preactivation
+    for cached in ("_weight_gradient", "_bias_gradient"):    # derived afresh, not read from the cache
+        monkeypatch.setattr(_gradients, cached, getattr(_gradients, cached).__wrapped__)
     monkeypatch.setattr(_gradients, "_preactivation", lambda bias: original(bias).replace(
         lambda x: isinstance(x, sp.Indexed) and x.base == S.base("b"), lambda x: 3 * x).replace(
         lambda x: isinstance(x, sp.Indexed) and x.base == S.base("W"), lambda x: 2 * x))

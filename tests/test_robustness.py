@@ -200,3 +200,68 @@ def test_short_forms_of_long_numbers():
     assert short_form(odd, latex=False) == "1.36356…·10^369"   # 17^300 = 1.3635668...e369 (mpmath below)
     assert str(sp.N(odd, 6)).startswith("1.36357")
     assert code_form(-odd, "**") == "-1e999" and code_form(power, "^") == "((314159/100000)^1000)"
+
+
+# ---- the random-network fuzz (tests/test_fuzz.py), once it ran: one small case per class ----------------
+
+def test_a_loss_whose_delta_sits_in_a_sum_inside_its_cases_derives():
+    """cos(relu(max(erfc(σ(a)), a + 1))): the contraction took the bracket holding δ_kp out of the cases,
+    multiplied it back in, and recursed until RecursionError (exit 70)."""
+    _output_delta_against_diff("sigmoid", "cos(relu(max(erfc(sigmoid(a)), (a+(y/y)))))",
+                               [(-1.3, 0.4), (0.2, 0.9), (2.1, 0.3)])
+
+
+def test_a_kink_note_where_the_derivative_is_infinite_at_zero_is_left_out():
+    """max(|z|, 1e-3/z) has g'(0) = zoo inside a max: "the argument 'zoo' is not comparable" (exit 70)."""
+    text = "relu(z)*max(abs(z), 1e-3/z)"
+    derivation = sb.derive(sb.Network((3, 2, 2), hidden=text, **SMALL))
+    assert derivation.hidden_deltas[0].kink_note == ""
+    shown, g = derivation.hidden_deltas[0].activation_derivative, activation(text).definition
+    for x in (0.02, 0.5, 1.7):      # away from the kinks z = 0 and z = 1e-3^(1/2)
+        want = complex(sp.diff(g, z).subs(z, x))
+        assert abs(complex(shown.subs({z: x, S.a: g.subs(z, x)})) - want) <= 1e-12 * (1 + abs(want))
+
+
+@pytest.mark.parametrize("at_zero", [0, 1, sp.Rational(1, 2)])
+def test_the_exporters_heaviside_is_numpys(at_zero):
+    """H is printed as where() from its argument: SymPy's printers rewrote it as a Piecewise, whose
+    construction asked SymPy's solvers about the conditions (38 s for one nested max/min)."""
+    import numpy as np
+    from symbackprop.export._printing import printer
+    points = np.array([-2.0, -1e-300, 0.0, 1e-300, 0.5, 3.0])
+    text = printer("numpy").doprint(sp.Heaviside(z - sp.Rational(1, 2), at_zero))
+    got = eval(f"lambda z: {text}", {"np": np})(points)    # printed from a SymPy tree, not user text
+    np.testing.assert_array_equal(got, np.heaviside(points - 0.5, float(at_zero)))
+
+
+def test_a_value_that_is_complex_is_not_cut_to_its_real_part():
+    """d/dz (1.702 - 2)^atan(z) = (-0.298)^atan(z) log(-0.298)/(1 + z²) is complex (log of a negative number,
+    here at z = 0): the checker's evaluation cast it to float, with a ComplexWarning, and took the real part."""
+    import cmath
+
+    import numpy as np
+    from symbackprop.checker._numeric import _apply
+    assert cmath.log(1.702 - 2).imag != 0
+    derivative = sp.diff(activation("(1.702-2)^atan(z)").definition, z)
+    values = _apply(derivative, z, np.array([[0.0]]))
+    assert np.isnan(values[0, 0])
+    assert _apply(sp.exp(z), z, np.array([[0.0]]))[0, 0] == 1.0
+
+
+def test_a_typed_nested_kink_is_checked_without_the_neighbours_past_the_budget():
+    """The neighbours of a typed loss and output past the simplification budget are not derived (each
+    rebuilt the nested max/min for seconds); the verdicts stay right and the diagnosis says what was not tried."""
+    network = sb.Network((3, 2, 2), hidden="sigmoid", output="cosh(((tanh(0.1)+max(min(z, pi), log(0.1)))^2))",
+                         loss="min(silu(expm1(max(max(0.5, pi), a))), exp(y))", **SMALL)
+    wrong = sb.check("delta^L = a^L - y", network)
+    assert wrong.verdict == "incorrect"
+    assert "not other losses" in wrong.diagnosis and "past the simplification budget" in wrong.diagnosis
+    assert sb.check("delta^l = (W^(l+1)^T delta^(l+1)) .* sigma'(z^l)", network).verdict == "correct"
+
+
+def test_the_stable_export_of_a_power_with_a_min_in_its_exponent():
+    """(3.14159 e^z)^min(elu(z), z): the stable exporter's two sign branches folded into one, which it
+    unpacked as two (ValueError, exit 70)."""
+    check = sb.gradcheck(sb.Network((4, 3, 2), hidden="sigmoid", output="((3.14159*exp(z))^min(elu(z), z))",
+                                    loss="atan((17+tanh(a)))", **SMALL))
+    assert check.passed(1e-7), check.relative_difference

@@ -9,7 +9,7 @@ from ..grammar import parse_formula
 from . import _conventions as C
 from ._assess import assess
 from ._code import FUNCTIONS as CODE_FUNCTIONS, rewrite
-from ._family import diagnose
+from ._family import diagnose, neighbours_tried
 from ._verdict import Verdict
 from ._words import Words
 
@@ -67,11 +67,27 @@ def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
         if len(matches) > 1:
             parts.append(f"equivalently, {matches[1]}")
     elif outcome.method == "numeric" and not outcome.misapplied:
-        parts.append("it matches none of the nearby formulas tried (other losses and activations, a sign, "
-                     "a derivative factor, a transpose, 1/m, the λ term, other notations); see the counterexample")
+        tried, skipped = _neighbours(outcome, derivation)
+        parts.append(f"it matches none of the nearby formulas tried ({tried}a sign, a derivative factor, a transpose, "
+                     f"1/m, the λ term, other notations{skipped}); see the counterexample")
     diagnosis = "; ".join(parts) if parts else "incorrect"
     return Verdict("incorrect", formula, convention.name, quantity, outcome.method, diagnosis,
                    outcome.counterexample, tuple(outcome.notes), tuple(matches))
+
+
+def _neighbours(outcome, derivation) -> tuple[str, str]:
+    """The neighbouring networks the diagnosis derived, and those it did not, for the message that none matched."""
+    if not outcome.trials or outcome.trials[0].target.quantity != "output_delta":
+        return "other losses and activations, ", ""
+    losses, activations = neighbours_tried(derivation)
+    tried = [name for name, done in (("other losses", losses), ("other output activations", activations)) if done]
+    skipped = [name for name, done in (("other losses", losses), ("other output activations", activations)) if not done]
+    if not skipped:
+        return "other losses and activations, ", ""
+    kept = {"other losses": "output activation's", "other output activations": "loss's"}
+    return ("".join(f"{name}, " for name in tried),
+            "; not " + " nor ".join(f"{name} (this {kept[name]} derivative is past the simplification budget)"
+                                    for name in skipped))
 
 
 def _layers_text(outcome, words) -> str:

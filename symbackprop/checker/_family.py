@@ -19,13 +19,15 @@ from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, OneMatri
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .. import symbols as S
+from ..budget import simplifiable
 from ..catalogue import ACTIVATIONS, LOSSES
 from ..engine import derive, proofs_deferred
 from ..errors import SymbackpropError
 from . import _conventions as C
 from ._assess import Assessment, Trial, assess, close, draw, value_at
-from ._expected import NotDerived, back_propagated, expected, to_batch
+from ._expected import NotDerived, back_propagated, expected, loss_derivative, to_batch
 from ._numeric import NotEvaluable
+from ._symbolic import typed
 from ._target import LOSS_GRADIENT
 from ._words import Words
 
@@ -118,13 +120,14 @@ def _output_members(network, derivation, words, layer) -> Iterator[Member]:
         yield (f"{delta} with an extra factor {a} ⊙ (1 - {a}): after a {output.name} output with the {loss.name} "
                f"cost, {delta} = {here} already holds the {output.name}'s derivative",
                lambda t: HadamardProduct(t.expected, a_L, MatAdd(OneMatrix(*a_L.shape), MatMul(-1, a_L))))
-    for other in LOSSES:
+    other_losses, other_outputs = neighbours_tried(derivation)
+    for other in LOSSES if other_losses else ():
         if other.name == loss.name:
             continue
         neighbour = _neighbour(network, loss=other)
         if neighbour is not None:
             yield (_other_loss_text(neighbour, derivation, words, delta, z), _expected_of(neighbour))
-    for other in ACTIVATIONS:
+    for other in ACTIVATIONS if other_outputs else ():
         if other.name == output.name:
             continue
         neighbour = _neighbour(network, output=other)
@@ -137,6 +140,25 @@ def _output_members(network, derivation, words, layer) -> Iterator[Member]:
         yield (f"{delta} with an extra factor {name}'({z})" +
                (f"; under {loss.name} with a {name} output it cancels" if cancels else ""),
                lambda t: HadamardProduct(t.expected, _derivative_factor(output, depth)))
+
+
+def neighbours_tried(derivation) -> tuple[bool, bool]:
+    """(δ^L of the other losses, δ^L of the other output activations): whether each family is derived.
+
+    A neighbour keeps one part of this network: the other losses keep its output activation g, the
+    other activations keep its loss. Where the part kept was typed by the user and its derivative is past
+    the simplification budget (:mod:`symbackprop.budget`; a nested max/min), each of those some twenty
+    derivations rebuilds that derivative's cases (seconds each), and a formula that equals one of them is
+    not a slip anyone makes: that family is not tried, and the diagnosis says so. The catalogue's records
+    are always tried."""
+    network = derivation.network
+    g_prime = derivation.output_delta.activation_derivative if typed(network.output) else None
+    try:   # in the unit symbols a, y, as the engine holds it (a Σ_k of a coupled loss keeps its indices)
+        loss_part = loss_derivative(derivation).xreplace({S.unit("a", S.L, S.k): S.a, S.target(S.k): S.y}) \
+            if typed(network.loss) else None
+    except NotDerived:
+        loss_part = None
+    return (g_prime is None or simplifiable(g_prime), loss_part is None or simplifiable(loss_part))
 
 
 def _other_loss_text(neighbour, derivation, words, delta, z) -> str:

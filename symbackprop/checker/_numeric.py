@@ -226,7 +226,12 @@ def _apply(body: sp.Expr, variable: sp.Symbol, values: np.ndarray) -> np.ndarray
     function = _elementwise(body, variable)
     try:
         with np.errstate(all="ignore"):
-            result = np.asarray(function(values), dtype=float)
+            result = np.asarray(function(values))
+            if np.iscomplexobj(result):
+                # (-0.298)^atan(z) is complex: not a real value there (NaN, as outside any domain);
+                # a cast to float would drop the imaginary part silently
+                result = np.where(result.imag == 0, result.real, np.nan)
+            result = result.astype(float)
     except (TypeError, ValueError, NameError, ZeroDivisionError, OverflowError) as exc:
         raise NotEvaluable(f"cannot evaluate {body} elementwise: {exc}") from None
     return np.broadcast_to(result, values.shape).astype(float)

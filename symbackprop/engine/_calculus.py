@@ -55,7 +55,10 @@ def _deltas_out_of_piecewise(expr: sp.Expr) -> sp.Expr:
         shared = None                  # first the factors every non-zero case has: (0 if z <= 0, else H W δ)
         for value, _ in piecewise.args:
             if value != 0:
-                factors = {f for f in sp.Mul.make_args(value) if not f.is_Number and f.has(sp.Indexed)}
+                # not a bracket holding the delta: taken out, it would keep the delta inside a sum that
+                # _contract_sum multiplies out back into the cases, without end; deltas_out takes the delta
+                factors = {f for f in sp.Mul.make_args(value) if not f.is_Number and f.has(sp.Indexed)
+                           and not (f.is_Add and f.has(sp.KroneckerDelta))}
                 shared = factors if shared is None else shared & factors
         if shared:
             # one pass takes every shared factor; not again on the quotient: SymPy may merge what is left

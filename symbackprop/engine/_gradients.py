@@ -6,6 +6,8 @@ same way; its sum over columns starts at 1 with Ng's bias column, so the bias is
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 from sympy.matrices.expressions import MatMul, Transpose
 
@@ -56,7 +58,19 @@ def derive_cost(network) -> tuple[Quantity, tuple[Step, ...]]:
 
 
 def derive_weight_gradient(network) -> tuple[Quantity, tuple[Step, ...]]:
-    bias = network.bias
+    """∂C/∂W^l at a generic layer; it depends on the bias layout and on whether there is an L2 term only."""
+    return _weight_gradient(network.bias, _regularised(network))
+
+
+def derive_bias_gradient(network) -> tuple[Quantity, tuple[Step, ...]]:
+    """∂C/∂b^l at a generic layer; it depends on the bias layout only."""
+    return _bias_gradient(network.bias)
+
+
+# Cached: the checker derives some thirty neighbouring networks (checker/_family.py) that differ in
+# their activations or loss only; the results are immutable.
+@lru_cache(maxsize=8)
+def _weight_gradient(bias: str, regularised: bool) -> tuple[Quantity, tuple[Step, ...]]:
     step = lambda statement, rule, note: Step("weight_gradient", statement, rule, note, l)
     W_ij = S.weight(l, i, j)
     z_k = S.unit("z", l, k)
@@ -64,7 +78,6 @@ def derive_weight_gradient(network) -> tuple[Quantity, tuple[Step, ...]]:
     raw = sp.diff(z_def, W_ij)
     dz = contract(raw)
     gradient = contract(sp.Sum(S.unit("delta", l, k) * dz, (k, 1, S.width[l])))
-    regularised = _regularised(network)
     penalty_gradient = contract(sp.diff(_penalty(bias), W_ij)) if regularised else sp.S.Zero
     cols = S.width[l - 1] + 1 if bias == "column" else S.width[l - 1]
     W = S.matrix(l, cols=cols)
@@ -103,16 +116,17 @@ def derive_weight_gradient(network) -> tuple[Quantity, tuple[Step, ...]]:
     return quantity, steps
 
 
-def derive_bias_gradient(network) -> tuple[Quantity, tuple[Step, ...]]:
+@lru_cache(maxsize=8)
+def _bias_gradient(bias: str) -> tuple[Quantity, tuple[Step, ...]]:
     step = lambda statement, rule, note: Step("bias_gradient", statement, rule, note, l)
     z_k = S.unit("z", l, k)
-    if network.bias == "column":
+    if bias == "column":
         target = S.weight(l, i, 0)
         note = "the bias is column 0 of W^l: it multiplies the bias unit a_0 = 1"
     else:
         target = S.unit("b", l, i)
         note = "the bias enters z^l_k with coefficient 1 when k = i"
-    raw = sp.diff(_preactivation(network.bias), target)
+    raw = sp.diff(_preactivation(bias), target)
     gradient = contract(sp.Sum(S.unit("delta", l, k) * contract(raw), (k, 1, S.width[l])))
     gradient = gradient.subs(S.unit("a", l - 1, 0), 1)   # the bias unit
     grad_symbol = S.LayerArray("grad_b", S.width[l], 1, l)

@@ -22,7 +22,8 @@ def kink_note(definition: sp.Expr) -> str:
     step = lambda value: derivative.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Integer(value))
     try:
         left, right, at_zero = step(0).subs(S.z, 0), step(1).subs(S.z, 0), derivative.subs(S.z, 0)
-    except TypeError:       # g' is not finite at 0 (0.1/z inside a step: "invalid comparison of non-real zoo")
+    except (TypeError, ValueError):   # g' is not finite at 0: 0.1/z inside a step ("invalid comparison of
+        # non-real zoo"), or inside a max/min (Max(|z|, 1e-3/z): "the argument 'zoo' is not comparable")
         return ""
     if any(value.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for value in (left, right, at_zero)):
         return ""

@@ -7,6 +7,7 @@ Whether the activation's derivative cancelled is read off the result, not looked
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
@@ -36,6 +37,7 @@ class OutputResult:
     assumptions: tuple[Assumption, ...]
 
 
+@lru_cache(maxsize=128)
 def cost_of_example(loss: Loss) -> sp.Expr:
     """C for one example, as a sum over the output units p (or the log-likelihood's -ln a_c)."""
     if loss.separable:
@@ -44,8 +46,12 @@ def cost_of_example(loss: Loss) -> sp.Expr:
                                     lambda e: S.unit("a", L, e.indices[0]))
 
 
+@lru_cache(maxsize=128)
 def loss_gradient(loss: Loss) -> tuple[sp.Expr, sp.Expr]:
-    """(∂C/∂a^L_k as differentiated and contracted, its tidy form)."""
+    """(∂C/∂a^L_k as differentiated and contracted, its tidy form).
+
+    Cached: the checker derives δ^L of a typed loss with every output activation of the catalogue
+    (checker/_family.py), and this part is the same for all of them (a third of the time of each)."""
     cost = cost_of_example(loss)
     raw = contract(_deltas_out_of_piecewise(without_impulses(sp.diff(cost, a_L_k))))
     return raw, oriented_terms(raw)

@@ -50,6 +50,18 @@ class _ArrayPrinterMixin:
     def _print_branch(self, expr):
         return self._print(expr)
 
+    def _print_Heaviside(self, expr):
+        # SymPy's code printers rewrite H as a Piecewise, whose construction asks its solvers about the
+        # conditions: minutes for the step of a nested max/min (issue 18). The same where() is printed
+        # from the argument directly.
+        argument = self._print(expr.args[0])
+        at_zero = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
+        if at_zero == 0:
+            return f"({self._where}(({argument} <= 0), 0, 1))"
+        if at_zero == 1:
+            return f"({self._where}(({argument} < 0), 0, 1))"
+        return f"({self._where}(({argument} < 0), 0, {self._where}(({argument} == 0), {self._print(at_zero)}, 1)))"
+
     @property
     def _where(self):
         return f"{self._xp}.where"

@@ -156,6 +156,10 @@ def _normalise(expr: sp.Expr) -> sp.Expr:
 def _hyperbolic_to_exp(expr: sp.Expr) -> sp.Expr:
     if not expr.has(*_HYPERBOLIC):
         return expr
+    if any(node.args[0].has(sp.exp, *_HYPERBOLIC) for node in expr.atoms(*_HYPERBOLIC)):
+        # tanh(tanh(z)) is no rational function of exp(z/q), rewritten or not (_as_exp_rational answers None
+        # to both); the rewrite of tanh nested 15 deep takes minutes (issue 18)
+        return expr
     return _normalise(expr.rewrite(sp.exp))
 
 
@@ -255,6 +259,8 @@ def _as_exp_rational(expr: sp.Expr, z):
         return None
     rates = []
     for atom in atoms:
+        if any(z in node.free_symbols for node in atom.args[0].atoms(sp.Function, sp.Max, sp.Min)):
+            return None   # exp(max(z, 1)) is no power of exp(z/q); cancel of a nested max/min takes seconds
         rate = sp.cancel(atom.args[0] / z)
         if not rate.is_Rational or rate == 0:
             return None
@@ -468,6 +474,8 @@ def _agree_or_split(positive, negative, z, q):
 
 def _as_max_min(piecewise, z):
     """Piecewise((c z, z >= 0), (0, True)) -> c max(z, 0); ((0, z >= 0), (c z, True)) -> c min(z, 0)."""
+    if not isinstance(piecewise, sp.Piecewise):     # SymPy folded equal branches, or a condition it decided
+        return piecewise
     (if_positive, _), (if_negative, _) = piecewise.args
     if if_positive == if_negative:
         return if_positive

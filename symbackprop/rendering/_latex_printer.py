@@ -134,7 +134,9 @@ class NotationLatexPrinter(LatexPrinter):
             return expr
         stand_ins = {factor: sp.Dummy("stand_in") for factor in costly}
         self._stand_ins.update({dummy: self._print(factor) for factor, dummy in stand_ins.items()})
-        return expr.xreplace(stand_ins)
+        # the factors are replaced where they stand, not deeper: xreplace would rebuild every node holding
+        # one, and rebuilding a Heaviside or Abs of a nested max asks SymPy's assumptions for seconds
+        return sp.Mul(*[stand_ins.get(factor, factor) for factor in expr.args])
 
     def _factor(self, arg) -> str:
         if isinstance(arg, sp.Add) or (arg.is_Number and arg.is_negative):
