@@ -265,3 +265,20 @@ def test_the_stable_export_of_a_power_with_a_min_in_its_exponent():
     check = sb.gradcheck(sb.Network((4, 3, 2), hidden="sigmoid", output="((3.14159*exp(z))^min(elu(z), z))",
                                     loss="atan((17+tanh(a)))", **SMALL))
     assert check.passed(1e-7), check.relative_difference
+
+
+@pytest.mark.parametrize("argv, code, words", [
+    # max(sqrt(sign(z)), ...): SymPy's ordering of the max's cases compared I ("Invalid comparison of non-real I")
+    (["check", "--hidden", "max(sqrt(sign(z)), silu((sign(leaky_relu(e))/(0.1*sigmoid(z)))))", "--output",
+      "relu(sinh(z))", "--loss", "(a-y)*pi", "delta^L = (1 - a^L) - 1.702 .* 1.702"], 1, "incorrect"),
+    # relu(z)^silu(z) is 0^u on z <= 0: a NaN derivative reached every z, and the proof of δ^L (exit 70)
+    (["derive", "--output", "(min(3.14159, ((relu(z)^silu(z))/relu(erfc(17))))+min(tanh(e), (z-0.5)))"], 2,
+     "is NaN (undefined) in one of its cases"),
+    # log(log(a^(1 - a))) is complex for every a in (0, 1): no point to prove δ^L at (exit 70)
+    (["derive", "--output", "sigmoid", "--loss", "relu(log(log((a/(a^a)))))"], 2, "not real or not finite"),
+])
+def test_benchmark_internal_errors_answer_or_are_refused(argv, code, words, capsys):
+    """The three exit-70 runs of benchmarks/fuzz.py (seed 0, after the fuzz test ran)."""
+    assert main(argv + ["--layers", "4,3,2", "--l2", "0", "--bias", "separate"]) == code
+    captured = capsys.readouterr()
+    assert words in captured.out + captured.err and "internal error" not in captured.err

@@ -38,7 +38,10 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
         cases = _cases_at_kinks(definition)
         if cases is None and sum(len(m.args) for m in definition.atoms(sp.Max, sp.Min)) <= _MAX_SOLVED \
                 and not definition.has(sp.Piecewise, sp.Heaviside):
-            cases = _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
+            try:
+                cases = _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
+            except TypeError:   # a case compares a value that is not real (sqrt(sign(z)) is I for z < 0):
+                cases = None    # "Invalid comparison of non-real I"; SymPy's own max/min derivative below
         # past both budgets SymPy differentiates max/min itself: u' H(u - v) + v' H(v - u), the same
         # function away from the kinks (SymPy's sets took a minute on four nested min of exp's)
         definition = cases if cases is not None else definition
@@ -46,6 +49,12 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
     derivative = _step_form(without_impulses(sp.diff(definition, S.z))).subs(S.z * sp.sign(S.z), sp.Abs(S.z))
     if derivative.has(sp.Derivative, sp.Subs):
         raise NotDifferentiableError(f"SymPy cannot differentiate the activation {definition} in closed form")
+    if derivative.has(sp.nan):
+        # relu(z)^silu(z): 0^u on z <= 0, whose derivative 0^u log(0) u' SymPy gives as NaN; in the step form
+        # f1' + (f2' - f1') H(z) that NaN reaches every z (it was an internal error in the proof of δ)
+        raise NotDifferentiableError(f"the derivative of the activation {definition} is NaN (undefined) in one of "
+                                     f"its cases, e.g. a power 0^u of a relu where the relu is 0; write that case "
+                                     f"as a number or keep the base positive")
     return derivative
 
 

@@ -22,7 +22,7 @@ import sympy as sp
 
 from .. import symbols as S
 from ..budget import simplifiable
-from ..errors import InternalError
+from ..errors import InternalError, NotDifferentiableError
 from ._calculus import proved_zero
 
 _POINTS = 8            #: random points of the numeric fallback
@@ -84,7 +84,14 @@ def _prove_equal(shown: sp.Expr, computed: sp.Expr, what: str, activation: sp.Ex
     verdict = _numerically_zero(shown.subs(tie), computed.subs(tie))
     if verdict is True:
         return
-    reason = "they differ" if verdict is False else "no point could be evaluated to compare them"
+    if verdict is None:
+        # not evidence of a bug: the typed expression is not a finite real number at any sample point
+        # (log(log(a^(1 - a))) is complex for every a in (0, 1)); nothing unproved is shown
+        raise NotDifferentiableError(
+            f"the {what} cannot be checked: neither its readable nor its computed form is a finite real number at "
+            f"any of {_POINTS * 3} sample points (z = ±0.1..2.5, y = 0.05..0.95, a = g(z)); the activation or the "
+            f"loss is not real or not finite there (such as log(log(u)) with u < 1, or 0^u with u < 0)")
+    reason = "they differ"
     raise InternalError(f"symbackprop bug: the {what} shown, {shown}, is not proved equal to the one computed, "
                         f"{computed} ({reason}); please report it")
 
