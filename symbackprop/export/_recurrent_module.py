@@ -22,6 +22,7 @@ from pathlib import Path
 import sympy as sp
 
 from ._files import load_module, write_module
+from ._loop_buffers import buffered_loop
 from ..errors import ExportError
 from ..layers._bptt import timed
 from ..layers._derivation import gradient_name
@@ -316,6 +317,32 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         kept |= set(in_loop) | {s.carried for s in layer.states}
     params = [code_name(a.name) for a in layer.params]
 
+    # ---- the shapes the time loops' statements read, so that they write into buffers made once (_loop_buffers)
+    shapes = {}
+    for name, array in cell.arrays.items():
+        sizes = tuple(map(str, array.sizes))
+        shapes[step_names[name]] = sizes
+        shapes[step_names.get(gradient_name(name), code_name(gradient_name(name)))] = sizes
+        if array.kind == "param":
+            continue
+        for code in (seq(name), f"{code_name(name)}_seq", f"d{code_name(name)}_seq", f"d{code_name(name)}_up"):
+            shapes.setdefault(code, (str(layer.time), *sizes))
+        shapes[f"{code_name(name)}_in"] = sizes
+        shapes[f"{code_name(name)}_rec"] = sizes
+        shapes[f"{code_name(name)}_back"] = sizes
+        if name in states:
+            shapes[f"{name}_steps"] = (f"{layer.time} + 1", *sizes)
+    for name, call in call_names.items():
+        shapes[name] = tuple(map(str, cell.arrays[call.args[0].base.label.name].sizes))
+        shapes[seq(name)] = (str(layer.time), *shapes[name])
+    for state_input, members in groups.items():
+        width = sum((cell.arrays[weight].sizes[1] for _, weight, _ in members), sp.Integer(0))
+        shapes[f"{state_input}_W"] = (str(cell.arrays[state_input].sizes[-1]), str(width))
+
+    def kept_slots(step):
+        """The stores of a loop body (h_steps[t + 1] = h, dz_seq[t] = dz) its values may be computed into."""
+        return {line.split(" = ")[0] for line in step if line.split(" = ")[0].endswith(("[t]", "[t + 1]"))}
+
     # ---- the module
     inputs = [user.user(a.name) for a in layer.differentiable]
     lines = [f'"""{_docstring(derivation, user)}"""', "import numpy as np", ""]
@@ -341,19 +368,20 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     for name in stored:
         body.append(f"{seq(name)} = np.empty(({layer.time}, {', '.join(map(str, sizes_of(name)))}))")
     body += before.lines
-    body.append(f"for t in range({layer.time}):")
+    step = []
     for name in layer.sequences:
         if _mentions(forward.lines, step_names[name]):
-            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+            step.append(f"{step_names[name]} = {seq(name)}[t]")
     for name in hoisted:
-        body.append(f"    {code_name(name)}_in = {code_name(name)}_in_seq[t]")
+        step.append(f"{code_name(name)}_in = {code_name(name)}_in_seq[t]")
     for state in layer.states:
-        body.append(f"    {step_names[state.previous]} = {state.name}_steps[t]")
-    body += [f"    {line}" for line in forward.lines]
+        step.append(f"{step_names[state.previous]} = {state.name}_steps[t]")
+    step += forward.lines
     for state in layer.states:
-        body.append(f"    {state.name}_steps[t + 1] = {step_names[state.carried]}")
+        step.append(f"{state.name}_steps[t + 1] = {step_names[state.carried]}")
     for name in stored:
-        body.append(f"    {seq(name)}[t] = {step_names[name]}")
+        step.append(f"{seq(name)}[t] = {step_names[name]}")
+    body += _loop(f"for t in range({layer.time}):", step, shapes, kept_slots(step))
     outputs = []
     for name in layer.outputs:
         full = f"{name}_steps[1:]" if name in states else seq(name)
@@ -394,30 +422,31 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     for name in sorted(kept):
         body.append(f"d{code_name(name)}_seq = np.empty(({layer.time}, "
                     f"{', '.join(map(str, cell.arrays[name].sizes))}))")
-    body.append(f"for t in range({layer.time} - 1, -1, -1):")
+    step = []
     for name in needed_step:
         if name in layer.sequences:
-            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+            step.append(f"{step_names[name]} = {seq(name)}[t]")
         elif name in previous:
-            body.append(f"    {step_names[name]} = {previous[name].name}_steps[t]")
+            step.append(f"{step_names[name]} = {previous[name].name}_steps[t]")
         elif name in states or name in carried:
             state = states.get(name) or carried[name]
-            body.append(f"    {step_names[name]} = {state.name}_steps[t + 1]")
+            step.append(f"{step_names[name]} = {state.name}_steps[t + 1]")
         elif name in stored:
-            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+            step.append(f"{step_names[name]} = {seq(name)}[t]")
     for state in layer.states:
         carry_name = step_names[gradient_name(state.previous)]
         target = step_names[gradient_name(state.carried)]
         if state.name in layer.outputs:
-            body.append(f"    {target} = d{code_name(state.name)}_up[t]" + (f" + {carry_name}" if carry else ""))
+            step.append(f"{target} = d{code_name(state.name)}_up[t]" + (f" + {carry_name}" if carry else ""))
         else:
-            body.append(f"    {target} = {carry_name if carry else f'np.zeros({_shape(cell.arrays[state.name].sizes)})'}")
+            step.append(f"{target} = {carry_name if carry else f'np.zeros({_shape(cell.arrays[state.name].sizes)})'}")
     for name in layer.outputs:
         if name not in states:
-            body.append(f"    {step_names[gradient_name(name)]} = d{code_name(name)}_up[t]")
-    body += [f"    {line}" for line in loop.lines]
+            step.append(f"{step_names[gradient_name(name)]} = d{code_name(name)}_up[t]")
+    step += loop.lines
     for name in sorted(kept):
-        body.append(f"    d{code_name(name)}_seq[t] = {step_names[gradient_name(name)]}")
+        step.append(f"d{code_name(name)}_seq[t] = {step_names[gradient_name(name)]}")
+    body += _loop(f"for t in range({layer.time} - 1, -1, -1):", step, shapes, kept_slots(step))
     for state in layer.states:
         body.append(f"d{code_name(state.initial)} = {step_names[gradient_name(state.previous)]}")
     body += after.lines
@@ -431,6 +460,12 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     body.append(f"return {', '.join(results)}")
     lines += [f"    {line}" for line in body]
     return "\n".join(lines) + "\n"
+
+
+def _loop(header, step, shapes, stores) -> list:
+    """A time loop over the statements ``step``, their results written into buffers made before it."""
+    before, step = buffered_loop(step, shapes, stores)
+    return [*before, header, *(f"    {line}" for line in step)]
 
 
 def _sizes_of_seq(code, cell, layer, seq) -> tuple:
