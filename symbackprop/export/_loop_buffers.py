@@ -69,6 +69,38 @@ def buffered_loop(body: list, shapes: dict, stores=()) -> tuple:
     return writer.allocations, lines
 
 
+def buffered_block(lines: list, shapes: dict) -> list:
+    """Straight-line statements (before or after a loop) rewritten so that an elementwise result goes into a
+    temporary of this block read for the last time as its first operand (``zf_in_flat = p1 + bf`` becomes
+    ``np.add(p1, bf, out=p1)``): no fresh array of T·N rows for it."""
+    statements = [ast.parse(line).body[0] for line in lines]
+    writer = _Writer(shapes, _names_in(statements))
+    temporaries = set()         # names this block computed and nothing else holds
+    out = []
+    for index, statement in enumerate(statements):
+        target = _target(statement)
+        if target is None or not _computes(statement.value):
+            writer.note(target, statement.value)
+            if target is not None and isinstance(statement.value, ast.Name):
+                temporaries.discard(statement.value.id)
+            out.append(ast.unparse(statement))
+            continue
+        later = set().union(*(_reads(s) for s in statements[index + 1:])) if index + 1 < len(statements) else set()
+        result = None
+        for candidate in sorted(_reads(statement.value) & temporaries - later):
+            result = writer.into_dying(target, statement.value, candidate)
+            if result is not None:
+                temporaries.discard(candidate)
+                break
+        if result is None:
+            writer.note(target, statement.value)
+            out.append(ast.unparse(statement))
+        else:
+            out += result
+        temporaries.add(target)
+    return out
+
+
 def _target(statement):
     if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
         return statement.targets[0].id
@@ -187,6 +219,23 @@ class _Writer:
         self.shapes[target] = shape
         return lines
 
+    def into_dying(self, target, value, dying):
+        """Lines computing ``value`` into the array ``dying``, read once, by the first operation only; or None."""
+        inferred = self.shape_of(value)
+        if inferred is None or inferred != self.shapes.get(dying) or \
+                sum(isinstance(n, ast.Name) and n.id == dying for n in ast.walk(value)) != 1:
+            return None
+        placeholder = "_destination_"
+        lines, in_use = [], []
+        try:
+            self._into(_simplified(value), placeholder, inferred, lines, in_use, root=True)
+        except _Unsupported:
+            return None
+        if any(dying in _reads(ast.parse(line)) for line in lines[1:]) or dying not in _reads(ast.parse(lines[0])):
+            return None
+        self.shapes[target] = inferred
+        return [line.replace(placeholder, dying) for line in lines] + [f"{target} = {dying}"]
+
     # ---- shapes (tuples of code strings; None: unknown)
     def shape_of(self, node):
         if isinstance(node, ast.Name):
@@ -200,6 +249,9 @@ class _Writer:
                 and not isinstance(node.slice, ast.Slice):
             inner = self.shapes.get(node.value.id)
             return None if inner is None else inner[1:]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "reshape" \
+                and node.args and not node.keywords:
+            return tuple(ast.unparse(a) for a in node.args)
         if isinstance(node, ast.UnaryOp):
             return self.shape_of(node.operand)
         if isinstance(node, ast.BinOp):

@@ -22,7 +22,7 @@ from pathlib import Path
 import sympy as sp
 
 from ._files import load_module, write_module
-from ._loop_buffers import buffered_loop
+from ._loop_buffers import buffered_block, buffered_loop
 from ..errors import ExportError
 from ..layers._bptt import timed
 from ..layers._derivation import gradient_name
@@ -367,7 +367,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
             body.append(f"{code_name(param.name)} = {converted}")
     for name in stored:
         body.append(f"{seq(name)} = np.empty(({layer.time}, {', '.join(map(str, sizes_of(name)))}))")
-    body += before.lines
+    body += buffered_block(before.lines, shapes)
     step = []
     for name in layer.sequences:
         if _mentions(forward.lines, step_names[name]):
@@ -449,7 +449,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     body += _loop(f"for t in range({layer.time} - 1, -1, -1):", step, shapes, kept_slots(step))
     for state in layer.states:
         body.append(f"d{code_name(state.initial)} = {step_names[gradient_name(state.previous)]}")
-    body += after.lines
+    body += buffered_block(after.lines, shapes)
     results = []
     for array in layer.differentiable:
         code = (f"d{code_name(array.name)}_seq" if array.name in layer.sequences
