@@ -301,7 +301,9 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         if merged is not None:
             expr = merged[0]
         after.assign(code_name(gradient_name(param.name)), expr, gradient.indices, _shape(param.sizes))
-    after.lines[:0] = list(flats.values())
+    # a flat view the forward pass made (x's rows, copied once when x is not in the layer's order) is kept in the cache
+    reused = [base for base, line in flats.items() if before_flats.get(base) == line]
+    after.lines[:0] = [line for base, line in flats.items() if base not in reused]
 
     # what the backward pass reads from the forward pass
     needed_step = [n for n in [*cell.arrays, *sorted(emitted)] if _mentions(loop.lines, step_names[n])]
@@ -387,7 +389,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         full = f"{name}_steps[1:]" if name in states else seq(name)
         outputs.append(user.to_user(full, name))
     cache_names = ([seq(n) for n in layer.sequences] + [f"{s.name}_steps" for s in layer.states]
-                   + [seq(n) for n in stored] + params + [f"{g}_W" for g in groups]
+                   + [seq(n) for n in stored] + [f"{base}_flat" for base in reused] + params + [f"{g}_W" for g in groups]
                    + [str(s) for s in (*cell.sizes, layer.time)])
     body.append("cache = {" + ", ".join(f"{n!r}: {n}" for n in cache_names) + "}")
     body.append(f"return {outputs[0]}, cache" if len(outputs) == 1 else f"return ({', '.join(outputs)}), cache")
