@@ -6,8 +6,10 @@ The hand-written versions are CS231n's rnn_forward / rnn_backward and lstm_forwa
 student writes them: a loop over time in each direction, every weight gradient accumulated step by step
 (dWx += x⟨t⟩ᵀ dz), the LSTM's four gates in one (D, 4H) and one (H, 4H) matrix. torch eager is
 ``torch.nn.RNN`` / ``torch.nn.LSTM`` (batch_first, float64) with ``torch.autograd.grad``, forward and
-backward both timed. The exported module keeps one matrix per gate, as the layer is written, and computes
-dx and every weight's Σ_t after the loop as one product over all steps (the derivation's Σ_t).
+backward both timed. The exported module finds from the derivation that the LSTM's four gates are affine maps
+of the same inputs and stacks them as the hand version does (one (N, 4H) pre-activation per step); it computes
+x's part of the pre-activations before the loop and dx and every weight's Σ_t after it, each as one product
+over all steps (the derivation's Σ_t), and its loops write into arrays made once (ufuncs with ``out=``).
 """
 from __future__ import annotations
 

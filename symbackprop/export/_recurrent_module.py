@@ -6,7 +6,13 @@ code the cell's derived gradients (dz = (1 - h²) dh, dh_prev = dz Whᵀ), print
 :mod:`._index_printing` inside the only Python loop, the one over time steps (the recursion itself).
 What does not feed the recursion is computed after the loop for every step at once, as the
 derivation states it: dx⟨t⟩ for all t, and each shared weight's Σ_t as one contraction over time and
-examples (one BLAS product, not T of them).
+examples (one BLAS product, not T of them); likewise the input's part of each pre-activation (x⟨t⟩ Wx + b)
+before the loop. Gates that are affine maps of the same inputs (the LSTM's four: x⟨t⟩ W_mx + h⟨t-1⟩ W_mh + b_m)
+are stacked as a hand-written LSTM stacks them: one (N, 4H) pre-activation per step, the gates' dz written
+into one (T, N, 4H) array, so dh_prev, dx and each class of weight gradients are one product split by
+columns; a gradient is taken from the stack only where it is the same derived expression of each gate's
+own dz (:func:`_stacked_terms`, :func:`_stacked_parameters`). The statements inside the loops write into
+arrays made once before them (:mod:`._loop_buffers`), a stored value straight into its sequence.
 
 The layout is the notation's: the layer's own (time first, examples as rows), ``cs231n`` (x (N, T, D),
 h (N, T, H)) or ``ng-dls`` (examples as columns, time last: x (n_x, m, T_x), a0 (n_a, m),
