@@ -82,3 +82,10 @@ def test_a_block_reuses_a_temporary_read_for_the_last_time():
     np.testing.assert_array_equal(buffered["q"], printed["q"])
     assert "np.add(p1, b, out=p1)" in rewritten
     assert not any("out=p1_keep" in line or "out=x_flat" in line for line in rewritten)   # never an input array
+
+
+def test_a_value_assigned_twice_in_a_step_is_not_computed_into_its_slot():
+    body = ["h = x_seq[t] * 3.0", "h = (h + 1.0) * (h - 1.0)", "dz_seq[t] = h"]
+    printed, buffered, _, rewritten = _both(body, stores={"dz_seq[t]"})
+    np.testing.assert_array_equal(buffered["dz_seq"], printed["dz_seq"])
+    assert "dz_seq[t] = h" in rewritten

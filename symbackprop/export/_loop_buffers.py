@@ -38,7 +38,9 @@ def buffered_loop(body: list, shapes: dict, stores=()) -> tuple:
     a value computed earlier in the step is computed into its ``S`` directly and the store dropped."""
     statements = [ast.parse(line).body[0] for line in body]
     aliases = _aliases(statements)
-    defined = {_target(s): i for i, s in enumerate(statements) if _target(s) is not None and _computes(s.value)}
+    assigned = [_target(s) for s in statements]
+    defined = {name: i for i, (name, s) in enumerate(zip(assigned, statements))
+               if name is not None and _computes(s.value) and assigned.count(name) == 1}
     slots, store_of = {}, {}
     for index, statement in enumerate(statements):
         if _is_store(statement) and ast.unparse(statement.targets[0]) in stores:
@@ -58,7 +60,8 @@ def buffered_loop(body: list, shapes: dict, stores=()) -> tuple:
             continue
         slot = slots.get(target)
         result = None
-        if slot is not None or not _hazard(statements, index, target, aliases):
+        if (slot is not None and target not in _reads(statement.value)) or \
+                (slot is None and not _hazard(statements, index, target, aliases)):
             result = writer.statement(target, statement.value, slot)
         if result is None:
             writer.note(target, statement.value)

@@ -387,7 +387,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     params = [code_name(a.name) for a in layer.params]
 
     # ---- the shapes the time loops' statements read, so that they write into buffers made once (_loop_buffers)
-    shapes = {}
+    shapes = {names[symbol]: () for symbol in cell.constants}
     for name, array in cell.arrays.items():
         sizes = tuple(map(str, array.sizes))
         shapes[step_names[name]] = sizes
