@@ -89,3 +89,23 @@ def test_a_value_assigned_twice_in_a_step_is_not_computed_into_its_slot():
     printed, buffered, _, rewritten = _both(body, stores={"dz_seq[t]"})
     np.testing.assert_array_equal(buffered["dz_seq"], printed["dz_seq"])
     assert "dz_seq[t] = h" in rewritten
+
+
+def test_a_view_of_a_buffer_carried_to_the_next_step_keeps_the_buffer_from_being_reused():
+    # 'last' is a view of the previous step's y; writing y's buffer in place would change it before it is read
+    body = ["last = y[..., 0:2]", "y = x_seq[t] * 2.0", "dz_seq[t, :, 0:2] = last + y[..., 2:4]"]
+    printed, buffered, _, rewritten = _both(body, shapes={**SHAPES, "y": ("N", "H")}, y=np.ones((N, H)))
+    np.testing.assert_array_equal(buffered["dz_seq"], printed["dz_seq"])
+    assert "y = x_seq[t] * 2.0" in rewritten
+
+
+def test_a_block_never_overwrites_a_temporary_a_view_still_shows():
+    lines = ["p1 = x_flat @ W", "p1_seq = p1.reshape(7, 2, 2)", "q = p1 * 2.0", "r = p1_seq + 1.0"]
+    rng = np.random.default_rng(4)
+    names = {"np": np, "x_flat": rng.standard_normal((7, H)), "W": rng.standard_normal((H, H))}
+    rewritten = buffered_block(lines, {"x_flat": ("M", "H"), "W": ("H", "H")})
+    printed, buffered = dict(names), dict(names)
+    exec("\n".join(lines), printed)
+    exec("\n".join(rewritten), buffered)
+    np.testing.assert_array_equal(buffered["r"], printed["r"])
+    assert "out=p1" not in "\n".join(rewritten)

@@ -37,7 +37,7 @@ def buffered_loop(body: list, shapes: dict, stores=()) -> tuple:
     inferred). ``stores``: the targets of the statements ``S = name`` that keep a value (``h_steps[t + 1]``);
     a value computed earlier in the step is computed into its ``S`` directly and the store dropped."""
     statements = [ast.parse(line).body[0] for line in body]
-    aliases = _aliases(statements)
+    aliases, sharing = _aliases(statements), _aliases(statements, views=True)
     assigned = [_target(s) for s in statements]
     defined = {name: i for i, (name, s) in enumerate(zip(assigned, statements))
                if name is not None and _computes(s.value) and assigned.count(name) == 1}
@@ -61,7 +61,7 @@ def buffered_loop(body: list, shapes: dict, stores=()) -> tuple:
         slot = slots.get(target)
         result = None
         if (slot is not None and target not in _reads(statement.value)) or \
-                (slot is None and not _hazard(statements, index, target, aliases)):
+                (slot is None and not _hazard(statements, index, target, sharing)):
             result = writer.statement(target, statement.value, slot)
         if result is None:
             writer.note(target, statement.value)
@@ -84,8 +84,7 @@ def buffered_block(lines: list, shapes: dict) -> list:
         target = _target(statement)
         if target is None or not _computes(statement.value):
             writer.note(target, statement.value)
-            if target is not None and isinstance(statement.value, ast.Name):
-                temporaries.discard(statement.value.id)
+            temporaries -= _reads(statement.value)      # an alias or a view of it may be read later
             out.append(ast.unparse(statement))
             continue
         later = set().union(*(_reads(s) for s in statements[index + 1:])) if index + 1 < len(statements) else set()
@@ -120,13 +119,22 @@ def _computes(value) -> bool:
     return isinstance(value, (ast.BinOp, ast.UnaryOp)) or (isinstance(value, ast.Call) and _ufunc(value) is not None)
 
 
-def _aliases(statements) -> dict:
-    """name -> the name it is bound to by a plain ``a = b`` (the last such statement)."""
+def _aliases(statements, views=False) -> dict:
+    """name -> the name it is bound to by a plain ``a = b`` (the last such statement); with ``views``, also by
+    a view of it (``zf = gates[..., 0:H]``, ``a = b.T``, ``a = b.reshape(...)``), which shares its memory."""
     found = {}
     for statement in statements:
         target = _target(statement)
-        if target is not None and isinstance(statement.value, ast.Name):
-            found[target] = statement.value.id
+        if target is None:
+            continue
+        value = statement.value
+        if views and isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+                and value.func.attr == "reshape":
+            value = value.func.value
+        while views and isinstance(value, (ast.Subscript, ast.Attribute)):
+            value = value.value
+        if isinstance(value, ast.Name):
+            found[target] = value.id
     return found
 
 
@@ -148,7 +156,7 @@ def _names_in(statements) -> set:
 
 def _hazard(statements, index, target, aliases) -> bool:
     """Writing ``target``'s buffer at statement ``index`` could change a value still to be read: a name bound
-    to the buffer's previous contents (``target`` itself, or a plain alias of it, as ``dc_next = dc_prev``)
+    to the buffer's previous contents (``target`` itself, an alias of it, as ``dc_next = dc_prev``, or a view)
     read at or after ``index`` before being bound anew."""
     holders = {target} | {name for name in aliases if _origin(name, aliases) == target}
     rebound = set()
