@@ -164,30 +164,39 @@ def data(name, T, D, H, N, seed=0):
     return [x, *states, *params], rng.standard_normal((N, T, H))
 
 
-def time_shuffled(found, rounds, seed=0) -> dict:
+def time_shuffled(found, rounds, seed=0) -> tuple:
+    """(name -> median wall time, name -> median CPU time of this thread), each implementation once per round
+    in a shuffled order."""
     order = np.random.default_rng(seed)
     names = list(found)
-    samples = {name: [] for name in names}
+    wall = {name: [] for name in names}
+    cpu = {name: [] for name in names}
     for _ in range(rounds):
         for index in order.permutation(len(names)):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.thread_time()
             found[names[index]]()
-            samples[names[index]].append(time.perf_counter() - start)
-    return {name: statistics.median(times) for name, times in samples.items()}
+            cpu[names[index]].append(time.thread_time() - start_cpu)
+            wall[names[index]].append(time.perf_counter() - start)
+    return ({name: statistics.median(times) for name, times in wall.items()},
+            {name: statistics.median(times) for name, times in cpu.items()})
 
 
 def section(rounds: int, quick: bool) -> None:
+    """The tables. Beside the wall time, the CPU time of the calling thread: with one BLAS thread the NumPy
+    implementations run on it alone, and it leaves out the time other processes of a shared machine take the
+    core (torch eager's worker threads are not on it: n/a)."""
     T, D, H, N = (10, 8, 16, 4) if quick else (100, 64, 128, 64)
     for name in ("rnn", "lstm"):
         arrays, dh = data(name, T, D, H, N)
         found = implementations(name, arrays, dh)
         worst = agreement(found)
-        times = time_shuffled(found, rounds)
-        base = times["numpy by hand"]
+        times, cpu = time_shuffled(found, rounds)
+        base, base_cpu = times["numpy by hand"], cpu["numpy by hand"]
         print(f"## {name} forward + backpropagation through time, T = {T}, n_x = {D}, n_a = {H}, m = {N} "
               f"(all agree to {worst:.1e} relative)\n")
-        print("| implementation | median time | time / hand-written NumPy |")
-        print("|---|---|---|")
+        print("| implementation | median time | time / hand-written NumPy | thread CPU time / hand-written NumPy |")
+        print("|---|---|---|---|")
         for implementation, seconds in times.items():
-            print(f"| {implementation} | {seconds * 1e3:.1f} ms | {seconds / base:.2f} |")
+            ratio = "n/a" if implementation == "torch eager" else f"{cpu[implementation] / base_cpu:.2f}"
+            print(f"| {implementation} | {seconds * 1e3:.1f} ms | {seconds / base:.2f} | {ratio} |")
         print()
