@@ -263,10 +263,13 @@ output h
 """
 
 
-def test_a_user_cell_with_gates_of_one_affine_form_is_stacked_and_matches_torch():
-    derivation = derive_layer(Layer.parse(GATED, "gated"))
+@pytest.mark.parametrize("candidate", ["g", "gates"])
+def test_a_user_cell_with_gates_of_one_affine_form_is_stacked_and_matches_torch(candidate):
+    """Stacked; or, where the cell's own array is called 'gates' (the stack's name), exported gate by gate."""
+    derivation = derive_layer(Layer.parse(GATED.replace("g[t, n, k]", f"{candidate}[t, n, k]"), "gated"))
     source = recurrent_source(derivation)
-    assert "x_W = np.concatenate([Wfx, Wcx], axis=1)" in source and "np.matmul(dgates_seq[t], h_prev_W.T, " in source
+    stacked = "x_W = np.concatenate([Wfx, Wcx], axis=1)" in source and "np.matmul(dgates_seq[t], h_prev_W.T, " in source
+    assert stacked == (candidate == "g")
     module = recurrent_module(derivation)
     rng = np.random.default_rng(12)
     T, N, D, H = 4, 2, 3, 5

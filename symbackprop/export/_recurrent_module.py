@@ -195,10 +195,15 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     # gates that are affine maps of the same inputs (x⟨t⟩ W_mx + h⟨t-1⟩ W_mh + b_m, the LSTM's four): their
     # pre-activations are one (N, 4H) array, x's part one product over all steps with the weights side by side
     stacks = {}
+    taken = {code for name in cell.arrays for code in (code_name(name), code_name(gradient_name(name)))}
     for state_input, members in groups.items():
         found = _affine_inputs(members, statics, split, set(layer.sequences), shared, cell)
-        if found is not None and flat(_stack_projection(found, seq, t, cell), (t, found["row"], found["column"]),
-                                      {}) is not None:
+        if found is None:
+            continue
+        found["stem"] = "gates" if not stacks else f"gates{len(stacks) + 1}"
+        made = {found["stem"], f"d{found['stem']}", f"{found['input']}_W", f"d{found['input']}_W"}
+        if not made & taken and flat(_stack_projection(found, seq, t, cell), (t, found["row"], found["column"]),
+                                     {}) is not None and all(s["input"] != found["input"] for s in stacks.values()):
             stacks[state_input] = found
     for definition in cell.definitions:
         if definition.name not in statics or any(definition.name in stack["members"] for stack in stacks.values()):
@@ -688,7 +693,7 @@ def _affine_inputs(members, statics, split, sequences, params, cell):
     width = sum((cell.arrays[w].sizes[1] for _, w, _ in members), sp.Integer(0))
     source = inputs.pop()
     return {"members": [m for m, _, _ in members], "input": code_name(source), "weights": weights,
-            "biases": biases, "width": width, "stem": "gates", "row": first.indices[0],
+            "biases": biases, "width": width, "row": first.indices[0],
             "column": sp.Symbol("K", integer=True), "depth": cell.arrays[source].sizes[-1]}
 
 
