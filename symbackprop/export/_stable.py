@@ -56,6 +56,7 @@ import sympy as sp
 from .. import symbols as S
 from ..budget import MAX_DEGREE, is_zero, simplifiable
 from ._nodes import expm1, log1mexp, log1p, log_softplus, logaddexp
+from ._stable_special import special_forms
 
 __all__ = ["stabilise", "stable_log", "is_exact_term", "ordered_terms"]
 
@@ -85,7 +86,7 @@ def stabilise(expr: sp.Expr, z: sp.Symbol = S.z) -> sp.Expr:
 
     Other symbols (a, y, e) are data; they are left as they are.
     """
-    expr = _normalise(expr)
+    expr = special_forms(_normalise(expr), z)
     expr = _stable_logs(expr, z)
     expr = _vanishing_ratios(expr, z)
     expr = _stable_rationals(expr, z)
@@ -183,14 +184,59 @@ def _stable_rationals(expr: sp.Expr, z) -> sp.Expr:
         if split is not None:
             return split
     if expr.is_Mul:
+        distributed = _distributed(expr, z)
+        if distributed is not None:
+            return distributed
         # The factors that are rational in exp(z) are split together: exp(z) * 1/(1 + exp(z)) is
         # bounded although exp(z) alone is not.
-        plain = [factor for factor in expr.args if _as_exp_rational(_hyperbolic_to_exp(factor), z) is not None
-                 or not _has_exponential_of(factor, z) and not factor.has(sp.Function)]
+        plain = _plain_factors(expr, z)
         if len(plain) > 1 and len(plain) < len(expr.args):
             rest = [factor for factor in expr.args if factor not in plain]
             return _stable_rationals(sp.Mul(*plain), z) * sp.Mul(*[_stable_rationals(f, z) for f in rest])
     return expr.func(*[_stable_rationals(arg, z) for arg in expr.args])
+
+
+def _plain_factors(product, z) -> list:
+    """The factors of ``product`` that are rational in exp(z) or free of functions (y, 2, ...)."""
+    return [factor for factor in sp.Mul.make_args(product) if _as_exp_rational(_hyperbolic_to_exp(factor), z) is not None
+            or not _has_exponential_of(factor, z) and not factor.has(sp.Function)]
+
+
+def _bounded(product, z) -> bool:
+    """Whether a product rational in exp(z) (and other symbols) is bounded on both sides (rule 1's split)."""
+    rational = _as_exp_rational(_hyperbolic_to_exp(product), z)
+    return rational is not None and _bounded_split(*rational, z) is not None
+
+
+def _distributed(product, z):
+    """P (T_1 + T_2 + ...) as P T_1 + P T_2 + ..., each term split by rule 1, when P (the factors rational
+    in exp(z)) is bounded only together with a term's own such factors; else None.
+
+    δ^L of the focal loss after a sigmoid is a(1 - a)(a^2 (1 - y)/(1 - a) - y (1 - a)^2/a + ...):
+    a^2/(1 - a) is e^z, (1 - a)^2/a is e^-z, and a(1 - a) is 0 in float64 where either overflows
+    (inf 0 = NaN); a(1 - a) a^2/(1 - a) = a^3 and a(1 - a)(1 - a)^2/a = (1 - a)^3 are bounded."""
+    plain = _plain_factors(product, z)
+    sums = [factor for factor in product.args if factor.is_Add and factor not in plain and _has_exponential_of(factor, z)]
+    if len(sums) != 1:
+        return None
+    (total,) = sums
+    outside = [factor for factor in product.args if factor is not total]
+    plain = _plain_factors(sp.Mul(*outside), z)
+    if not plain or not any(_has_exponential_of(factor, z) for factor in plain):
+        return None
+    common = sp.Mul(*plain)
+    unbounded = False
+    for term in total.args:
+        own = sp.Mul(*_plain_factors(term, z))
+        if not _has_exponential_of(own, z) or _bounded(own, z):
+            continue
+        if not _bounded(common * own, z):
+            return None
+        unbounded = True
+    if not unbounded:
+        return None
+    rest = sp.Mul(*[factor for factor in outside if factor not in plain])
+    return _stable_rationals(rest, z) * sp.Add(*[_stable_rationals(common * term, z) for term in total.args])
 
 
 #: exp(709) is below the largest float64, 1.8e308; 1/(1 + exp(709)) is below the smallest normal one.
