@@ -9,6 +9,10 @@ one, a sum of exponentials), never on the name of an activation or a loss.
 
 The rule table
 --------------
+0. **erf and tanh complements, hyperbolic functions of a log** (:mod:`._stable_special`, first):
+   1 + erf(w) = erfc(-w); 1 ± tanh(u) = 2σ(±2u) and 1 - tanh²(u) = 4σ(2u)σ(-2u) for a u that is
+   not a multiple of z; tanh(log x) = (x² - 1)/(x² + 1), which makes tanh(softplus(z)) rational in
+   exp(z) for rule 1.
 1. **Rational functions of exp(z)** (σ, σ', tanh', SiLU, ... once tanh/sinh/cosh are written
    with exp). Put t = exp(z/q). For a bounded R(t) in z alone, the definition itself with every
    exponent clipped at 709 is tried first (1/(1 + exp(-z)) stays four operations) and kept if it
@@ -18,7 +22,9 @@ The rule table
    and cancel. Each branch is then a ratio of polynomials in u with a nonzero constant term in
    the denominator: nothing overflows. A factor 1 - u^k (which cancels as z -> 0) becomes
    -expm1(-k|z|/q). Equal branches give one formula (σ'(z) = u/(1+u)^2), otherwise
-   ``Piecewise`` (printed ``where(z >= 0, ...)``).
+   ``Piecewise`` (printed ``where(z >= 0, ...)``). A product P (T_1 + T_2 + ...) whose factor P is
+   bounded only together with each term's own rational factors is multiplied out first
+   (:func:`_distributed`: the focal loss's a(1 - a)(a²/(1 - a) + ...)).
 2. **Logarithms of such rationals** (log σ(z), log(1 - σ(z)), log tanh z, log(1 - e^z)). Split by
    sign as in 1, then in each branch factor numerator and denominator over u:
    log u^j = -j|z|/q, log(c (1 - u^k)) = log c + log1mexp(k|z|/q), any other factor
@@ -32,6 +38,8 @@ The rule table
    log σ(z) = -log1p(u) + min(z, 0), softplus(z) = log1p(u) + max(z, 0).
 3. **Other logarithms**: of a product, the sum of the logs; of c + x, log c + log1p(x/c); of
    exp(w), w; of a softplus, ``log_softplus``; of ``Piecewise``, each branch.
+   (3b) A non-integer power B^r of a B rational in exp(z) is exp(r log B), log B by rule 2
+   (:func:`_fractional_powers`: σ(z)^γ = exp(-γ logaddexp(0, -z))).
 4. **Ratios of vanishing factors**: where the factors of a product that depend on z alone have a
    numerator and a denominator that both underflow at the same end (σ(z)/softplus(z) as
    z -> -∞: 0/0 in float64), their ratio is exp(log numerator - log denominator), each log by
@@ -88,6 +96,7 @@ def stabilise(expr: sp.Expr, z: sp.Symbol = S.z) -> sp.Expr:
     """
     expr = special_forms(_normalise(expr), z)
     expr = _stable_logs(expr, z)
+    expr = _fractional_powers(expr, z)
     expr = _vanishing_ratios(expr, z)
     expr = _stable_rationals(expr, z)
     expr = _expm1_rule(expr) if expr.has(sp.exp) else expr
@@ -164,6 +173,18 @@ def _stable_logs(expr: sp.Expr, z) -> sp.Expr:
     if not expr.has(sp.log):
         return expr
     return expr.replace(lambda e: isinstance(e, sp.log), lambda e: stable_log(e.args[0], z))
+
+
+def _fractional_powers(expr: sp.Expr, z) -> sp.Expr:
+    """B^r for a non-integer r and a B rational in exp(z): exp(r log B), log B by rule 2 (rule 3b).
+    The focal loss's a^γ = σ(z)^γ is then exp(-γ logaddexp(0, -z)): no (1 + e^-z)^-γ to overflow
+    inside, and 0 (not 0 times inf) where it underflows."""
+    def fractional(e):
+        return (e.is_Pow and e.exp.is_number and not e.exp.is_Integer
+                and _as_exp_rational(_hyperbolic_to_exp(e.base), z) is not None)
+    if not expr.has(sp.Pow):
+        return expr
+    return expr.replace(fractional, lambda e: sp.exp(e.exp * stable_log(e.base, z)))
 
 
 # --- rule 1: bounded rational functions of exp(z) -------------------------------------------
@@ -533,8 +554,13 @@ def _collect_special(expr):
     if expr.has(sp.Piecewise) or not expr.is_Add:
         return expr
     kinds = (log1p, sp.Max, sp.Min, logaddexp, log1mexp, log_softplus)
-    special = [term for term in expr.args if term.has(*kinds)]
-    other = [term for term in expr.args if not term.has(*kinds)]
+
+    def collectable(term):
+        # a special term times an exponential is left whole: (1 - a)^γ log a of the focal loss,
+        # exp(-γ softplus(z)) (min(z, 0) - log1p(e^-|z|)), would be expanded into terms that cancel
+        return term.has(*kinds) and not term.xreplace({node: sp.Dummy() for node in term.atoms(*kinds)}).has(sp.exp)
+    special = [term for term in expr.args if collectable(term)]
+    other = [term for term in expr.args if not collectable(term)]
     if not special:
         return expr
     part = sp.Add(*special)
