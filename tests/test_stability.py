@@ -312,9 +312,10 @@ _SIGMA = 1 / (1 + sp.exp(-S.z))
 
 
 @pytest.mark.parametrize("name, expression", [pytest.param(*case, id=ascii_id) for ascii_id, case in zip(
-    ["gelu", "gelu-derivative", "1-erf", "erfc(-z)", "1+tanh(cubic)", "z(1-tanh(cubic))", "sech2(cubic)",
+    ["gelu", "gelu-expanded", "gelu-derivative", "1-erf", "erfc(-z)", "1+tanh(cubic)", "z(1-tanh(cubic))", "sech2(cubic)",
      "tanh(softplus)", "mish-derivative", "sech(2softplus)", "sigma^1.5-log(1-sigma)", "focal-like"], [
     ("z (1 + erf(z/√2))/2", S.z * (1 + sp.erf(S.z / sp.sqrt(2))) / 2),
+    ("z/2 + z erf(z/√2)/2, the same expanded", S.z / 2 + S.z * sp.erf(S.z / sp.sqrt(2)) / 2),
     ("its derivative", sp.diff(S.z * (1 + sp.erf(S.z / sp.sqrt(2))) / 2, S.z)),
     ("1 - erf(z)", 1 - sp.erf(S.z)),
     ("erfc(-z), which SymPy writes 2 - erfc(z)", sp.erfc(-S.z)),

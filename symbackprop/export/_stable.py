@@ -226,7 +226,10 @@ def _plain_factors(product, z) -> list:
 def _bounded(product, z) -> bool:
     """Whether a product rational in exp(z) (and other symbols) is bounded on both sides (rule 1's split)."""
     rational = _as_exp_rational(_hyperbolic_to_exp(product), z)
-    return rational is not None and _bounded_split(*rational, z) is not None
+    if rational is None:
+        return False
+    q, t, function = rational
+    return all(sp.Poly(sp.fraction(branch)[1], _U).eval(0) != 0 for branch in _branches(q, t, function))
 
 
 def _distributed(product, z):
@@ -390,13 +393,30 @@ def _combine(positive, negative, z, q):
     """One formula when both branches agree, else Piecewise on the sign of z; u = exp(-|z|/q)."""
     u_value = sp.exp(-sp.Abs(z) / q)
     at = {_U: u_value, _ZABS: sp.Abs(z)}
-    if is_zero(positive - negative):
+    if not _differs_at_a_point(positive - negative) and is_zero(positive - negative):
         return positive.xreplace(at)
     p_num, p_den = sp.fraction(positive)
     n_num, n_den = sp.fraction(negative)
     if p_den == n_den:
         return sp.Piecewise((p_num.xreplace(at), z >= 0), (n_num.xreplace(at), True)) / p_den.xreplace(at)
     return sp.Piecewise((positive.xreplace(at), z >= 0), (negative.xreplace(at), True))
+
+
+_POINT = (sp.Rational(3, 7), sp.Rational(5, 11), sp.Rational(7, 13), sp.Rational(11, 17), sp.Rational(13, 19),
+          sp.Rational(17, 23))
+
+
+def _differs_at_a_point(difference) -> bool:
+    """True when ``difference`` is visibly nonzero at one point (each symbol a different rational in (0, 1)):
+    then the branches differ, and ``simplify`` (seconds on Mish's branches) need not be asked."""
+    symbols = sorted(difference.free_symbols, key=str)
+    if len(symbols) > len(_POINT):
+        return False
+    try:
+        value = sp.N(difference.xreplace(dict(zip(symbols, _POINT))), 30)
+        return value.is_number and abs(value) > 1e-20
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
 
 
 # --- rule 2: logarithms of rational functions of exp(z) --------------------------------------

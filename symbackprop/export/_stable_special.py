@@ -67,28 +67,28 @@ def _complements(add: sp.Add, z) -> sp.Expr:
                               if ratio * coefficient in terms + result), None)
             if companion is not None:
                 (terms if companion[0] in terms else result).remove(companion[0])
-                term = coefficient * companion[1]
+                term = coefficient * companion[1]()
                 break
         result.append(term)
     return sp.Add(*result)
 
 
 def _complement_of(factor, z):
-    """[(r, S)]: K factor + r K = K S for every K, with S in a stable form (empty when none applies)."""
+    """[(r, S)]: K factor + r K = K S() for every K, S() building the stable form (empty when none applies)."""
     if isinstance(factor, kept_erfc):
         return []
     if isinstance(factor, sp.erf):
         (w,) = factor.args
-        return [(1, kept_erfc(-w)), (-1, -kept_erfc(w))]
+        return [(1, lambda: kept_erfc(-w)), (-1, lambda: -kept_erfc(w))]
     if isinstance(factor, sp.erfc):
         (w,) = factor.args
-        return [(-2, -kept_erfc(-w))]
+        return [(-2, lambda: -kept_erfc(-w))]
     if isinstance(factor, sp.tanh) and _beyond_exp_rule(factor.args[0], z):
         (u,) = factor.args
-        return [(1, 2 * sigmoid_form(2 * u)), (-1, -2 * sigmoid_form(-2 * u))]
+        return [(1, lambda: 2 * sigmoid_form(2 * u)), (-1, lambda: -2 * sigmoid_form(-2 * u))]
     if factor.is_Pow and factor.exp == 2 and isinstance(factor.base, sp.tanh) and _beyond_exp_rule(factor.base.args[0], z):
         (u,) = factor.base.args
-        return [(-1, -4 * sp.exp(-2 * sp.Abs(u)) / (1 + sp.exp(-2 * sp.Abs(u))) ** 2)]
+        return [(-1, lambda: -4 * sp.exp(-2 * sp.Abs(u)) / (1 + sp.exp(-2 * sp.Abs(u))) ** 2)]
     return []
 
 
