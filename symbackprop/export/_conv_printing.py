@@ -122,7 +122,11 @@ def special_term(printer, expr, Term):
         printer.ranges.update(zip(dummies, sizes))
         if not isinstance(body, sp.Indexed) or not all(isinstance(p, sp.Symbol) for p in positions):
             raise ExportError(f"{expr}: a routing mask is printed for a window read at plain positions only")
-        window = printer.emit(body)
+        printer.window_axes_last = True             # the mask's argmax runs over the trailing axes
+        try:
+            window = printer.emit(body)
+        finally:
+            printer.window_axes_last = False
         if tuple(window.axes[-len(dummies):]) != tuple(dummies):
             raise ExportError(f"{expr}: the window axes of the routing mask are not its last axes")
         mapping = dict(zip(dummies, positions))
@@ -132,11 +136,21 @@ def special_term(printer, expr, Term):
         body, specs = expr.args
         for a, p, i, stride, offset, count in specs:
             printer.ranges[i] = count
-        term = printer.emit(body)
         by_position = {spec[0]: spec for spec in specs}
-        outer = [a for a in printer.preferred if a in by_position or (a in term.axes)]
-        outer = [a for a in outer if a not in {spec[1] for spec in specs} and a not in {spec[2] for spec in specs}]
-        layout = tuple(by_position[a][1] if a in by_position else a for a in outer) + tuple(spec[2] for spec in specs)
+        offsets = tuple(spec[2] for spec in specs)
+        outer = [a for a in printer.preferred if a in by_position or a not in offsets]
+        outer = [a for a in outer if a not in {spec[1] for spec in specs}]
+        positions = [by_position[a][1] if a in by_position else a for a in outer]
+        layout = tuple(positions) + offsets
+        # computed in im2col's memory order, the window offsets right after the last scattered position (channels
+        # last stay last): each offset's slice that _unwindow adds back is then contiguous in the trailing axes
+        last = max(positions.index(spec[1]) for spec in specs) + 1
+        statement, printer.preferred = printer.preferred, tuple(positions[:last]) + offsets + tuple(positions[last:])
+        term = printer.emit(body)
+        printer.preferred = statement
+        outer = [a for a in outer if a in by_position or a in term.axes]
+        positions = [by_position[a][1] if a in by_position else a for a in outer]
+        layout = tuple(positions) + offsets
         code = printer._align(term, layout) if term.axes else term.code
         if set(term.axes) != set(layout):
             shape = ", ".join(printer._scalar(sp.sympify(printer.ranges[a], strict=True)) for a in layout)
@@ -208,6 +222,13 @@ def window_term(printer, expr: sp.Indexed, Term):
     spec = ", ".join("(" + ", ".join(printer._scalar(sp.sympify(part, strict=True)) for part in read) + ")" for read in reads)
     code = f"_window({name}, ({spec},)" + (f", {tuple(flips)!r})" if flips else ")")
     if extra and printer.keep_windows:
+        # materialised in im2col's layout: the axes after the last windowed one (channels last) follow the window
+        # offsets, so that one patch (offsets x channels) is one contiguous row, copied by sequential reads
+        last = len(axes) if printer.window_axes_last else max(read[0] for read in reads if read[5]) + 1
+        order = every[:last] + extra + every[last:len(axes)]
+        if order != every:
+            code = f"np.transpose({code}, {tuple(every.index(a) for a in order)!r})"
+            every = order
         code = f"np.ascontiguousarray({code})"
     name = printer.temporary(code)
     printer.windows.add(name)

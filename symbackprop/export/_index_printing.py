@@ -64,6 +64,8 @@ class IndexPrinter:
         #: window reads already made (the forward pass's, kept in the cache): reference -> (code, axes)
         self.made: dict = {}
         self.keep_windows = False      #: materialise window reads (contiguous) to keep them in the cache
+        #: materialise them with the window axes last (a routing mask's argmax), not in im2col's patch layout
+        self.window_axes_last = False
 
     # ---- statements
     def assign(self, target: str, expr: sp.Expr, axes: tuple, shape: str, sizes: tuple = ()) -> None:
