@@ -14,11 +14,16 @@ Claimed for the classic records in their full product (tests/catalogue_pairs.py)
 records (issue 17) at the a = 0 / a = 1 edges: each newer activation as the output and as a hidden layer,
 each newer loss after a sigmoid output (focal at its default gamma = 2). Among them, what float64 would
 lose as the definitions are written and the exporter's rewriting keeps (export/_stable_special.py,
-export/_stable.py): gelu's 1 + erf(z/√2) is erfc(-z/√2) (relative accuracy down to z = -38, where
-z Φ(z) underflows); gelu-tanh's 1 ± tanh(u) and 1 - tanh²(u) are 2σ(±2u) and 4σ(2u)σ(-2u) for its
+export/_stable.py): gelu's 1 + erf(z/√2) is erfc(-z/√2) (relative accuracy down to z = -37.5, where
+z Φ(z) leaves the normal float64 range); gelu-tanh's 1 ± tanh(u) and 1 - tanh²(u) are 2σ(±2u) and 4σ(2u)σ(-2u) for its
 cubic u; mish's tanh(softplus(z)) is rational in e^z, split by the sign of z (no e^z above z = 709);
 the focal loss's δ^L is a(1 - a) times terms in a^2/(1 - a) and (1 - a)^2/a, multiplied out into
-bounded terms (no inf 0 where a or 1 - a rounds to 0).
+bounded terms (no inf 0 where a or 1 - a rounds to 0); at a non-integer γ (0.5, 1.5 tested) a^γ and
+(1 - a)^γ are exp(γ log a), exp(γ log(1 - a)) with the logs as softplus. The JAX and torch modules of
+gelu, gelu-tanh and mish meet the same claim (their own erfc).
+Not claimed: beyond ±1000 for focal at γ < 1, where δ^L's a^(γ-1) and (1 - a)^(γ-1) (up to e^((1-γ)|z|))
+and the factor a(1 - a) (down to e^-|z|) are evaluated apart: NaN beyond |z| = 709/(1 - γ) (seen at γ = 0.5,
+z = ±1500).
 Not claimed: relative accuracy of a gradient entry that is tiny next to the others, e.g.
 δ^L = a - y = -4e-18 for a unit predicting its target at z = 40 (a - y rounds to 0, an error of
 4e-18 against entries of order 1 elsewhere in the batch).
