@@ -21,9 +21,8 @@ the focal loss's δ^L is a(1 - a) times terms in a^2/(1 - a) and (1 - a)^2/a, mu
 bounded terms (no inf 0 where a or 1 - a rounds to 0); at a non-integer γ (0.5, 1.5 tested) a^γ and
 (1 - a)^γ are exp(γ log a), exp(γ log(1 - a)) with the logs as softplus. The JAX and torch modules of
 gelu, gelu-tanh and mish meet the same claim (their own erfc).
-Not claimed: beyond ±1000 for focal at γ < 1, where δ^L's a^(γ-1) and (1 - a)^(γ-1) (up to e^((1-γ)|z|))
-and the factor a(1 - a) (down to e^-|z|) are evaluated apart: NaN beyond |z| = 709/(1 - γ) (seen at γ = 0.5,
-z = ±1500).
+At γ < 1, δ^L's a^(γ-1) (up to e^((1-γ)|z|)) is merged into one exp with the e^-|z| of a(1 - a), so
+focal at γ = 0.5 is also checked at z = ±1500 and ±5000 (it was NaN beyond |z| = 709/(1 - γ)).
 Not claimed: relative accuracy of a gradient entry that is tiny next to the others, e.g.
 δ^L = a - y = -4e-18 for a unit predicting its target at z = 40 (a - y rounds to 0, an error of
 4e-18 against entries of order 1 elsewhere in the batch).
@@ -79,7 +78,7 @@ def _composed(output, loss, n, sign):
 _references = {}
 
 
-def reference(output, loss, z, y):
+def reference(output, loss, z, y, digits=DIGITS):
     """(C, [dC/dz_k]) as floats, or None outside the loss's domain or float64's range."""
     sign = 0 if not (output.elementwise and output.concrete().has(sp.Piecewise)) else (1 if z[0] > 0 else -1)
     key = (output.name, loss.name, str(output.parameters), str(loss.parameters), len(z), sign)
@@ -88,7 +87,7 @@ def reference(output, loss, z, y):
     if _references[key] is None:
         return None
     values, logs = _references[key]
-    with mpmath.workdps(DIGITS):
+    with mpmath.workdps(digits):
         arguments = [mpmath.mpf(v) for v in list(z) + list(y)]
         try:
             if any(not (mpmath.im(v) == 0 and mpmath.re(v) > 0) for v in logs(*arguments)):
@@ -160,11 +159,20 @@ def test_newer_records_at_saturation(pair):
 @pytest.mark.parametrize("gamma", ["0.5", "1.5"])
 def test_focal_loss_at_a_non_integer_gamma(gamma):
     """(1 - a)^γ and a^γ with γ not an integer are not rational in e^z: they are exported as
-    exp(γ log a), log a = -logaddexp(0, -z) (export/_stable.py, rule 3b)."""
+    exp(γ log a), log a = -logaddexp(0, -z) (export/_stable.py, rule 3b), at the grid and at ±5000."""
     from symbackprop.catalogue import ACTIVATIONS, LOSSES
     sigmoid = next(a for a in ACTIVATIONS if a.name == "sigmoid")
     focal = next(loss for loss in LOSSES if loss.name == "focal").with_parameters(gamma=sp.Rational(gamma))
     _cost_and_gradients_at_the_edges((sigmoid, focal))
+    # beyond the grid: at γ < 1, a^(γ-1) ~ e^((1-γ)|z|) overflows past |z| = 709/(1 - γ) unless it is
+    # merged with the e^-|z| of a(1 - a) beside it
+    f = sb.compile(sb.Network((1, 1), output=sigmoid, loss=focal))
+    for z in (-5000.0, -1500.0, 1500.0, 5000.0):
+        for y in (0.0, 1.0, 0.3):
+            expected_cost, expected_delta = reference(sigmoid, focal, [z], [y], digits=2500)   # 1 - σ(5000)
+            cost, (grad_W, _) = _evaluate(f, [[z]], [[y]], 1)
+            assert cost == pytest.approx(expected_cost, rel=1e-10, abs=2.3e-308), (z, y)
+            assert grad_W[0, 0] == pytest.approx(expected_delta[0], rel=1e-10, abs=2.3e-308), (z, y)
 
 
 def _exported(backend, tmp_path):

@@ -39,7 +39,9 @@ The rule table
 3. **Other logarithms**: of a product, the sum of the logs; of c + x, log c + log1p(x/c); of
    exp(w), w; of a softplus, ``log_softplus``; of ``Piecewise``, each branch.
    (3b) A non-integer power B^r of a B rational in exp(z) is exp(r log B), log B by rule 2
-   (:func:`_fractional_powers`: σ(z)^γ = exp(-γ logaddexp(0, -z))).
+   (:func:`_fractional_powers`: σ(z)^γ = exp(-γ logaddexp(0, -z))). After rule 1, the exponentials
+   of a product one of which holds such a softplus are one exp (:func:`_merged_exponentials`):
+   σ(z)^(γ-1) σ(z)(1 - σ(z)) for γ < 1 is e^((1-γ)|z|) e^-|z| where z -> -∞, inf 0 apart.
 4. **Ratios of vanishing factors**: where the factors of a product that depend on z alone have a
    numerator and a denominator that both underflow at the same end (σ(z)/softplus(z) as
    z -> -∞: 0/0 in float64), their ratio is exp(log numerator - log denominator), each log by
@@ -99,6 +101,7 @@ def stabilise(expr: sp.Expr, z: sp.Symbol = S.z) -> sp.Expr:
     expr = _fractional_powers(expr, z)
     expr = _vanishing_ratios(expr, z)
     expr = _stable_rationals(expr, z)
+    expr = _merged_exponentials(expr)
     expr = _expm1_rule(expr) if expr.has(sp.exp) else expr
     return _collect_special(expr)
 
@@ -185,6 +188,23 @@ def _fractional_powers(expr: sp.Expr, z) -> sp.Expr:
     if not expr.has(sp.Pow):
         return expr
     return expr.replace(fractional, lambda e: sp.exp(e.exp * stable_log(e.base, z)))
+
+
+def _merged_exponentials(expr: sp.Expr) -> sp.Expr:
+    """exp(v) exp(w) -> exp(v + w) in a product where an exponent holds a softplus (a power by rule 3b):
+    the focal loss's a^(γ-1) = exp((1 - γ) softplus(-z)) overflows for γ < 1 where the e^-|z| of a(1 - a)
+    beside it underflows; their product, one exp, does neither."""
+    kinds = (log1p, sp.Max, sp.Min, logaddexp)
+
+    def mergeable(e):
+        exponentials = [factor for factor in e.args if isinstance(factor, sp.exp)] if e.is_Mul else []
+        return len(exponentials) > 1 and any(factor.args[0].has(*kinds) for factor in exponentials)
+
+    def merge(product):
+        exponents = [factor.args[0] for factor in product.args if isinstance(factor, sp.exp)]
+        rest = [factor for factor in product.args if not isinstance(factor, sp.exp)]
+        return sp.Mul(*rest) * sp.exp(sp.Add(*exponents))
+    return expr.replace(mergeable, merge) if expr.has(sp.exp) else expr
 
 
 # --- rule 1: bounded rational functions of exp(z) -------------------------------------------
