@@ -6,8 +6,10 @@ The hand-written versions are CS231n's rnn_forward / rnn_backward and lstm_forwa
 student writes them: a loop over time in each direction, every weight gradient accumulated step by step
 (dWx += x⟨t⟩ᵀ dz), the LSTM's four gates in one (D, 4H) and one (H, 4H) matrix. torch eager is
 ``torch.nn.RNN`` / ``torch.nn.LSTM`` (batch_first, float64) with ``torch.autograd.grad``, forward and
-backward both timed. The exported module keeps one matrix per gate, as the layer is written, and computes
-dx and every weight's Σ_t after the loop as one product over all steps (the derivation's Σ_t).
+backward both timed. The exported module finds from the derivation that the LSTM's four gates are affine maps
+of the same inputs and stacks them as the hand version does (one (N, 4H) pre-activation per step); it computes
+x's part of the pre-activations before the loop and dx and every weight's Σ_t after it, each as one product
+over all steps (the derivation's Σ_t), and its loops write into arrays made once (ufuncs with ``out=``).
 """
 from __future__ import annotations
 
@@ -162,30 +164,39 @@ def data(name, T, D, H, N, seed=0):
     return [x, *states, *params], rng.standard_normal((N, T, H))
 
 
-def time_shuffled(found, rounds, seed=0) -> dict:
+def time_shuffled(found, rounds, seed=0) -> tuple:
+    """(name -> median wall time, name -> median CPU time of this thread), each implementation once per round
+    in a shuffled order."""
     order = np.random.default_rng(seed)
     names = list(found)
-    samples = {name: [] for name in names}
+    wall = {name: [] for name in names}
+    cpu = {name: [] for name in names}
     for _ in range(rounds):
         for index in order.permutation(len(names)):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.thread_time()
             found[names[index]]()
-            samples[names[index]].append(time.perf_counter() - start)
-    return {name: statistics.median(times) for name, times in samples.items()}
+            cpu[names[index]].append(time.thread_time() - start_cpu)
+            wall[names[index]].append(time.perf_counter() - start)
+    return ({name: statistics.median(times) for name, times in wall.items()},
+            {name: statistics.median(times) for name, times in cpu.items()})
 
 
 def section(rounds: int, quick: bool) -> None:
+    """The tables. Beside the wall time, the CPU time of the calling thread: with one BLAS thread the NumPy
+    implementations run on it alone, and it leaves out the time other processes of a shared machine take the
+    core (torch eager's worker threads are not on it: n/a)."""
     T, D, H, N = (10, 8, 16, 4) if quick else (100, 64, 128, 64)
     for name in ("rnn", "lstm"):
         arrays, dh = data(name, T, D, H, N)
         found = implementations(name, arrays, dh)
         worst = agreement(found)
-        times = time_shuffled(found, rounds)
-        base = times["numpy by hand"]
+        times, cpu = time_shuffled(found, rounds)
+        base, base_cpu = times["numpy by hand"], cpu["numpy by hand"]
         print(f"## {name} forward + backpropagation through time, T = {T}, n_x = {D}, n_a = {H}, m = {N} "
               f"(all agree to {worst:.1e} relative)\n")
-        print("| implementation | median time | time / hand-written NumPy |")
-        print("|---|---|---|")
+        print("| implementation | median time | time / hand-written NumPy | thread CPU time / hand-written NumPy |")
+        print("|---|---|---|---|")
         for implementation, seconds in times.items():
-            print(f"| {implementation} | {seconds * 1e3:.1f} ms | {seconds / base:.2f} |")
+            ratio = "n/a" if implementation == "torch eager" else f"{cpu[implementation] / base_cpu:.2f}"
+            print(f"| {implementation} | {seconds * 1e3:.1f} ms | {seconds / base:.2f} | {ratio} |")
         print()

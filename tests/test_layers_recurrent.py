@@ -218,6 +218,78 @@ def test_notation_layouts_are_views_of_the_same_gradients(notation):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
 
 
+@pytest.mark.parametrize("notation", ["cs231n", "ng-dls"])
+def test_lstm_layouts_and_stacked_gates_equal_torch(notation):
+    """The LSTM's gates stacked (one (N, 4H) pre-activation, dz of the gates in one array), in each layout."""
+    rng = np.random.default_rng(8)
+    T, N, D, H = 3, 2, 3, 4
+    p = _params("lstm", D, H, rng)
+    x, h0, c0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    dout, dc_last = rng.standard_normal((T, N, H)), rng.standard_normal((N, H))
+    reference, final_c, leaves = _torch_reference("lstm", x, [h0, c0], p)
+    ((reference * torch.tensor(dout)).sum() + (final_c * torch.tensor(dc_last)).sum()).backward()
+    source = recurrent_source(derive_layer("lstm"), notation)
+    loop = source[source.index("    for t in range(T - 1, -1, -1):"):]
+    assert "x_W = np.concatenate([Wfx, Wux, Wcx, Wox], axis=1)" in source and "np.matmul(dgates_seq[t], h_prev_W.T, " in loop
+    assert "np.concatenate" not in loop
+    module = recurrent_module(derive_layer("lstm"), notation)
+    if notation == "cs231n":        # time second, examples as rows
+        h, cache = module.forward(x.transpose(1, 0, 2), h0, c0, *p.values())
+        grads = module.backward(dout.transpose(1, 0, 2), cache, dc_last=dc_last)
+        converted = [g.transpose(1, 0, 2) if g.ndim == 3 else g for g in grads]
+    else:                           # every array's axes reversed, biases as columns
+        h, cache = module.forward(x.T, h0.T, c0.T, *(v.T if v.ndim == 2 else v[:, None] for v in p.values()))
+        grads = module.backward(dout.T, cache, dc_last=dc_last.T)
+        converted = [g.T if g.ndim != 2 or g.shape[1] != 1 else g[:, 0] for g in grads]
+    h = h.transpose(1, 0, 2) if notation == "cs231n" else h.T
+    np.testing.assert_allclose(h, reference.detach().numpy(), rtol=1e-12, atol=1e-13)
+    for got, leaf in zip(converted, leaves):
+        want = leaf.grad.numpy()
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= 1e-10 * np.abs(want).max()
+
+
+#: a cell in no catalogue with two gates of the same affine form (a minimal gated unit): stacked as the LSTM's are
+GATED = """\
+input  x[T, N, D], h0[N, H]
+param  Wfx[D, H], Wfh[H, H], bf[H], Wcx[D, H], Wch[H, H], bc[H]
+init   h = h0
+zf[t, n, k] = sum(x[t, n, j] * Wfx[j, k], j) + sum(h[t-1, n, q] * Wfh[q, k], q) + bf[k]
+zc[t, n, k] = sum(x[t, n, j] * Wcx[j, k], j) + sum(h[t-1, n, q] * Wch[q, k], q) + bc[k]
+f[t, n, k] = sigmoid(zf[t, n, k])
+g[t, n, k] = tanh(zc[t, n, k])
+h[t, n, k] = (1 - f[t, n, k]) * h[t-1, n, k] + f[t, n, k] * g[t, n, k]
+output h
+"""
+
+
+@pytest.mark.parametrize("candidate", ["g", "gates"])
+def test_a_user_cell_with_gates_of_one_affine_form_is_stacked_and_matches_torch(candidate):
+    """Stacked; or, where the cell's own array is called 'gates' (the stack's name), exported gate by gate."""
+    derivation = derive_layer(Layer.parse(GATED.replace("g[t, n, k]", f"{candidate}[t, n, k]"), "gated"))
+    source = recurrent_source(derivation)
+    stacked = "x_W = np.concatenate([Wfx, Wcx], axis=1)" in source and "np.matmul(dgates_seq[t], h_prev_W.T, " in source
+    assert stacked == (candidate == "g")
+    module = recurrent_module(derivation)
+    rng = np.random.default_rng(12)
+    T, N, D, H = 4, 2, 3, 5
+    shapes = [(T, N, D), (N, H), (D, H), (H, H), (H,), (D, H), (H, H), (H,)]
+    arrays = [rng.standard_normal(shape) * 0.7 for shape in shapes]
+    out, cache = module.forward(*arrays)
+    dout = rng.standard_normal(out.shape)
+    grads = module.backward(dout, cache)
+    x, h, Wfx, Wfh, bf, Wcx, Wch, bc = leaves = [torch.tensor(a, requires_grad=True) for a in arrays]
+    states = []
+    for t in range(T):
+        f = torch.sigmoid(x[t] @ Wfx + h @ Wfh + bf)
+        h = (1 - f) * h + f * torch.tanh(x[t] @ Wcx + h @ Wch + bc)
+        states.append(h)
+    (torch.stack(states) * torch.tensor(dout)).sum().backward()
+    for got, leaf in zip(grads, leaves):
+        want = leaf.grad.numpy()
+        assert np.abs(got - want).max() <= 1e-10 * np.abs(want).max()
+
+
 def test_dls_published_rnn_backward_check():
     """DLS "Building a Recurrent Neural Network, step by step", rnn_backward's test: the published values."""
     module = recurrent_module(derive_layer("rnn"), "ng-dls")

@@ -170,7 +170,8 @@ def test_exported_jax_and_torch_modules_use_their_own_erf_and_agree(tmp_path, ba
         convert, back = torch.tensor, lambda t: t.numpy()
     network = sb.Network((3, 5, 2), hidden="gelu", output="gelu-tanh", loss="huber", l2=L2)
     source = sb.export_module(network, tmp_path / f"gelu_{backend}.py", backend=backend)
-    assert ("jax.scipy.special.erf(" if backend == "jax" else "torch.special.erf(") in source
+    # GELU's 1 + erf(z/√2) is exported as erfc(-z/√2) (export/_stable_special.py), by the backend's own erfc
+    assert ("jax.scipy.special.erfc(" if backend == "jax" else "torch.special.erfc(") in source
     assert "cody_erf" not in source
     import importlib.util
     spec = importlib.util.spec_from_file_location(f"gelu_{backend}", tmp_path / f"gelu_{backend}.py")
@@ -196,11 +197,16 @@ def test_hard_sigmoid_reference_is_torchs_hardsigmoid():
     assert abs(float(x.grad) - 1 / 6) < 1e-7
 
 
-def test_numpy_module_carries_cody_erf_and_imports_only_numpy():
-    source = sb.export_module(sb.Network((2, 3, 1), hidden="gelu", output="identity", loss="quadratic"))
+@pytest.mark.parametrize("hidden, helpers", [
+    ("gelu", ["cody_erfc"]),                  # 1 + erf(z/√2) is exported as erfc(-z/√2)
+    ("z*erf(z)", ["cody_erf", "cody_erfc"]),  # a lone erf: Cody's erf, which calls his erfc
+])
+def test_numpy_module_carries_cody_erf_and_imports_only_numpy(hidden, helpers):
+    source = sb.export_module(sb.Network((2, 3, 1), hidden=hidden, output="identity", loss="quadratic"))
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert imports == ["import numpy as np"]
-    assert "def cody_erf(x):" in source and "def cody_erfc(x):" in source and "Cody" in source
+    assert [name for name in ("cody_erf", "cody_erfc") if f"def {name}(x):" in source] == helpers
+    assert "Cody" in source
 
 
 def test_focal_derivation_says_what_cancels_and_what_does_not():

@@ -24,7 +24,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
-from ._nodes import log1mexp, log_softplus
+from ._nodes import kept_erfc, log1mexp, log_softplus
 from ._rows import RowLogSumExp, RowLog1mSoftmax, RowMax, RowPairwiseOthers, RowShift, RowSum
 from ._stable import ordered_terms
 
@@ -33,7 +33,7 @@ _UNARY = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.Abs: "np.ab
           sp.sin: "np.sin", sp.cos: "np.cos", sp.atan: "np.arctan", sp.sign: "np.sign"}
 _HELPER = {log1mexp: "log1m_exp", log_softplus: "log_log1p_exp", RowLogSumExp: "row_logsumexp",
            RowLog1mSoftmax: "row_log1m_softmax", RowMax: "row_max", RowSum: "row_sum",
-           sp.erf: "cody_erf", sp.erfc: "cody_erfc"}
+           sp.erf: "cody_erf", sp.erfc: "cody_erfc", kept_erfc: "cody_erfc"}
 _RELATIONS = {">=": "np.greater_equal", ">": "np.greater", "<=": "np.less_equal", "<": "np.less",
               "==": "np.equal", "!=": "np.not_equal"}
 #: conditions that combine relations, as SymPy writes the cases of relu(relu(z)) or |relu(z) - z|

@@ -13,7 +13,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
-__all__ = ["log1p", "expm1", "logaddexp", "log1mexp", "log_softplus", "elementary"]
+__all__ = ["log1p", "expm1", "logaddexp", "log1mexp", "log_softplus", "kept_erfc", "elementary"]
 
 
 class log1mexp(sp.Function):
@@ -49,6 +49,22 @@ class log_softplus(sp.Function):
         return sp.log(sp.log(1 + sp.exp(x)))
 
 
+class kept_erfc(sp.erfc):
+    """erfc(x) with its argument kept as it is: SymPy's ``erfc(-x)`` evaluates to ``2 - erfc(x)``,
+    which cancels to 0 in float64 where erfc(x) is near 2 (1 + erf(-6) is 2e-17, computed as 0).
+
+    The same function as ``sp.erfc`` (its derivative, its mpmath value, its printing: each
+    printer's ``_print_erfc`` prints it, by SymPy's lookup along the class hierarchy); only the
+    reflection is not applied when it is built.
+    """
+
+    @classmethod
+    def eval(cls, arg):
+        if arg.is_Number:
+            return sp.erfc(arg)
+        return None
+
+
 def elementary(expr: sp.Expr) -> sp.Expr:
     """``expr`` with every node of this module (and SymPy's codegen nodes) written with log and exp."""
     replacements = {
@@ -57,6 +73,7 @@ def elementary(expr: sp.Expr) -> sp.Expr:
         logaddexp: lambda x1, x2: sp.log(sp.exp(x1) + sp.exp(x2)),
         log1mexp: lambda x: sp.log(1 - sp.exp(-x)),
         log_softplus: lambda x: sp.log(sp.log(1 + sp.exp(x))),
+        kept_erfc: lambda x: sp.erfc(x, evaluate=False),   # lambdify prints erfc; kept_erfc it does not know
     }
     for cls, function in replacements.items():
         expr = expr.replace(lambda e, cls=cls: isinstance(e, cls), lambda e, f=function: f(*e.args))

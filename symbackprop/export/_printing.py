@@ -134,6 +134,9 @@ class _ArrayPrinterMixin:
             text = f"{self._xp}.{name}({text}, {self._print(arg)})"
         return text
 
+    def _print_kept_erfc(self, expr):   # SymPy's printers do not fall back to a renamed subclass's parent
+        return self._print_erfc(expr)
+
     def _print_ComplexInfinity(self, expr):   # 0/0 or 1/0 outside the loss's domain: not a number
         return self._print(sp.nan)
 

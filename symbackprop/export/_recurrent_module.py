@@ -6,7 +6,13 @@ code the cell's derived gradients (dz = (1 - h²) dh, dh_prev = dz Whᵀ), print
 :mod:`._index_printing` inside the only Python loop, the one over time steps (the recursion itself).
 What does not feed the recursion is computed after the loop for every step at once, as the
 derivation states it: dx⟨t⟩ for all t, and each shared weight's Σ_t as one contraction over time and
-examples (one BLAS product, not T of them).
+examples (one BLAS product, not T of them); likewise the input's part of each pre-activation (x⟨t⟩ Wx + b)
+before the loop. Gates that are affine maps of the same inputs (the LSTM's four: x⟨t⟩ W_mx + h⟨t-1⟩ W_mh + b_m)
+are stacked as a hand-written LSTM stacks them: one (N, 4H) pre-activation per step, the gates' dz written
+into one (T, N, 4H) array, so dh_prev, dx and each class of weight gradients are one product split by
+columns; a gradient is taken from the stack only where it is the same derived expression of each gate's
+own dz (:func:`_stacked_terms`, :func:`_stacked_parameters`). The statements inside the loops write into
+arrays made once before them (:mod:`._loop_buffers`), a stored value straight into its sequence.
 
 The layout is the notation's: the layer's own (time first, examples as rows), ``cs231n`` (x (N, T, D),
 h (N, T, H)) or ``ng-dls`` (examples as columns, time last: x (n_x, m, T_x), a0 (n_a, m),
@@ -22,6 +28,7 @@ from pathlib import Path
 import sympy as sp
 
 from ._files import load_module, write_module
+from ._loop_buffers import buffered_block, buffered_loop
 from ..errors import ExportError
 from ..layers._bptt import timed
 from ..layers._derivation import gradient_name
@@ -172,6 +179,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     shared = {a.name for a in cell.params}
     split = {}
     before_flats = {}
+    statics = {}
     for definition in cell.definitions:
         rhs = definition.rhs
         terms = sp.Add.make_args(rhs)
@@ -179,25 +187,53 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         static = [term for term, names_ in zip(terms, reads) if names_ <= shared | set(layer.sequences)]
         if len(terms) > 1 and any(set(layer.sequences) & names_ for term, names_ in zip(terms, reads)
                                   if term in static):
-            inner = sp.Add(*static).replace(
-                lambda e: isinstance(e, sp.Indexed) and e.base.label.name in layer.sequences,
-                lambda e: sp.IndexedBase(seq(e.base.label.name), real=True)[(t, *e.indices)])
-            merged = flat(inner, (t, *definition.indices), before_flats)
-            if merged is None:
-                before.assign(f"{code_name(definition.name)}_in_seq", inner, (t, *definition.indices),
-                              _shape((layer.time, *cell.arrays[definition.name].sizes)))
-            else:
-                rows, axes, size = merged
-                before.assign(f"{code_name(definition.name)}_in_flat", rows, axes,
-                              _shape((size, *cell.arrays[definition.name].sizes[1:])))
-                before.lines.append(f"{code_name(definition.name)}_in_seq = {code_name(definition.name)}_in_flat"
-                                    f".reshape({', '.join(map(str, (layer.time, *cell.arrays[definition.name].sizes)))})")
-            hoisted.append(definition.name)
+            statics[definition.name] = static
             split[definition.name] = [term for term in terms if term not in static]
     # the products of one previous state with a weight per definition (h_prev Wfh, h_prev Wuh, ...): one
     # product with the weights side by side, its columns sliced per definition (and one product back)
-    before.lines[:0] = list(before_flats.values())
     groups = _stacked_products(split, cell, set(previous), shared)
+    # gates that are affine maps of the same inputs (x⟨t⟩ W_mx + h⟨t-1⟩ W_mh + b_m, the LSTM's four): their
+    # pre-activations are one (N, 4H) array, x's part one product over all steps with the weights side by side
+    stacks = {}
+    taken = {code for name in cell.arrays for code in (code_name(name), code_name(gradient_name(name)))}
+    for state_input, members in groups.items():
+        found = _affine_inputs(members, statics, split, set(layer.sequences), shared, cell)
+        if found is None:
+            continue
+        found["stem"] = "gates" if not stacks else f"gates{len(stacks) + 1}"
+        made = {found["stem"], f"d{found['stem']}", f"{found['input']}_W", f"d{found['input']}_W"}
+        if not made & taken and flat(_stack_projection(found, seq, t, cell), (t, found["row"], found["column"]),
+                                     {}) is not None and all(s["input"] != found["input"] for s in stacks.values()):
+            stacks[state_input] = found
+    for definition in cell.definitions:
+        if definition.name not in statics or any(definition.name in stack["members"] for stack in stacks.values()):
+            continue
+        inner = sp.Add(*statics[definition.name]).replace(
+            lambda e: isinstance(e, sp.Indexed) and e.base.label.name in layer.sequences,
+            lambda e: sp.IndexedBase(seq(e.base.label.name), real=True)[(t, *e.indices)])
+        merged = flat(inner, (t, *definition.indices), before_flats)
+        if merged is None:
+            before.assign(f"{code_name(definition.name)}_in_seq", inner, (t, *definition.indices),
+                          _shape((layer.time, *cell.arrays[definition.name].sizes)))
+        else:
+            rows, axes, size = merged
+            before.assign(f"{code_name(definition.name)}_in_flat", rows, axes,
+                          _shape((size, *cell.arrays[definition.name].sizes[1:])))
+            before.lines.append(f"{code_name(definition.name)}_in_seq = {code_name(definition.name)}_in_flat"
+                                f".reshape({', '.join(map(str, (layer.time, *cell.arrays[definition.name].sizes)))})")
+        hoisted.append(definition.name)
+    for state_input, stack in stacks.items():
+        stem, width = stack["stem"], stack["width"]
+        before.lines.append(f"{stack['input']}_W = np.concatenate([{', '.join(stack['weights'])}], axis=1)")
+        if stack["biases"]:
+            before.lines.append(f"{stem}_b = np.concatenate([{', '.join(stack['biases'])}])")
+        rows, axes, size = flat(_stack_projection(stack, seq, t, cell), (t, stack["row"], stack["column"]),
+                                before_flats)
+        before.assign(f"{stem}_in_flat", rows, axes, _shape((size, width)))
+        before.lines.append(f"{stem}_in_seq = {stem}_in_flat.reshape({layer.time}, "
+                            f"{', '.join(map(str, cell.arrays[state_input].sizes[:-1]))}, {width})")
+        hoisted.append(stem)
+    before.lines[:0] = list(before_flats.values())
     for state_input, members in groups.items():
         weights = ", ".join(code_name(weight) for _, weight, _ in members)
         before.lines.append(f"{state_input}_W = np.concatenate([{weights}], axis=1)")
@@ -219,6 +255,8 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
                                    _shape(cell.arrays[argument.base.label.name].sizes))
                     emitted.add(name)
                 rhs = rhs.xreplace({call: sp.IndexedBase(name, real=True)[call.args[0].indices]})
+        if any(definition.name in stack["members"] for stack in stacks.values()):
+            continue                 # a column view of the stacked pre-activations (below)
         if definition.name in split:
             dynamic = split[definition.name]
             for state_input, members in groups.items():
@@ -231,11 +269,18 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
                        _shape(cell.arrays[definition.name].sizes))
     stacked_lines = []
     for state_input, members in groups.items():
-        stacked_lines.append(f"{state_input}_rec = {step_names[state_input]} @ {state_input}_W")
+        stack = stacks.get(state_input)
+        if stack is not None:
+            stacked_lines.append(f"{stack['stem']} = ({step_names[state_input]} @ {state_input}_W) + {stack['stem']}_in")
+        else:
+            stacked_lines.append(f"{state_input}_rec = {step_names[state_input]} @ {state_input}_W")
         offset = sp.Integer(0)
         for member, weight, _ in members:
             width = cell.arrays[weight].sizes[1]
-            stacked_lines.append(f"{code_name(member)}_rec = {state_input}_rec[..., {offset}:{offset + width}]")
+            if stack is not None:
+                stacked_lines.append(f"{step_names[member]} = {stack['stem']}[..., {offset}:{offset + width}]")
+            else:
+                stacked_lines.append(f"{code_name(member)}_rec = {state_input}_rec[..., {offset}:{offset + width}]")
             offset += width
     forward.lines[:0] = stacked_lines
 
@@ -281,10 +326,31 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.label.name not in per_step
                             and len(e.indices) and e.indices[0] == t, rename)
 
+    sequence_gradients = {}
     for name in layer.sequences:
         gradient = derivation.cell.gradients[name]
         expr = over_time(derivation.step_gradients[name])
-        merged = flat(expr, (t, *gradient.indices), flats)
+        sequence_gradients[name] = (expr, flat(expr, (t, *gradient.indices), flats))
+    param_gradients = {}
+    for param in layer.params:
+        gradient = derivation.cell.gradients[param.name]
+        expr = sp.Sum(over_time(derivation.step_gradients[param.name]), (t, 0, layer.time - 1))
+        merged = flat(expr, tuple(gradient.indices), flats)
+        param_gradients[param.name] = merged[0] if merged is not None else expr
+    # a stack's gradients dz_m are columns of one (T, N, 4H) array; a gradient that is the same expression of each
+    # member's dz_m (dW_mx = Σ x dz_m for every m; dx's term Σ_k dz_m W_mx) is computed once from it and sliced
+    back_stacks = {g: stack for g, stack in stacks.items() if set(stack["members"]) <= kept}
+    for stack in back_stacks.values():
+        base = f"d{stack['stem']}_seq"
+        sizes = (layer.time, *cell.arrays[stack["members"][0]].sizes[:-1])
+        flats[base] = f"{base}_flat = {base}.reshape({layer.time * sizes[1]}, {stack['width']})"
+        for name, (expr, merged) in sequence_gradients.items():
+            if merged is not None:
+                stacked = _stacked_terms(merged[0], stack, cell)
+                if stacked is not None:
+                    sequence_gradients[name] = (expr, (stacked, *merged[1:]))
+    for name, (expr, merged) in sequence_gradients.items():
+        gradient = derivation.cell.gradients[name]
         if merged is None:
             after.assign(f"d{code_name(name)}_seq", expr, (t, *gradient.indices),
                          _shape((layer.time, *cell.arrays[name].sizes)))
@@ -293,14 +359,23 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         after.assign(f"d{code_name(name)}_flat", expr, target, _shape((size, *cell.arrays[name].sizes[1:])))
         after.lines.append(f"d{code_name(name)}_seq = d{code_name(name)}_flat.reshape("
                            f"{', '.join(map(str, (layer.time, *cell.arrays[name].sizes)))})")
+    sliced = {}
+    for state_input, stack in back_stacks.items():
+        h_weights = [code_name(weight) for _, weight, _ in groups[state_input]]
+        indices_of = {p.name: derivation.cell.gradients[p.name].indices for p in layer.params}
+        sliced.update(_stacked_parameters(param_gradients, indices_of, stack, cell, layer, after, h_weights,
+                                          state_input))
     for param in layer.params:
         gradient = derivation.cell.gradients[param.name]
-        expr = sp.Sum(over_time(derivation.step_gradients[param.name]), (t, 0, layer.time - 1))
-        merged = flat(expr, tuple(gradient.indices), flats)
-        if merged is not None:
-            expr = merged[0]
-        after.assign(code_name(gradient_name(param.name)), expr, gradient.indices, _shape(param.sizes))
-    after.lines[:0] = list(flats.values())
+        if param.name in sliced:
+            after.lines.append(f"{code_name(gradient_name(param.name))} = {sliced[param.name]}")
+            continue
+        after.assign(code_name(gradient_name(param.name)), param_gradients[param.name], gradient.indices,
+                     _shape(param.sizes))
+    # a flat view the forward pass made (x's rows, copied once when x is not in the layer's order) is kept in the cache
+    reused = [base for base, line in flats.items() if before_flats.get(base) == line]
+    # only the views the products read (a view of a stack member's columns would be a copy)
+    after.lines[:0] = [line for base, line in flats.items() if base not in reused and _mentions(after.lines, f"{base}_flat")]
 
     # what the backward pass reads from the forward pass
     needed_step = [n for n in [*cell.arrays, *sorted(emitted)] if _mentions(loop.lines, step_names[n])]
@@ -315,6 +390,42 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     if steps:
         kept |= set(in_loop) | {s.carried for s in layer.states}
     params = [code_name(a.name) for a in layer.params]
+
+    # ---- the shapes the time loops' statements read, so that they write into buffers made once (_loop_buffers)
+    shapes = {names[symbol]: () for symbol in cell.constants}
+    for name, array in cell.arrays.items():
+        sizes = tuple(map(str, array.sizes))
+        shapes[step_names[name]] = sizes
+        shapes[step_names.get(gradient_name(name), code_name(gradient_name(name)))] = sizes
+        if array.kind == "param":
+            continue
+        for code in (seq(name), f"{code_name(name)}_seq", f"d{code_name(name)}_seq", f"d{code_name(name)}_up"):
+            shapes.setdefault(code, (str(layer.time), *sizes))
+        shapes[f"{code_name(name)}_in"] = sizes
+        shapes[f"{code_name(name)}_rec"] = sizes
+        shapes[f"{code_name(name)}_back"] = sizes
+        if name in states:
+            shapes[f"{name}_steps"] = (f"{layer.time} + 1", *sizes)
+    for name, call in call_names.items():
+        shapes[name] = tuple(map(str, cell.arrays[call.args[0].base.label.name].sizes))
+        shapes[seq(name)] = (str(layer.time), *shapes[name])
+    for state_input, members in groups.items():
+        width = sum((cell.arrays[weight].sizes[1] for _, weight, _ in members), sp.Integer(0))
+        shapes[f"{state_input}_W"] = (str(cell.arrays[state_input].sizes[-1]), str(width))
+
+    for state_input, stack in stacks.items():
+        rows = tuple(map(str, cell.arrays[state_input].sizes[:-1]))
+        width = str(stack["width"])
+        shapes[f"{stack['input']}_W"] = (str(stack["depth"]), width)
+        shapes[f"{stack['stem']}_b"] = (width,)
+        for code in (stack["stem"], f"{stack['stem']}_in", f"d{stack['stem']}"):
+            shapes[code] = (*rows, width)
+        for code in (f"{stack['stem']}_in_seq", f"d{stack['stem']}_seq"):
+            shapes[code] = (str(layer.time), *rows, width)
+
+    def kept_slots(step):
+        """The stores of a loop body (h_steps[t + 1] = h, dz_seq[t] = dz) its values may be computed into."""
+        return {line.split(" = ")[0] for line in step if line.split(" = ")[0].endswith(("[t]", "[t + 1]"))}
 
     # ---- the module
     inputs = [user.user(a.name) for a in layer.differentiable]
@@ -340,26 +451,28 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
             body.append(f"{code_name(param.name)} = {converted}")
     for name in stored:
         body.append(f"{seq(name)} = np.empty(({layer.time}, {', '.join(map(str, sizes_of(name)))}))")
-    body += before.lines
-    body.append(f"for t in range({layer.time}):")
+    body += buffered_block(before.lines, shapes)
+    step = []
     for name in layer.sequences:
         if _mentions(forward.lines, step_names[name]):
-            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+            step.append(f"{step_names[name]} = {seq(name)}[t]")
     for name in hoisted:
-        body.append(f"    {code_name(name)}_in = {code_name(name)}_in_seq[t]")
+        step.append(f"{code_name(name)}_in = {code_name(name)}_in_seq[t]")
     for state in layer.states:
-        body.append(f"    {step_names[state.previous]} = {state.name}_steps[t]")
-    body += [f"    {line}" for line in forward.lines]
+        step.append(f"{step_names[state.previous]} = {state.name}_steps[t]")
+    step += forward.lines
     for state in layer.states:
-        body.append(f"    {state.name}_steps[t + 1] = {step_names[state.carried]}")
+        step.append(f"{state.name}_steps[t + 1] = {step_names[state.carried]}")
     for name in stored:
-        body.append(f"    {seq(name)}[t] = {step_names[name]}")
+        step.append(f"{seq(name)}[t] = {step_names[name]}")
+    body += _loop(f"for t in range({layer.time}):", step, shapes, kept_slots(step))
     outputs = []
     for name in layer.outputs:
         full = f"{name}_steps[1:]" if name in states else seq(name)
         outputs.append(user.to_user(full, name))
     cache_names = ([seq(n) for n in layer.sequences] + [f"{s.name}_steps" for s in layer.states]
-                   + [seq(n) for n in stored] + params + [f"{g}_W" for g in groups]
+                   + [seq(n) for n in stored] + [f"{base}_flat" for base in reused] + params + [f"{g}_W" for g in groups]
+                   + [f"{stack['input']}_W" for stack in stacks.values()]
                    + [str(s) for s in (*cell.sizes, layer.time)])
     body.append("cache = {" + ", ".join(f"{n!r}: {n}" for n in cache_names) + "}")
     body.append(f"return {outputs[0]}, cache" if len(outputs) == 1 else f"return ({', '.join(outputs)}), cache")
@@ -391,36 +504,56 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
                         f"np.asarray({user.to_layer(given, state.initial)}, dtype=float)")
         body.append(f"{state.name}_all = {state.name}_steps[1:]")
         body.append(f"{state.name}_before = {state.name}_steps[:-1]")
+    in_stack = {}
+    for stack in back_stacks.values():
+        sizes = cell.arrays[stack["members"][0]].sizes
+        body.append(f"d{stack['stem']}_seq = np.empty(({layer.time}, {', '.join(map(str, sizes[:-1]))}, "
+                    f"{stack['width']}))")
+        offset = sp.Integer(0)
+        for member in stack["members"]:
+            width = cell.arrays[member].sizes[-1]
+            in_stack[member] = stack
+            body.append(f"d{code_name(member)}_seq = d{stack['stem']}_seq[..., {offset}:{offset + width}]")
+            offset += width
     for name in sorted(kept):
-        body.append(f"d{code_name(name)}_seq = np.empty(({layer.time}, "
-                    f"{', '.join(map(str, cell.arrays[name].sizes))}))")
-    body.append(f"for t in range({layer.time} - 1, -1, -1):")
+        if name not in in_stack:
+            body.append(f"d{code_name(name)}_seq = np.empty(({layer.time}, "
+                        f"{', '.join(map(str, cell.arrays[name].sizes))}))")
+    step = []
     for name in needed_step:
         if name in layer.sequences:
-            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+            step.append(f"{step_names[name]} = {seq(name)}[t]")
         elif name in previous:
-            body.append(f"    {step_names[name]} = {previous[name].name}_steps[t]")
+            step.append(f"{step_names[name]} = {previous[name].name}_steps[t]")
         elif name in states or name in carried:
             state = states.get(name) or carried[name]
-            body.append(f"    {step_names[name]} = {state.name}_steps[t + 1]")
+            step.append(f"{step_names[name]} = {state.name}_steps[t + 1]")
         elif name in stored:
-            body.append(f"    {step_names[name]} = {seq(name)}[t]")
+            step.append(f"{step_names[name]} = {seq(name)}[t]")
     for state in layer.states:
         carry_name = step_names[gradient_name(state.previous)]
         target = step_names[gradient_name(state.carried)]
         if state.name in layer.outputs:
-            body.append(f"    {target} = d{code_name(state.name)}_up[t]" + (f" + {carry_name}" if carry else ""))
+            step.append(f"{target} = d{code_name(state.name)}_up[t]" + (f" + {carry_name}" if carry else ""))
         else:
-            body.append(f"    {target} = {carry_name if carry else f'np.zeros({_shape(cell.arrays[state.name].sizes)})'}")
+            step.append(f"{target} = {carry_name if carry else f'np.zeros({_shape(cell.arrays[state.name].sizes)})'}")
     for name in layer.outputs:
         if name not in states:
-            body.append(f"    {step_names[gradient_name(name)]} = d{code_name(name)}_up[t]")
-    body += [f"    {line}" for line in loop.lines]
+            step.append(f"{step_names[gradient_name(name)]} = d{code_name(name)}_up[t]")
+    for line in loop.lines:
+        for state_input, stack in back_stacks.items():
+            if line.startswith(f"{state_input}_back = np.concatenate("):
+                # every member's dz is in its columns of d{stem}_seq[t] before the one product back
+                step += [f"d{code_name(m)}_seq[t] = {step_names[gradient_name(m)]}" for m in stack["members"]]
+                line = f"{state_input}_back = d{stack['stem']}_seq[t] @ {state_input}_W.T"
+        step.append(line)
     for name in sorted(kept):
-        body.append(f"    d{code_name(name)}_seq[t] = {step_names[gradient_name(name)]}")
+        if not any(f"d{code_name(name)}_seq[t] = " in line for line in step):
+            step.append(f"d{code_name(name)}_seq[t] = {step_names[gradient_name(name)]}")
+    body += _loop(f"for t in range({layer.time} - 1, -1, -1):", step, shapes, kept_slots(step))
     for state in layer.states:
         body.append(f"d{code_name(state.initial)} = {step_names[gradient_name(state.previous)]}")
-    body += after.lines
+    body += buffered_block(after.lines, shapes)
     results = []
     for array in layer.differentiable:
         code = (f"d{code_name(array.name)}_seq" if array.name in layer.sequences
@@ -431,6 +564,12 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     body.append(f"return {', '.join(results)}")
     lines += [f"    {line}" for line in body]
     return "\n".join(lines) + "\n"
+
+
+def _loop(header, step, shapes, stores) -> list:
+    """A time loop over the statements ``step``, their results written into buffers made before it."""
+    before, step = buffered_loop(step, shapes, stores)
+    return [*before, header, *(f"    {line}" for line in step)]
 
 
 def _sizes_of_seq(code, cell, layer, seq) -> tuple:
@@ -525,6 +664,125 @@ def _product(term, previous, params, out):
     if state.indices[-1] != q or (*state.indices[:-1], weight.indices[1]) != out:
         return None
     return state.base.label.name, weight.base.label.name
+
+
+def _affine_inputs(members, statics, split, sequences, params, cell):
+    """The stack of a group of definitions each Σ_j X[.., j] W_m[j, k] (+ b_m[k]) with the same X, whose only
+    other term is the group's product with the previous state; a dict, or None."""
+    inputs, weights, biases = set(), [], []
+    for member, _, term in members:
+        if split[member] != [term]:
+            return None
+        definition = cell.definition(member)
+        products = [_product(s_, sequences, params, tuple(definition.indices)) for s_ in statics[member]]
+        found = [p for p in products if p is not None]
+        rest = [s_ for s_, p in zip(statics[member], products) if p is None]
+        if len(found) != 1 or len(rest) > 1:
+            return None
+        if rest:
+            bias = rest[0]
+            if not (isinstance(bias, sp.Indexed) and bias.base.label.name in params
+                    and tuple(bias.indices) == (definition.indices[-1],)):
+                return None
+            biases.append(code_name(bias.base.label.name))
+        inputs.add(found[0][0])
+        weights.append(code_name(found[0][1]))
+    if len(inputs) != 1 or len(biases) not in (0, len(members)):
+        return None
+    first = cell.definition(members[0][0])
+    width = sum((cell.arrays[w].sizes[1] for _, w, _ in members), sp.Integer(0))
+    source = inputs.pop()
+    return {"members": [m for m, _, _ in members], "input": code_name(source), "weights": weights,
+            "biases": biases, "width": width, "row": first.indices[0],
+            "column": sp.Symbol("K", integer=True), "depth": cell.arrays[source].sizes[-1]}
+
+
+def _member_of(expr, stack):
+    """The one stack member whose dz_m (flat, over all steps) ``expr`` reads, or None."""
+    found = {m for m in stack["members"] for ref in expr.atoms(sp.Indexed)
+             if ref.base.label.name == f"d{code_name(m)}_seq_flat"}
+    return found.pop() if len(found) == 1 else None
+
+
+def _stacked_terms(expr, stack, cell):
+    """``expr`` with its terms Σ_k dz_m[r, k] W_m[j, k], one per member and the same expression of each member's
+    dz_m and x-weight, replaced by one sum over the stacked columns; None when there are no such terms."""
+    stacked = sp.IndexedBase(f"d{stack['stem']}_seq_flat", real=True)
+    weights = sp.IndexedBase(f"{stack['input']}_W", real=True)
+    canonical = {}
+    for term in sp.Add.make_args(expr):
+        member = _member_of(term, stack)
+        if member is None or not isinstance(term, sp.Sum) or len(term.limits) != 1:
+            continue
+        weight = stack["weights"][stack["members"].index(member)]
+        refs = {r.base.label.name: r for r in term.atoms(sp.Indexed)}
+        if weight not in refs:
+            continue
+        column = term.limits[0][0]
+        own, w = refs[f"d{code_name(member)}_seq_flat"], refs[weight]
+        if own.indices[-1] != column or w.indices[-1] != column or column in own.indices[:-1] + w.indices[:-1]:
+            continue
+        form = term.xreplace({own.base: stacked, w.base: weights})
+        canonical.setdefault(member, (form, term))
+    if set(canonical) != set(stack["members"]) or len({form for form, _ in canonical.values()}) != 1:
+        return None
+    form = next(iter(canonical.values()))[0]
+    column = form.limits[0][0]
+    kept = [term for term in sp.Add.make_args(expr) if term not in {t_ for _, t_ in canonical.values()}]
+    return sp.Add(*kept, sp.Sum(form.function, (column, 0, stack["width"] - 1)))
+
+
+def _stacked_parameters(gradients, indices_of, stack, cell, layer, printer, h_weights, state_input) -> dict:
+    """Parameters whose gradient is the same expression of their member's dz_m, one per member (dW_mx, dW_mh,
+    db_m): each such class computed once over the stacked columns (``dx_W = x_flatᵀ dgates_flat``) and printed
+    into ``printer``; param name -> the slice of it that is its gradient."""
+    stacked = sp.IndexedBase(f"d{stack['stem']}_seq_flat", real=True)
+    classes = {}
+    for param in layer.params:
+        expr = gradients[param.name]
+        member = _member_of(expr, stack)
+        if member is None:
+            continue
+        own = next(r for r in expr.atoms(sp.Indexed) if r.base.label.name == f"d{code_name(member)}_seq_flat")
+        indices = tuple(indices_of[param.name])
+        if own.indices[-1] != indices[-1] or indices[-1] in own.indices[:-1]:
+            continue
+        form = expr.xreplace({own.base: stacked})
+        classes.setdefault((form, indices), {})[member] = param.name
+    found = {}
+    for number, ((form, indices), params) in enumerate(classes.items()):
+        if set(params) != set(stack["members"]):
+            continue
+        ordered = [params[m] for m in stack["members"]]
+        codes = [code_name(p) for p in ordered]
+        if codes == [code_name(w) for w in stack["weights"]]:
+            name = f"d{stack['input']}_W"
+        elif codes == h_weights:
+            name = f"d{state_input}_W"
+        elif codes == stack["biases"]:
+            name = f"d{stack['stem']}_b"
+        else:
+            name = f"d{stack['stem']}_{number}"
+        sizes = cell.arrays[ordered[0]].sizes
+        printer.assign(name, form, indices, _shape((*sizes[:-1], stack["width"])))
+        offset = sp.Integer(0)
+        for param in ordered:
+            width = cell.arrays[param].sizes[-1]
+            found[param] = f"{name}[..., {offset}:{offset + width}]"
+            offset += width
+    return found
+
+
+def _stack_projection(stack, seq, t, cell):
+    """Σ_j X⟨t⟩[n, j] X_W[j, K] + gates_b[K] over the stacked columns K."""
+    j = sp.Symbol("j_in", integer=True)
+    x = sp.IndexedBase(seq(stack["input"]), real=True)[t, stack["row"], j]
+    w = sp.IndexedBase(f"{stack['input']}_W", real=True)[j, stack["column"]]
+    sizes = cell.arrays[stack["input"]].sizes
+    expr = sp.Sum(x * w, (j, 0, sizes[-1] - 1))
+    if stack["biases"]:
+        expr += sp.IndexedBase(f"{stack['stem']}_b", real=True)[stack["column"]]
+    return expr
 
 
 def _back_product(terms, weight, member, indices):

@@ -9,6 +9,10 @@ one, a sum of exponentials), never on the name of an activation or a loss.
 
 The rule table
 --------------
+0. **erf and tanh complements, hyperbolic functions of a log** (:mod:`._stable_special`, first):
+   1 + erf(w) = erfc(-w); 1 ± tanh(u) = 2σ(±2u) and 1 - tanh²(u) = 4σ(2u)σ(-2u) for a u that is
+   not a multiple of z; tanh(log x) = (x² - 1)/(x² + 1), which makes tanh(softplus(z)) rational in
+   exp(z) for rule 1.
 1. **Rational functions of exp(z)** (σ, σ', tanh', SiLU, ... once tanh/sinh/cosh are written
    with exp). Put t = exp(z/q). For a bounded R(t) in z alone, the definition itself with every
    exponent clipped at 709 is tried first (1/(1 + exp(-z)) stays four operations) and kept if it
@@ -18,7 +22,9 @@ The rule table
    and cancel. Each branch is then a ratio of polynomials in u with a nonzero constant term in
    the denominator: nothing overflows. A factor 1 - u^k (which cancels as z -> 0) becomes
    -expm1(-k|z|/q). Equal branches give one formula (σ'(z) = u/(1+u)^2), otherwise
-   ``Piecewise`` (printed ``where(z >= 0, ...)``).
+   ``Piecewise`` (printed ``where(z >= 0, ...)``). A product P (T_1 + T_2 + ...) whose factor P is
+   bounded only together with each term's own rational factors is multiplied out first
+   (:func:`_distributed`: the focal loss's a(1 - a)(a²/(1 - a) + ...)).
 2. **Logarithms of such rationals** (log σ(z), log(1 - σ(z)), log tanh z, log(1 - e^z)). Split by
    sign as in 1, then in each branch factor numerator and denominator over u:
    log u^j = -j|z|/q, log(c (1 - u^k)) = log c + log1mexp(k|z|/q), any other factor
@@ -32,6 +38,10 @@ The rule table
    log σ(z) = -log1p(u) + min(z, 0), softplus(z) = log1p(u) + max(z, 0).
 3. **Other logarithms**: of a product, the sum of the logs; of c + x, log c + log1p(x/c); of
    exp(w), w; of a softplus, ``log_softplus``; of ``Piecewise``, each branch.
+   (3b) A non-integer power B^r of a B rational in exp(z) is exp(r log B), log B by rule 2
+   (:func:`_fractional_powers`: σ(z)^γ = exp(-γ logaddexp(0, -z))). After rule 1, the exponentials
+   of a product one of which holds such a softplus are one exp (:func:`_merged_exponentials`):
+   σ(z)^(γ-1) σ(z)(1 - σ(z)) for γ < 1 is e^((1-γ)|z|) e^-|z| where z -> -∞, inf 0 apart.
 4. **Ratios of vanishing factors**: where the factors of a product that depend on z alone have a
    numerator and a denominator that both underflow at the same end (σ(z)/softplus(z) as
    z -> -∞: 0/0 in float64), their ratio is exp(log numerator - log denominator), each log by
@@ -56,6 +66,7 @@ import sympy as sp
 from .. import symbols as S
 from ..budget import MAX_DEGREE, is_zero, simplifiable
 from ._nodes import expm1, log1mexp, log1p, log_softplus, logaddexp
+from ._stable_special import special_forms
 
 __all__ = ["stabilise", "stable_log", "is_exact_term", "ordered_terms"]
 
@@ -85,10 +96,12 @@ def stabilise(expr: sp.Expr, z: sp.Symbol = S.z) -> sp.Expr:
 
     Other symbols (a, y, e) are data; they are left as they are.
     """
-    expr = _normalise(expr)
+    expr = special_forms(_normalise(expr), z)
     expr = _stable_logs(expr, z)
+    expr = _fractional_powers(expr, z)
     expr = _vanishing_ratios(expr, z)
     expr = _stable_rationals(expr, z)
+    expr = _merged_exponentials(expr)
     expr = _expm1_rule(expr) if expr.has(sp.exp) else expr
     return _collect_special(expr)
 
@@ -169,6 +182,35 @@ def _stable_logs(expr: sp.Expr, z) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.log), lambda e: stable_log(e.args[0], z))
 
 
+def _fractional_powers(expr: sp.Expr, z) -> sp.Expr:
+    """B^r for a non-integer r and a B rational in exp(z): exp(r log B), log B by rule 2 (rule 3b).
+    The focal loss's a^γ = σ(z)^γ is then exp(-γ logaddexp(0, -z)): no (1 + e^-z)^-γ to overflow
+    inside, and 0 (not 0 times inf) where it underflows."""
+    def fractional(e):
+        return (e.is_Pow and e.exp.is_number and not e.exp.is_Integer
+                and _as_exp_rational(_hyperbolic_to_exp(e.base), z) is not None)
+    if not expr.has(sp.Pow):
+        return expr
+    return expr.replace(fractional, lambda e: sp.exp(e.exp * stable_log(e.base, z)))
+
+
+def _merged_exponentials(expr: sp.Expr) -> sp.Expr:
+    """exp(v) exp(w) -> exp(v + w) in a product where an exponent holds a softplus (a power by rule 3b):
+    the focal loss's a^(γ-1) = exp((1 - γ) softplus(-z)) overflows for γ < 1 where the e^-|z| of a(1 - a)
+    beside it underflows; their product, one exp, does neither."""
+    kinds = (log1p, sp.Max, sp.Min, logaddexp)
+
+    def mergeable(e):
+        exponentials = [factor for factor in e.args if isinstance(factor, sp.exp)] if e.is_Mul else []
+        return len(exponentials) > 1 and any(factor.args[0].has(*kinds) for factor in exponentials)
+
+    def merge(product):
+        exponents = [factor.args[0] for factor in product.args if isinstance(factor, sp.exp)]
+        rest = [factor for factor in product.args if not isinstance(factor, sp.exp)]
+        return sp.Mul(*rest) * sp.exp(sp.Add(*exponents))
+    return expr.replace(mergeable, merge) if expr.has(sp.exp) else expr
+
+
 # --- rule 1: bounded rational functions of exp(z) -------------------------------------------
 def _stable_rationals(expr: sp.Expr, z) -> sp.Expr:
     if not _has_exponential_of(expr, z):
@@ -187,14 +229,62 @@ def _stable_rationals(expr: sp.Expr, z) -> sp.Expr:
         if split is not None:
             return split
     if expr.is_Mul:
+        distributed = _distributed(expr, z)
+        if distributed is not None:
+            return distributed
         # The factors that are rational in exp(z) are split together: exp(z) * 1/(1 + exp(z)) is
         # bounded although exp(z) alone is not.
-        plain = [factor for factor in expr.args if _as_exp_rational(_hyperbolic_to_exp(factor), z) is not None
-                 or not _has_exponential_of(factor, z) and not factor.has(sp.Function)]
+        plain = _plain_factors(expr, z)
         if len(plain) > 1 and len(plain) < len(expr.args):
             rest = [factor for factor in expr.args if factor not in plain]
             return _stable_rationals(sp.Mul(*plain), z) * sp.Mul(*[_stable_rationals(f, z) for f in rest])
     return expr.func(*[_stable_rationals(arg, z) for arg in expr.args])
+
+
+def _plain_factors(product, z) -> list:
+    """The factors of ``product`` that are rational in exp(z) or free of functions (y, 2, ...)."""
+    return [factor for factor in sp.Mul.make_args(product) if _as_exp_rational(_hyperbolic_to_exp(factor), z) is not None
+            or not _has_exponential_of(factor, z) and not factor.has(sp.Function)]
+
+
+def _bounded(product, z) -> bool:
+    """Whether a product rational in exp(z) (and other symbols) is bounded on both sides (rule 1's split)."""
+    rational = _as_exp_rational(_hyperbolic_to_exp(product), z)
+    if rational is None:
+        return False
+    q, t, function = rational
+    return all(sp.Poly(sp.fraction(branch)[1], _U).eval(0) != 0 for branch in _branches(q, t, function))
+
+
+def _distributed(product, z):
+    """P (T_1 + T_2 + ...) as P T_1 + P T_2 + ..., each term split by rule 1, when P (the factors rational
+    in exp(z)) is bounded only together with a term's own such factors; else None.
+
+    δ^L of the focal loss after a sigmoid is a(1 - a)(a^2 (1 - y)/(1 - a) - y (1 - a)^2/a + ...):
+    a^2/(1 - a) is e^z, (1 - a)^2/a is e^-z, and a(1 - a) is 0 in float64 where either overflows
+    (inf 0 = NaN); a(1 - a) a^2/(1 - a) = a^3 and a(1 - a)(1 - a)^2/a = (1 - a)^3 are bounded."""
+    plain = _plain_factors(product, z)
+    sums = [factor for factor in product.args if factor.is_Add and factor not in plain and _has_exponential_of(factor, z)]
+    if len(sums) != 1:
+        return None
+    (total,) = sums
+    outside = [factor for factor in product.args if factor is not total]
+    plain = _plain_factors(sp.Mul(*outside), z)
+    if not plain or not any(_has_exponential_of(factor, z) for factor in plain):
+        return None
+    common = sp.Mul(*plain)
+    unbounded = False
+    for term in total.args:
+        own = sp.Mul(*_plain_factors(term, z))
+        if not _has_exponential_of(own, z) or _bounded(own, z):
+            continue
+        if not _bounded(common * own, z):
+            return None
+        unbounded = True
+    if not unbounded:
+        return None
+    rest = sp.Mul(*[factor for factor in outside if factor not in plain])
+    return _stable_rationals(rest, z) * sp.Add(*[_stable_rationals(common * term, z) for term in total.args])
 
 
 #: exp(709) is below the largest float64, 1.8e308; 1/(1 + exp(709)) is below the smallest normal one.
@@ -329,13 +419,30 @@ def _combine(positive, negative, z, q):
     """One formula when both branches agree, else Piecewise on the sign of z; u = exp(-|z|/q)."""
     u_value = sp.exp(-sp.Abs(z) / q)
     at = {_U: u_value, _ZABS: sp.Abs(z)}
-    if is_zero(positive - negative):
+    if not _differs_at_a_point(positive - negative) and is_zero(positive - negative):
         return positive.xreplace(at)
     p_num, p_den = sp.fraction(positive)
     n_num, n_den = sp.fraction(negative)
     if p_den == n_den:
         return sp.Piecewise((p_num.xreplace(at), z >= 0), (n_num.xreplace(at), True)) / p_den.xreplace(at)
     return sp.Piecewise((positive.xreplace(at), z >= 0), (negative.xreplace(at), True))
+
+
+_POINT = (sp.Rational(3, 7), sp.Rational(5, 11), sp.Rational(7, 13), sp.Rational(11, 17), sp.Rational(13, 19),
+          sp.Rational(17, 23))
+
+
+def _differs_at_a_point(difference) -> bool:
+    """True when ``difference`` is visibly nonzero at one point (each symbol a different rational in (0, 1)):
+    then the branches differ, and ``simplify`` (seconds on Mish's branches) need not be asked."""
+    symbols = sorted(difference.free_symbols, key=str)
+    if len(symbols) > len(_POINT):
+        return False
+    try:
+        value = sp.N(difference.xreplace(dict(zip(symbols, _POINT))), 30)
+        return value.is_number and abs(value) > 1e-20
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
 
 
 # --- rule 2: logarithms of rational functions of exp(z) --------------------------------------
@@ -495,8 +602,13 @@ def _collect_special(expr):
     if expr.has(sp.Piecewise) or not expr.is_Add:
         return expr
     kinds = (log1p, sp.Max, sp.Min, logaddexp, log1mexp, log_softplus)
-    special = [term for term in expr.args if term.has(*kinds)]
-    other = [term for term in expr.args if not term.has(*kinds)]
+
+    def collectable(term):
+        # a special term times an exponential is left whole: (1 - a)^γ log a of the focal loss,
+        # exp(-γ softplus(z)) (min(z, 0) - log1p(e^-|z|)), would be expanded into terms that cancel
+        return term.has(*kinds) and not term.xreplace({node: sp.Dummy() for node in term.atoms(*kinds)}).has(sp.exp)
+    special = [term for term in expr.args if collectable(term)]
+    other = [term for term in expr.args if not collectable(term)]
     if not special:
         return expr
     part = sp.Add(*special)
