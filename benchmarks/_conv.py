@@ -6,6 +6,10 @@ The hand-written version is the textbook im2col: the padded input's K x K patche
 scattered back into the padded input by a loop over the K x K kernel offsets (col2im), then cropped. torch
 eager runs ``F.conv2d`` (channels first; the permutations are views) and ``torch.autograd.grad`` for the three
 gradients, forward and backward both timed.
+
+An even comparison gives NumPy's BLAS and torch the same number of threads: both the machine's cores (the
+defaults), or one each (``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1``). With ``OPENBLAS_NUM_THREADS=1`` alone
+torch keeps its own threads and runs on two cores against NumPy's one; the header prints both counts.
 """
 from __future__ import annotations
 
@@ -74,6 +78,15 @@ def implementations(x, W, b, dout, pad=1) -> dict:
     return found
 
 
+def torch_threads() -> str:
+    """torch's intra-op threads (OMP_NUM_THREADS at start-up): a comparison is even when they equal the BLAS threads."""
+    try:
+        import torch
+    except ImportError:
+        return "n/a"
+    return str(torch.get_num_threads())
+
+
 def agreement(found) -> float:
     results = {name: call() for name, call in found.items()}
     reference = results["numpy im2col by hand"]
@@ -95,7 +108,7 @@ def section(rounds: int, quick: bool) -> None:
     times = time_shuffled(found, rounds)
     base = times["torch eager"] if "torch eager" in times else times["numpy im2col by hand"]
     print(f"## conv2d forward + backward, m = {m}, {size} x {size} x {channels} -> {filters} filters 3 x 3, pad 1 "
-          f"(all agree to {worst:.1e} relative; BLAS threads: {blas_threads()})\n")
+          f"(all agree to {worst:.1e} relative; BLAS threads: {blas_threads()}; torch threads: {torch_threads()})\n")
     print("| implementation | median time | time / torch eager |")
     print("|---|---|---|")
     for implementation, seconds in times.items():

@@ -271,6 +271,8 @@ def _ordered_cases(expr: sp.Expr) -> sp.Expr:
     Anything else is returned unchanged."""
     if not isinstance(expr, sp.Piecewise) or expr.free_symbols != {S.z}:
         return expr
+    if not _solvable_conditions(expr):
+        return expr
     try:
         pairs = expr.as_expr_set_pairs()
     except (NotImplementedError, TypeError, ValueError):
@@ -287,6 +289,19 @@ def _ordered_cases(expr: sp.Expr) -> sp.Expr:
         return expr
     cases = [(value, (sp.Lt if part.right_open else sp.Le)(S.z, part.end)) for part, value in intervals[:-1]]
     return sp.Piecewise(*cases, (intervals[-1][1], True))
+
+
+def _solvable_conditions(piecewise: sp.Piecewise) -> bool:
+    """False when a condition holds a root of z of high order, z^(1/q) with q past the budget's degree: SymPy
+    solves z^(1/1000) > c by raising c to the 1000th power and tests the digits of the result for primality
+    (seconds to tens of seconds, and not the same in every run). The cases are then kept as they are."""
+    from ..budget import MAX_DEGREE
+    for _, condition in piecewise.args:
+        for power in sp.sympify(condition, strict=True).atoms(sp.Pow):
+            exponent = power.exp
+            if exponent.is_Float or (exponent.is_Rational and not exponent.is_Integer and exponent.q > MAX_DEGREE):
+                return False
+    return True
 
 
 def _step_form(expr: sp.Expr) -> sp.Expr:
