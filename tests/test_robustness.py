@@ -6,6 +6,7 @@ Expected values come from sympy.diff of the composed cost (δ^L = dC/dz), centra
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 import sympy as sp
@@ -177,18 +178,20 @@ HUGE_KINK = ["--hidden", "max(17, sqrt(z))", "--output", "(z+erfc((max(3.14159, 
 
 
 @pytest.mark.parametrize("fmt", ["text", "latex", "json"])
-def test_a_kink_with_thousands_of_digits_is_printed_as_its_power(capsys, fmt):
+def test_a_max_with_a_high_root_of_z_derives_in_every_format(capsys, fmt):
     """max(3.14159, z^(1/1000)) has its kink at z = (314159/100000)^1000, a rational of ~5000 digits that Python
-    refuses to print; derive shows it as the exact power instead of an internal error."""
+    refuses to print (an internal error once), and that SymPy's inequality solver took 3 to 18 s to reach. Its cases
+    are kept as SymPy's max gives them, the step at z^(1/1000) = 3.14159: no 5000-digit number is formed."""
     assert main(["derive", *HUGE_KINK, "--format", fmt]) == 0
     out = capsys.readouterr().out
-    assert {"text": "(314159/100000)^1000", "latex": r"\left(\frac{314159}{100000}\right)^{1000}",
-            "json": "(314159/100000)**1000"}[fmt] in out
+    assert "internal error" not in out and max(len(n) for n in re.findall(r"[0-9]+", out)) < 100
 
 
-def test_a_kink_beyond_float64_is_refused_by_export(capsys, tmp_path):
-    assert main(["export", *HUGE_KINK, "-o", str(tmp_path / "m.py")]) == 2
-    assert "(314159/100000)**1000" in capsys.readouterr().err and not (tmp_path / "m.py").exists()
+def test_a_max_with_a_high_root_of_z_exports(capsys, tmp_path):
+    """Its export computes the step from z^(1/1000) itself, a float64 number (it was refused when the kink was the
+    5000-digit power, beyond float64)."""
+    assert main(["export", *HUGE_KINK, "-o", str(tmp_path / "m.py")]) == 0
+    assert (tmp_path / "m.py").exists()
 
 
 def test_short_forms_of_long_numbers():
@@ -273,7 +276,8 @@ def test_the_stable_export_of_a_power_with_a_min_in_its_exponent():
       "relu(sinh(z))", "--loss", "(a-y)*pi", "delta^L = (1 - a^L) - 1.702 .* 1.702"], 1, "incorrect"),
     # relu(z)^silu(z) is 0^u on z <= 0: a NaN derivative reached every z, and the proof of δ^L (exit 70)
     (["derive", "--output", "(min(3.14159, ((relu(z)^silu(z))/relu(erfc(17))))+min(tanh(e), (z-0.5)))"], 2,
-     "is NaN (undefined) in one of its cases"),
+     "output activation (min(3.14159, ((relu(z)^silu(z))/relu(erfc(17))))+min(tanh(e), (z-0.5))): this activation "
+     "has a derivative that is NaN (undefined) in one of its cases"),
     # log(log(a^(1 - a))) is complex for every a in (0, 1): no point to prove δ^L at (exit 70)
     (["derive", "--output", "sigmoid", "--loss", "relu(log(log((a/(a^a)))))"], 2, "not real or not finite"),
 ])
@@ -282,6 +286,7 @@ def test_benchmark_internal_errors_answer_or_are_refused(argv, code, words, caps
     assert main(argv + ["--layers", "4,3,2", "--l2", "0", "--bias", "separate"]) == code
     captured = capsys.readouterr()
     assert words in captured.out + captured.err and "internal error" not in captured.err
+    assert "Piecewise" not in captured.err and "**" not in captured.err      # the user's terms, not SymPy's
 
 
 def test_cases_whose_condition_holds_a_high_root_of_z_are_kept_as_they_are():

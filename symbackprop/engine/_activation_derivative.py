@@ -15,9 +15,12 @@ import mpmath
 import sympy as sp
 
 from .. import symbols as S
-from ..errors import NotDifferentiableError
 from ..budget import simplifiable
+from ..errors import NotDifferentiableError
 from ._calculus import contract, positive_factors, proved_zero, tidy
+
+#: how a message of :func:`derivative_in_z` names the activation (engine/derive.py puts the user's text before it)
+THIS_ACTIVATION = "this activation"
 
 #: where the fit samples g and g'; an activation defined only for z > 0 (sqrt, log) uses the positive ones
 _SAMPLES = ("-1.3", "-0.4", "0.3", "0.9", "1.7", "2.3", "0.6", "1.2", "2.9", "3.4")
@@ -39,7 +42,9 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
         if cases is None and sum(len(m.args) for m in definition.atoms(sp.Max, sp.Min)) <= _MAX_SOLVED \
                 and not definition.has(sp.Piecewise, sp.Heaviside):
             try:
-                cases = _ordered_cases(sp.piecewise_fold(definition.rewrite(sp.Piecewise)))
+                cases = sp.piecewise_fold(definition.rewrite(sp.Piecewise))
+                # cases whose conditions SymPy's solver cannot order cheaply: SymPy's max/min derivative below
+                cases = _ordered_cases(cases) if _solvable_conditions(cases) else None
             except TypeError:   # a case compares a value that is not real (sqrt(sign(z)) is I for z < 0):
                 cases = None    # "Invalid comparison of non-real I"; SymPy's own max/min derivative below
         # past both budgets SymPy differentiates max/min itself: u' H(u - v) + v' H(v - u), the same
@@ -48,11 +53,11 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
     # For real z, z*sign(z) is |z|: SymPy leaves it, e.g. in the derivative of z/(1 + |z|).
     derivative = _step_form(without_impulses(sp.diff(definition, S.z))).subs(S.z * sp.sign(S.z), sp.Abs(S.z))
     if derivative.has(sp.Derivative, sp.Subs):
-        raise NotDifferentiableError(f"SymPy cannot differentiate the activation {definition} in closed form")
+        raise NotDifferentiableError(f"{THIS_ACTIVATION} has no derivative SymPy can write in closed form")
     if derivative.has(sp.nan):
         # relu(z)^silu(z): 0^u on z <= 0, whose derivative 0^u log(0) u' SymPy gives as NaN; in the step form
         # f1' + (f2' - f1') H(z) that NaN reaches every z (it was an internal error in the proof of δ)
-        raise NotDifferentiableError(f"the derivative of the activation {definition} is NaN (undefined) in one of "
+        raise NotDifferentiableError(f"{THIS_ACTIVATION} has a derivative that is NaN (undefined) in one of "
                                      f"its cases, e.g. a power 0^u of a relu where the relu is 0; write that case "
                                      f"as a number or keep the base positive")
     return derivative
@@ -296,8 +301,8 @@ def _solvable_conditions(piecewise: sp.Piecewise) -> bool:
     solves z^(1/1000) > c by raising c to the 1000th power and tests the digits of the result for primality
     (seconds to tens of seconds, and not the same in every run). The cases are then kept as they are."""
     from ..budget import MAX_DEGREE
-    for _, condition in piecewise.args:
-        for power in sp.sympify(condition, strict=True).atoms(sp.Pow):
+    for case in piecewise.atoms(sp.Piecewise):
+        for power in sp.And(*(condition for _, condition in case.args)).atoms(sp.Pow):
             exponent = power.exp
             if exponent.is_Float or (exponent.is_Rational and not exponent.is_Integer and exponent.q > MAX_DEGREE):
                 return False

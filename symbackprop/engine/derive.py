@@ -5,6 +5,7 @@ does not grow with layer widths; per hidden layer it only substitutes the layer 
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
 
@@ -13,9 +14,11 @@ import sympy as sp
 from .. import symbols as S
 from ..budget import NOT_SHORTENED, simplifiable
 from ..derivation import Assumption, Derivation, Rule
+from ..errors import NotDifferentiableError
 from ..network import Network
 from ._calculus import real_domain
 from ._gradients import derive_bias_gradient, derive_cost, derive_weight_gradient
+from ._activation_derivative import THIS_ACTIVATION
 from ._hidden_delta import derive_hidden_delta
 from ._proof import deferred
 from ._output_delta import derive_output_delta
@@ -95,11 +98,25 @@ def _domains(network: Network) -> tuple:
 
 
 def _output(activation, loss):
-    return _output_derived(activation, loss, deferred())
+    with _named(activation, "output"):
+        return _output_derived(activation, loss, deferred())
 
 
 def _hidden(activation, bias):
-    return _hidden_derived(activation, bias, deferred())
+    with _named(activation, "hidden"):
+        return _hidden_derived(activation, bias, deferred())
+
+
+@contextmanager
+def _named(activation, role: str):
+    """An activation that cannot be differentiated is named as the user wrote it (``--hidden 'relu(z)^silu(z)'``),
+    not in SymPy's form of its definition (cases, ``**``)."""
+    try:
+        yield
+    except NotDifferentiableError as error:
+        if str(error).startswith(THIS_ACTIVATION):
+            raise NotDifferentiableError(f"{role} activation {activation.name}: {error}") from None
+        raise
 
 
 # ``unproved`` is part of the key: a result derived with the proofs deferred (checker/_family.py) is

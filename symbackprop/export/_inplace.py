@@ -231,6 +231,8 @@ class InplaceKernel:
             return self._ufunc(_UNARY[type(expr)], self._evaluate(expr.args[0]))
         if isinstance(expr, logaddexp):
             return self._ufunc("np.logaddexp", *self._operands(expr.args))
+        if isinstance(expr, sp.arg):           # of a real number (SymPy's derivative of |log1p(a)|): π below 0
+            return self._evaluate(sp.pi * sp.Heaviside(-expr.args[0], 0))
         if isinstance(expr, sp.Heaviside):     # the step at 0 takes SymPy's value H(0) (1/2 unless given)
             at_zero = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
             return self._ufunc("np.heaviside", self._evaluate(expr.args[0]), self._evaluate(at_zero))
