@@ -338,8 +338,10 @@ def _run(expr, indices, namespace, sizes):
     printer = IndexPrinter({**symbols, **{n: n for n in namespace}}, prefix="v")
     shape = "(" + ", ".join(str(_axis_size(expr, i, namespace)) for i in indices) + ("," if len(indices) == 1 else "") + ")"
     printer.assign("__value", expr, tuple(indices), shape)
-    scope = {"np": np, **namespace, **sizes}
-    exec("\n".join(printer.lines), scope)      # code printed by the project's own printer from the parsed formula
+    scope = {"__builtins__": {}, "np": np, **namespace, **sizes}
+    # code printed by the project's own printer from the parsed formula (names: the layer's arrays and sizes,
+    # alphanumeric by the grammar), run with NumPy and without Python's builtins
+    exec("\n".join(printer.lines), scope)
     return np.asarray(scope["__value"], dtype=float)
 
 
