@@ -19,8 +19,11 @@ from ..budget import simplifiable
 from ..errors import NotDifferentiableError
 from ._calculus import contract, positive_factors, proved_zero, tidy
 
-#: how a message of :func:`derivative_in_z` names the activation (engine/derive.py puts the user's text before it)
-THIS_ACTIVATION = "this activation"
+
+class UnnamedActivationError(NotDifferentiableError):
+    """An activation :func:`derivative_in_z` cannot differentiate; the message says "this activation", and
+    engine/derive.py, which knows the user's text and the layer's role, names it."""
+
 
 #: where the fit samples g and g'; an activation defined only for z > 0 (sqrt, log) uses the positive ones
 _SAMPLES = ("-1.3", "-0.4", "0.3", "0.9", "1.7", "2.3", "0.6", "1.2", "2.9", "3.4")
@@ -53,13 +56,13 @@ def derivative_in_z(definition: sp.Expr) -> sp.Expr:
     # For real z, z*sign(z) is |z|: SymPy leaves it, e.g. in the derivative of z/(1 + |z|).
     derivative = _step_form(without_impulses(sp.diff(definition, S.z))).subs(S.z * sp.sign(S.z), sp.Abs(S.z))
     if derivative.has(sp.Derivative, sp.Subs):
-        raise NotDifferentiableError(f"{THIS_ACTIVATION} has no derivative SymPy can write in closed form")
+        raise UnnamedActivationError("this activation has no derivative SymPy can write in closed form")
     if derivative.has(sp.nan):
         # relu(z)^silu(z): 0^u on z <= 0, whose derivative 0^u log(0) u' SymPy gives as NaN; in the step form
         # f1' + (f2' - f1') H(z) that NaN reaches every z (it was an internal error in the proof of δ)
-        raise NotDifferentiableError(f"{THIS_ACTIVATION} has a derivative that is NaN (undefined) in one of "
-                                     f"its cases, e.g. a power 0^u of a relu where the relu is 0; write that case "
-                                     f"as a number or keep the base positive")
+        raise UnnamedActivationError("this activation has a derivative that is NaN (undefined) in one of "
+                                     "its cases, e.g. a power 0^u of a relu where the relu is 0; write that case "
+                                     "as a number or keep the base positive")
     return derivative
 
 

@@ -18,7 +18,7 @@ from ..errors import NotDifferentiableError
 from ..network import Network
 from ._calculus import real_domain
 from ._gradients import derive_bias_gradient, derive_cost, derive_weight_gradient
-from ._activation_derivative import THIS_ACTIVATION
+from ._activation_derivative import UnnamedActivationError
 from ._hidden_delta import derive_hidden_delta
 from ._proof import deferred
 from ._output_delta import derive_output_delta
@@ -113,10 +113,8 @@ def _named(activation, role: str):
     not in SymPy's form of its definition (cases, ``**``)."""
     try:
         yield
-    except NotDifferentiableError as error:
-        if str(error).startswith(THIS_ACTIVATION):
-            raise NotDifferentiableError(f"{role} activation {activation.name}: {error}") from None
-        raise
+    except UnnamedActivationError as error:
+        raise NotDifferentiableError(f"{role} activation {activation.name}: {error}") from None
 
 
 # ``unproved`` is part of the key: a result derived with the proofs deferred (checker/_family.py) is
