@@ -261,6 +261,11 @@ class IndexPrinter:
         return f"{code}[{', '.join(slots)}]" if _atomic_code(code) else f"({code})[{', '.join(slots)}]"
 
 
+def shape_code(sizes) -> str:
+    """A shape as Python code: ``(N, H)``, and ``(N,)`` for one axis."""
+    return "(" + ", ".join(map(str, sizes)) + ("," if len(sizes) == 1 else "") + ")"
+
+
 def _indexed(expr) -> bool:
     return bool(expr.atoms(sp.Indexed))
 

@@ -33,7 +33,8 @@ from ..errors import ExportError
 from ..layers._bptt import timed
 from ..layers._derivation import gradient_name
 from ..layers._printing import language, text
-from ._index_printing import IndexPrinter, code_name
+from ._gate_stacks import affine_inputs, back_product, stack_projection, stacked_parameters, stacked_products, stacked_terms
+from ._index_printing import IndexPrinter, code_name, shape_code
 
 
 @dataclass(frozen=True)
@@ -118,10 +119,6 @@ class _Arrays:
         return f"{code}.T" if len(permutation) == 2 else f"np.transpose({code}, {permutation})"
 
 
-def _shape(sizes) -> str:
-    return "(" + ", ".join(map(str, sizes)) + ("," if len(sizes) == 1 else "") + ")"
-
-
 def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     """The source of the standalone module for a recurrent layer's derivation, in a notation's layout.
 
@@ -191,18 +188,18 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
             split[definition.name] = [term for term in terms if term not in static]
     # the products of one previous state with a weight per definition (h_prev Wfh, h_prev Wuh, ...): one
     # product with the weights side by side, its columns sliced per definition (and one product back)
-    groups = _stacked_products(split, cell, set(previous), shared)
+    groups = stacked_products(split, cell, set(previous), shared)
     # gates that are affine maps of the same inputs (x⟨t⟩ W_mx + h⟨t-1⟩ W_mh + b_m, the LSTM's four): their
     # pre-activations are one (N, 4H) array, x's part one product over all steps with the weights side by side
     stacks = {}
     taken = {code for name in cell.arrays for code in (code_name(name), code_name(gradient_name(name)))}
     for state_input, members in groups.items():
-        found = _affine_inputs(members, statics, split, set(layer.sequences), shared, cell)
+        found = affine_inputs(members, statics, split, set(layer.sequences), shared, cell)
         if found is None:
             continue
         found["stem"] = "gates" if not stacks else f"gates{len(stacks) + 1}"
         made = {found["stem"], f"d{found['stem']}", f"{found['input']}_W", f"d{found['input']}_W"}
-        if not made & taken and flat(_stack_projection(found, seq, t, cell), (t, found["row"], found["column"]),
+        if not made & taken and flat(stack_projection(found, seq, t, cell), (t, found["row"], found["column"]),
                                      {}) is not None and all(s["input"] != found["input"] for s in stacks.values()):
             stacks[state_input] = found
     for definition in cell.definitions:
@@ -214,11 +211,11 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         merged = flat(inner, (t, *definition.indices), before_flats)
         if merged is None:
             before.assign(f"{code_name(definition.name)}_in_seq", inner, (t, *definition.indices),
-                          _shape((layer.time, *cell.arrays[definition.name].sizes)))
+                          shape_code((layer.time, *cell.arrays[definition.name].sizes)))
         else:
             rows, axes, size = merged
             before.assign(f"{code_name(definition.name)}_in_flat", rows, axes,
-                          _shape((size, *cell.arrays[definition.name].sizes[1:])))
+                          shape_code((size, *cell.arrays[definition.name].sizes[1:])))
             before.lines.append(f"{code_name(definition.name)}_in_seq = {code_name(definition.name)}_in_flat"
                                 f".reshape({', '.join(map(str, (layer.time, *cell.arrays[definition.name].sizes)))})")
         hoisted.append(definition.name)
@@ -227,9 +224,9 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         before.lines.append(f"{stack['input']}_W = np.concatenate([{', '.join(stack['weights'])}], axis=1)")
         if stack["biases"]:
             before.lines.append(f"{stem}_b = np.concatenate([{', '.join(stack['biases'])}])")
-        rows, axes, size = flat(_stack_projection(stack, seq, t, cell), (t, stack["row"], stack["column"]),
+        rows, axes, size = flat(stack_projection(stack, seq, t, cell), (t, stack["row"], stack["column"]),
                                 before_flats)
-        before.assign(f"{stem}_in_flat", rows, axes, _shape((size, width)))
+        before.assign(f"{stem}_in_flat", rows, axes, shape_code((size, width)))
         before.lines.append(f"{stem}_in_seq = {stem}_in_flat.reshape({layer.time}, "
                             f"{', '.join(map(str, cell.arrays[state_input].sizes[:-1]))}, {width})")
         hoisted.append(stem)
@@ -252,7 +249,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
                 if name not in emitted:
                     argument = call.args[0]
                     forward.assign(name, call, tuple(argument.indices),
-                                   _shape(cell.arrays[argument.base.label.name].sizes))
+                                   shape_code(cell.arrays[argument.base.label.name].sizes))
                     emitted.add(name)
                 rhs = rhs.xreplace({call: sp.IndexedBase(name, real=True)[call.args[0].indices]})
         if any(definition.name in stack["members"] for stack in stacks.values()):
@@ -266,7 +263,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
                             [sp.IndexedBase(f"{code_name(member)}_rec", real=True)[definition.indices]]
             rhs = sp.Add(*dynamic) + sp.IndexedBase(f"{code_name(definition.name)}_in", real=True)[definition.indices]
         forward.assign(step_names[definition.name], rhs, definition.indices,
-                       _shape(cell.arrays[definition.name].sizes))
+                       shape_code(cell.arrays[definition.name].sizes))
     stacked_lines = []
     for state_input, members in groups.items():
         stack = stacks.get(state_input)
@@ -299,14 +296,14 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         if name in groups:           # dh_prev: Σ_k Wfh dzf + Σ_k Wuh dzu + ... as one product with the stacked weights
             members = groups[name]
             terms = list(sp.Add.make_args(expr))
-            found = [_back_product(terms, weight, member, indices) for member, weight, _ in members]
+            found = [back_product(terms, weight, member, indices) for member, weight, _ in members]
             if all(found):
                 for term in found:
                     terms.remove(term)
                 gradients = ", ".join(step_names[gradient_name(member)] for member, _, _ in members)
                 loop.lines.append(f"{name}_back = np.concatenate([{gradients}], axis=-1) @ {name}_W.T")
                 expr = sp.Add(*terms) + sp.IndexedBase(f"{name}_back", real=True)[indices]
-        loop.assign(step_names[gradient_name(name)], expr, indices, _shape(cell.arrays[name].sizes))
+        loop.assign(step_names[gradient_name(name)], expr, indices, shape_code(cell.arrays[name].sizes))
 
     # ---- after the loop: every step's input gradients, the shared weights' sums over time
     after = IndexPrinter({**names}, prefix="u")
@@ -346,24 +343,24 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         flats[base] = f"{base}_flat = {base}.reshape({layer.time * sizes[1]}, {stack['width']})"
         for name, (expr, merged) in sequence_gradients.items():
             if merged is not None:
-                stacked = _stacked_terms(merged[0], stack, cell)
+                stacked = stacked_terms(merged[0], stack, cell)
                 if stacked is not None:
                     sequence_gradients[name] = (expr, (stacked, *merged[1:]))
     for name, (expr, merged) in sequence_gradients.items():
         gradient = derivation.cell.gradients[name]
         if merged is None:
             after.assign(f"d{code_name(name)}_seq", expr, (t, *gradient.indices),
-                         _shape((layer.time, *cell.arrays[name].sizes)))
+                         shape_code((layer.time, *cell.arrays[name].sizes)))
             continue
         expr, target, size = merged
-        after.assign(f"d{code_name(name)}_flat", expr, target, _shape((size, *cell.arrays[name].sizes[1:])))
+        after.assign(f"d{code_name(name)}_flat", expr, target, shape_code((size, *cell.arrays[name].sizes[1:])))
         after.lines.append(f"d{code_name(name)}_seq = d{code_name(name)}_flat.reshape("
                            f"{', '.join(map(str, (layer.time, *cell.arrays[name].sizes)))})")
     sliced = {}
     for state_input, stack in back_stacks.items():
         h_weights = [code_name(weight) for _, weight, _ in groups[state_input]]
         indices_of = {p.name: derivation.cell.gradients[p.name].indices for p in layer.params}
-        sliced.update(_stacked_parameters(param_gradients, indices_of, stack, cell, layer, after, h_weights,
+        sliced.update(stacked_parameters(param_gradients, indices_of, stack, cell, layer, after, h_weights,
                                           state_input))
     for param in layer.params:
         gradient = derivation.cell.gradients[param.name]
@@ -371,7 +368,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
             after.lines.append(f"{code_name(gradient_name(param.name))} = {sliced[param.name]}")
             continue
         after.assign(code_name(gradient_name(param.name)), param_gradients[param.name], gradient.indices,
-                     _shape(param.sizes))
+                     shape_code(param.sizes))
     # a flat view the forward pass made (x's rows, copied once when x is not in the layer's order) is kept in the cache
     reused = [base for base, line in flats.items() if before_flats.get(base) == line]
     # only the views the products read (a view of a stack member's columns would be a copy)
@@ -494,7 +491,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     for name, code in zip(layer.outputs, upstream):
         body.append(f"d{code_name(name)}_up = {user.to_layer(code, name)}")
     for state in layer.states:
-        sizes = _shape(cell.arrays[state.name].sizes)
+        sizes = shape_code(cell.arrays[state.name].sizes)
         carried_name = step_names[gradient_name(state.previous)]
         if state.name in layer.outputs:
             body.append(f"{carried_name} = np.zeros({sizes})")
@@ -536,7 +533,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         if state.name in layer.outputs:
             step.append(f"{target} = d{code_name(state.name)}_up[t]" + (f" + {carry_name}" if carry else ""))
         else:
-            step.append(f"{target} = {carry_name if carry else f'np.zeros({_shape(cell.arrays[state.name].sizes)})'}")
+            step.append(f"{target} = {carry_name if carry else f'np.zeros({shape_code(cell.arrays[state.name].sizes)})'}")
     for name in layer.outputs:
         if name not in states:
             step.append(f"{step_names[gradient_name(name)]} = d{code_name(name)}_up[t]")
@@ -633,172 +630,6 @@ def _shared_calls(cell, step_gradients) -> dict:
             if again and not any(c.func == call.func and c.args[0].base == argument.base for c in found):
                 found[call] = code_name(f"{call.func.__name__}_{argument.base.label.name}")
     return found
-
-
-def _stacked_products(split, cell, previous, params) -> dict:
-    """previous-state input -> [(definition, weight, term)] for the definitions whose per-step part holds
-    Σ_q P[..., q] W[q, k] with the same P (two or more of them, the LSTM's four gates, the GRU's three)."""
-    groups = {}
-    for name, terms in split.items():
-        definition = cell.definition(name)
-        for term in terms:
-            found = _product(term, previous, params, tuple(definition.indices))
-            if found is not None:
-                groups.setdefault(found[0], []).append((name, found[1], term))
-                break
-    return {state: members for state, members in groups.items() if len(members) > 1}
-
-
-def _product(term, previous, params, out):
-    """(P, W) when ``term`` is Σ_q P[..., q] W[q, k] and P[..., k] has the indices ``out``; else None."""
-    if not isinstance(term, sp.Sum) or len(term.limits) != 1:
-        return None
-    q = term.limits[0][0]
-    factors = sp.Mul.make_args(term.function)
-    if len(factors) != 2 or not all(isinstance(f, sp.Indexed) for f in factors):
-        return None
-    state = next((f for f in factors if f.base.label.name in previous), None)
-    weight = next((f for f in factors if f.base.label.name in params), None)
-    if state is None or weight is None or len(weight.indices) != 2 or weight.indices[0] != q:
-        return None
-    if state.indices[-1] != q or (*state.indices[:-1], weight.indices[1]) != out:
-        return None
-    return state.base.label.name, weight.base.label.name
-
-
-def _affine_inputs(members, statics, split, sequences, params, cell):
-    """The stack of a group of definitions each Σ_j X[.., j] W_m[j, k] (+ b_m[k]) with the same X, whose only
-    other term is the group's product with the previous state; a dict, or None."""
-    inputs, weights, biases = set(), [], []
-    for member, _, term in members:
-        if split[member] != [term]:
-            return None
-        definition = cell.definition(member)
-        products = [_product(s_, sequences, params, tuple(definition.indices)) for s_ in statics[member]]
-        found = [p for p in products if p is not None]
-        rest = [s_ for s_, p in zip(statics[member], products) if p is None]
-        if len(found) != 1 or len(rest) > 1:
-            return None
-        if rest:
-            bias = rest[0]
-            if not (isinstance(bias, sp.Indexed) and bias.base.label.name in params
-                    and tuple(bias.indices) == (definition.indices[-1],)):
-                return None
-            biases.append(code_name(bias.base.label.name))
-        inputs.add(found[0][0])
-        weights.append(code_name(found[0][1]))
-    if len(inputs) != 1 or len(biases) not in (0, len(members)):
-        return None
-    first = cell.definition(members[0][0])
-    width = sum((cell.arrays[w].sizes[1] for _, w, _ in members), sp.Integer(0))
-    source = inputs.pop()
-    return {"members": [m for m, _, _ in members], "input": code_name(source), "weights": weights,
-            "biases": biases, "width": width, "row": first.indices[0],
-            "column": sp.Symbol("K", integer=True), "depth": cell.arrays[source].sizes[-1]}
-
-
-def _member_of(expr, stack):
-    """The one stack member whose dz_m (flat, over all steps) ``expr`` reads, or None."""
-    found = {m for m in stack["members"] for ref in expr.atoms(sp.Indexed)
-             if ref.base.label.name == f"d{code_name(m)}_seq_flat"}
-    return found.pop() if len(found) == 1 else None
-
-
-def _stacked_terms(expr, stack, cell):
-    """``expr`` with its terms Σ_k dz_m[r, k] W_m[j, k], one per member and the same expression of each member's
-    dz_m and x-weight, replaced by one sum over the stacked columns; None when there are no such terms."""
-    stacked = sp.IndexedBase(f"d{stack['stem']}_seq_flat", real=True)
-    weights = sp.IndexedBase(f"{stack['input']}_W", real=True)
-    canonical = {}
-    for term in sp.Add.make_args(expr):
-        member = _member_of(term, stack)
-        if member is None or not isinstance(term, sp.Sum) or len(term.limits) != 1:
-            continue
-        weight = stack["weights"][stack["members"].index(member)]
-        refs = {r.base.label.name: r for r in term.atoms(sp.Indexed)}
-        if weight not in refs:
-            continue
-        column = term.limits[0][0]
-        own, w = refs[f"d{code_name(member)}_seq_flat"], refs[weight]
-        if own.indices[-1] != column or w.indices[-1] != column or column in own.indices[:-1] + w.indices[:-1]:
-            continue
-        form = term.xreplace({own.base: stacked, w.base: weights})
-        canonical.setdefault(member, (form, term))
-    if set(canonical) != set(stack["members"]) or len({form for form, _ in canonical.values()}) != 1:
-        return None
-    form = next(iter(canonical.values()))[0]
-    column = form.limits[0][0]
-    kept = [term for term in sp.Add.make_args(expr) if term not in {t_ for _, t_ in canonical.values()}]
-    return sp.Add(*kept, sp.Sum(form.function, (column, 0, stack["width"] - 1)))
-
-
-def _stacked_parameters(gradients, indices_of, stack, cell, layer, printer, h_weights, state_input) -> dict:
-    """Parameters whose gradient is the same expression of their member's dz_m, one per member (dW_mx, dW_mh,
-    db_m): each such class computed once over the stacked columns (``dx_W = x_flatᵀ dgates_flat``) and printed
-    into ``printer``; param name -> the slice of it that is its gradient."""
-    stacked = sp.IndexedBase(f"d{stack['stem']}_seq_flat", real=True)
-    classes = {}
-    for param in layer.params:
-        expr = gradients[param.name]
-        member = _member_of(expr, stack)
-        if member is None:
-            continue
-        own = next(r for r in expr.atoms(sp.Indexed) if r.base.label.name == f"d{code_name(member)}_seq_flat")
-        indices = tuple(indices_of[param.name])
-        if own.indices[-1] != indices[-1] or indices[-1] in own.indices[:-1]:
-            continue
-        form = expr.xreplace({own.base: stacked})
-        classes.setdefault((form, indices), {})[member] = param.name
-    found = {}
-    for number, ((form, indices), params) in enumerate(classes.items()):
-        if set(params) != set(stack["members"]):
-            continue
-        ordered = [params[m] for m in stack["members"]]
-        codes = [code_name(p) for p in ordered]
-        if codes == [code_name(w) for w in stack["weights"]]:
-            name = f"d{stack['input']}_W"
-        elif codes == h_weights:
-            name = f"d{state_input}_W"
-        elif codes == stack["biases"]:
-            name = f"d{stack['stem']}_b"
-        else:
-            name = f"d{stack['stem']}_{number}"
-        sizes = cell.arrays[ordered[0]].sizes
-        printer.assign(name, form, indices, _shape((*sizes[:-1], stack["width"])))
-        offset = sp.Integer(0)
-        for param in ordered:
-            width = cell.arrays[param].sizes[-1]
-            found[param] = f"{name}[..., {offset}:{offset + width}]"
-            offset += width
-    return found
-
-
-def _stack_projection(stack, seq, t, cell):
-    """Σ_j X⟨t⟩[n, j] X_W[j, K] + gates_b[K] over the stacked columns K."""
-    j = sp.Symbol("j_in", integer=True)
-    x = sp.IndexedBase(seq(stack["input"]), real=True)[t, stack["row"], j]
-    w = sp.IndexedBase(f"{stack['input']}_W", real=True)[j, stack["column"]]
-    sizes = cell.arrays[stack["input"]].sizes
-    expr = sp.Sum(x * w, (j, 0, sizes[-1] - 1))
-    if stack["biases"]:
-        expr += sp.IndexedBase(f"{stack['stem']}_b", real=True)[stack["column"]]
-    return expr
-
-
-def _back_product(terms, weight, member, indices):
-    """The term Σ_k W[q, k] dmember[..., k] of dP[..., q] among ``terms``, or None."""
-    for term in terms:
-        if not isinstance(term, sp.Sum) or len(term.limits) != 1:
-            continue
-        k = term.limits[0][0]
-        factors = sp.Mul.make_args(term.function)
-        if len(factors) != 2 or not all(isinstance(f, sp.Indexed) for f in factors):
-            continue
-        w = next((f for f in factors if f.base.label.name == weight), None)
-        g = next((f for f in factors if f.base.label.name == gradient_name(member)), None)
-        if w is not None and g is not None and w.indices == (indices[-1], k) and g.indices == (*indices[:-1], k):
-            return term
-    return None
 
 
 def _mentions(lines, name) -> bool:
