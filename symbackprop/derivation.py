@@ -110,12 +110,3 @@ class Derivation:
     def steps_for(self, quantity: str) -> tuple[Step, ...]:
         """The steps that derive one quantity ('cost', 'output_delta', 'hidden_delta', ...)."""
         return tuple(step for step in self.steps if step.quantity == quantity)
-
-    # Jupyter display; the renderers are imported lazily so the engine never depends on them.
-    def _repr_latex_(self) -> str:
-        from .rendering import render_latex_display
-        return render_latex_display(self)
-
-    def _repr_html_(self) -> str:
-        from .rendering import render_html_fragment
-        return render_html_fragment(self)
