@@ -35,3 +35,26 @@ def test_a_scaled_correct_formula_is_incorrect(row, name, factor):
 
 def test_the_table_has_correct_formulas_for_every_layer():
     assert {row.layer for row in CORRECT} == {"batchnorm", "layernorm", "attention"}
+
+
+#: correct BPTT formulas of the rnn (tests/test_layers_recurrent.py holds their sources and verdicts)
+RECURRENT_CORRECT = (
+    ("canonical", "dz[t, n, k] = (1 - h[t, n, k]^2) * (dh[t, n, k] + dh_prev[t+1, n, k])"),
+    ("canonical", "dWh[q, k] = sum(h[t-1, n, q] * dz[t, n, k], t, n)"),
+    ("ng-dls", "dtanh = (1 - a_next**2) * (da + da_prevt)"),
+    ("cs231n", "dprev_h = dnext_h * (1 - next_h**2) @ Wh.T"),
+)
+
+
+@pytest.mark.parametrize("name, factor", FACTORS, ids=[name for name, _ in FACTORS])
+@pytest.mark.parametrize("notation, formula", RECURRENT_CORRECT, ids=[f for _, f in RECURRENT_CORRECT])
+def test_a_scaled_correct_bptt_formula_is_incorrect(notation, formula, name, factor):
+    from symbackprop.checker._recurrent_check import check_recurrent
+    from symbackprop.rendering._recurrent_letters import in_letters
+    layer = layer_record("rnn").layer()
+    if notation != "canonical":
+        layer = in_letters(layer, notation)
+    options = {} if notation == "canonical" else {"notation": notation}
+    assert check_recurrent(formula, layer, **options).verdict == "correct"
+    verdict = check_recurrent(_spoiled(formula, factor), layer, **options)
+    assert verdict.verdict == "incorrect", f"{name} x RHS of {formula!r} was judged {verdict.verdict}"
