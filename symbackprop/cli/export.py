@@ -56,18 +56,19 @@ def run_layer(args) -> int:
     from ..errors import ExportError
     from ..export._layer_module import export_layer_module
     from ..layers import derive_layer
-    if args.backend != "numpy":
-        raise ExportError(f"--backend {args.backend}: layers are exported for numpy only so far")
     layer = layer_from_args(args)
     if getattr(layer, "recurrent", False):
+        if args.backend != "numpy":
+            raise ExportError(f"--backend {args.backend}: recurrent layers (rnn, lstm, gru) are exported for numpy "
+                              f"only so far")
         return run_recurrent(args, layer)
     if args.notation is not None and getattr(args, "window_layout", None) is None:
         raise ExportError(f"--notation {args.notation}: only a recurrent (rnn, lstm, gru) or window layer (conv2d, "
                           f"avgpool) is exported in a notation's layout")
-    export_layer_module(derive_layer(layer), args.output_file, force=args.force)
+    export_layer_module(derive_layer(layer), args.output_file, force=args.force, backend=args.backend)
     inputs = ", ".join(a.name for a in layer.differentiable)
     print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) and backward(dout, cache) -> "
-          f"({', '.join('d' + a.name for a in layer.differentiable)}) for the {layer.describe()}")
+          f"({', '.join('d' + a.name for a in layer.differentiable)}) for the {layer.describe()} ({args.backend})")
     return 0
 
 
@@ -84,13 +85,10 @@ def run_recurrent(args, layer) -> int:
 
 
 def run_model(args) -> int:
-    from ..errors import ExportError
     from ..export._model_module import export_model_module
     from ..models import derive_model
-    if args.backend != "numpy":
-        raise ExportError(f"--backend {args.backend}: models are exported for numpy only so far")
     model = model_from_args(args)
-    export_model_module(model, derive_model(model), args.output_file, force=args.force)
+    export_model_module(model, derive_model(model), args.output_file, force=args.force, backend=args.backend)
     print(f"wrote {args.output_file}: cost_and_gradients(params, X, Y) with params = [{', '.join(model.params)}] "
-          f"for the {model.describe()}")
+          f"for the {model.describe()} ({args.backend})")
     return 0
