@@ -12,6 +12,7 @@ not, is optional: ``forward(Q, K, V)`` adds nothing (zeros).
 from __future__ import annotations
 
 import types
+from dataclasses import dataclass
 from pathlib import Path
 
 import sympy as sp
@@ -26,12 +27,31 @@ from ._index_printing import code_name, index_printer
 from ._printing import BACKENDS, HELPERS, IMPORTS, helpers_called
 
 
+@dataclass(frozen=True)
+class LayerCode:
+    """A printed layer module and what a wrapper around it (an autograd op) needs to know."""
+
+    source: str
+    arguments: tuple      #: forward's arguments (code names), inputs then parameters
+    optional: tuple       #: the arguments that may be None (zeros)
+    outputs: tuple        #: the code names of forward's outputs
+    saved: tuple          #: the arrays of the cache (what backward reads of the forward pass)
+    sizes: tuple          #: the sizes of the cache, each (name, array it is read from, axis)
+    returned: tuple       #: the arguments whose gradients backward returns, in its order
+    shapes: dict          #: code name -> its sizes (arguments, outputs and saved arrays)
+
+
 def layer_source(derivation, returns=None, backend: str = "numpy") -> str:
     """The source of the standalone module for one layer's derivation, for ``backend`` (numpy, jax, torch).
 
     ``returns`` (names of inputs and parameters) restricts what ``backward`` computes and returns (a
     model's parameters, not its data X and targets Y); by default every input and parameter.
     """
+    return layer_code(derivation, returns, backend).source
+
+
+def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
+    """The module of :func:`layer_source` with the names a wrapper needs."""
     if backend not in BACKENDS:
         raise ExportError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     layer = derivation.layer
@@ -161,7 +181,20 @@ def layer_source(derivation, returns=None, backend: str = "numpy") -> str:
                            ("_unwindow(", windows.UNWINDOW_HELPER)):
         if helper in code:
             lines += ["", "", source.strip("\n"), ""]
-    return "\n".join(lines)
+    shapes = {arrays[name]: tuple(array.sizes) for name, array in layer.arrays.items()}
+    return LayerCode("\n".join(lines), tuple(inputs), tuple(arrays[name] for name in optional),
+                     tuple(arrays[o] for o in layer.outputs), tuple(cached),
+                     tuple(_size_source(size, shapes, inputs, cached) for size in sizes_used),
+                     tuple(arrays[g.of] for g in results), shapes)
+
+
+def _size_source(size, shapes, inputs, cached):
+    """(size, the array it is read from, axis): an argument or a saved array of that size, or None."""
+    for name in [*cached, *inputs]:
+        sizes = [str(s) for s in shapes.get(name, ())]
+        if size in sizes:
+            return size, name, sizes.index(size)
+    return size, None, None
 
 
 def _transposed(gradient, sizes_of, sizes):
