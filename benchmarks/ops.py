@@ -143,7 +143,10 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 repeat")
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch's intra-op threads (default 1: on a shared machine more threads time contention)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     repeats = 1 if args.smoke else args.repeats
     dtype = getattr(torch, args.dtype)
     results = {}

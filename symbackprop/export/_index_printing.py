@@ -355,6 +355,22 @@ class TorchIndexPrinter(IndexPrinter):
     einsum_optimize = False
     prints_windows = False
 
+    def _einsum(self, terms, out) -> str:
+        """A contraction that is no matrix product (``kd,kd->d``) as the broadcast product summed: torch.einsum
+        routes it through batched matrix products, 17x slower at 4096 x 1024 (measured 686 ms against 40 ms)."""
+        shared = set(terms[0].axes).intersection(*[t.axes for t in terms[1:]]) if len(terms) > 1 else set()
+        if len(terms) == 2 and shared - set(out) and not shared & set(out):
+            return super()._einsum(terms, out)
+        # the largest operand's own axis order: no transposed view to sum
+        union = _union([t.axes for t in sorted(terms, key=lambda t: -t.rank)])
+        product = " * ".join(self._align(t, union, wrap=True) for t in terms)
+        summed = tuple(position for position, a in enumerate(union) if a not in out)
+        if not summed:
+            return product
+        code = self.call("sum", x=f"({product})", axis=summed)
+        kept = tuple(a for a in union if a in out)
+        return code if kept == tuple(out) else self._permuted(code, tuple(kept.index(a) for a in out))
+
 
 INDEX_PRINTERS = {"numpy": IndexPrinter, "jax": JaxIndexPrinter, "torch": TorchIndexPrinter}
 
