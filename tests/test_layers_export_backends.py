@@ -132,7 +132,46 @@ def test_export_cli_writes_layer_and_model_modules_for_the_backend(tmp_path, cap
     assert f"({backend})" in capsys.readouterr().out
 
 
-def test_window_layer_for_another_backend_is_refused_in_one_line(tmp_path, capsys):
-    assert main(["export", "--layer", "conv2d", "--backend", "torch", "-o", str(tmp_path / "c.py")]) == 2
-    err = capsys.readouterr().err
-    assert "numpy only so far, not --backend torch" in err and "Traceback" not in err
+Fn = torch.nn.functional
+
+#: window layers: (name, layout, stride, pad or pool size, input shape, other arrays' shapes, torch forward in cs231n
+#: layout); integer inputs for max pooling make tied maxima (routed to the first, as torch)
+WINDOWS = [
+    ("conv2d", "cs231n", 2, 1, (2, 3, 7, 6), [(4, 3, 3, 3), (4,)], lambda x, w, b: Fn.conv2d(x, w, b, stride=2, padding=1)),
+    ("conv2d", "cs231n", 1, 0, (2, 2, 5, 5), [(3, 2, 2, 2), (3,)], lambda x, w, b: Fn.conv2d(x, w, b)),
+    ("conv2d", "ng-dls", 2, 2, (3, 4, 4, 2), [(2, 2, 2, 5), (1, 1, 1, 5)], lambda x, w, b: Fn.conv2d(
+        x.permute(0, 3, 1, 2), w.permute(3, 2, 0, 1), b.reshape(-1), stride=2, padding=2).permute(0, 2, 3, 1)),
+    ("avgpool", "cs231n", 2, 2, (2, 3, 8, 8), [], lambda x: Fn.avg_pool2d(x, 2, 2)),
+    ("avgpool", "ng-dls", 1, 3, (2, 5, 6, 3), [], lambda x: Fn.avg_pool2d(x.permute(0, 3, 1, 2), 3, 1).permute(0, 2, 3, 1)),
+    ("maxpool", "cs231n", 1, 3, (2, 3, 5, 6), [], lambda x: Fn.max_pool2d(x, 3, 1)),
+    ("maxpool", "ng-dls", 2, 2, (2, 6, 7, 3), [], lambda x: Fn.max_pool2d(x.permute(0, 3, 1, 2), 2, 2).permute(0, 2, 3, 1)),
+]
+
+
+def window_case(case, seed=5):
+    """(the layer, the arrays, the torch forward) of a window case."""
+    from symbackprop.layers._window_records import window_record
+    name, layout, stride, extra, shape, others, reference = case
+    options = {"pad": extra} if name == "conv2d" else {"size": extra}
+    layer = window_record(name, stride=stride, layout=layout, **options).layer()
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, shape).astype(float) if name == "maxpool" else rng.standard_normal(shape)
+    return layer, [x, *(rng.standard_normal(s) for s in others)], reference
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", WINDOWS, ids=[f"{c[0]}-{c[1]}-s{c[2]}-{c[3]}" for c in WINDOWS])
+def test_window_layer_in_each_backend_equals_torch_autograd(case, backend):
+    to, back = _backend(backend)
+    layer, values, reference = window_case(case)
+    module = layer_module(derive_layer(layer), backend=backend)
+    out, cache = module.forward(*map(to, values))
+    tensors = [torch.tensor(v, requires_grad=True) for v in values]
+    expected = reference(*tensors)
+    assert tuple(out.shape) == tuple(expected.shape)
+    assert _relative(back(out), expected.detach().numpy()) < 1e-12
+    dout = np.random.default_rng(6).standard_normal(tuple(out.shape))
+    (expected * torch.tensor(dout)).sum().backward()
+    for array, found, tensor in zip(layer.differentiable, module.backward(to(dout), cache), tensors):
+        assert tuple(found.shape) == tuple(tensor.shape), array.name
+        assert _relative(back(found), tensor.grad.numpy()) < 1e-10, array.name

@@ -68,11 +68,12 @@ class IndexPrinter:
         "full": "np.full({shape}, {value}, dtype=np.float64)",
         "sqrt": "np.sqrt({x})",
         "asarray": "np.asarray({x})",
+        "tensordot": "np.tensordot({a}, {b}, axes={axes!r})",
+        "contiguous": "np.ascontiguousarray({x})",
+        "broadcast_view": "np.broadcast_to({x}, {shape})",
     }
     #: einsum plans a matrix product through BLAS when asked (NumPy's optimize=True)
     einsum_optimize = True
-    #: window reads (conv2d, pooling) are printed: sliding-window views of NumPy
-    prints_windows = True
 
     def __init__(self, names=None, prefix: str = "t", like: str = "x"):
         self.names = dict(names or {})     #: SymPy symbol or array name -> code name
@@ -156,14 +157,8 @@ class IndexPrinter:
         return self._window_special(expr)
 
     def _window_special(self, expr) -> Term:
-        self._require_windows(expr)
         from ._conv_printing import special_term
         return special_term(self, expr, Term)
-
-    def _require_windows(self, expr) -> None:
-        if not self.prints_windows:
-            raise ExportError(f"{expr}: window reads (conv2d, avgpool, maxpool) are exported for numpy only so far, "
-                              f"not --backend {self.backend}")
 
     def _scalar(self, expr) -> str:
         replacements = {s: sp.Symbol(self.names[s]) for s in expr.free_symbols if s in self.names}
@@ -172,7 +167,6 @@ class IndexPrinter:
     def _reference(self, expr: sp.Indexed) -> Term:
         indices = tuple(expr.indices)
         if any(not isinstance(i, sp.Symbol) for i in indices):
-            self._require_windows(expr)
             from ._conv_printing import window_term          # index arithmetic: a sliding-window read
             return window_term(self, expr, Term)
         if len(set(indices)) != len(indices):
@@ -199,7 +193,7 @@ class IndexPrinter:
         out = tuple(sorted(out, key=lambda a: self.preferred.index(a) if a in self.preferred else len(self.preferred)))
         if len(terms) > 1:
             from ._conv_printing import tensordot_code
-            code = (matmul_code(terms, out, self._permuted) or tensordot_code(terms, out, self.windows)
+            code = (matmul_code(terms, out, self._permuted) or tensordot_code(terms, out, self.windows, self)
                     or self._einsum(terms, out))
         else:
             term = terms[0]
@@ -332,9 +326,11 @@ class JaxIndexPrinter(IndexPrinter):
         "full": "jnp.full({shape}, {value}, dtype={like}.dtype)",
         "sqrt": "jnp.sqrt({x})",
         "asarray": "jnp.asarray({x})",
+        "tensordot": "jnp.tensordot({a}, {b}, axes={axes!r})",
+        "contiguous": "{x}",
+        "broadcast_view": "jnp.broadcast_to({x}, {shape})",
     }
     einsum_optimize = False
-    prints_windows = False
 
 
 class TorchIndexPrinter(IndexPrinter):
@@ -351,9 +347,11 @@ class TorchIndexPrinter(IndexPrinter):
         "full": "torch.full({shape}, {value}, dtype={like}.dtype, device={like}.device)",
         "sqrt": "torch.sqrt({x})",
         "asarray": "torch.as_tensor({x})",
+        "tensordot": "torch.tensordot({a}, {b}, dims={axes!r})",
+        "contiguous": "{x}.contiguous()",
+        "broadcast_view": "torch.broadcast_to({x}, {shape})",
     }
     einsum_optimize = False
-    prints_windows = False
 
     def _einsum(self, terms, out) -> str:
         """A contraction that is no matrix product (``kd,kd->d``) as the broadcast product summed: torch.einsum

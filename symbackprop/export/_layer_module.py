@@ -25,6 +25,7 @@ from . import _conv_printing as windows
 from . import _layer_stable as stable
 from ._index_printing import code_name, index_printer
 from ._printing import BACKENDS, HELPERS, IMPORTS, helpers_called
+from ._window_helpers import WINDOW_HELPERS
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
         for record in gradient.auxiliary:           # the dilated upstream gradient of a strided window
             if record[0] not in made:
                 made[record[0]] = record[3]
-                backward.lines += windows.dilation_lines([record], names, backward._scalar)
+                backward.lines += windows.dilation_lines([record], names, backward._scalar, backend)
 
     def sizes_of(name):
         if name in made:
@@ -177,8 +178,7 @@ def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
     code = "\n".join(forward.lines + backward.lines)
     for helper in helpers_called(code):         # NumPy has no erf: gelu's module carries Cody's (export/_erf.py)
         lines += ["", "", HELPERS[backend][helper].strip("\n"), ""]
-    for helper, source in (("_window(", windows.WINDOW_HELPER), ("_first_max(", windows.FIRST_MAX_HELPER),
-                           ("_unwindow(", windows.UNWINDOW_HELPER)):
+    for helper, source in WINDOW_HELPERS[backend].items():
         if helper in code:
             lines += ["", "", source.strip("\n"), ""]
     shapes = {arrays[name]: tuple(array.sizes) for name, array in layer.arrays.items()}
