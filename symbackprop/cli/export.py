@@ -18,6 +18,7 @@ def add_parser(subparsers, network_parent) -> None:
                "--loss categorical-cross-entropy --bias separate -o mnist_grad.py\n"
                "  symbackprop export --backend torch --layout ng --force -o grad_torch.py\n"
                "  symbackprop export --layer batchnorm -o batchnorm.py   (forward/backward, NumPy)\n"
+               "  symbackprop export --layer batchnorm --backend torch --op -o batchnorm_op.py\n"
                "  symbackprop export --model 'affine(64) > relu > affine(10) > softmax' "
                "--loss categorical-cross-entropy --input-size 32 -o model.py",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,12 +33,19 @@ def add_parser(subparsers, network_parent) -> None:
     parser.add_argument("--notation", default=None, metavar="NAME",
                         help="--layer conv2d or avgpool: the course layout, ng-dls (channels last, A_prev, W, b) or "
                              "cs231n (channels first, x, w, b); --layer rnn, lstm or gru: cs231n (x (N, T, D)) or "
-                             "ng-dls (x (n_x, m, T_x), a0, Wax, Waa, ba); default: the layer's own (time first)")
+                             "ng-dls (x (n_x, m, T_x), a0, Wax, Waa, ba); --layer batchnorm or layernorm: cs231n "
+                             "(their own names already: x, gamma, beta, dout); default: the layer's own (time first)")
+    parser.add_argument("--op", action="store_true",
+                        help="--layer, --layer-def or --model with --backend torch or jax: write a drop-in autograd op "
+                             "(a torch.autograd.Function and an nn.Module holding the parameters, or a jax.custom_vjp "
+                             "function) whose backward is the derived one")
     add_layer_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
+    if args.op:
+        return run_op(args)
     if wants_model(args):
         return run_model(args)
     if wants_layer(args):
@@ -56,18 +64,60 @@ def run_layer(args) -> int:
     from ..errors import ExportError
     from ..export._layer_module import export_layer_module
     from ..layers import derive_layer
-    if args.backend != "numpy":
-        raise ExportError(f"--backend {args.backend}: layers are exported for numpy only so far")
     layer = layer_from_args(args)
     if getattr(layer, "recurrent", False):
+        if args.backend != "numpy":
+            raise ExportError(f"--backend {args.backend}: recurrent layers (rnn, lstm, gru) are exported for numpy "
+                              f"only so far")
         return run_recurrent(args, layer)
-    if args.notation is not None and getattr(args, "window_layout", None) is None:
-        raise ExportError(f"--notation {args.notation}: only a recurrent (rnn, lstm, gru) or window layer (conv2d, "
-                          f"avgpool) is exported in a notation's layout")
-    export_layer_module(derive_layer(layer), args.output_file, force=args.force)
+    _check_notation(args, layer)
+    export_layer_module(derive_layer(layer), args.output_file, force=args.force, backend=args.backend)
     inputs = ", ".join(a.name for a in layer.differentiable)
     print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) and backward(dout, cache) -> "
-          f"({', '.join('d' + a.name for a in layer.differentiable)}) for the {layer.describe()}")
+          f"({', '.join('d' + a.name for a in layer.differentiable)}) for the {layer.describe()} ({args.backend})")
+    return 0
+
+
+#: the layers whose records are written in a course's names and layout already: the module is the same
+#: (CS231n's batchnorm_forward(x, gamma, beta) -> (out, cache), batchnorm_backward(dout, cache) -> dx, dgamma, dbeta)
+_IN_NOTATION = {"cs231n": ("batchnorm", "layernorm")}
+
+
+def _check_notation(args, layer) -> None:
+    from ..errors import ExportError
+    if args.notation is None or getattr(args, "window_layout", None) is not None:
+        return
+    if layer.name in _IN_NOTATION.get(args.notation, ()):
+        return
+    accepted = ", ".join(f"{name} (--notation {notation})" for notation, names in _IN_NOTATION.items()
+                         for name in names)
+    raise ExportError(f"--notation {args.notation}: {layer.name} is not exported in a notation's layout; it is for a "
+                      f"recurrent (rnn, lstm, gru) or window layer (conv2d, avgpool), and {accepted}")
+
+
+def run_op(args) -> int:
+    from ..errors import ExportError
+    from ..export._op_module import OP_BACKENDS, export_op_module, layer_op_source, model_op_source
+    if args.backend not in OP_BACKENDS:
+        raise ExportError(f"--op --backend {args.backend}: an op is written for --backend torch "
+                          f"(autograd.Function) or jax (custom_vjp)")
+    if wants_model(args):
+        from ..models import derive_model
+        model = model_from_args(args)
+        source, subject = model_op_source(model, derive_model(model), args.backend), model.describe()
+        use = "model(X, Y, *params) -> L"
+    elif wants_layer(args):
+        from ..layers import derive_layer
+        layer = layer_from_args(args)
+        _check_notation(args, layer)
+        source, subject = layer_op_source(derive_layer(layer), args.backend), layer.describe()
+        use = f"{layer.name.replace('-', '_')}({', '.join(a.name for a in layer.differentiable)})"
+    else:
+        raise ExportError("--op: give --layer NAME, --layer-def FILE or --model SPEC (a network is exported "
+                          "without --op)")
+    export_op_module(source, args.output_file, force=args.force)
+    kind = "a torch.autograd.Function and an nn.Module" if args.backend == "torch" else "a jax.custom_vjp function"
+    print(f"wrote {args.output_file}: {use} as {kind}, backward derived, for the {subject}")
     return 0
 
 
@@ -84,13 +134,10 @@ def run_recurrent(args, layer) -> int:
 
 
 def run_model(args) -> int:
-    from ..errors import ExportError
     from ..export._model_module import export_model_module
     from ..models import derive_model
-    if args.backend != "numpy":
-        raise ExportError(f"--backend {args.backend}: models are exported for numpy only so far")
     model = model_from_args(args)
-    export_model_module(model, derive_model(model), args.output_file, force=args.force)
+    export_model_module(model, derive_model(model), args.output_file, force=args.force, backend=args.backend)
     print(f"wrote {args.output_file}: cost_and_gradients(params, X, Y) with params = [{', '.join(model.params)}] "
-          f"for the {model.describe()}")
+          f"for the {model.describe()} ({args.backend})")
     return 0
