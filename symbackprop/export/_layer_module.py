@@ -51,8 +51,12 @@ def layer_source(derivation, returns=None, backend: str = "numpy") -> str:
     return layer_code(derivation, returns, backend).source
 
 
-def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
-    """The module of :func:`layer_source` with the names a wrapper needs."""
+def layer_code(derivation, returns=None, backend: str = "numpy", prefix: str = "", header: bool = True) -> LayerCode:
+    """The module of :func:`layer_source` with the names a wrapper needs.
+
+    ``prefix`` names the functions ``{prefix}forward`` and ``{prefix}backward``, and ``header=False`` leaves out the
+    module's docstring and imports: a part of another module (the second-order functions beside a model's own).
+    """
     if backend not in BACKENDS:
         raise ExportError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     layer = derivation.layer
@@ -151,11 +155,11 @@ def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
     optional = optional_inputs(layer)
     returned = ", ".join(arrays[gradient_name(g.of)] for g in results)
 
-    lines = [f'"""{_docstring(derivation, results, optional)}"""', IMPORTS[backend][0], ""]
+    lines = [f'"""{_docstring(derivation, results, optional)}"""', IMPORTS[backend][0], ""] if header else []
     for symbol, value in layer.constants.items():
         lines.append(f"{names[symbol]} = {float(value)!r}")
     signature = ", ".join(f"{arrays[a.name]}=None" if a.name in optional else arrays[a.name] for a in layer.differentiable)
-    lines += ["", "", f"def forward({signature}):",
+    lines += ["", "", f"def {prefix}forward({signature}):",
               f'    """The layer\'s outputs {", ".join(layer.outputs)} and the cache backward needs."""']
     lines += [f"    {line}" for line in _size_lines(layer, arrays, optional, forward)]
     lines += [f"    {size} = {windows.size_code(value, forward._scalar)}" for size, value in layer.derived_sizes.items()]
@@ -164,7 +168,7 @@ def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
     outputs = ", ".join(arrays[o] for o in layer.outputs)
     outputs = outputs if len(layer.outputs) == 1 else f"({outputs})"
     lines += [f"    cache = {{{cache_items}}}", f"    return {outputs}, cache", "", "",
-              f"def backward({'dout' if len(upstream) == 1 else 'douts'}, cache):",
+              f"def {prefix}backward({'dout' if len(upstream) == 1 else 'douts'}, cache):",
               f'    """The gradients ({returned}) of the cost, given the upstream gradient'
               f'{"" if len(upstream) == 1 else "s"} of {", ".join(layer.outputs)}."""']
     if len(upstream) == 1:

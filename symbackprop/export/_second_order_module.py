@@ -1,0 +1,179 @@
+"""The second-order functions of a model's module: ``hvp``, ``ggn_vp`` and ``diag_ggn`` beside
+``cost_and_gradients``, each returning a list aligned with ``params``.
+
+Every function is a wrapper around layer modules printed by :mod:`._layer_module` from derivations
+(nothing is written per model):
+
+* ``hvp``: the tangent model (:func:`~symbackprop.layers._second_order.tangent_layer`: the forward
+  pass and its R-operator, outputs L and RL), whose derived backward pass with dL = 0, dRL = 1/N
+  gives R{∂C/∂W} = H v;
+* ``ggn_vp``: G v = Jᵀ H_L J v. The tangent of the model truncated at its logits z gives J v = R{z}
+  (forward) and Jᵀ u (backward with dz = u); the tangent of the loss head (the loss as a function of z)
+  gives u = H_L R{z} as R{∂L/∂z} (its backward with dRL = 1/N);
+* ``diag_ggn``: the exact diagonal of G (BackPACK's DiagGGNExact): H_L of each example, column by column
+  from the head's R-operator, factored H_L = S Sᵀ (symmetric eigendecomposition, S = Q √Λ), and each
+  column of S pulled back through Jᵀ for that example alone; diag(G) = Σ_n Σ_c (J_nᵀ S_n[:, c])².
+"""
+from __future__ import annotations
+
+import re
+import types
+from pathlib import Path
+
+from ..errors import LayerSpecError
+from ..layers import derive_layer
+from ..layers._second_order import head, tangent_layer, truncated
+from ._files import load_module, write_module
+from ._layer_module import layer_code
+from ._model_module import _ARRAYS, model_source
+
+#: the final stages whose input is the logits of the Gauss-Newton split (the loss head includes them)
+HEAD_STAGES = ("softmax", "log-softmax", "sigmoid")
+
+#: per backend: zeros like an array, an (N,) filled vector, eigendecomposition, stacking, a copy with one row kept
+_SECOND = {
+    "numpy": {"zeros_like": "np.zeros_like({x})", "eigh": "np.linalg.eigh({x})", "sqrt": "np.sqrt({x})",
+              "clip": "np.clip({x}, 0.0, None)", "stack": "np.stack({x}, axis=-1)"},
+    "jax": {"zeros_like": "jnp.zeros_like({x})", "eigh": "jnp.linalg.eigh({x})", "sqrt": "jnp.sqrt({x})",
+            "clip": "jnp.clip({x}, 0.0, None)", "stack": "jnp.stack({x}, axis=-1)"},
+    "torch": {"zeros_like": "torch.zeros_like({x})", "eigh": "torch.linalg.eigh({x})", "sqrt": "torch.sqrt({x})",
+              "clip": "torch.clamp({x}, min=0.0)", "stack": "torch.stack({x}, dim=-1)"},
+}
+
+
+def logits_of(model) -> str:
+    """The quantity the Gauss-Newton split is taken at: the input of a final softmax, log-softmax or sigmoid
+    (the loss head takes logits, as torch's CrossEntropyLoss does), else the model's output."""
+    match = re.match(r"\s*(\w+)\s*=\s*([\w-]+)\((\w+)", model.stages[-1])
+    if match is None:
+        from ..errors import InternalError
+        raise InternalError(f"a model's stage line {model.stages[-1]!r} does not read 'out = name(in...'")
+    output, stage, argument = match.groups()
+    return argument if stage in HEAD_STAGES else output
+
+
+def second_order_source(model, derivation, backend: str = "numpy") -> str:
+    """The model's module (``cost_and_gradients``) with ``hvp``, ``ggn_vp`` and ``diag_ggn`` added."""
+    layer = model.layer
+    if any(a.name not in ("X", "Y") for a in layer.inputs):
+        raise LayerSpecError("--second-order: models with an attention mask input are not supported yet")
+    params = list(model.params)
+    logits = logits_of(model)
+    parts = {
+        "_hvp_": (derive_layer(tangent_layer(layer, "L").layer), params),
+        "_jvp_": (derive_layer(tangent_layer(truncated(layer, logits, "logits"), logits).layer), params),
+        "_head_": (derive_layer(tangent_layer(head(layer, logits, "L", "loss_head"), "L").layer), [logits]),
+    }
+    codes = {prefix: layer_code(d, returns=returns, backend=backend, prefix=prefix, header=False)
+             for prefix, (d, returns) in parts.items()}
+    source = model_source(model, derivation, backend)
+    source = source.replace("cost_and_gradients(params, X, Y) takes params",
+                            "cost_and_gradients(params, X, Y), hvp(params, X, Y, V), ggn_vp(params, X, Y, V) and "
+                            "diag_ggn(params, X, Y) take params", 1)
+    lines = [source.rstrip("\n"), ""]
+    for code in codes.values():
+        lines += ["", code.source.rstrip("\n"), ""]
+    lines += _wrappers(model, params, logits, codes, backend)
+    return "\n".join(lines) + "\n"
+
+
+def _call(code, values) -> str:
+    """forward's arguments, in its order, from the names the wrapper holds."""
+    return ", ".join(values.get(argument, argument) for argument in code.arguments)
+
+
+def _wrappers(model, params, logits, codes, backend) -> list:
+    arrays, second = _ARRAYS[backend], _SECOND[backend]
+    count = len(params)
+    directions = {p: f"R{p}" for p in params}
+    unpack = ", ".join(params) + ("," if count == 1 else "")
+    runpack = ", ".join(directions.values()) + ("," if count == 1 else "")
+    fill = arrays["fill"]
+    zeros = fill.format(n="N", value="0.0")
+    mean = fill.format(n="N", value="1.0 / N")
+    hvp, jvp, head_code = codes["_hvp_"], codes["_jvp_"], codes["_head_"]
+    r_logits = f"R{logits}"
+    check = [f"    if len(params) != {count}:",
+             f"        raise ValueError(f\"params has {{len(params)}} arrays; expected {count}: {', '.join(params)}\")",
+             f"    X, Y = {arrays['array'].format(x='X')}, {arrays['array'].format(x='Y')}",
+             f"    {unpack} = ({arrays['array'].format(x='p')} for p in params)",
+             *(f"    _check({name!r}, {name})" for name in ["X", "Y", *params]),
+             "    if X.shape[0] != Y.shape[0]:",
+             "        raise ValueError(f\"X has {X.shape[0]} rows and Y {Y.shape[0]}; expected one row of each per "
+             "example\")",
+             "    N = X.shape[0]"]
+    take_v = [f"    if len(V) != {count}:",
+              f"        raise ValueError(f\"V has {{len(V)}} arrays; expected {count}, one direction per parameter: "
+              f"{', '.join(params)}\")",
+              f"    {runpack} = ({arrays['array'].format(x='v')} for v in V)",
+              *(f"    _check({p!r}, {r})" for p, r in directions.items())]
+    lines = ["", "",
+             "def hvp(params, X, Y, V):",
+             '    """[H v for each param]: the Hessian of the mean cost C times the directions V (a list aligned '
+             'with params), by the R-operator: R{dC/dW}."""',
+             *check, *take_v,
+             f"    _, cache = _hvp_forward({_call(hvp, {})})",
+             f"    return list(_hvp_backward(({zeros}, {mean}), cache))",
+             "", "",
+             "def _jv(X, params, V):",
+             f'    """J v = R{{{logits}}}, the logits\' directional derivative, and the cache of the pullback."""',
+             f"    {unpack} = params",
+             f"    {runpack} = V",
+             f"    ({logits}, {r_logits}), cache = _jvp_forward({_call(jvp, {})})",
+             f"    return {logits}, {r_logits}, cache",
+             "", "",
+             "def _jt(u, cache):",
+             f'    """Jᵀ u: the parameters\' gradients when {logits} receives the upstream gradient u."""',
+             f"    return list(_jvp_backward((u, {second['zeros_like'].format(x='u')}), cache))",
+             "", "",
+             "def _loss_hvp(Y, logits, direction):",
+             f'    """H_L direction per example, H_L = d2L[n]/d{logits}[n] d{logits}[n]^T: R{{dL/d{logits}}}."""',
+             f"    N = logits.shape[0]",
+             f"    _, cache = _head_forward({_call(head_code, {logits: 'logits', r_logits: 'direction'})})",
+             f"    (u,) = _head_backward(({zeros}, {fill.format(n='N', value='1.0')}), cache)",
+             "    return u",
+             "", "",
+             "def ggn_vp(params, X, Y, V):",
+             '    """[G v for each param]: the generalised Gauss-Newton matrix G = Jᵀ H_L J of the mean cost times '
+             f'V; J = d{logits}/dparams, H_L the Hessian of the loss with respect to the logits {logits}."""',
+             *check, *take_v,
+             f"    {logits}, {r_logits}, cache = _jv(X, [{', '.join(params)}], [{', '.join(directions.values())}])",
+             f"    return _jt(_loss_hvp(Y, {logits}, {r_logits}) / N, cache)",
+             "", "",
+             "def diag_ggn(params, X, Y):",
+             '    """[diag(G) for each param, in its shape]: the exact diagonal of the generalised Gauss-Newton '
+             'matrix of the mean cost (BackPACK\'s DiagGGNExact)."""',
+             *check,
+             f"    zero = [{', '.join(second['zeros_like'].format(x=p) for p in params)}]",
+             f"    {logits}, _, cache = _jv(X, [{', '.join(params)}], zero)",
+             f"    eye = {second['zeros_like'].format(x=logits)}",
+             "    columns = []",
+             f"    for k in range({logits}.shape[1]):",
+             "        basis = eye * 1.0",
+             "        basis[:, k] = 1.0" if backend != "jax" else "        basis = basis.at[:, k].set(1.0)",
+             f"        columns.append(_loss_hvp(Y, {logits}, basis))",
+             f"    hessians = {second['stack'].format(x='columns')}",
+             "    hessians = (hessians + hessians.transpose(1, 2) if hessians.ndim == 3 else hessians) / 2"
+             if backend == "torch" else "    hessians = (hessians + hessians.swapaxes(1, 2)) / 2",
+             f"    values, vectors = {second['eigh'].format(x='hessians')}",
+             f"    factors = vectors * {second['sqrt'].format(x=second['clip'].format(x='values'))}[:, None, :]",
+             "    diagonal = [p * 0.0 for p in params]",
+             "    for n in range(N):",
+             "        for c in range(factors.shape[2]):",
+             "            u = eye * 1.0",
+             "            u[n] = factors[n, :, c]" if backend != "jax" else "            u = u.at[n].set(factors[n, :, c])",
+             "            pulled = _jt(u, cache)",
+             "            diagonal = [d + g * g for d, g in zip(diagonal, pulled)]",
+             "    return [d / N for d in diagonal]",
+             ""]
+    return lines
+
+
+def second_order_module(model, derivation, backend: str = "numpy") -> types.ModuleType:
+    """The generated module, loaded in this process (for tests and benchmarks)."""
+    return load_module(second_order_source(model, derivation, backend), f"symbackprop_second_order_{backend}")
+
+
+def export_second_order_module(model, derivation, path, force: bool = False, backend: str = "numpy") -> Path:
+    """Write the module to ``path``; refuses to overwrite unless ``force``."""
+    return write_module(second_order_source(model, derivation, backend), path, force)
