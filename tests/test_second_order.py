@@ -200,3 +200,50 @@ def test_bad_directions_are_named():
         module.hvp(params, X, Y, V[:3])
     with pytest.raises(ValueError, match="W1 has shape"):
         module.ggn_vp(params, X, Y, [V[0].T, *V[1:]])
+
+
+def _backend(name):
+    if name == "jax":
+        jax = require("jax", "exporting the second-order functions for jax")
+        jax.config.update("jax_enable_x64", True)
+        return jax.numpy.asarray, np.asarray
+    return torch.tensor, lambda a: a.numpy()
+
+
+@pytest.mark.parametrize("backend", ("jax", "torch"))
+def test_second_order_functions_in_jax_and_torch_match_torch_func(backend):
+    to, back = _backend(backend)
+    model = build_model(*MODELS["residual-layernorm"])
+    module = second_order_module(model, derive_model(model), backend=backend)
+    params, X, Y, V = _problem(model, 8)
+    args = ([to(p) for p in params], to(X), to(Y))
+    _close([back(h) for h in module.hvp(*args, [to(v) for v in V])], _torch_hvp(model, params, X, Y, V))
+    _close([back(g) for g in module.ggn_vp(*args, [to(v) for v in V])], _torch_ggn_vp(model, params, X, Y, V))
+    numpy_module = second_order_module(model, derive_model(model))
+    _close([back(d) for d in module.diag_ggn(*args)], numpy_module.diag_ggn(params, X, Y))
+
+
+def test_cli_export_second_order_writes_the_three_functions(capsys, tmp_path):
+    import importlib.util
+    from symbackprop.cli import main
+    spec, loss, size = MODELS["tanh-softmax"]
+    path = tmp_path / "second.py"
+    assert main(["export", "--model", spec, "--loss", loss, "--input-size", str(size), "--second-order",
+                 "-o", str(path)]) == 0
+    assert "hvp(params, X, Y, V)" in capsys.readouterr().out
+    loaded = importlib.util.spec_from_file_location("second", path)
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    model = build_model(spec, loss, size)
+    params, X, Y, V = _problem(model, 9)
+    _close(module.hvp(params, X, Y, V), _torch_hvp(model, params, X, Y, V))
+
+
+@pytest.mark.parametrize("argv", [["--layer", "batchnorm"], ["--layers", "3,4,2"],
+                                  ["--model", "affine(3) > softmax", "--loss", "categorical-cross-entropy",
+                                   "--input-size", "2", "--op", "--backend", "torch"]])
+def test_cli_export_second_order_of_a_layer_or_network_exits_2_naming_what_works(capsys, tmp_path, argv):
+    from symbackprop.cli import main
+    assert main(["export", *argv, "--second-order", "-o", str(tmp_path / "x.py")]) == 2
+    err = capsys.readouterr().err
+    assert "--second-order: give --model SPEC" in err and "Traceback" not in err

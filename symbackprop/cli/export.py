@@ -39,11 +39,17 @@ def add_parser(subparsers, network_parent) -> None:
                         help="--layer, --layer-def or --model with --backend torch or jax: write a drop-in autograd op "
                              "(a torch.autograd.Function and an nn.Module holding the parameters, or a jax.custom_vjp "
                              "function) whose backward is the derived one")
+    parser.add_argument("--second-order", action="store_true",
+                        help="--model: add hvp(params, X, Y, V), ggn_vp(params, X, Y, V) and diag_ggn(params, X, Y) "
+                             "beside cost_and_gradients (the Hessian and the generalised Gauss-Newton matrix of the "
+                             "mean cost times V, and the GGN's exact diagonal), from the R-operator")
     add_layer_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
+    if args.second_order:
+        return run_second_order(args)
     if args.op:
         return run_op(args)
     if wants_model(args):
@@ -140,4 +146,20 @@ def run_model(args) -> int:
     export_model_module(model, derive_model(model), args.output_file, force=args.force, backend=args.backend)
     print(f"wrote {args.output_file}: cost_and_gradients(params, X, Y) with params = [{', '.join(model.params)}] "
           f"for the {model.describe()} ({args.backend})")
+    return 0
+
+
+def run_second_order(args) -> int:
+    from ..errors import ExportError
+    if args.op or not wants_model(args):
+        raise ExportError("--second-order: give --model SPEC (without --op); layers and networks get their second "
+                          "order through a model, e.g. --model 'affine(30) > sigmoid > affine(10) > sigmoid' "
+                          "--loss cross-entropy")
+    from ..export._second_order_module import export_second_order_module
+    from ..models import derive_model
+    model = model_from_args(args)
+    export_second_order_module(model, derive_model(model), args.output_file, force=args.force, backend=args.backend)
+    print(f"wrote {args.output_file}: cost_and_gradients(params, X, Y), hvp(params, X, Y, V), ggn_vp(params, X, Y, V) "
+          f"and diag_ggn(params, X, Y) with params = [{', '.join(model.params)}] for the {model.describe()} "
+          f"({args.backend})")
     return 0

@@ -128,7 +128,7 @@ def _wrappers(model, params, logits, codes, backend) -> list:
              "", "",
              "def _loss_hvp(Y, logits, direction):",
              f'    """H_L direction per example, H_L = d2L[n]/d{logits}[n] d{logits}[n]^T: R{{dL/d{logits}}}."""',
-             f"    N = logits.shape[0]",
+             "    N, X = logits.shape[0], logits       # the filled upstream gradients take X's dtype and device",
              f"    _, cache = _head_forward({_call(head_code, {logits: 'logits', r_logits: 'direction'})})",
              f"    (u,) = _head_backward(({zeros}, {fill.format(n='N', value='1.0')}), cache)",
              "    return u",
