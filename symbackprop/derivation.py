@@ -45,6 +45,8 @@ class Rule(str, Enum):
     THROUGH_TIME = "backpropagation through time"          #: recurrent: dh⟨t⟩ = upstream at t + what t+1 sends back
     SHARED_WEIGHTS = "shared weights summed over time"     #: recurrent: dW = Σ_t (the cell's dW at t)
     INITIAL_STATE = "initial state"                        #: recurrent: dh0 is what the first step sends back
+    R_OPERATOR = "R-operator"                              #: second order: R{q} = d/dε q[W -> W + ε RW] at ε = 0
+    LOSS_HESSIAN = "second derivative of the loss"        #: second order: ∂²L/∂z∂zᵀ, from ∂L/∂z
 
 
 @dataclass(frozen=True)

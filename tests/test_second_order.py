@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop.export._second_order_module import logits_of, second_order_module
+from symbackprop.export._second_order_module import second_order_module
+from symbackprop.models._second_order import logits_of
 from symbackprop.models import build_model, derive_model, parse_model
 from optional_libraries import require
 

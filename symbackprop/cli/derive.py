@@ -30,11 +30,16 @@ def add_parser(subparsers, network_parent) -> None:
                         help=f"ng-ml, ng-dls, nielsen, goodfellow or bishop ({NOTATION_DEFAULT_HELP})")
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
                         help="write to FILE instead of standard output (--output is the output activation)")
+    parser.add_argument("--second-order", action="store_true",
+                        help="--model: add the R-operator (R{z}, R{a}, R{delta}, R{dC/dW} = H v) and the Hessian of "
+                             "the loss with respect to the logits (softmax + cross-entropy: diag(p) - p p^T)")
     add_layer_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
+    if args.second_order:
+        return run_second_order(args)
     if wants_model(args):
         from ..models import derive_model
         from ..rendering.layer import render_layer
@@ -60,6 +65,17 @@ def run(args) -> int:
     notation = args.notation if args.notation is not None else default_notation(network)
     text = render(derive(network), format=args.format, notation=notation)
     write(text, args.output_file)
+    return 0
+
+
+def run_second_order(args) -> int:
+    from ..errors import SymbackpropError
+    if not wants_model(args):
+        raise SymbackpropError("--second-order: give --model SPEC; a network's second order is its model's, e.g. "
+                               "--model 'affine(30) > sigmoid > affine(10) > sigmoid' --loss cross-entropy")
+    from ..models._second_order import derive_second_order
+    from ..rendering.layer import render_layer
+    write(render_layer(derive_second_order(model_from_args(args)), args.format), args.output_file)
     return 0
 
 

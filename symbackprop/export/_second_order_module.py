@@ -16,19 +16,16 @@ Every function is a wrapper around layer modules printed by :mod:`._layer_module
 """
 from __future__ import annotations
 
-import re
 import types
 from pathlib import Path
 
 from ..errors import LayerSpecError
 from ..layers import derive_layer
-from ..layers._second_order import head, tangent_layer, truncated
+from ..layers._second_order import tangent_layer, truncated
+from ..models._second_order import logits_of, loss_head
 from ._files import load_module, write_module
 from ._layer_module import layer_code
 from ._model_module import _ARRAYS, model_source
-
-#: the final stages whose input is the logits of the Gauss-Newton split (the loss head includes them)
-HEAD_STAGES = ("softmax", "log-softmax", "sigmoid")
 
 #: per backend: zeros like an array, an (N,) filled vector, eigendecomposition, stacking, a copy with one row kept
 _SECOND = {
@@ -41,17 +38,6 @@ _SECOND = {
 }
 
 
-def logits_of(model) -> str:
-    """The quantity the Gauss-Newton split is taken at: the input of a final softmax, log-softmax or sigmoid
-    (the loss head takes logits, as torch's CrossEntropyLoss does), else the model's output."""
-    match = re.match(r"\s*(\w+)\s*=\s*([\w-]+)\((\w+)", model.stages[-1])
-    if match is None:
-        from ..errors import InternalError
-        raise InternalError(f"a model's stage line {model.stages[-1]!r} does not read 'out = name(in...'")
-    output, stage, argument = match.groups()
-    return argument if stage in HEAD_STAGES else output
-
-
 def second_order_source(model, derivation, backend: str = "numpy") -> str:
     """The model's module (``cost_and_gradients``) with ``hvp``, ``ggn_vp`` and ``diag_ggn`` added."""
     layer = model.layer
@@ -62,7 +48,7 @@ def second_order_source(model, derivation, backend: str = "numpy") -> str:
     parts = {
         "_hvp_": (derive_layer(tangent_layer(layer, "L").layer), params),
         "_jvp_": (derive_layer(tangent_layer(truncated(layer, logits, "logits"), logits).layer), params),
-        "_head_": (derive_layer(tangent_layer(head(layer, logits, "L", "loss_head"), "L").layer), [logits]),
+        "_head_": (derive_layer(tangent_layer(loss_head(model), "L").layer), [logits]),
     }
     codes = {prefix: layer_code(d, returns=returns, backend=backend, prefix=prefix, header=False)
              for prefix, (d, returns) in parts.items()}

@@ -75,6 +75,8 @@ class LayerDerivation:
     gradients: Mapping           #: array name -> Gradient, in the order the backward pass computes them
     steps: tuple                 #: Step objects; ``step.quantity`` is the array name ('x', 'mu')
     identities: tuple = ()       #: the SumIdentity facts the algebra used
+    #: (quantity, title) for steps about something other than a gradient (the second order's R{z}, H_L)
+    titles: tuple = ()
 
     def gradient(self, name: str) -> Gradient:
         if name not in self.gradients:

@@ -36,7 +36,18 @@ class _TextPrinter(StrPrinter):
         return f"Σ_{indices} {body}"
 
     def _print_Derivative(self, expr):
+        if len(expr.variables) == 2:          # a second derivative (the loss Hessian): ∂²L/∂z[k]∂z[m]
+            first, second = (self._print(v) for v in expr.variables)
+            return f"∂²{self._print(expr.expr)}/∂{first}∂{second}"
         return f"∂{self._print(expr.expr)}/∂{self._print(expr.variables[0])}"
+
+    def _print_Transpose(self, expr):
+        return f"{self._print(expr.arg)}ᵀ"
+
+    def _print_MatMul(self, expr):
+        coefficient, factors = expr.as_coeff_matrices()
+        text = " ".join(self._print(factor) for factor in factors)
+        return f"-{text}" if coefficient == -1 else (text if coefficient == 1 else f"{self._print(coefficient)} {text}")
 
     def _print_KroneckerDelta(self, expr):
         return f"δ({self._print(expr.args[0])}, {self._print(expr.args[1])})"

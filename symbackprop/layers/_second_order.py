@@ -129,7 +129,7 @@ def _extended(layer, loss, directions, equations) -> Layer:
     text = _text(layer, loss, directions, equations)
     return Layer(f"{layer.name}_tangent", text, layer.inputs + tuple(added), layer.params, layer.constants,
                  layer.sizes, tuple(definitions), (loss, direction_name(loss)), arrays,
-                 f"R-operator of {layer.description or layer.name}", facts=layer.facts,
+                 f"{layer.description or layer.name} with its R-operator (second order)", facts=layer.facts,
                  boundaries=tuple(layer.boundaries) + tuple(direction_name(b) for b in layer.boundaries
                                                             if direction_name(b) in arrays),
                  derived_sizes=layer.derived_sizes)

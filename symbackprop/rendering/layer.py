@@ -86,10 +86,19 @@ def render_layer(derivation, format: str = "text") -> str:
 
 
 def _sections(derivation):
-    """(title, steps) per gradient, in the order the backward pass computes them."""
+    """(title, steps) per gradient, in the order the backward pass computes them; titled sections of steps about
+    something else (the second order's R-forward pass before, its loss Hessian after)."""
+    titles = dict(derivation.titles)
+    first = next((i for i, s in enumerate(derivation.steps) if s.quantity in derivation.gradients), 0)
+    before = [name for name in titles if any(s.quantity == name for s in derivation.steps[:first])]
+    for name in before:
+        yield titles[name], derivation.steps_for(name)
     for name, gradient in derivation.gradients.items():
         steps = derivation.steps_for(name)
         yield f"{gradient.name} = ∂C/∂{name} ({gradient.kind})", steps
+    for name in titles:
+        if name not in before:
+            yield titles[name], derivation.steps_for(name)
 
 
 def _title(derivation) -> str:

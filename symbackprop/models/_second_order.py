@@ -1,0 +1,66 @@
+"""A model's second order, derived: the R-operator's forward and backward steps, and the loss Hessian.
+
+:func:`derive_second_order` returns one :class:`~symbackprop.layers.LayerDerivation` that renderers print
+as they print any: the R-forward equations (R{z}, R{a}: Bishop's 5.101-5.102), the backward pass of the
+tangent model (each dq is R{δ_q}, each dW is R{∂C/∂W} = (H v)_W, each dRW is ∂C/∂W), and the Hessian of
+the loss with respect to the logits (softmax + cross-entropy: diag(p) - p pᵀ), which the generalised
+Gauss-Newton matrix G = Jᵀ H_L J keeps and the Hessian H adds Σ_k (∂L/∂z_k) ∇²z_k to.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import sympy as sp
+
+from ..derivation import Rule, Step
+from ..errors import InternalError
+from ..layers._derivation import gradient_base
+from ..layers._loss_hessian import QUANTITY, loss_hessian
+from ..layers._second_order import direction_name, head, tangent_layer
+
+#: the final stages whose input is the logits of the Gauss-Newton split (the loss head includes them)
+HEAD_STAGES = ("softmax", "log-softmax", "sigmoid")
+#: the name of the closing steps' quantity
+PRODUCT = "Hv"
+
+
+def logits_of(model) -> str:
+    """The quantity the Gauss-Newton split is taken at: the input of a final softmax, log-softmax or sigmoid
+    (the loss head takes logits, as torch's CrossEntropyLoss does), else the model's output."""
+    match = re.match(r"\s*(\w+)\s*=\s*([\w-]+)\((\w+)", model.stages[-1])
+    if match is None:
+        raise InternalError(f"a model's stage line {model.stages[-1]!r} does not read 'out = name(in...'")
+    output, stage, argument = match.groups()
+    return argument if stage in HEAD_STAGES else output
+
+
+def loss_head(model):
+    """The loss as a function of the logits: a layer whose one parameter is the logits."""
+    return head(model.layer, logits_of(model), "L", "loss_head")
+
+
+def derive_second_order(model):
+    """The R-operator of the model and its loss Hessian, as one derivation with titled sections."""
+    from ..layers import derive_layer
+    tangent = tangent_layer(model.layer, "L")
+    derivation = derive_layer(tangent.layer)
+    forward = tuple(Step(f"R{{{eq.lhs.base.label.name[1:]}}}", eq, Rule.R_OPERATOR,
+                         f"{eq.lhs.base.label.name} = R{{{eq.lhs.base.label.name[1:]}}}: d/dε of its definition with "
+                         f"every W -> W + ε RW, at ε = 0") for eq in tangent.r_equations)
+    closing = tuple(Step(PRODUCT, sp.Eq(sp.IndexedBase(f"Hv_{param}", real=True)[derivation.gradient(param).indices],
+                                        gradient_base(param)[derivation.gradient(param).indices], evaluate=False),
+                         Rule.R_OPERATOR,
+                         f"with dL = 0 and d{tangent.r_loss} = 1/N: d{param} is R{{∂C/∂{param}}}, the Hessian of C "
+                         f"times the directions; d{direction} is ∂C/∂{param}; each dq above is R{{δ_q}}")
+                    for param, direction in tangent.directions)
+    logits = logits_of(model)
+    hessian = loss_hessian(loss_head(model), logits)
+    titles = tuple((step.quantity, f"{step.quantity} (the R-operator's forward pass)") for step in forward)
+    titles += ((PRODUCT, "H v = R{∂C/∂W}: what the backward pass of the R-operator computes"),
+               (QUANTITY, f"H_L = ∂²L/∂{logits}∂{logits}ᵀ, the Hessian of the loss with respect to the logits "
+                          f"{logits} (G = Jᵀ H_L J; H - G = Σ_k (∂L/∂{logits}_k) ∇²{logits}_k)"))
+    return dataclasses.replace(derivation, steps=forward + derivation.steps + closing + hessian.steps, titles=titles)
+
+
+__all__ = ["HEAD_STAGES", "derive_second_order", "direction_name", "logits_of", "loss_head"]
