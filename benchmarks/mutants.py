@@ -94,6 +94,17 @@ MUTANTS = (
            "symbackprop/catalogue/losses.py",
            "per_unit=sp.Rational(1, 2) * (a - y) ** 2", "per_unit=(a - y) ** 2",
            ("tests/test_catalogue_reference.py",)),
+    Mutant("wrong sign in R{delta} (the R-operator's backward pass seeded with -1/N)",
+           "symbackprop/export/_second_order_module.py",
+           'f"    return list(_hvp_backward(({zeros}, {mean}), cache))",',
+           'f"    return list(_hvp_backward(({zeros}, -{mean}), cache))",',
+           ("tests/test_second_order.py", "-k", "hvp_matches and tanh")),
+    Mutant("dropped p p^T in the softmax loss Hessian (the normaliser s = sum exp(z) held constant)",
+           "symbackprop/layers/_loss_hessian.py",
+           "found = [ref for ref in expr.atoms(sp.Indexed) if ref.base.label.name in definitions]",
+           "found = [ref for ref in expr.atoms(sp.Indexed) if ref.base.label.name in definitions "
+           "and not definitions[ref.base.label.name].rhs.has(sp.Sum)]",
+           ("tests/test_second_order_derive.py", "-k", "softmax")),
 )
 
 
