@@ -35,7 +35,8 @@ def _agreements(out: str) -> list[float]:
 
 
 def test_every_benchmark_script_has_a_smoke_test():
-    tested = {"derive.py", "gradient.py", "cpu_floor.py", "layers.py", "fuzz.py", "mutants.py"}
+    tested = {"derive.py", "gradient.py", "cpu_floor.py", "layers.py", "fuzz.py", "mutants.py", "second_order.py",
+              "ops.py"}      # ops.py's smoke run is tests/test_ops_benchmark.py
     assert set(SCRIPTS) == tested, "a new script in benchmarks/ needs a --smoke run here"
 
 
@@ -79,3 +80,11 @@ def test_fuzz_benchmark_has_no_internal_error():
 def test_mutants_benchmark_catches_its_smoke_mutant():
     out = _run("mutants.py")
     assert "| yes " in out and "1 of 1 caught" in out, out
+
+
+def test_second_order_benchmark_hvps_agree():
+    require("torch", "benchmarks/second_order.py's torch.func column")
+    out = _run("second_order.py")
+    found = [float(value) for value in re.findall(r"the three HVPs all agree to ([0-9.e+-]+)", out)]
+    assert len(found) == 3 and max(found) < 1e-10, out
+    assert out.count("goals: hvp / gradient = ") == 3 and "| torch.func hvp |" in out
