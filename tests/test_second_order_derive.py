@@ -123,3 +123,32 @@ def test_cli_derive_second_order_of_a_layer_exits_2(capsys):
     assert main(["derive", "--layer", "batchnorm", "--second-order"]) == 2
     err = capsys.readouterr().err
     assert "--second-order: give --model SPEC" in err and "Traceback" not in err
+
+
+def _residual_lines(spec):
+    derivation = derive_second_order(build_model(*spec))
+    return [text(step.statement) for step in derivation.steps if step.quantity == "H - G"]
+
+
+def test_relu_model_is_linear_in_each_parameter_so_diag_h_is_diag_g():
+    lines = _residual_lines(("affine(3) > relu > affine(4) > softmax", "categorical-cross-entropy", 2))
+    assert lines == ["RR_W1z3[n, m] = 0", "RR_b1z3[n, m] = 0", "RR_W3z3[n, m] = 0", "RR_b3z3[n, m] = 0",
+                     "diag(H) = diag(G)"]
+
+
+def test_tanh_model_has_a_residual_on_the_first_layers_block_only():
+    """The derivation says H = G on W3's block and not on W1's; the exported hvp and ggn_vp confirm both."""
+    from symbackprop.export._second_order_module import second_order_module
+    from symbackprop.models import derive_model
+    lines = _residual_lines(SOFTMAX)
+    assert lines[0] == "RR_W1z3[n, m] = Σ_d (RRa2[n, d]*W3[d, m])" and lines[2] == "RR_W3z3[n, m] = 0"
+    assert "diag(H) = diag(G)" not in lines
+    model = build_model(*SOFTMAX)
+    module = second_order_module(model, derive_model(model))
+    rng = np.random.default_rng(3)
+    params = [rng.standard_normal([int(s) for s in model.shape(p)]) for p in model.params]
+    X, Y = rng.standard_normal((5, 2)), np.eye(4)[rng.integers(0, 4, 5)]
+    for block, equal in ((0, False), (2, True)):
+        V = [rng.standard_normal(p.shape) if i == block else np.zeros_like(p) for i, p in enumerate(params)]
+        h, g = module.hvp(params, X, Y, V)[block], module.ggn_vp(params, X, Y, V)[block]
+        assert np.allclose(h, g, rtol=1e-10, atol=1e-12) == equal

@@ -230,3 +230,39 @@ def _split_declaration(text) -> list:
         else:
             current += char
     return [item for item in items + [current.strip()] if item]
+
+
+def second_directional(layer: Layer, output: str, param: str) -> tuple:
+    """R_W R_W {q} for every quantity q, the directions in the one parameter W only: (R-equations, RR-equations),
+    each a tuple of sympy Eq in evaluation order. RR{output} = Σ_k v_Wᵀ ∇²_W output_k v_W: where it is zero for
+    every direction, the residual of the Gauss-Newton split, Σ_k (∂L/∂z_k) ∇²z_k, is zero on W's diagonal block."""
+    first, second = [], []
+    varying, twice = {param}, set()
+    for definition in layer.definitions:
+        refs = {ref.base.label.name for ref in definition.rhs.atoms(sp.Indexed)}
+        if not refs & varying:
+            continue
+        value = r_operator(definition.rhs, varying)
+        if value == 0:
+            continue
+        varying.add(definition.name)
+        direction = direction_name(definition.name)
+        first.append(sp.Eq(sp.IndexedBase(direction, real=True)[definition.indices], value, evaluate=False))
+        # R of R{q}: the primal arrays move along their R (q -> Rq), the R-arrays along theirs (Rq -> RRq);
+        # the direction RW itself is constant
+        moving = (varying - {definition.name}) | {direction_name(name) for name in twice}
+        again = _piecewise_zero(r_operator(value, moving))
+        if again != 0:
+            twice.add(definition.name)
+            second.append(sp.Eq(sp.IndexedBase(direction_name(direction), real=True)[definition.indices], again,
+                                evaluate=False))
+        if definition.name == output:
+            break
+    return tuple(first), tuple(second)
+
+
+def _piecewise_zero(expr):
+    """A case split whose every branch is zero is zero (R{relu(u)} is a case split; R of it, with Ru fixed, is 0)."""
+    expr = expr.replace(lambda e: isinstance(e, sp.Piecewise) and all(branch == 0 for branch, _ in e.args),
+                        lambda e: sp.Integer(0))
+    return sp.expand(expr) if expr != 0 else expr

@@ -17,12 +17,12 @@ from ..derivation import Rule, Step
 from ..errors import InternalError
 from ..layers._derivation import gradient_base
 from ..layers._loss_hessian import QUANTITY, loss_hessian
-from ..layers._second_order import direction_name, head, tangent_layer
+from ..layers._second_order import direction_name, head, second_directional, tangent_layer
 
 #: the final stages whose input is the logits of the Gauss-Newton split (the loss head includes them)
 HEAD_STAGES = ("softmax", "log-softmax", "sigmoid")
-#: the name of the closing steps' quantity
-PRODUCT = "Hv"
+#: the names of the closing steps' quantities
+PRODUCT, RESIDUAL = "Hv", "H - G"
 
 
 def logits_of(model) -> str:
@@ -57,10 +57,39 @@ def derive_second_order(model):
     logits = logits_of(model)
     hessian = loss_hessian(loss_head(model), logits)
     titles = tuple((step.quantity, f"{step.quantity} (the R-operator's forward pass)") for step in forward)
+    residual = _residual_steps(model, logits)
     titles += ((PRODUCT, "H v = R{∂C/∂W}: what the backward pass of the R-operator computes"),
                (QUANTITY, f"H_L = ∂²L/∂{logits}∂{logits}ᵀ, the Hessian of the loss with respect to the logits "
-                          f"{logits} (G = Jᵀ H_L J; H - G = Σ_k (∂L/∂{logits}_k) ∇²{logits}_k)"))
-    return dataclasses.replace(derivation, steps=forward + derivation.steps + closing + hessian.steps, titles=titles)
+                          f"{logits} (G = Jᵀ H_L J; H - G = Σ_k (∂L/∂{logits}_k) ∇²{logits}_k)"),
+               (RESIDUAL, f"H - G on each parameter's diagonal block: Σ_k (∂L/∂{logits}_k) v_Wᵀ ∇²_W {logits}_k v_W, "
+                          f"zero where R_W R_W {{{logits}}} is"))
+    return dataclasses.replace(derivation, steps=forward + derivation.steps + closing + hessian.steps + residual,
+                               titles=titles)
+
+
+def _residual_steps(model, logits) -> tuple:
+    """Per parameter W: R_W R_W {logits} (the directions in W alone, twice), zero when the logits are linear in W."""
+    steps, linear = [], []
+    for param in model.params:
+        _, second = second_directional(model.layer, logits, param)
+        found = [eq for eq in second if eq.lhs.base.label.name == direction_name(direction_name(logits))]
+        indices = model.layer.definition(logits).indices
+        lhs = sp.IndexedBase(f"RR_{param}{logits}", real=True)[indices]
+        if not found:
+            linear.append(param)
+            steps.append(Step(RESIDUAL, sp.Eq(lhs, 0, evaluate=False), Rule.R_OPERATOR,
+                              f"R twice along {param} alone: every R_{param}R_{param}{{q}} on the way to {logits} is "
+                              f"zero ({logits} is linear in {param}; R of a case split such as relu's has zero branches), "
+                              f"so H = G on {param}'s block"))
+            continue
+        steps.append(Step(RESIDUAL, sp.Eq(lhs, found[0].rhs, evaluate=False), Rule.R_OPERATOR,
+                          f"R twice along {param} alone is not zero: the residual Σ_k (∂L/∂{logits}_k) ∇²{logits}_k "
+                          f"adds to G on {param}'s block"))
+    if len(linear) == len(model.params):
+        steps.append(Step(RESIDUAL, sp.Eq(sp.Symbol("diag(H)"), sp.Symbol("diag(G)"), evaluate=False), Rule.R_OPERATOR,
+                          "piecewise linear in each parameter: the residual is zero on every diagonal block, so the "
+                          "Hessian's diagonal is the Gauss-Newton matrix's (diag_ggn)"))
+    return tuple(steps)
 
 
 __all__ = ["HEAD_STAGES", "derive_second_order", "direction_name", "logits_of", "loss_head"]
