@@ -66,8 +66,15 @@ def r_operator(expr, varying) -> sp.Expr:
 
 
 def _tidy(expr):
-    """Sums of products split into sums of terms, so each term prints as one contraction."""
+    """Products distributed, and each sum of several terms split into one sum per term (Σ_d (RW a + W Ra) is
+    Σ_d RW a + Σ_d W Ra): each term then prints as one contraction, a matrix product, not a broadcast."""
     expr = expr.doit(deep=False) if isinstance(expr, sp.Derivative) else expr
+    expr = _distribute(expr)
+    return expr.replace(lambda e: isinstance(e, sp.Sum) and isinstance(_distribute(e.function), sp.Add),
+                        lambda e: sp.Add(*[sp.Sum(term, *e.limits) for term in sp.Add.make_args(_distribute(e.function))]))
+
+
+def _distribute(expr):
     return sp.expand(expr, deep=False, mul=True, multinomial=False, power_exp=False, power_base=False, log=False)
 
 
