@@ -151,10 +151,20 @@ def run_model(args) -> int:
 
 def run_second_order(args) -> int:
     from ..errors import ExportError
-    if args.op or not wants_model(args):
-        raise ExportError("--second-order: give --model SPEC (without --op); layers and networks get their second "
-                          "order through a model, e.g. --model 'affine(30) > sigmoid > affine(10) > sigmoid' "
-                          "--loss cross-entropy")
+    if args.op or (wants_layer(args) and not wants_model(args)):
+        raise ExportError("--second-order: give --model SPEC or a network (without --op); a layer gets its second "
+                          "order inside a model, e.g. --model 'affine(8) > layernorm > relu > affine(3) > softmax' "
+                          "--loss categorical-cross-entropy")
+    if not wants_model(args):
+        from ..export._files import write_module
+        from ..export._network_second_order import network_second_order_source
+        network = network_from_args(args)
+        layout = args.layout or default_layout(network)
+        write_module(network_second_order_source(network, layout, args.backend), args.output_file, args.force)
+        print(f"wrote {args.output_file}: cost_and_gradients(params, X, Y), predict(params, X), hvp(params, X, Y, V), "
+              f"ggn_vp(params, X, Y, V) and diag_ggn(params, X, Y) for the {network.describe()} ({args.backend}, "
+              f"layout {layout})")
+        return 0
     from ..export._second_order_module import export_second_order_module
     from ..models import derive_model
     model = model_from_args(args)

@@ -40,6 +40,16 @@ _SECOND = {
 
 def second_order_source(model, derivation, backend: str = "numpy") -> str:
     """The model's module (``cost_and_gradients``) with ``hvp``, ``ggn_vp`` and ``diag_ggn`` added."""
+    source = model_source(model, derivation, backend)
+    source = source.replace("cost_and_gradients(params, X, Y) takes params",
+                            "cost_and_gradients(params, X, Y), hvp(params, X, Y, V), ggn_vp(params, X, Y, V) and "
+                            "diag_ggn(params, X, Y) take params", 1)
+    return source.rstrip("\n") + "\n" + "\n".join(second_order_parts(model, backend)) + "\n"
+
+
+def second_order_parts(model, backend: str = "numpy", public: str = "", check: str = "_check") -> list:
+    """The lines of the three layer modules and the wrappers, to follow a module that defines ``check`` (name,
+    array) and imports the backend; the wrappers are named ``{public}hvp``, ``{public}ggn_vp``, ``{public}diag_ggn``."""
     layer = model.layer
     if any(a.name not in ("X", "Y") for a in layer.inputs):
         raise LayerSpecError("--second-order: models with an attention mask input are not supported yet")
@@ -52,15 +62,17 @@ def second_order_source(model, derivation, backend: str = "numpy") -> str:
     }
     codes = {prefix: layer_code(d, returns=returns, backend=backend, prefix=prefix, header=False)
              for prefix, (d, returns) in parts.items()}
-    source = model_source(model, derivation, backend)
-    source = source.replace("cost_and_gradients(params, X, Y) takes params",
-                            "cost_and_gradients(params, X, Y), hvp(params, X, Y, V), ggn_vp(params, X, Y, V) and "
-                            "diag_ggn(params, X, Y) take params", 1)
-    lines = [source.rstrip("\n"), ""]
+    lines = [""]
     for code in codes.values():
         lines += ["", code.source.rstrip("\n"), ""]
-    lines += _wrappers(model, params, logits, codes, backend)
-    return "\n".join(lines) + "\n"
+    wrappers = _wrappers(model, params, logits, codes, backend)
+    renamed = {"def hvp(": f"def {public}hvp(", "def ggn_vp(": f"def {public}ggn_vp(",
+               "def diag_ggn(": f"def {public}diag_ggn(", "_check(": f"{check}("}
+    for line in wrappers:
+        for old, new in renamed.items():
+            line = line.replace(old, new)
+        lines.append(line)
+    return lines
 
 
 def _call(code, values) -> str:
