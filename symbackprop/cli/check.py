@@ -91,8 +91,11 @@ def _network_and_names(args):
 
 def _check_one(formula: str, network, args) -> tuple[int, dict]:
     from ..checker import check
+    from ..checker._loss_hessian_check import check_loss_hessian, is_loss_hessian
     try:
-        if network is None and getattr(args.layer_object, "recurrent", False):
+        if network is not None and is_loss_hessian(formula):     # d2L/dz2 = diag(p) - p p^T (issue 27)
+            verdict = check_loss_hessian(formula, network.output.name, network.loss.name, seed=args.seed)
+        elif network is None and getattr(args.layer_object, "recurrent", False):
             from ..checker._recurrent_check import check_recurrent
             verdict = check_recurrent(formula, args.layer_object, seed=args.seed, notation=args.layout)
         elif network is None:
