@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import LayerSpecError
 from ..layers import derive_layer
-from ..layers._second_order import tangent_layer, truncated
+from ..layers._second_order import squared_per_example, tangent_layer, truncated
 from ..models._second_order import logits_of, loss_head
 from ._files import load_module, write_module
 from ._layer_module import layer_code
@@ -60,6 +60,9 @@ def second_order_parts(model, backend: str = "numpy", public: str = "", check: s
         "_jvp_": (derive_layer(tangent_layer(truncated(layer, logits, "logits"), logits).layer), params),
         "_head_": (derive_layer(tangent_layer(loss_head(model), "L").layer), [logits]),
     }
+    squared = squared_per_example(derive_layer(truncated(layer, logits, "logits")))
+    if squared is not None:         # the examples do not meet (no batch norm): squares of per-example gradients
+        parts["_sq_"] = (squared, params)
     codes = {prefix: layer_code(d, returns=returns, backend=backend, prefix=prefix, header=False)
              for prefix, (d, returns) in parts.items()}
     lines = [""]
@@ -156,12 +159,18 @@ def _wrappers(model, params, logits, codes, backend) -> list:
              f"    values, vectors = {second['eigh'].format(x='hessians')}",
              f"    factors = vectors * {second['sqrt'].format(x=second['clip'].format(x='values'))}[:, None, :]",
              "    diagonal = [p * 0.0 for p in params]",
-             "    for n in range(N):",
-             "        for c in range(factors.shape[2]):",
-             "            u = eye * 1.0",
-             "            u[n] = factors[n, :, c]" if backend != "jax" else "            u = u.at[n].set(factors[n, :, c])",
-             "            pulled = _jt(u, cache)",
-             "            diagonal = [d + g * g for d, g in zip(diagonal, pulled)]",
+             *(["    # no equation sums over the examples: one pass per column of S gives every example's squares",
+                f"    _, squares_cache = _sq_forward({_call(codes['_sq_'], {})})",
+                "    for c in range(factors.shape[2]):",
+                "        squares = _sq_backward(factors[:, :, c], squares_cache)",
+                "        diagonal = [d + s for d, s in zip(diagonal, squares)]"] if "_sq_" in codes else
+               ["    # the examples meet (batch norm): each example's column of S pulled back alone",
+                "    for n in range(N):",
+                "        for c in range(factors.shape[2]):",
+                "            u = eye * 1.0",
+                "            u[n] = factors[n, :, c]" if backend != "jax" else "            u = u.at[n].set(factors[n, :, c])",
+                "            pulled = _jt(u, cache)",
+                "            diagonal = [d + g * g for d, g in zip(diagonal, pulled)]"]),
              "    return [d / N for d in diagonal]",
              ""]
     return lines

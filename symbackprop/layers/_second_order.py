@@ -273,3 +273,24 @@ def _piecewise_zero(expr):
     expr = expr.replace(lambda e: isinstance(e, sp.Piecewise) and all(branch == 0 for branch, _ in e.args),
                         lambda e: sp.Integer(0))
     return sp.expand(expr) if expr != 0 else expr
+
+
+def squared_per_example(derivation, batch=None):
+    """The derivation with each parameter's gradient Σ_n f[n, ...] replaced by Σ_n f[n, ...]²: the sum over the
+    examples of the squared per-example gradients (BackPACK's trick for diag(G), made generic), or None when it
+    does not exist: a forward equation sums over the batch index (batch norm couples the examples), or a
+    parameter's gradient is not one sum over the examples of a term without other sums."""
+    layer = derivation.layer
+    batch = layer.inputs[0].sizes[0] if batch is None else batch       # N: the examples are the first axis
+    if any(limit[2] == batch - 1 for d in layer.definitions for s in d.rhs.atoms(sp.Sum) for limit in s.limits):
+        return None
+    gradients = dict(derivation.gradients)
+    for array in layer.params:
+        gradient = gradients[array.name]
+        final = gradient.final
+        if not (isinstance(final, sp.Sum) and len(final.limits) == 1 and final.limits[0][2] == batch - 1
+                and not final.function.has(sp.Sum)):
+            return None
+        squared = sp.Sum(final.function ** 2, final.limits[0])
+        gradients[array.name] = dataclasses.replace(gradient, staged=squared, closed=None, closed_display=None)
+    return dataclasses.replace(derivation, gradients=gradients)
