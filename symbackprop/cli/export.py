@@ -151,10 +151,10 @@ def run_model(args) -> int:
 
 def run_second_order(args) -> int:
     from ..errors import ExportError
-    if args.op or (wants_layer(args) and not wants_model(args)):
-        raise ExportError("--second-order: give --model SPEC or a network (without --op); a layer gets its second "
-                          "order inside a model, e.g. --model 'affine(8) > layernorm > relu > affine(3) > softmax' "
-                          "--loss categorical-cross-entropy")
+    if args.op:
+        raise ExportError("--second-order: give --model SPEC, --layer NAME or a network, without --op")
+    if wants_layer(args) and not wants_model(args):
+        return run_layer_second_order(args)
     if not wants_model(args):
         from ..export._files import write_module
         from ..export._network_second_order import network_second_order_source
@@ -172,4 +172,22 @@ def run_second_order(args) -> int:
     print(f"wrote {args.output_file}: cost_and_gradients(params, X, Y), hvp(params, X, Y, V), ggn_vp(params, X, Y, V) "
           f"and diag_ggn(params, X, Y) with params = [{', '.join(model.params)}] for the {model.describe()} "
           f"({args.backend})")
+    return 0
+
+
+def run_layer_second_order(args) -> int:
+    from ..errors import ExportError
+    from ..export._files import write_module
+    from ..export._second_order_module import layer_second_order_source
+    from ..layers import derive_layer
+    layer = layer_from_args(args)
+    if getattr(layer, "recurrent", False):
+        raise ExportError(f"--second-order: the recurrent layer {layer.name} has no r_backward yet; the layers "
+                          f"without a recurrence have (e.g. --layer layernorm)")
+    _check_notation(args, layer)
+    write_module(layer_second_order_source(derive_layer(layer), args.backend), args.output_file, args.force)
+    names = [a.name for a in layer.differentiable]
+    print(f"wrote {args.output_file}: forward, backward and r_backward({', '.join(names)}, "
+          f"{', '.join('R' + n for n in names)}, dout, Rdout) -> R{{({', '.join('d' + n for n in names)})}} for the "
+          f"{layer.describe()} ({args.backend})")
     return 0

@@ -19,7 +19,9 @@ from __future__ import annotations
 import types
 from pathlib import Path
 
-from ..errors import LayerSpecError
+import sympy as sp
+
+from ..errors import ExportError, LayerSpecError
 from ..layers import derive_layer
 from ..layers._second_order import squared_per_example, tangent_layer, truncated
 from ..models._second_order import logits_of, loss_head
@@ -184,3 +186,36 @@ def second_order_module(model, derivation, backend: str = "numpy") -> types.Modu
 def export_second_order_module(model, derivation, path, force: bool = False, backend: str = "numpy") -> Path:
     """Write the module to ``path``; refuses to overwrite unless ``force``."""
     return write_module(second_order_source(model, derivation, backend), path, force)
+
+
+def layer_second_order_source(derivation, backend: str = "numpy") -> str:
+    """A layer's module (``forward``, ``backward``) with ``r_backward``: the R-operator of backward, the directional
+    derivative of (d_inputs..., d_params...) along directions of every input, parameter and the upstream gradient."""
+    from ._layer_module import layer_source
+    layer = derivation.layer
+    if len(layer.outputs) != 1:
+        raise LayerSpecError(f"--second-order: {layer.name} has {len(layer.outputs)} outputs; r_backward is written "
+                             f"for layers with one")
+    (output,) = layer.outputs
+    tangent = tangent_layer(layer, output, with_inputs=True)
+    names = [a.name for a in layer.differentiable]
+    tangent_derivation = derive_layer(tangent.layer)
+    if any(g.final.has(sp.DiracDelta) for g in tangent_derivation.gradients.values()):
+        raise ExportError(f"--second-order: {layer.name}'s R{{backward}} differentiates sign(x) (from |x|), whose "
+                          f"derivative the exporter does not print yet; layers without |x| have r_backward")
+    code = layer_code(tangent_derivation, returns=names, backend=backend, prefix="_r_", header=False)
+    directions = [direction for _, direction in tangent.directions]
+    d_out, r_d_out = f"d{output}", f"Rd{output}"
+    arguments = ", ".join([*names, *directions, d_out, r_d_out])
+    lines = [layer_source(derivation, backend=backend).rstrip("\n"), "", "", code.source.rstrip("\n"), "", "",
+             f"def r_backward({arguments}):",
+             f'    """R{{backward}}: the directional derivative of backward\'s ({", ".join("d" + n for n in names)}) '
+             f'along ({", ".join(directions)}) and {r_d_out} (the direction of the upstream gradient {d_out}), '
+             f'in that order: the R-operator of the layer\'s backward pass."""',
+             f"    _, cache = _r_forward({_call(code, {})})",
+             f"    return _r_backward(({r_d_out}, {d_out}), cache)", ""]
+    return "\n".join(lines)
+
+
+def layer_second_order_module(derivation, backend: str = "numpy") -> types.ModuleType:
+    return load_module(layer_second_order_source(derivation, backend), f"symbackprop_layer_second_order_{backend}")

@@ -62,6 +62,9 @@ def r_operator(expr, varying) -> sp.Expr:
     moved = expr.xreplace({ref: ref + epsilon * sp.IndexedBase(direction_name(ref.base.label.name), real=True)[
         ref.indices] for ref in refs})
     derivative = sp.diff(moved, epsilon).subs(epsilon, 0)
+    # the derivative of sign(x) (softsign's |x|) is 0 wherever it exists: a kink's second derivative, like relu's,
+    # is taken almost everywhere, as autodiff takes it
+    derivative = derivative.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.Integer(0))
     return _tidy(derivative)
 
 
@@ -79,24 +82,26 @@ def _distribute(expr):
 
 
 @lru_cache(maxsize=32)
-def tangent_layer(layer: Layer, loss: str | None = None) -> TangentLayer:
+def tangent_layer(layer: Layer, loss: str | None = None, with_inputs: bool = False) -> TangentLayer:
     """The layer with R-equations for every quantity that depends on a parameter, and the output R{loss}.
 
     ``loss`` is the one output whose R-derivative is asked (a model's L); by default the layer's only output.
+    ``with_inputs``: the inputs get directions too (a layer's R{backward}: Rx beside RW).
     """
     if loss is None:
         if len(layer.outputs) != 1:
             raise LayerSpecError(f"the second order needs one scalar output per example; {layer.name} has "
                                  f"{len(layer.outputs)}: {', '.join(layer.outputs)}")
         (loss,) = layer.outputs
-    if not layer.params:
+    moved = layer.differentiable if with_inputs else layer.params
+    if not moved:
         raise LayerSpecError(f"{layer.name} has no parameters: there is no Hessian with respect to parameters")
     taken = set(layer.arrays)
     for name in layer.arrays:
         if direction_name(name) in taken:
             raise LayerSpecError(f"the array {direction_name(name)} would name the direction of {name}; rename "
                                  f"{direction_name(name)} for the second order")
-    varying = {array.name for array in layer.params}
+    varying = {array.name for array in moved}
     equations = []
     for definition in layer.definitions:
         if not any(ref.base.label.name in varying for ref in definition.rhs.atoms(sp.Indexed)):
@@ -109,7 +114,7 @@ def tangent_layer(layer: Layer, loss: str | None = None) -> TangentLayer:
                                value, evaluate=False))
     if loss not in varying:
         raise LayerSpecError(f"the output {loss} does not depend on any parameter of {layer.name}")
-    directions = tuple((array.name, direction_name(array.name)) for array in layer.params)
+    directions = tuple((array.name, direction_name(array.name)) for array in moved)
     tangent = _extended(layer, loss, directions, equations)
     return TangentLayer(tangent, layer, directions, tuple(equations), loss)
 
@@ -152,7 +157,7 @@ def _text(layer, loss, directions, equations) -> str:
         if body.split(" ", 1)[0] in ("input", "param", "const", "size"):
             last_declaration = len(lines) + 1
         lines.append(line)
-    sizes = {array.name: array.sizes for array in layer.params}
+    sizes = {array.name: array.sizes for array in layer.differentiable}
     lines.insert(last_declaration, "input  " + ", ".join(f"{r}[{', '.join(map(str, sizes[p]))}]"
                                                          for p, r in directions))
     lines.append("# the R-operator: R{q} = d/dε q[W -> W + ε RW] at ε = 0, for every quantity q that depends on W")
