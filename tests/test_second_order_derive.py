@@ -119,10 +119,10 @@ def test_cli_derive_second_order_in_every_format(capsys, form):
         assert r"\operatorname{diag}\left(p_{4}\right)" in out
 
 
-def test_cli_derive_second_order_of_a_layer_exits_2(capsys):
-    assert main(["derive", "--layer", "batchnorm", "--second-order"]) == 2
+def test_cli_derive_second_order_of_a_network_exits_2(capsys):
+    assert main(["derive", "--layers", "3,4,2", "--second-order"]) == 2
     err = capsys.readouterr().err
-    assert "--second-order: give --model SPEC" in err and "Traceback" not in err
+    assert "--second-order: give --model SPEC or --layer NAME" in err and "Traceback" not in err
 
 
 def _residual_lines(spec):
@@ -152,3 +152,15 @@ def test_tanh_model_has_a_residual_on_the_first_layers_block_only():
         V = [rng.standard_normal(p.shape) if i == block else np.zeros_like(p) for i, p in enumerate(params)]
         h, g = module.hvp(params, X, Y, V)[block], module.ggn_vp(params, X, Y, V)[block]
         assert np.allclose(h, g, rtol=1e-10, atol=1e-12) == equal
+
+
+def test_cli_derive_layer_second_order_shows_r_forward_and_r_backward(capsys):
+    assert main(["derive", "--layer", "layernorm", "--second-order"]) == 0
+    out = capsys.readouterr().out
+    assert "Rxhat[n, d] = (-Rmu[n] + Rx[n, d])/sqrt(eps + var[n])" in out
+    assert "R{backward}: what the backward pass of the tangent layer computes" in out and "R_dgamma[d] = dgamma[d]" in out
+
+
+def test_cli_derive_second_order_of_a_recurrent_layer_exits_2(capsys):
+    assert main(["derive", "--layer", "lstm", "--second-order"]) == 2
+    assert "lstm has no R{backward} yet" in capsys.readouterr().err

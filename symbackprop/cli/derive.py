@@ -70,11 +70,19 @@ def run(args) -> int:
 
 def run_second_order(args) -> int:
     from ..errors import SymbackpropError
-    if not wants_model(args):
-        raise SymbackpropError("--second-order: give --model SPEC; a network's second order is its model's, e.g. "
-                               "--model 'affine(30) > sigmoid > affine(10) > sigmoid' --loss cross-entropy")
-    from ..models._second_order import derive_second_order
     from ..rendering.layer import render_layer
+    if wants_layer(args) and not wants_model(args):
+        from ..models._second_order import derive_layer_second_order
+        layer = layer_from_args(args)
+        if getattr(layer, "recurrent", False) or len(layer.outputs) != 1:
+            raise SymbackpropError(f"--second-order: {layer.name} has no R{{backward}} yet (recurrent layers and "
+                                   f"layers with several outputs); e.g. --layer layernorm")
+        write(render_layer(derive_layer_second_order(layer), args.format), args.output_file)
+        return 0
+    if not wants_model(args):
+        raise SymbackpropError("--second-order: give --model SPEC or --layer NAME; a network's second order is its "
+                               "model's, e.g. --model 'affine(30) > sigmoid > affine(10) > sigmoid' --loss cross-entropy")
+    from ..models._second_order import derive_second_order
     write(render_layer(derive_second_order(model_from_args(args)), args.format), args.output_file)
     return 0
 

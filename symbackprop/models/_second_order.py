@@ -40,14 +40,38 @@ def loss_head(model):
     return head(model.layer, logits_of(model), "L", "loss_head")
 
 
+def r_forward_steps(tangent) -> tuple:
+    """The R-operator's forward pass as steps (one per R-equation) and their section titles."""
+    steps = tuple(Step(f"R{{{eq.lhs.base.label.name[1:]}}}", eq, Rule.R_OPERATOR,
+                       f"{eq.lhs.base.label.name} = R{{{eq.lhs.base.label.name[1:]}}}: d/dε of its definition with "
+                       f"every W -> W + ε RW, at ε = 0") for eq in tangent.r_equations)
+    return steps, tuple((step.quantity, f"{step.quantity} (the R-operator's forward pass)") for step in steps)
+
+
+def derive_layer_second_order(layer):
+    """A layer's R{backward}: the R-forward steps, then the tangent layer's backward pass, whose gradients of the
+    inputs and parameters are R{dx}, R{dW} when the upstream gradients are (Rdy, dy)."""
+    from ..layers import derive_layer
+    (output,) = layer.outputs
+    tangent = tangent_layer(layer, output, with_inputs=True)
+    derivation = derive_layer(tangent.layer)
+    forward, titles = r_forward_steps(tangent)
+    closing = tuple(Step(PRODUCT, sp.Eq(sp.IndexedBase(f"R_d{name}", real=True)[derivation.gradient(name).indices],
+                                        gradient_base(name)[derivation.gradient(name).indices], evaluate=False),
+                         Rule.R_OPERATOR,
+                         f"with the upstream gradients d{output} = Rdout (the direction of dout) and "
+                         f"d{direction_name(output)} = dout: d{name} is R{{d{name}}}, d{direction} is d{name}")
+                    for name, direction in tangent.directions)
+    titles += ((PRODUCT, "R{backward}: what the backward pass of the tangent layer computes"),)
+    return dataclasses.replace(derivation, steps=forward + derivation.steps + closing, titles=titles)
+
+
 def derive_second_order(model):
     """The R-operator of the model and its loss Hessian, as one derivation with titled sections."""
     from ..layers import derive_layer
     tangent = tangent_layer(model.layer, "L")
     derivation = derive_layer(tangent.layer)
-    forward = tuple(Step(f"R{{{eq.lhs.base.label.name[1:]}}}", eq, Rule.R_OPERATOR,
-                         f"{eq.lhs.base.label.name} = R{{{eq.lhs.base.label.name[1:]}}}: d/dε of its definition with "
-                         f"every W -> W + ε RW, at ε = 0") for eq in tangent.r_equations)
+    forward, titles = r_forward_steps(tangent)
     closing = tuple(Step(PRODUCT, sp.Eq(sp.IndexedBase(f"Hv_{param}", real=True)[derivation.gradient(param).indices],
                                         gradient_base(param)[derivation.gradient(param).indices], evaluate=False),
                          Rule.R_OPERATOR,
@@ -56,7 +80,6 @@ def derive_second_order(model):
                     for param, direction in tangent.directions)
     logits = logits_of(model)
     hessian = loss_hessian(loss_head(model), logits)
-    titles = tuple((step.quantity, f"{step.quantity} (the R-operator's forward pass)") for step in forward)
     residual = _residual_steps(model, logits)
     titles += ((PRODUCT, "H v = R{∂C/∂W}: what the backward pass of the R-operator computes"),
                (QUANTITY, f"H_L = ∂²L/∂{logits}∂{logits}ᵀ, the Hessian of the loss with respect to the logits "
