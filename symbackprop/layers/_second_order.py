@@ -68,6 +68,23 @@ def r_operator(expr, varying) -> sp.Expr:
     return _tidy(derivative)
 
 
+def _in_forward_quantities(expr, definitions):
+    """g(x) written as y wherever a definition says y = g(x) (1 - tanh(z1)^2 is 1 - a2^2): the R-forward pass
+    reads what the forward pass computed, as the engine's backward pass does. (An output is never read: the
+    engine wants outputs final.)"""
+    for definition in definitions:
+        rhs = definition.rhs
+        if not (isinstance(rhs, sp.Function) and len(rhs.args) == 1 and isinstance(rhs.args[0], sp.Indexed)
+                and tuple(rhs.args[0].indices) == tuple(definition.indices)):
+            continue
+        inner = rhs.args[0]
+        expr = expr.replace(lambda e, rhs=rhs, inner=inner: e.func == rhs.func and len(e.args) == 1
+                            and isinstance(e.args[0], sp.Indexed) and e.args[0].base == inner.base,
+                            lambda e, definition=definition: definition.lhs.xreplace(
+                                dict(zip(definition.indices, e.args[0].indices))))
+    return expr
+
+
 def _tidy(expr):
     """Products distributed, and each sum of several terms split into one sum per term (Σ_d (RW a + W Ra) is
     Σ_d RW a + Σ_d W Ra): each term then prints as one contraction, a matrix product, not a broadcast."""
@@ -106,7 +123,8 @@ def tangent_layer(layer: Layer, loss: str | None = None, with_inputs: bool = Fal
     for definition in layer.definitions:
         if not any(ref.base.label.name in varying for ref in definition.rhs.atoms(sp.Indexed)):
             continue
-        value = r_operator(definition.rhs, varying)
+        value = _in_forward_quantities(r_operator(definition.rhs, varying),
+                                       [d for d in layer.definitions if d.name not in layer.outputs])
         if value == 0:
             continue
         varying.add(definition.name)
