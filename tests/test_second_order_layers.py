@@ -108,3 +108,26 @@ def test_cli_refusals_exit_2(capsys, tmp_path, name, words):
 def test_cli_export_layer_second_order(capsys, tmp_path):
     assert main(["export", "--layer", "batchnorm", "--second-order", "-o", str(tmp_path / "bn.py")]) == 0
     assert "r_backward(x, gamma, beta, Rx, Rgamma, Rbeta, dout, Rdout)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_r_backward_in_jax_and_torch_matches_torch_func(backend):
+    from symbackprop.export._second_order_module import layer_second_order_source
+    from symbackprop.export._files import load_module
+    if backend == "jax":
+        jax = require("jax", "exporting r_backward for jax")
+        jax.config.update("jax_enable_x64", True)
+        to, back = jax.numpy.asarray, np.asarray
+    else:
+        to, back = torch.tensor, lambda t: t.numpy()
+    layer = _layer("layernorm")
+    module = load_module(layer_second_order_source(derive_layer(layer), backend), f"r_backward_{backend}")
+    rng = np.random.default_rng(6)
+    values = _arrays(layer, SIZES[0], rng)
+    R = [rng.standard_normal(v.shape) for v in values]
+    dout, Rdout = rng.standard_normal(values[0].shape), rng.standard_normal(values[0].shape)
+    mine = [back(m) for m in module.r_backward(*map(to, values), *map(to, R), to(dout), to(Rdout))]
+    expected = [e.numpy() for e in _reference(TORCH["layernorm"], values, R, dout, Rdout)]
+    scale = max(float(np.max(np.abs(e))) for e in expected)
+    for found, wanted in zip(mine, expected):
+        assert np.max(np.abs(found - wanted)) <= 1e-10 * scale
