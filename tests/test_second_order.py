@@ -248,3 +248,31 @@ def test_cli_export_second_order_with_op_exits_2_naming_what_works(capsys, tmp_p
     err = capsys.readouterr().err
     assert "--second-order: give --model SPEC, --layer NAME or a network, without --op" in err
     assert "Traceback" not in err
+
+
+def _torch_block_output(X, mask, g1, c1, WQ, WK, WV, WO, g4, c4, W5, b5, W7, b7):
+    """tests/test_models.py's transformer block, its output before the quadratic loss."""
+    F = torch.nn.functional
+    width = X.shape[1]
+    u = F.layer_norm(X, (width,), g1, c1, eps=1e-5)
+    Q, K, V = (torch.einsum("nd,dhe->hne", u, W) for W in (WQ, WK, WV))
+    A = torch.softmax(Q @ K.transpose(1, 2) / WQ.shape[2] ** 0.5 + mask, dim=2)
+    r = X + torch.einsum("hne,hed->nd", A @ V, WO)
+    return r + F.gelu(F.layer_norm(r, (width,), g4, c4, eps=1e-5) @ W5 + b5) @ W7 + b7
+
+
+def test_transformer_block_with_a_causal_mask_matches_torch_func():
+    from test_models import _torch_transformer_block
+    model = build_model("transformer-block", "quadratic", 4)
+    module = second_order_module(model, derive_model(model))
+    params, X, Y, V = _problem(model, 10)
+    mask = np.triu(np.full((len(X), len(X)), -np.inf), k=1)
+    tX, tY, tmask = map(torch.tensor, (X, Y, mask))
+    tp, tv = tuple(map(torch.tensor, params)), tuple(map(torch.tensor, V))
+    argnums = tuple(range(len(params)))
+    cost = lambda *ps: _torch_transformer_block(tX, tY, tmask, *ps)       # noqa: E731
+    hv = jvp(lambda *ps: grad(cost, argnums=argnums)(*ps), tp, tv)[1]
+    _close(module.hvp(params, X, Y, V, mask2=mask), [h.numpy() for h in hv])
+    out, Jv = jvp(lambda *ps: _torch_block_output(tX, tmask, *ps), tp, tv)      # quadratic loss: H_L = I / N
+    _, pullback = vjp(lambda *ps: _torch_block_output(tX, tmask, *ps), *tp)
+    _close(module.ggn_vp(params, X, Y, V, mask2=mask), [g.numpy() for g in pullback(Jv / len(X))])

@@ -53,8 +53,6 @@ def second_order_parts(model, backend: str = "numpy", public: str = "", check: s
     """The lines of the three layer modules and the wrappers, to follow a module that defines ``check`` (name,
     array) and imports the backend; the wrappers are named ``{public}hvp``, ``{public}ggn_vp``, ``{public}diag_ggn``."""
     layer = model.layer
-    if any(a.name not in ("X", "Y") for a in layer.inputs):
-        raise LayerSpecError("--second-order: models with an attention mask input are not supported yet")
     params = list(model.params)
     logits = logits_of(model)
     parts = {
@@ -96,6 +94,9 @@ def _wrappers(model, params, logits, codes, backend) -> list:
     mean = fill.format(n="N", value="1.0 / N")
     hvp, jvp, head_code = codes["_hvp_"], codes["_jvp_"], codes["_head_"]
     r_logits = f"R{logits}"
+    extras = [a.name for a in model.layer.inputs if a.name not in ("X", "Y")]      # attention masks
+    signature = "".join(f", {name}=None" for name in extras)
+    passed = "".join(f", {name}={name}" for name in extras)
     check = [f"    if len(params) != {count}:",
              f"        raise ValueError(f\"params has {{len(params)}} arrays; expected {count}: {', '.join(params)}\")",
              f"    X, Y = {arrays['array'].format(x='X')}, {arrays['array'].format(x='Y')}",
@@ -104,21 +105,23 @@ def _wrappers(model, params, logits, codes, backend) -> list:
              "    if X.shape[0] != Y.shape[0]:",
              "        raise ValueError(f\"X has {X.shape[0]} rows and Y {Y.shape[0]}; expected one row of each per "
              "example\")",
-             "    N = X.shape[0]"]
+             "    N = X.shape[0]",
+             *(f"    {name} = {arrays['zeros'].format(n='N')} if {name} is None else {arrays['array'].format(x=name)}"
+               for name in extras)]
     take_v = [f"    if len(V) != {count}:",
               f"        raise ValueError(f\"V has {{len(V)}} arrays; expected {count}, one direction per parameter: "
               f"{', '.join(params)}\")",
               f"    {runpack} = ({arrays['array'].format(x='v')} for v in V)",
               *(f"    _check({p!r}, {r})" for p, r in directions.items())]
     lines = ["", "",
-             "def hvp(params, X, Y, V):",
+             f"def hvp(params, X, Y, V{signature}):",
              '    """[H v for each param]: the Hessian of the mean cost C times the directions V (a list aligned '
              'with params), by the R-operator: R{dC/dW}."""',
              *check, *take_v,
              f"    _, cache = _hvp_forward({_call(hvp, {})})",
              f"    return list(_hvp_backward(({zeros}, {mean}), cache))",
              "", "",
-             "def _jv(X, params, V):",
+             f"def _jv(X, params, V{signature}):",
              f'    """J v = R{{{logits}}}, the logits\' directional derivative, and the cache of the pullback."""',
              f"    {unpack} = params",
              f"    {runpack} = V",
@@ -136,19 +139,19 @@ def _wrappers(model, params, logits, codes, backend) -> list:
              f"    (u,) = _head_backward(({zeros}, {fill.format(n='N', value='1.0')}), cache)",
              "    return u",
              "", "",
-             "def ggn_vp(params, X, Y, V):",
+             f"def ggn_vp(params, X, Y, V{signature}):",
              '    """[G v for each param]: the generalised Gauss-Newton matrix G = Jᵀ H_L J of the mean cost times '
              f'V; J = d{logits}/dparams, H_L the Hessian of the loss with respect to the logits {logits}."""',
              *check, *take_v,
-             f"    {logits}, {r_logits}, cache = _jv(X, [{', '.join(params)}], [{', '.join(directions.values())}])",
+             f"    {logits}, {r_logits}, cache = _jv(X, [{', '.join(params)}], [{', '.join(directions.values())}]{passed})",
              f"    return _jt(_loss_hvp(Y, {logits}, {r_logits}) / N, cache)",
              "", "",
-             "def diag_ggn(params, X, Y):",
+             f"def diag_ggn(params, X, Y{signature}):",
              '    """[diag(G) for each param, in its shape]: the exact diagonal of the generalised Gauss-Newton '
              'matrix of the mean cost (BackPACK\'s DiagGGNExact)."""',
              *check,
              f"    zero = [{', '.join(second['zeros_like'].format(x=p) for p in params)}]",
-             f"    {logits}, _, cache = _jv(X, [{', '.join(params)}], zero)",
+             f"    {logits}, _, cache = _jv(X, [{', '.join(params)}], zero{passed})",
              f"    eye = {second['zeros_like'].format(x=logits)}",
              "    columns = []",
              f"    for k in range({logits}.shape[1]):",
