@@ -96,3 +96,123 @@ def test_dls_published_lstm_backward_check():
              "dbc": dbc, "dbo": dbo}
     assert dx.shape == (3, 10, 4) and da0.shape == (5, 10) and dWf.shape == (5, 8) and dbo.shape == (5, 1)
     _published(found, SEQUENCE_PUBLISHED)
+
+
+# ---- check --layer lstm --notation ng-dls: the notebook's lines of lstm_cell_backward, as written ---------------
+
+#: lstm_cell_backward's lines (the notebook's equations 7-21): dot, dcct, dit, dft are the gradients of the gates'
+#: pre-activations; da_next is the total gradient of a⟨t⟩, dc_next what step t+1 sends back to c⟨t⟩
+NOTEBOOK_LINES = [
+    ("dot = da_next * np.tanh(c_next) * ot * (1 - ot)", "dot = ∂C/∂zo at step t"),
+    ("dcct = (dc_next * it + ot * (1 - np.square(np.tanh(c_next))) * it * da_next) * (1 - np.square(cct))",
+     "dcct = ∂C/∂zc at step t"),
+    ("dit = (dc_next * cct + ot * (1 - np.square(np.tanh(c_next))) * cct * da_next) * it * (1 - it)",
+     "dit = ∂C/∂zi at step t"),
+    ("dft = (dc_next * c_prev + ot * (1 - np.square(np.tanh(c_next))) * c_prev * da_next) * ft * (1 - ft)",
+     "dft = ∂C/∂zf at step t"),
+    ("dWf = np.dot(dft, np.concatenate((a_prev, xt), axis=0).T)", "dWf of one step t (lstm_cell_backward)"),
+    ("dWo = np.dot(dot, np.concatenate((a_prev, xt), axis=0).T)", "dWo of one step t (lstm_cell_backward)"),
+    ("dbf = np.sum(dft, axis=1, keepdims=True)", "dbf of one step t (lstm_cell_backward)"),
+    ("da_prev = np.dot(Wf[:, :n_a].T, dft) + np.dot(Wi[:, :n_a].T, dit) + np.dot(Wc[:, :n_a].T, dcct)"
+     " + np.dot(Wo[:, :n_a].T, dot)", "da_prev = ∂C/∂a_prev"),
+    ("dc_prev = dc_next * ft + ot * (1 - np.square(np.tanh(c_next))) * ft * da_next", "dc_prev = ∂C/∂c_prev"),
+    ("dxt = np.dot(Wf[:, n_a:].T, dft) + np.dot(Wi[:, n_a:].T, dit) + np.dot(Wc[:, n_a:].T, dcct)"
+     " + np.dot(Wo[:, n_a:].T, dot)", "dxt = ∂C/∂x"),
+    ("dWf += np.dot(dft, np.concatenate((a_prev, xt), axis=0).T)", "dWf = ∂C/∂Wf"),      # lstm_backward's sum
+]
+
+#: a wrong line -> its mistake's name; each is found by trying the derived gradient with one change
+MISTAKES = [
+    ("dft = (dc_next * c_prev + ot * (1 - np.square(np.tanh(c_next))) * da_next) * ft * (1 - ft)",
+     "the c_prev factor of the da_next term is missing"),
+    ("dot = da_next * c_next * ot * (1 - ot)", "tanh(c_next) written as c_next"),
+    ("dft = (dc_next * c_prev + ot * (1 - np.square(c_next)) * c_prev * da_next) * ft * (1 - ft)",
+     "tanh(c_next) written as c_next"),
+    ("dc_prev = dc_next * ft", "dc_prev without the da_next path"),
+    ("da_prev = np.dot(Wf[:, :n_a].T, dft) + np.dot(Wi[:, :n_a].T, dit) + np.dot(Wc[:, :n_a].T, dcct)",
+     "da_prev without its dot term"),
+    ("dcct = (dc_next * it + ot * (1 - np.square(np.tanh(c_next))) * it * da_next) * (1 - cct)",
+     None),                                                # no single change explains it: only 'differs'
+]
+
+
+def _check(formula):
+    from symbackprop.checker._recurrent_check import check_recurrent
+    from symbackprop.layers import layer_record
+    from symbackprop.rendering._recurrent_letters import in_letters
+    return check_recurrent(formula, in_letters(layer_record("lstm").layer(), "ng-dls"), notation="ng-dls")
+
+
+@pytest.mark.parametrize("formula, quantity", NOTEBOOK_LINES)
+def test_check_reads_the_notebooks_lstm_cell_backward_lines(formula, quantity):
+    result = _check(formula)
+    assert result.verdict == "correct", result.diagnosis
+    assert result.quantity == quantity
+
+
+@pytest.mark.parametrize("formula, mistake", MISTAKES)
+def test_check_names_a_wrong_line_by_its_mistake(formula, mistake):
+    result = _check(formula)
+    assert result.verdict == "incorrect"
+    if mistake is None:
+        assert result.diagnosis.startswith("differs from the derived") and not result.matches
+    else:
+        assert result.matches == (mistake if mistake.startswith(("dc_prev", "da_prev")) else
+                                  f"{formula.split()[0]} " + ("where " if "factor" in mistake else "with ") + mistake,)
+
+
+def test_mistakes_come_from_the_derivation_not_from_a_table():
+    """Each named mistake is the derived gradient with one change: its two paths (dc_next, da_next) add up to the
+    derived dft, the c_prev variant is the da_next path divided by c_prev, the tanh variant has no tanh."""
+    import sympy as sp
+    from symbackprop.checker._recurrent_numpy import spell, spelling
+    from symbackprop.checker._recurrent_variants import variants
+    from symbackprop.layers import layer_record
+    from symbackprop.rendering._recurrent_letters import in_letters
+    layer = in_letters(layer_record("lstm").layer(), "ng-dls")
+    derivation = derive_layer(layer)
+    found = dict(variants(derivation, "zf", lambda e: spell(e, spelling(layer, "ng-dls"))))
+    n, k = sp.symbols("n k", integer=True)
+    c_prev, c = (sp.IndexedBase(name, real=True)[n, k] for name in ("c_prev", "c"))
+    dc_path, da_path = found["dft without the da_next path"], found["dft without the dc_next path"]
+    f = sp.IndexedBase("f", real=True)[n, k]
+    staged = derivation.step_gradients
+    composed = staged["zf"].xreplace({sp.IndexedBase("df", real=True)[n, k]: staged["f"]}).xreplace(
+        {sp.IndexedBase("dc", real=True)[n, k]: staged["c"]})
+    assert sp.simplify(dc_path + da_path - composed) == 0 and composed.has(f)
+    assert sp.simplify(found["dft where the c_prev factor of the da_next term is missing"]
+                       - (dc_path + da_path / c_prev)) == 0
+    written = found["dft with tanh(c_next) written as c_next"]
+    assert not written.has(sp.tanh) and sp.simplify(written - composed.xreplace({sp.tanh(c): c})) == 0
+
+
+@pytest.mark.parametrize("formula, message", [
+    ("dxt = np.dot(Wf[:, :4].T, dft)", "the slice 0:4 of the axis H+D is not a whole block of it"),
+    ("dWf = np.dot(dft, np.concatenate((a_prev, xt), axis=1).T)", "np.concatenate along axis 1"),
+    ("da_prev = np.dot(Wf[:, n_a:].T, dft)", "the formula has the axes [T, N, D]"),
+])
+def test_a_slice_or_concatenation_that_does_not_fit_is_a_shape_verdict(formula, message):
+    result = _check(formula)
+    assert result.verdict == "incorrect" and result.method == "shape" and message in result.diagnosis
+
+
+def test_cli_reads_the_notebooks_lines_with_the_projects_grammar(capsys, monkeypatch):
+    """np.square, np.tanh, Wf[:, :n_a] and np.concatenate(..., axis=0) are read by the grammar: never evaluated by
+    Python (eval is made to fail here)."""
+    import builtins
+    from symbackprop.cli import main
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("user text reached eval/compile")
+    monkeypatch.setattr(builtins, "eval", refuse)
+    for formula, _ in NOTEBOOK_LINES[:5]:
+        assert main(["check", "--layer", "lstm", "--notation", "ng-dls", formula]) == 0
+        assert capsys.readouterr().out.startswith("correct")
+    assert main(["check", "--layer", "lstm", "--notation", "ng-dls", MISTAKES[0][0]]) == 1
+    assert "the c_prev factor of the da_next term is missing" in capsys.readouterr().out
+    for formula, words in [("da_prev = np.dot(Wf[:, :n_a.T, dft)", "never closed"),
+                           ("dft = eval(ft)", "eval"),
+                           ("dxt = np.dot(Wf[:, 0].T, dft)", "a ':' on every axis")]:
+        assert main(["check", "--layer", "lstm", "--notation", "ng-dls", formula]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err, err
