@@ -112,6 +112,7 @@ NOTEBOOK_LINES = [
      "dft = ∂C/∂zf at step t"),
     ("dWf = np.dot(dft, np.concatenate((a_prev, xt), axis=0).T)", "dWf of one step t (lstm_cell_backward)"),
     ("dWo = np.dot(dot, np.concatenate((a_prev, xt), axis=0).T)", "dWo of one step t (lstm_cell_backward)"),
+    ("dWc = np.dot(dcct, concat.T)", "dWc of one step t (lstm_cell_backward)"),     # lstm_cell_forward's concat
     ("dbf = np.sum(dft, axis=1, keepdims=True)", "dbf of one step t (lstm_cell_backward)"),
     ("da_prev = np.dot(Wf[:, :n_a].T, dft) + np.dot(Wi[:, :n_a].T, dit) + np.dot(Wc[:, :n_a].T, dcct)"
      " + np.dot(Wo[:, :n_a].T, dot)", "da_prev = ∂C/∂a_prev"),
@@ -124,11 +125,13 @@ NOTEBOOK_LINES = [
 #: a wrong line -> its mistake's name; each is found by trying the derived gradient with one change
 MISTAKES = [
     ("dft = (dc_next * c_prev + ot * (1 - np.square(np.tanh(c_next))) * da_next) * ft * (1 - ft)",
-     "the c_prev factor of the da_next term is missing"),
-    ("dot = da_next * c_next * ot * (1 - ot)", "tanh(c_next) written as c_next"),
+     "dft where the c_prev factor of the da_next term is missing"),
+    ("dot = da_next * c_next * ot * (1 - ot)", "dot with tanh(c_next) written as c_next"),
     ("dft = (dc_next * c_prev + ot * (1 - np.square(c_next)) * c_prev * da_next) * ft * (1 - ft)",
-     "tanh(c_next) written as c_next"),
+     "dft with tanh(c_next) written as c_next"),
     ("dc_prev = dc_next * ft", "dc_prev without the da_next path"),
+    ("dc_prev = dc_next * ft + ot * (1 - np.square(np.tanh(c_next))) * da_next",
+     "dc_prev where the ft factor of the da_next term is missing"),
     ("da_prev = np.dot(Wf[:, :n_a].T, dft) + np.dot(Wi[:, :n_a].T, dit) + np.dot(Wc[:, :n_a].T, dcct)",
      "da_prev without its dot term"),
     ("dcct = (dc_next * it + ot * (1 - np.square(np.tanh(c_next))) * it * da_next) * (1 - cct)",
@@ -157,8 +160,7 @@ def test_check_names_a_wrong_line_by_its_mistake(formula, mistake):
     if mistake is None:
         assert result.diagnosis.startswith("differs from the derived") and not result.matches
     else:
-        assert result.matches == (mistake if mistake.startswith(("dc_prev", "da_prev")) else
-                                  f"{formula.split()[0]} " + ("where " if "factor" in mistake else "with ") + mistake,)
+        assert result.matches == (mistake,) and result.diagnosis == f"this is {mistake}"
 
 
 def test_mistakes_come_from_the_derivation_not_from_a_table():
@@ -184,6 +186,15 @@ def test_mistakes_come_from_the_derivation_not_from_a_table():
                        - (dc_path + da_path / c_prev)) == 0
     written = found["dft with tanh(c_next) written as c_next"]
     assert not written.has(sp.tanh) and sp.simplify(written - composed.xreplace({sp.tanh(c): c})) == 0
+
+
+def test_derive_writes_the_lstm_in_the_notebooks_letters(capsys):
+    from symbackprop.cli import main
+    assert main(["derive", "--layer", "lstm", "--notation", "ng-dls"]) == 0
+    out = capsys.readouterr().out
+    assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[t + 1, n, k]" in out
+    assert "dzi[n, k] = (1 - i[n, k])*di[n, k]*i[n, k]" in out and "dWih[q, k]" in out and "dbi[k]" in out
+    assert "Wux" not in out and "dzu" not in out
 
 
 @pytest.mark.parametrize("formula, message", [

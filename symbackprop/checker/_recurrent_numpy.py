@@ -37,6 +37,9 @@ SIZE_LETTERS = {"ng-dls": {"H": "n_a", "D": "n_x", "N": "m", "T": "T_x"}}
 #: is lstm_cell_backward (its published check is the cell's), so a weight's gradient written without Σ_t is that
 #: of one step; the rnn's lines are read as rnn_backward's, summed over t
 CELL_EXERCISES = {("ng-dls", "lstm"): "lstm_cell_backward"}
+#: (notation, layer) -> a name the course's code gives the joined input of one step, and what it joins (axis 0 in
+#: the notation's layout): DLS's lstm_cell_forward computes concat = np.concatenate((a_prev, xt), axis=0)
+CONCATENATED = {("ng-dls", "lstm"): {"concat": ("a_prev", "xt")}}
 
 
 def gates(layer) -> dict:
@@ -132,7 +135,7 @@ class _Names:
     """The names a student writes for one step's arrays, in ``notation``'s layout (ng-dls: transposed)."""
 
     def __init__(self, values, notation):
-        self.values, self.columns = values, notation == "ng-dls"
+        self.values, self.notation, self.columns = values, notation, notation == "ng-dls"
         layer = values.layer
         self.states = [s.name for s in layer.states]
         self.aliases = {}          # a student's name -> the run's array (None: ambiguous)
@@ -245,9 +248,14 @@ class _StepValues(FormulaValues):
 
     def name(self, node, sup=None):
         spelled = _spelled(node)
+        joined = CONCATENATED.get((self.names.notation, self.names.values.layer.name), {}).get(spelled)
+        if joined is not None and sup is None:
+            return self.concatenate([self.name(A.Name(node.column, part, False)) for part in joined], 0, node)
         value = self.names.at(spelled, self.t) if spelled else None
         if value is None:
-            known = ", ".join(sorted([k for k, v in self.names.aliases.items() if v is not None] + [*self.names.sizes]))
+            joined = CONCATENATED.get((self.names.notation, self.names.values.layer.name), {})
+            known = ", ".join(sorted([k for k, v in self.names.aliases.items() if v is not None] + [*self.names.sizes]
+                                     + [*joined]))
             raise self.error(f"unknown name {spelled or 'here'!r}; read at step t are: {known}", node)
         if sup is not None:
             return self.power(value, self.value(sup), node)
