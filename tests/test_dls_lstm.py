@@ -227,3 +227,22 @@ def test_cli_reads_the_notebooks_lines_with_the_projects_grammar(capsys, monkeyp
         assert main(["check", "--layer", "lstm", "--notation", "ng-dls", formula]) == 2
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err, err
+
+
+def test_the_grammar_reads_numpy_slicing():
+    from symbackprop.errors import ParseError
+    from symbackprop.grammar import _ast as A
+    from symbackprop.grammar import parse_formula
+    from symbackprop.checker._layer_formula import FUNCTIONS
+    rhs = parse_formula("d = Wf[:, :n_a].T", "ng-dls", functions=FUNCTIONS).rhs
+    assert isinstance(rhs, A.Binary) and rhs.op == "^" and isinstance(rhs.left, A.Slice)
+    (whole, head) = rhs.left.axes
+    assert whole == (None, None) and head[0] is None and isinstance(head[1], A.Script)
+    tail = parse_formula("d = Wf[:, n_a:]", "ng-dls", functions=FUNCTIONS).rhs
+    assert tail.axes[1][1] is None and isinstance(tail.axes[1][0], A.Script)
+    spaced = parse_formula("d = W [x]", "ng-dls", functions=FUNCTIONS).rhs       # not slicing: as before
+    assert isinstance(spaced, A.Binary) and spaced.op == "juxt"
+    for text, words in [("d = Wf[:, 0]", "a ':' on every axis"), ("d = Wf[::2, :]", "step"),
+                        ("d = Wf[:, :n_a", "never closed"), ("d = f(Wf[:, :n_a)", "never closed")]:
+        with pytest.raises(ParseError, match=words.replace("(", r"\(")):
+            parse_formula(text, "ng-dls", functions=FUNCTIONS)

@@ -249,8 +249,9 @@ class _StepValues(FormulaValues):
     def name(self, node, sup=None):
         spelled = _spelled(node)
         joined = CONCATENATED.get((self.names.notation, self.names.values.layer.name), {}).get(spelled)
-        if joined is not None and sup is None:
-            return self.concatenate([self.name(A.Name(node.column, part, False)) for part in joined], 0, node)
+        if joined is not None:
+            value = self.concatenate([self.name(A.Name(node.column, part, False)) for part in joined], 0, node)
+            return value if sup is None else self.power(value, self.value(sup), node)
         value = self.names.at(spelled, self.t) if spelled else None
         if value is None:
             joined = CONCATENATED.get((self.names.notation, self.names.values.layer.name), {})

@@ -463,7 +463,7 @@ class Parser:
                 node = index
             elif self.at(OP, "'") and isinstance(node, A.Index):
                 node = self.primes(node)
-            elif self.at(OP, "[") and isinstance(node, (A.Name, A.Script)) and self.slice_ahead():
+            elif self.at(OP, "[") and isinstance(node, (A.Name, A.Script, A.Slice)) and self.slice_ahead():
                 node = self.numpy_slice(node)
             elif self.at(OP, "."):
                 node = self.attribute(node)
@@ -525,14 +525,18 @@ class Parser:
             if not self.at(OP, ":"):
                 raise self.error("NumPy slicing is read with a ':' on every axis, e.g. Wf[:, :n_a] or Wf[:, n_a:]")
             self.advance()
-            stop = None if self.at(OP, ",") or self.at(OP, "]") else self.expression(COMMA)
+            if self.at(OP, ":"):
+                raise self.error("a slice's step (start:stop:step) is not read; write start:stop, e.g. Wf[:, n_a:]")
+            stop = None if self.at(OP, ",") or self.at(OP, "]") else self.expression(RANGE)
+            if self.at(OP, ":"):
+                raise self.error("a slice's step (start:stop:step) is not read; write start:stop, e.g. Wf[:, n_a:]")
             axes.append((start, stop))
             if self.at(OP, ","):
                 self.advance()
                 continue
             break
         if not self.at(OP, "]"):
-            if self.at(END):
+            if self.at(END) or self.at(OP, ")") or self.at(OP, "}"):
                 raise self.error(f"'[' at column {open_.column + 1} is never closed; expected ']'", open_.column)
             raise self.unexpected(self.token, " inside the slicing '[...]'")
         self.advance()
