@@ -209,9 +209,9 @@ class _Values:
             if quantity in cell.quantities and quantity not in layer.outputs and quantity not in \
                     {s.carried for s in layer.states}:
                 names[name] = value
+        self.joined = {}             #: a notation's parameter made of the layer's side by side -> its size names
         self.names = names
         self.arrays = dict(zip((a.name for a in layer.differentiable), arrays))
-        self.joined = {}             #: a notation's parameter made of the layer's side by side -> its size names
         self.parts = {}              #: that parameter -> the layer's parameters it holds
         self.spelled = {}            #: a cell name -> the notation's spelling, for the diagnoses
 
@@ -316,9 +316,9 @@ class _Values:
         """The size symbol of an array's axis, named as the layer names it (T first for the sequences)."""
         layer, cell = self.layer, self.layer.cell
         base = name.split("__")[0]
-        for joined in (base, base[1:]):
-            if joined in getattr(self, "joined", {}) and (joined == base or base.startswith("d")):
-                return self.joined[joined][axis]
+        joined = base if base in self.joined else base[1:] if base.startswith("d") and base[1:] in self.joined else None
+        if joined is not None:           # the notation's Wf or its gradient dWf: the parts' axes, the first joined
+            return self.joined[joined][axis]
         if base.startswith("d") and base[1:] in layer.arrays and base not in layer.arrays:
             base = base[1:]
         if base.startswith("d") and base.endswith("_prev"):
