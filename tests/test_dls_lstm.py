@@ -201,6 +201,8 @@ def test_derive_writes_the_lstm_in_the_notebooks_letters(capsys):
     ("dxt = np.dot(Wf[:, :4].T, dft)", "the slice 0:4 of the axis H+D is not a whole block of it"),
     ("dWf = np.dot(dft, np.concatenate((a_prev, xt), axis=1).T)", "np.concatenate along axis 1"),
     ("da_prev = np.dot(Wf[:, n_a:].T, dft)", "the formula has the axes [T, N, D]"),
+    ("dWf = np.dot(dft, np.concatenate((xt, a_prev), axis=0).T)",
+     "its blocks side by side are in the order D+H, the joined weights' are H+D (np.concatenate((a_prev, xt), axis=0))"),
 ])
 def test_a_slice_or_concatenation_that_does_not_fit_is_a_shape_verdict(formula, message):
     result = _check(formula)

@@ -79,9 +79,16 @@ def check_recurrent(formula: str, layer, seed: int = 0, notation=None) -> Verdic
         if free_t:
             labels = ("T", *labels)
         if got.labels != labels:
+            swapped = [(a, b) for a, b in zip(got.labels, labels) if a != b and "+" in b
+                       and sorted(a.split("+")) == sorted(b.split("+"))]
+            from ._recurrent_numpy import CONCATENATED
+            joined = next(iter(CONCATENATED.get((notation, layer.name), {}).values()), None)
+            order = (f": its blocks side by side are in the order {swapped[0][0]}, the joined weights' are "
+                     f"{swapped[0][1]}" + (f" (np.concatenate(({', '.join(joined)}), axis=0))" if joined else "")
+                     if swapped and len(swapped) == sum(a != b for a, b in zip(got.labels, labels)) else "")
             return Verdict("incorrect", formula, notation or "layer", target, "shape",
                            f"the formula has the axes [{', '.join(got.labels)}] (in the layer's order), {target} "
-                           f"has [{', '.join(labels)}]")
+                           f"has [{', '.join(labels)}]{order}")
         got = got.array
     return _judge(formula, layer, values, derivation, target, got, free_t, exercise)
 
