@@ -59,6 +59,14 @@ def test_ng_dls_export_takes_the_notebooks_parameters():
         module.forward(*wrong)
 
 
+def test_cli_export_names_the_notebooks_signature(tmp_path, capsys):
+    from symbackprop.cli import main
+    target = tmp_path / "lstm.py"
+    assert main(["export", "--layer", "lstm", "--notation", "ng-dls", "-o", str(target)]) == 0
+    assert "forward(x, a0, c0, Wf, bf, Wi, bi, Wc, bc, Wo, bo) -> (out, cache)" in capsys.readouterr().out
+    assert "def forward(x, a0, c0, Wf, bf, Wi, bi, Wc, bc, Wo, bo):" in target.read_text(encoding="utf-8")
+
+
 def test_dls_published_lstm_cell_backward_check():
     """lstm_cell_backward's test cell; one cell is the exported module over one step (T_x = 1), with dc_next the
     upstream gradient of the last cell state."""

@@ -72,12 +72,11 @@ def run_layer(args) -> int:
 
 
 def run_recurrent(args, layer) -> int:
-    from ..export._recurrent_module import export_recurrent_module, layout_of
+    from ..export._recurrent_module import export_recurrent_module, forward_arguments, layout_of
     from ..layers import derive_layer
     layout = layout_of(args.notation)
     export_recurrent_module(derive_layer(layer), args.output_file, force=args.force, notation=args.notation)
-    names = layout.names.get(layer.name, {})
-    inputs = ", ".join(names.get(a.name, a.name) for a in layer.differentiable)
+    inputs = ", ".join(forward_arguments(layer, args.notation))
     print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) over every step and backward(dout, cache) "
           f"through time for the {layer.describe()} (layout {layout.name})")
     return 0

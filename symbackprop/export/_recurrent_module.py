@@ -739,6 +739,11 @@ def _docstring(derivation, user) -> str:
     return "\n".join(parts).replace('"""', "'''").replace("\\", "\\\\")
 
 
+def forward_arguments(layer, notation=None) -> list:
+    """The names ``forward`` takes in a notation's layout (ng-dls lstm: x, a0, c0, Wf, bf, Wi, bi, ...)."""
+    return [name for name, _ in _Arrays(layer, layout_of(notation)).arguments()]
+
+
 def recurrent_module(derivation, notation=None, steps=False, carry=True) -> types.ModuleType:
     """The generated module, loaded in this process (for tests, benchmarks and the checker)."""
     return load_module(recurrent_source(derivation, notation, steps, carry),
