@@ -57,7 +57,8 @@ def _address(process, within: float) -> str:
             return found.group(0)
         if not line and process.poll() is not None:
             break
-    raise AssertionError(f"the server did not print its address: {process.stderr.read()[-2000:] if process.poll() is not None else 'still starting'}")
+    detail = process.stderr.read()[-2000:] if process.poll() is not None else f"nothing within {within} s"
+    raise AssertionError(f"the server did not print its address: {detail}")
 
 
 def request(url: str, path: str, data=None, raw: bytes | None = None, timeout: float = 120,

@@ -51,7 +51,7 @@ def browser(tmp_path_factory, downloads):
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                               "download.prompt_for_download": False})
-    with running_server(time_limit=5) as (url, _):
+    with running_server(time_limit=60) as (url, _):
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
         try:
@@ -181,9 +181,14 @@ def test_a_slow_derivation_shows_progress_and_can_be_cancelled(browser):
     box.clear()
     box.send_keys(",".join(["2"] * 120))
     driver.find_element(By.ID, "derive").click()
-    _until(driver, "return !document.getElementById('progress').hidden", within=10)
+    progress = driver.find_element(By.ID, "progress")
+    deadline = time.monotonic() + 10
+    while not progress.is_displayed() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert progress.is_displayed() and "deriving" in progress.text
     driver.find_element(By.ID, "cancel").click()
     _until(driver, "return !document.body.dataset.busy", within=10)
+    assert not progress.is_displayed()
     assert "3-4-2 network" in _meta(driver)                # the last derivation stays on the page
 
 

@@ -46,6 +46,14 @@ def run(kind: str, payload: dict) -> dict:
                          f"{': ' + detail if detail else ''}; please report it with this setup", "internal": True}
 
 
+def warm() -> None:
+    """Import what the jobs use, so that a job's budget is spent on its own work, not on a worker's imports."""
+    import importlib
+    for name in ("engine", "rendering.html", "rendering.layer", "rendering.steps", "checker", "export", "layers",
+                 "models", "cli.check", "cli._layer"):
+        importlib.import_module(f"{__package__.rpartition('.')[0]}.{name}")
+
+
 def options() -> dict:
     """What the page offers in its menus: the catalogue, the built-in layers, the notations, the exports."""
     from ..catalogue import ACTIVATIONS, LOSSES

@@ -29,7 +29,8 @@ def _worker_main(connection, memory: int | None) -> None:   # pragma: no cover -
     if memory:
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    from . import _jobs   # SymPy and the engine, imported once, before the worker says it is ready
+    from . import _jobs
+    _jobs.warm()          # SymPy, the engine, the renderers: imported before the worker says it is ready
     connection.send("ready")
     while True:
         try:

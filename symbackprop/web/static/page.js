@@ -173,7 +173,6 @@ async function derive() {
   target.innerHTML = answer.html;
   attachExpansions(target, answer.expansions || {});
   document.title = `symbackprop: ${answer.title}`;
-  if (answer.notation && $("#notation").value === "") $("#notation").dataset.shown = answer.notation;
   saveToURL();
   document.body.dataset.derived = "yes";
   return true;
