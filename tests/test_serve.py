@@ -71,6 +71,9 @@ def test_the_page_and_ex4s_derivation_by_default(server):
     assert answer["html"].count('<li class="step"') >= 30 and answer["html"].count("<math") >= 30
     # the chain rule of step 5 sums over the output units k: its expansion writes out the terms k = 1, 2, ..., s_L
     assert "5" in answer["expansions"] and "<mo>&#x022EF;</mo>" in answer["expansions"]["5"]
+    status, answer = request(url, "/api/derive", {"setup": {"mode": "layer", "layer": "batchnorm", "notation": "cs231n"}})
+    assert status == 200 and answer["title"] == "Backward pass of the layer batchnorm, derived step by step"
+    assert answer["expansions"] and "dout" in answer["html"]
 
 
 def test_a_bad_entry_has_the_clis_message_its_caret_and_its_field(server):
@@ -231,3 +234,27 @@ def test_bad_options_exit_2_with_one_line():
         taken.listen(1)
         port = taken.getsockname()[1]
         assert _cli_error("serve", "--port", str(port), "--no-browser").startswith(f"--port {port}: cannot listen")
+
+
+def test_a_steps_expansion_writes_out_the_terms_of_its_sum():
+    """The three terms shown (the first two and the last) are the whole sum when it has three terms, as SymPy's
+    own Sum.doit says; the contraction keeps the term its Kronecker delta pins (k = i)."""
+    import sympy as sp
+
+    from symbackprop import Network, derive
+    from symbackprop.derivation import Rule
+    from symbackprop.web._expand import _pinned, _sums, _terms, expansions
+    steps = derive(Network((3, 2), loss="quadratic", bias="separate", l2=0)).steps
+    chain = next(step for step in steps if step.rule is Rule.CHAIN_RULE and _sums(step.statement.rhs))
+    total = _sums(chain.statement.rhs)[0]
+    (index, low, high), = total.limits
+    three = {high: 3}
+    shown = [term.subs(three) for term in _terms(total)]
+    assert sp.simplify(sum(shown) - total.subs(three).doit()) == 0
+    contraction = next(step for step in steps if step.rule is Rule.KRONECKER)
+    known = {s.statement.lhs: s.statement.rhs for s in steps if s.statement.has(sp.KroneckerDelta)}
+    assert str(_pinned(total.function.xreplace(known), index)) == "i"
+    found = expansions(list(enumerate(steps, start=1)), lambda number: sp.latex)
+    numbered = {number: step for number, step in enumerate(steps, start=1)}
+    assert {numbered[n].rule for n in found} <= {Rule.CHAIN_RULE, Rule.KRONECKER}
+    assert any(numbered[n] is contraction for n in found)

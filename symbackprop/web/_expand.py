@@ -31,16 +31,28 @@ def expansions(steps, printer) -> dict[int, str]:
 
 
 def _sums(expr) -> list:
-    return [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum) and len(s.limits) == 1]
+    """The sums of ``expr`` that no other sum contains, in order."""
+    if isinstance(expr, sp.Sum):
+        return [expr]
+    return [total for argument in getattr(expr, "args", ()) for total in _sums(argument)]
 
 
-def _terms(total: sp.Sum, substitute=None) -> list:
-    """The first two terms and the last of a one-index sum, as expressions."""
-    index, low, high = total.limits[0]
-    body = total.function if substitute is None else substitute(total.function)
-    if not (isinstance(low, sp.Integer) and low == 1):
+def _written_index(total: sp.Sum, body) -> tuple:
+    """The limit to write out: one whose index a Kronecker delta in ``body`` pins, else the first."""
+    deltas = body.atoms(sp.KroneckerDelta)
+    return next((limit for limit in total.limits if any(limit[0] in delta.args for delta in deltas)), total.limits[0])
+
+
+def _terms(total: sp.Sum, body=None) -> list:
+    """The first two terms and the last of the sum over one of its indices (a sum over the others stays)."""
+    body = total.function if body is None else body
+    limit = _written_index(total, body)
+    index, low, high = limit
+    if not low.is_Integer:
         return []
-    return [body.subs(index, 1), body.subs(index, 2), body.subs(index, high)]
+    rest = [other for other in total.limits if other != limit]
+    wrap = (lambda term: sp.Sum(term, *rest)) if rest else (lambda term: term)
+    return [wrap(body.subs(index, low)), wrap(body.subs(index, low + 1)), wrap(body.subs(index, high))]
 
 
 def _written_out(total, terms, latex) -> str:
@@ -66,18 +78,14 @@ def _contraction(step, earlier, latex) -> str | None:
         return None
     total = _sums(_rhs(chain))[0]
     known = {s.statement.lhs: s.statement.rhs for s in earlier
-             if isinstance(s.statement, sp.Eq) and s.statement.has(sp.KroneckerDelta)}
-    if not known:
+             if isinstance(s.statement, sp.Eq) and s.statement.has(sp.KroneckerDelta) and s is not chain}
+    body = total.function.xreplace(known)
+    index = _written_index(total, body)[0]
+    pinned = _pinned(body, index)
+    terms = _terms(total, body)
+    if pinned is None or not terms:
         return None
-    substitute = lambda body: body.xreplace(known)
-    terms = _terms(total, substitute)
-    if not terms:
-        return None
-    index = total.limits[0][0]
-    contracted = sp.Sum(substitute(total.function), total.limits[0])
-    pinned = _pinned(contracted.function, index)
-    if pinned is None:
-        return None
+    contracted = sp.Sum(body, *total.limits)
     first, second, last = (latex(term) for term in terms)
     return (rf"\begin{{aligned}} {latex(contracted)} &= {first} + {second} + \cdots + {last} \\ "
             rf"&= {latex(_rhs(step))} \quad \text{{(only the term }} {latex(index)} = {latex(pinned)} "
