@@ -94,6 +94,7 @@ class WorkerPool:
         if size < 1:
             raise ValueError("a pool needs at least one worker")
         self.size, self.budget, self.jobs_per_worker, self.max_waiting = size, budget, jobs_per_worker, max_waiting
+        self.wait_limit = max(300.0, 10 * budget)   #: the longest a job waits for a free worker
         self._context = multiprocessing.get_context("spawn")    # a clean interpreter: no threads of the server inherited
         self._memory = memory
         self._idle: asyncio.Queue | None = None
@@ -133,7 +134,10 @@ class WorkerPool:
             raise JobFailed(f"the server is busy ({self._waiting} requests waiting); try again in a moment", 503)
         self._waiting += 1
         try:
-            worker = await self._idle.get()
+            worker = await asyncio.wait_for(self._idle.get(), self.wait_limit)
+        except asyncio.TimeoutError:
+            raise JobFailed(f"no worker was free within {self.wait_limit:g} s; the server is busy or its workers "
+                            f"cannot start; try again in a moment", 503) from None
         finally:
             self._waiting -= 1
         call = asyncio.ensure_future(worker.call(kind, payload, self.budget))
