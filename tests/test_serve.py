@@ -134,6 +134,33 @@ def test_the_exported_module_computes_the_gradient_of_its_cost(server):
         assert np.allclose(gradients[index], numeric, atol=1e-6)
 
 
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_the_torch_and_jax_modules_compute_the_gradient_of_their_cost(server, backend):
+    library = pytest.importorskip(backend, reason=f"{backend} is not installed (the autodiff extra)")
+    url, _ = server
+    status, answer = request(url, "/api/export", {"setup": SMALL, "what": backend})
+    assert status == 200 and answer["filename"] == f"gradients_{backend}.py"
+    if backend == "jax":
+        library.config.update("jax_enable_x64", True)
+        array = library.numpy.asarray
+    else:
+        array = lambda values: library.tensor(values, dtype=library.float64)
+    namespace = {}
+    exec(compile(answer["text"], answer["filename"], "exec"), namespace)
+    cost_and_gradients = namespace["cost_and_gradients"]
+    rng = np.random.default_rng(2)
+    params = [rng.normal(size=(4, 3)), rng.normal(size=4), rng.normal(size=(2, 4)), rng.normal(size=2)]
+    X, Y = array(rng.normal(size=(5, 3))), array(rng.normal(size=(5, 2)))
+    cost = lambda values: float(cost_and_gradients([array(v) for v in values], X, Y)[0])
+    gradients = [np.asarray(g) for g in cost_and_gradients([array(p) for p in params], X, Y)[1]]
+    for index, param in enumerate(params):          # central finite differences of the module's own cost
+        for position in np.ndindex(param.shape):
+            up, down = [p.copy() for p in params], [p.copy() for p in params]
+            up[index][position] += 1e-6
+            down[index][position] -= 1e-6
+            assert gradients[index][position] == pytest.approx((cost(up) - cost(down)) / 2e-6, abs=1e-6)
+
+
 def test_tex_and_pdf(server):
     url, _ = server
     status, answer = request(url, "/api/export", {"setup": SMALL, "what": "tex"})
