@@ -63,7 +63,10 @@ def _cli_error(*args) -> str:
 def test_the_page_and_ex4s_derivation_by_default(server):
     url, _ = server
     status, page = request(url, "/")
-    assert status == 200 and '<script src="/static/page.js"' in page and "http" not in page.split("<body>")[1]
+    assert status == 200 and '<script src="/static/page.js"' in page
+    for path in ("/", "/static/page.js", "/static/page.css"):     # offline: nothing is fetched from elsewhere
+        text = request(url, path)[1]
+        assert "http:" not in text and "https:" not in text and "@import" not in text and "url(" not in text
     status, answer = request(url, "/api/derive", {"setup": {}})
     assert status == 200
     assert answer["title"].startswith("400-25-10 network, hidden sigmoid, output sigmoid, loss cross-entropy, lambda = 1")
