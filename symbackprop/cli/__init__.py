@@ -15,7 +15,7 @@ import sys
 from ..errors import LayerSpecError, ParseError, SymbackpropError
 from ._options import catalogue_help, network_parent
 
-SUBCOMMANDS = ("derive", "compare", "check", "export", "gradcheck")
+SUBCOMMANDS = ("derive", "compare", "check", "export", "gradcheck", "serve")
 
 #: sysexits' EX_SOFTWARE: an exception symbackprop did not anticipate (never 1 or 2, which are answers)
 INTERNAL_ERROR = 70
@@ -32,6 +32,8 @@ EXIT_CODES = {
     "export": ("0    module written", _BAD_INPUT, *_COMMON),
     "gradcheck": ("0    relative difference below the threshold", "1    above the threshold (or not finite)",
                   _BAD_INPUT, *_COMMON),
+    "serve": ("0    stopped", "2    bad input: a --host, --port or --time-limit that cannot be used, or the serve extra "
+              "missing", *_COMMON),
 }
 
 DESCRIPTION = """\
