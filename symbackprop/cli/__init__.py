@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from ..errors import LayerSpecError, ParseError, SymbackpropError
-from ._options import catalogue_help, network_parent
+from ._options import catalogue_help, course_defaults_help, network_parent
 
 SUBCOMMANDS = ("derive", "compare", "check", "export", "gradcheck")
 
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in SUBCOMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(subparsers, parent)
         command = subparsers.choices[name]
-        command.epilog = (command.epilog or "") + "\n\nexit codes:\n" + "\n".join(f"  {line}" for line in EXIT_CODES[name])
+        command.epilog = (command.epilog or "") + "\n\n" + course_defaults_help() + "\n\nexit codes:\n" + "\n".join(f"  {line}" for line in EXIT_CODES[name])
     return parser
 
 

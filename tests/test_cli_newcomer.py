@@ -1,0 +1,117 @@
+"""What a newcomer meets first: the network a notation assumes, the loss a softmax output takes, help
+that lists what is accepted, messages for a mistyped option, short reprs, and files never overwritten
+silently (issue 25, part C).
+
+Expected values come from the courses' own formulas (DLS course 1's dW^[1] = (1/m) dZ^[1] X^T has no L2
+term; with a softmax output and the categorical cross-entropy δ^L = a^L - y, Nielsen chapter 3), or
+from a run with the options written out in full."""
+import json
+
+import pytest
+
+import symbackprop as sb
+from symbackprop.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- 1. a notation brings its course's network -------------------------------------------------------
+
+DLS_LINE = "dW1 = 1/m * np.dot(dZ1, X.T)"     # DLS course 1, week 4, linear_backward
+
+
+def test_the_dls_courses_own_line_is_correct_under_its_notation(capsys):
+    code, out, err = run(capsys, "check", "--notation", "ng-dls", DLS_LINE)
+    assert code == 0 and out.startswith("correct")
+    assert err.strip() == ("assuming the DLS network: bias separate, λ = 0, loss cross-entropy; "
+                           "change with --bias/--l2/--loss")
+
+
+def test_an_explicit_l2_still_wins_and_is_not_claimed_as_assumed(capsys):
+    code, out, err = run(capsys, "check", "--notation", "ng-dls", "--l2", "1", DLS_LINE)
+    assert code == 1 and "the L2 term is missing" in out
+    assert err.strip() == "assuming the DLS network: bias separate, loss cross-entropy; change with --bias/--loss"
+
+
+@pytest.mark.parametrize("notation,bias,l2", [
+    ("ng-ml", "column", 1), ("ng-dls", "separate", 0), ("nielsen", "separate", 0),
+    ("goodfellow", "separate", 0), ("bishop", "column", 0),
+])
+def test_derive_takes_the_notations_network(capsys, notation, bias, l2):
+    code, out, err = run(capsys, "derive", "--layers", "3,2,2", "--notation", notation, "--format", "json")
+    network = json.loads(out)["network"]
+    assert code == 0 and (network["bias"], network["l2"], network["loss"]) == (bias, l2, "cross-entropy")
+    assert err.count("\n") == 1 and f"bias {bias}, λ = {l2}," in err
+
+
+def test_nielsen_shows_no_bias_column(capsys):
+    code, out, _ = run(capsys, "derive", "--layers", "3,2,2", "--notation", "nielsen")
+    assert code == 0
+    assert "k0" not in out and "rows 1.." not in out and "bias unit" not in out
+    assert "∂C/∂b^l" in out
+
+
+def test_every_option_given_means_nothing_assumed(capsys):
+    code, _, err = run(capsys, "derive", "--layers", "3,2,2", "--notation", "nielsen", "--bias", "column",
+                       "--l2", "0", "--loss", "quadratic", "--format", "json")
+    assert code == 0 and err == ""
+
+
+def test_no_notation_is_still_ex4_and_silent(capsys):
+    code, out, err = run(capsys, "derive", "--layers", "3,2,2", "--format", "json")
+    network = json.loads(out)["network"]
+    assert code == 0 and err == "" and (network["bias"], network["l2"]) == ("column", 1)
+
+
+def test_export_gradcheck_and_compare_follow_the_notation(tmp_path, capsys):
+    target = tmp_path / "grad.py"
+    code, out, err = run(capsys, "export", "--layers", "3,2,2", "--notation", "ng-dls", "-o", str(target))
+    assert code == 0 and "bias separate" in out and "layout rows" in out and "no L2 penalty" in out
+    assert "assuming the DLS network" in err
+    code, out, err = run(capsys, "gradcheck", "--layers", "3,2,2", "--notation", "nielsen")
+    assert code == 0 and "no L2 penalty, bias separate" in out and "assuming Nielsen's network" in err
+    code, out, err = run(capsys, "compare", "--layers", "3,2,2", "--notation", "ng-dls", "--b-loss", "quadratic")
+    assert code == 0 and "bias separate" in out and err.count("\n") == 1
+
+
+def test_a_layer_notation_for_a_network_is_refused_in_one_line(capsys):
+    code, out, err = run(capsys, "gradcheck", "--layers", "3,2,2", "--notation", "cs231n")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--notation 'cs231n'" in err and "ng-ml, ng-dls, nielsen, goodfellow, bishop" in err
+
+
+# --- 2. a softmax output takes the categorical cross-entropy ------------------------------------------
+
+def test_softmax_output_without_loss_takes_the_categorical_cross_entropy(capsys):
+    code, out, err = run(capsys, "derive", "--layers", "3,2,2", "--output", "softmax", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["network"]["loss"] == "categorical-cross-entropy"
+    assert data["output_delta"]["expr"] == "a - y"          # Nielsen ch. 3: softmax with log-likelihood
+    assert err.strip() == ("assuming loss categorical-cross-entropy for the softmax output; change with --loss")
+
+
+def test_python_api_softmax_network_takes_the_categorical_cross_entropy():
+    assert sb.Network((4, 3), output="softmax").loss.name == "categorical-cross-entropy"
+    assert sb.Network((4, 3), output="sigmoid").loss.name == "cross-entropy"
+
+
+def test_model_ending_in_softmax_takes_the_categorical_cross_entropy(capsys):
+    model = ("derive", "--model", "affine(3) > softmax", "--input-size", "2", "--format", "json")
+    code, assumed, err = run(capsys, *model)
+    assert code == 0 and "categorical-cross-entropy" in err
+    code, explicit, err = run(capsys, *model, "--loss", "categorical-cross-entropy")
+    assert code == 0 and err == "" and assumed == explicit
+    code, binary, _ = run(capsys, *model, "--loss", "cross-entropy")
+    assert binary != assumed
+
+
+def test_compare_says_when_setup_b_takes_another_loss(capsys):
+    code, out, err = run(capsys, "compare", "--layers", "3,2,2", "--bias", "separate", "--l2", "0",
+                         "--b-output", "softmax")
+    assert code == 0 and "categorical-cross-entropy" in out
+    assert err.strip() == ("setup B: assuming loss categorical-cross-entropy for the softmax output; "
+                           "change with --b-loss")
