@@ -115,3 +115,36 @@ def test_compare_says_when_setup_b_takes_another_loss(capsys):
     assert code == 0 and "categorical-cross-entropy" in out
     assert err.strip() == ("setup B: assuming loss categorical-cross-entropy for the softmax output; "
                            "change with --b-loss")
+
+
+# --- 3. the page names the network's activation, σ only over a sigmoid ---------------------------------
+
+@pytest.fixture(scope="module")
+def relu_softmax():
+    return sb.derive(sb.Network((3, 2, 2), hidden="relu", output="softmax"))
+
+
+@pytest.mark.parametrize("fmt,sigma", [("text", "σ"), ("latex", r"\sigma"), ("html", "σ"), ("json", "σ")])
+def test_nielsen_relu_softmax_page_never_writes_sigma(relu_softmax, fmt, sigma):
+    page = sb.render(relu_softmax, format=fmt, notation="nielsen")
+    if fmt == "json":
+        page = json.dumps(json.loads(page), ensure_ascii=False)
+    assert sigma not in page
+
+
+def test_nielsen_relu_softmax_page_names_relu_and_softmax(relu_softmax):
+    page = " ".join(sb.render(relu_softmax, format="text", notation="nielsen").split())   # unwrapped
+    assert "a^l = ReLU(z^l) in a hidden layer and a^L = softmax(z^L) in the output layer" in page
+    assert "ReLU'(z^l_i) does not depend on k" in page
+    assert "no factor softmax'(z^L)" in page
+    latex = sb.render(relu_softmax, format="latex", notation="nielsen")
+    assert r"\operatorname{ReLU}'(z^{l}_{i})" in latex
+
+
+def test_sigma_stays_over_a_sigmoid_and_a_generic_letter_stays_generic():
+    sigmoid = sb.derive(sb.Network((3, 2, 2), hidden="sigmoid", output="sigmoid", loss="quadratic"))
+    page = " ".join(sb.render(sigmoid, format="text", notation="nielsen").split())
+    assert "a^l = σ(z^l)" in page and "σ'(z^l_i) does not depend on k" in page
+    relu = sb.derive(sb.Network((3, 2, 2), hidden="relu", output="sigmoid"))
+    dls = sb.render(relu, format="text", notation="ng-dls")
+    assert "= g(z^[l])" in dls and "ReLU" not in dls.split("1.")[0]

@@ -72,7 +72,7 @@ class Notation:
     cost: Glyph                       #: the cost of one example (canonical C)
     batch_cost: Glyph                 #: the cost of a batch of m examples (canonical J)
     target: Glyph
-    function: Glyph                   #: the generic name of an activation function (g, sigma, f, h)
+    function: Glyph                   #: the name of an activation function (g, sigma, f, h)
     size: Glyph                       #: the width of a layer, n_l
     hadamard: Glyph                   #: the elementwise product
     layer_style: str                  #: one of LAYER_STYLES
@@ -93,6 +93,7 @@ class Notation:
     code_language: Optional[str] = None  #: the course's language for the result's lines ('octave', 'numpy')
     accumulator_form: bool = False    #: also give the gradient as the author accumulates it (Ng's Δ and D)
     course_network: CourseNetwork = EX4_NETWORK  #: the network options a user of this notation leaves out
+    function_means: Optional[str] = None  #: the activation ``function`` names (Nielsen's σ: sigmoid); None: any
 
     def __post_init__(self):
         def refuse(what, value, accepted):
@@ -171,7 +172,7 @@ NG_ML = Notation(
     target=_g("y", "y"), function=_g("g", "g"), size=_g("s", "s"), hadamard=_g(r"\mathbin{.*}", ".*"),
     example_cost=_g(r"\operatorname{cost}^{(%s)}", "cost^(%s)"),
     batch_letters={r"\delta": _g("d", "d")},
-    layer_style="paren", weight_offset=-1, size_subscript=True,
+    layer_style="paren", weight_offset=-1, size_subscript=True, function_means="sigmoid",
     bias_place="column", examples="rows", code_language="octave", accumulator_form=True,
     remarks=(("Layers are numbered 1..", _M("L", "L"), " with ", _M("a^{(1)} = x", "a^(1) = x"), "; ",
               _M(r"\Theta^{(l)}", "Θ^(l)"), " maps layer ", _M("l", "l"), " to layer ", _M("l+1", "l+1"),
@@ -205,7 +206,7 @@ NIELSEN = Notation(
     activation=_g("a", "a"), preactivation=_g("z", "z"), weight=_g("w", "w"), bias=_g("b", "b"),
     error=_g(r"\delta", "δ"), cost=_g("C", "C"), batch_cost=_g(r"\overline{C}", "C̄"),
     target=_g("y", "y"), function=_g(r"\sigma", "σ"), size=_g("n", "n"), hadamard=_g(r"\odot", "⊙"),
-    layer_style="plain",
+    layer_style="plain", function_means="sigmoid",
     bias_place="separate", examples="columns",
     course_network=CourseNetwork("Nielsen's network", bias="separate", l2=0, loss="cross-entropy"),
     remarks=(("Layers are numbered 1..", _M("L", "L"), " with ", _M("a^{1} = x", "a^1 = x"), "; ",
