@@ -148,3 +148,69 @@ def test_sigma_stays_over_a_sigmoid_and_a_generic_letter_stays_generic():
     relu = sb.derive(sb.Network((3, 2, 2), hidden="relu", output="sigmoid"))
     dls = sb.render(relu, format="text", notation="ng-dls")
     assert "= g(z^[l])" in dls and "ReLU" not in dls.split("1.")[0]
+
+
+# --- 4. --notation cs231n wherever a layer is; 5. --layer's help from the catalogue -------------------
+
+def _load(path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_export_batchnorm_in_cs231n_names_matches_central_differences(tmp_path, capsys):
+    import numpy as np
+    target = tmp_path / "bn_cs231n.py"
+    code, out, err = run(capsys, "export", "--layer", "batchnorm", "--notation", "cs231n", "-o", str(target))
+    assert code == 0 and err == "" and "backward(dout, cache) -> (dx, dgamma, dbeta)" in out
+    assert "out[n, d] = gamma[d]*xhat[n, d] + beta[d]" in target.read_text()
+    bn = _load(target)
+    rng = np.random.default_rng(0)
+    x, gamma, beta, dout = rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=3), rng.normal(size=(4, 3))
+    _, cache = bn.forward(x, gamma, beta)
+    dx, dgamma, dbeta = bn.backward(dout, cache)
+
+    def numeric(array, index, h=1e-6):   # d/d array[index] of sum(out * dout), central differences
+        values = []
+        for step in (h, -h):
+            moved = array.copy()
+            moved[index] += step
+            arrays = {"x": x, "gamma": gamma, "beta": beta}
+            arrays.update({name: moved for name, value in arrays.items() if value is array})
+            values.append(np.sum(bn.forward(arrays["x"], arrays["gamma"], arrays["beta"])[0] * dout))
+        return (values[0] - values[1]) / (2 * h)
+
+    for array, gradient in ((x, dx), (gamma, dgamma), (beta, dbeta)):
+        expected = np.array([numeric(array, index) for index in np.ndindex(array.shape)]).reshape(array.shape)
+        assert np.allclose(gradient, expected, atol=1e-6)
+
+
+def test_a_network_notation_for_a_plain_layer_export_names_what_is_accepted(tmp_path, capsys):
+    code, out, err = run(capsys, "export", "--layer", "batchnorm", "--notation", "nielsen", "-o",
+                         str(tmp_path / "bn.py"))
+    assert code == 2 and err.count("\n") == 1 and "'nielsen'" in err and "cs231n" in err
+
+
+@pytest.mark.parametrize("command", ["derive", "check", "export"])
+def test_help_lists_cs231n_and_every_layer_of_the_catalogue(capsys, command):
+    from symbackprop.layers import layer_record
+    from symbackprop.layers.records import layer_names
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    import re
+    notation_help = re.search(r"(?<!\[)--notation NAME (.{0,500})", out).group(1)
+    assert "cs231n" in notation_help
+    listed = out.split("--layer NAME a built-in layer: ")[1].split(" --layer-def")[0].split(", ")
+    assert {"conv2d", "maxpool", "avgpool", "batchnorm", "lstm"} <= set(listed)
+    assert listed == list(layer_names())
+    for name in listed:
+        layer_record(name)          # every name the help lists is accepted
+
+
+def test_an_unknown_layer_lists_the_same_names_as_the_help(capsys):
+    from symbackprop.layers.records import layer_names
+    code, _, err = run(capsys, "derive", "--layer", "conv3d")
+    assert code == 2 and ", ".join(layer_names()) in err

@@ -7,13 +7,17 @@ from ..errors import LayerSpecError, SymbackpropError
 
 MAX_BYTES = 100_000
 
+#: what --notation means with --layer, for every subcommand's --help
+LAYER_NOTATION_HELP = ("with --layer or --layer-def: cs231n (CS231n's names: out, dout, dx), and for conv2d, avgpool, "
+                       "rnn, lstm and gru also ng-dls (the DLS course's layout: A_prev, W, b; x (n_x, m, T_x), a0, "
+                       "Wax); default: the layer's own names")
+
 
 def add_layer_options(parser) -> None:
     group = parser.add_argument_group("layer (instead of a network)")
     choice = group.add_mutually_exclusive_group()
-    from ..layers.records import BY_NAME
-    names = ", ".join(BY_NAME)
-    choice.add_argument("--layer", metavar="NAME", help=f"a built-in layer: {names}")
+    from ..layers.records import layer_names
+    choice.add_argument("--layer", metavar="NAME", help=f"a built-in layer: {', '.join(layer_names())}")
     choice.add_argument("--layer-def", dest="layer_def", metavar="FILE",
                         help="a layer written in the layer language (docs/layer-language.md)")
     choice.add_argument("--model", metavar="MODEL",

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._layer import add_layer_options, layer_from_args, model_from_args, wants_layer, wants_model
-from ._options import NOTATION_DEFAULT_HELP, catalogue_help, default_notation, network_from_args
+from ._layer import LAYER_NOTATION_HELP, add_layer_options, layer_from_args, model_from_args, wants_layer, wants_model
+from ._options import NOTATION_DEFAULT_HELP, catalogue_help, default_notation, network_from_args, network_notations_help
 
 FORMATS = ("text", "json", "latex", "tex", "html")
 
@@ -27,7 +27,8 @@ def add_parser(subparsers, network_parent) -> None:
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="text (terminal), json, latex (align* body), tex (full document), html (default %(default)s)")
     parser.add_argument("--notation", default=None, metavar="NAME",
-                        help=f"ng-ml, ng-dls, nielsen, goodfellow or bishop ({NOTATION_DEFAULT_HELP})")
+                        help=f"a network: {network_notations_help()} ({NOTATION_DEFAULT_HELP}); the network "
+                             f"options left out follow the notation's course (see below); {LAYER_NOTATION_HELP}")
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
                         help="write to FILE instead of standard output (--output is the output activation)")
     add_layer_options(parser)
