@@ -214,3 +214,29 @@ def test_an_unknown_layer_lists_the_same_names_as_the_help(capsys):
     from symbackprop.layers.records import layer_names
     code, _, err = run(capsys, "derive", "--layer", "conv3d")
     assert code == 2 and ", ".join(layer_names()) in err
+
+
+# --- 6. a mistyped option: the subcommand's usage and the closest option ---------------------------
+
+@pytest.mark.parametrize("argv,suggestion", [
+    (["derive", "--notaton", "nielsen"], "--notation"),
+    (["derive", "--hiden", "relu"], "--hidden"),
+    (["check", "--notaton=ng-dls", "dW1 = 1/m * np.dot(dZ1, X.T)"], "--notation"),
+    (["export", "--layer", "batchnorm", "--forse", "-o", "x.py"], "--force"),
+    (["gradcheck", "--threshhold", "1e-9"], "--threshold"),
+    (["compare", "--b-notaton", "nielsen"], "--b-notation"),
+])
+def test_a_mistyped_option_shows_the_subcommands_usage_and_the_closest_option(capsys, argv, suggestion):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2 and out == ""
+    assert err.startswith(f"usage: symbackprop {argv[0]} ")
+    assert err.strip().splitlines()[-1].endswith(f"; did you mean {suggestion}?")
+
+
+def test_an_unknown_word_is_named_without_a_guess(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["derive", "--zzzzzz"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.strip().endswith("error: unrecognized arguments: --zzzzzz")

@@ -58,7 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(f"{__name__}.{name}").add_parser(subparsers, parent)
         command = subparsers.choices[name]
         command.epilog = (command.epilog or "") + "\n\n" + course_defaults_help() + "\n\nexit codes:\n" + "\n".join(f"  {line}" for line in EXIT_CODES[name])
+    parser.set_defaults(subcommands=subparsers.choices)
     return parser
+
+
+def unrecognized(extras: list, parser: argparse.ArgumentParser) -> str:
+    """'unrecognized arguments: --notaton nielsen; did you mean --notation?', the suggestions taken
+    (difflib) from the options ``parser`` -- the subcommand's -- accepts."""
+    import difflib
+    options = [option for action in parser._actions for option in action.option_strings if option.startswith("--")]
+    hints = []
+    for extra in extras:
+        name = extra.split("=", 1)[0]
+        if name.startswith("--"):
+            close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+            if close and close[0] not in hints:
+                hints.append(close[0])
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    if hints:
+        message += "; did you mean " + " or ".join(hints) + "?"
+    return message
 
 
 def one_line(error: SymbackpropError) -> str:
@@ -73,7 +92,10 @@ def one_line(error: SymbackpropError) -> str:
 def main(argv=None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:          # the subcommand's usage and its closest option, not the top-level usage
+        command = args.subcommands.get(args.command, parser) if args.command else parser
+        command.error(unrecognized(extras, command))
     if args.command is None:
         parser.print_help()
         return 2
