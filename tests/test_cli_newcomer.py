@@ -240,3 +240,25 @@ def test_an_unknown_word_is_named_without_a_guess(capsys):
         main(["derive", "--zzzzzz"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.strip().endswith("error: unrecognized arguments: --zzzzzz")
+
+
+# --- 7. short reprs ----------------------------------------------------------------------------------
+
+def test_derivation_repr_is_one_short_line(relu_softmax):
+    text = repr(relu_softmax)
+    assert "\n" not in text and len(text) < 250
+    assert text.startswith("<Derivation of the 3-2-2 network, hidden relu, output softmax, "
+                           "loss categorical-cross-entropy")
+    assert f": {len(relu_softmax.steps)} steps;" in text and "sb.render(" in text
+
+
+@pytest.mark.parametrize("name,returned,kind", [
+    ("batchnorm", "dx, dgamma, dbeta", "LayerDerivation"),
+    ("rnn", "dx, dh0, dWx, dWh, db through time", "RecurrentDerivation"),
+])
+def test_layer_and_recurrent_derivation_reprs_are_one_line(name, returned, kind):
+    from symbackprop.layers import layer_record
+    derivation = sb.derive_layer(layer_record(name).layer())
+    text = repr(derivation)
+    assert "\n" not in text and len(text) < 400 and text.startswith(f"<{kind} of the ")
+    assert f": {returned}; {len(derivation.steps)} steps>" in text
