@@ -262,3 +262,28 @@ def test_layer_and_recurrent_derivation_reprs_are_one_line(name, returned, kind)
     text = repr(derivation)
     assert "\n" not in text and len(text) < 400 and text.startswith(f"<{kind} of the ")
     assert f": {returned}; {len(derivation.steps)} steps>" in text
+
+
+# --- 8. sb.derive of a layer points to the layer API ---------------------------------------------------
+
+@pytest.mark.parametrize("name", ["batchnorm", "conv2d", "lstm"])
+def test_derive_of_a_layer_name_names_the_call_that_derives_it(name):
+    with pytest.raises(sb.NetworkSpecError) as error:
+        sb.derive(name)
+    message = str(error.value)
+    assert "\n" not in message and f"is a layer; derive it with symbackprop.derive_layer({name!r})" in message
+
+
+def test_the_named_call_derives_the_layer():
+    derivation = sb.derive_layer("batchnorm")
+    assert set(derivation.gradients) >= {"x", "gamma", "beta"}
+
+
+def test_derive_of_a_layer_or_a_model_string_names_its_call():
+    from symbackprop.layers import layer_record
+    with pytest.raises(sb.NetworkSpecError, match=r"derive_layer\(layer\)"):
+        sb.derive(layer_record("affine").layer())
+    with pytest.raises(sb.NetworkSpecError, match=r"derive_model\(build_model\('affine\(3\) > relu'"):
+        sb.derive("affine(3) > relu")
+    with pytest.raises(sb.NetworkSpecError, match=r"symbackprop.Network\(sizes"):
+        sb.derive((3, 2, 2))
