@@ -287,3 +287,29 @@ def test_derive_of_a_layer_or_a_model_string_names_its_call():
         sb.derive("affine(3) > relu")
     with pytest.raises(sb.NetworkSpecError, match=r"symbackprop.Network\(sizes"):
         sb.derive((3, 2, 2))
+
+
+# --- 9. one rule for every file a subcommand writes: an existing file is kept unless --force -----------
+
+@pytest.mark.parametrize("argv", [
+    ["derive", "--layers", "3,2,2", "--format", "json"],
+    ["compare", "--layers", "3,2,2", "--b-loss", "quadratic"],
+    ["export", "--layers", "3,2,2"],
+])
+def test_an_existing_file_is_refused_unless_force(tmp_path, capsys, argv):
+    target = tmp_path / "existing.py"      # export writes a .py module; derive and compare take any name
+    target.write_text("keep me\n")
+    code, out, err = run(capsys, *argv, "-o", str(target))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "exists" in err and "--force" in err and str(target) in err
+    assert target.read_text() == "keep me\n"
+    code, out, _ = run(capsys, *argv, "-o", str(target), "--force")
+    assert code == 0 and "wrote" in out and target.read_text() != "keep me\n"
+
+
+@pytest.mark.parametrize("command", ["derive", "compare", "export"])
+def test_help_states_the_overwrite_rule(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "an existing FILE is refused unless --force" in out and "--force overwrite FILE if it exists" in out

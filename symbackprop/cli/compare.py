@@ -34,8 +34,8 @@ def add_parser(subparsers, network_parent) -> None:
     parser.add_argument("--b-notation", dest="b_notation", default=None, metavar="NAME",
                         help="notation of setup B (default: A's)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="text, latex or html (default %(default)s)")
-    parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
-                        help="write to FILE instead of standard output (--output is the output activation)")
+    from .derive import add_output_file_options
+    add_output_file_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -62,5 +62,5 @@ def run(args) -> int:
     right = derive(right_network)
     notation = args.notation if args.notation is not None else default_notation(left.network)
     comparison = compare(left, right, notation=notation, right_notation=args.b_notation)
-    write(comparison.render(args.format), args.output_file)
+    write(comparison.render(args.format), args.output_file, args.force)
     return 0

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._layer import add_layer_options, layer_from_args, model_from_args, wants_layer, wants_model
-from ._layer import LAYER_NOTATION_HELP
+from ._layer import LAYER_NOTATION_HELP, add_layer_options, layer_from_args, model_from_args, wants_layer, wants_model
 from ._options import catalogue_help, default_layout, network_from_args, network_notations_help
+from .derive import OVERWRITE_HELP
 
 
 def add_parser(subparsers, network_parent) -> None:
@@ -28,7 +28,7 @@ def add_parser(subparsers, network_parent) -> None:
                         help="params as [W2, b2, W3, b3, ...] (rows) or Ng's [Theta1, Theta2, ...] with the bias "
                              "column (ng) (default: ng for a network with --bias column, the default; rows otherwise)")
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE", required=True,
-                        help="the module to write, e.g. grad.py")
+                        help=f"the module to write, e.g. grad.py; {OVERWRITE_HELP}")
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     parser.add_argument("--notation", default=None, metavar="NAME",
                         help=f"a network: the course whose network the options left out follow ({network_notations_help()}); "
