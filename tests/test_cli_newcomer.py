@@ -24,8 +24,9 @@ def run(capsys, *argv):
 DLS_LINE = "dW1 = 1/m * np.dot(dZ1, X.T)"     # DLS course 1, week 4, linear_backward
 
 
-def test_the_dls_courses_own_line_is_correct_under_its_notation(capsys):
-    code, out, err = run(capsys, "check", "--notation", "ng-dls", DLS_LINE)
+@pytest.mark.parametrize("line", [DLS_LINE, "db1 = 1/m * np.sum(dZ1, axis=1, keepdims=True)"])
+def test_the_dls_courses_own_line_is_correct_under_its_notation(capsys, line):
+    code, out, err = run(capsys, "check", "--notation", "ng-dls", line)
     assert code == 0 and out.startswith("correct")
     assert err.strip() == ("assuming the DLS network: bias separate, λ = 0, loss cross-entropy; "
                            "change with --bias/--l2/--loss")

@@ -38,7 +38,9 @@ DESCRIPTION = """\
 Backpropagation derived by SymPy: delta^L, the delta^l recursion and the gradients, by
 differentiating the cost of your network; rendered in your textbook's notation; your own
 formula checked; NumPy gradient code exported. With no options every command uses
-Andrew Ng's ex4 network (400-25-10, sigmoid, cross-entropy, lambda = 1, bias column)."""
+Andrew Ng's ex4 network (400-25-10, sigmoid, cross-entropy, lambda = 1, bias column); with
+--notation NAME, the options left out follow that course's network instead (DLS and Nielsen:
+separate biases, lambda = 0), and one line on stderr says what was assumed."""
 
 
 class _Parser(argparse.ArgumentParser):
