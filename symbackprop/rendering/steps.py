@@ -134,7 +134,8 @@ def layout(derivation: Derivation, notation="nielsen") -> Layout:
 
 
 def _step_function(step: Step, network, notation: Notation):
-    """The letter of the activation a step's note differentiates (None: the notation's own letter)."""
+    """The letter of the activation a step's note differentiates: the output's, the layer's, or one letter
+    for every hidden layer (f, each layer's own, where one letter cannot say them all)."""
     if step.quantity == "output_delta":
         return activation_glyph(notation, network.output)
     if isinstance(step.layer, (int, sp.Integer)) and 2 <= step.layer <= network.depth:
@@ -212,8 +213,7 @@ def _forward_pass(network, latex_printer, text_printer):
     else:
         affine = sp.MatAdd(sp.MatMul(S.matrix(l), S.vector("a", l - 1)), S.vector("b", l))
         bias_words = ""
-    z, a = one(S.vector("z", l)), one(S.vector("a", l))
-    pre = one(affine)
+    z, pre = one(S.vector("z", l)), one(affine)
     activation = _activation_words(network, latex_printer.notation, one)
     out = ["Layer ", one(l), " computes ", Formula(z.latex + " = " + pre.latex, z.text + " = " + pre.text)]
     if bias_words:
@@ -243,7 +243,7 @@ def _activation_words(network, notation: Notation, one) -> tuple:
         return (applied(hidden, S.l), *output)
     names = ", ".join(own_glyph(h).text for h in dict.fromkeys(network.hidden))
     return (applied(_EACH_LAYERS, S.l), ", ", Formula(_EACH_LAYERS.latex, _EACH_LAYERS.text),
-            f" being the activation of layer ", one(S.l), f" ({names})", *output)
+            " being the activation of layer ", one(S.l), f" ({names})", *output)
 
 
 def _batch_layout(notation: Notation, latex_printer, text_printer):
