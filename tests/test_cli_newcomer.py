@@ -85,6 +85,15 @@ def test_a_layer_notation_for_a_network_is_refused_in_one_line(capsys):
     assert "--notation 'cs231n'" in err and "ng-ml, ng-dls, nielsen, goodfellow, bishop" in err
 
 
+def test_the_assumed_line_leaves_piped_json_clean():
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "symbackprop", "check", "--notation", "ng-dls", "--json", DLS_LINE],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and json.loads(result.stdout)["verdict"] == "correct"
+    assert result.stderr.startswith("assuming the DLS network: ") and result.stderr.count("\n") == 1
+
+
 # --- 2. a softmax output takes the categorical cross-entropy ------------------------------------------
 
 def test_softmax_output_without_loss_takes_the_categorical_cross_entropy(capsys):
@@ -314,3 +323,4 @@ def test_help_states_the_overwrite_rule(capsys, command):
         main([command, "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "an existing FILE is refused unless --force" in out and "--force overwrite FILE if it exists" in out
+
