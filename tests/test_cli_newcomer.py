@@ -38,14 +38,15 @@ def test_an_explicit_l2_still_wins_and_is_not_claimed_as_assumed(capsys):
     assert err.strip() == "assuming the DLS network: bias separate, loss cross-entropy; change with --bias/--loss"
 
 
-@pytest.mark.parametrize("notation,bias,l2", [
-    ("ng-ml", "column", 1), ("ng-dls", "separate", 0), ("nielsen", "separate", 0),
-    ("goodfellow", "separate", 0), ("bishop", "column", 0),
+@pytest.mark.parametrize("notation,bias,l2,loss", [
+    ("ng-ml", "column", 1, "cross-entropy"), ("ng-dls", "separate", 0, "cross-entropy"),
+    ("nielsen", "separate", 0, "quadratic"),     # chapter 2's cost, under which BP1 keeps σ'(z^L)
+    ("goodfellow", "separate", 0, "cross-entropy"), ("bishop", "column", 0, "cross-entropy"),
 ])
-def test_derive_takes_the_notations_network(capsys, notation, bias, l2):
+def test_derive_takes_the_notations_network(capsys, notation, bias, l2, loss):
     code, out, err = run(capsys, "derive", "--layers", "3,2,2", "--notation", notation, "--format", "json")
     network = json.loads(out)["network"]
-    assert code == 0 and (network["bias"], network["l2"], network["loss"]) == (bias, l2, "cross-entropy")
+    assert code == 0 and (network["bias"], network["l2"], network["loss"]) == (bias, l2, loss)
     assert err.count("\n") == 1 and f"bias {bias}, λ = {l2}," in err
 
 

@@ -208,7 +208,8 @@ NIELSEN = Notation(
     target=_g("y", "y"), function=_g(r"\sigma", "σ"), size=_g("n", "n"), hadamard=_g(r"\odot", "⊙"),
     layer_style="plain", function_means="sigmoid",
     bias_place="separate", examples="columns",
-    course_network=CourseNetwork("Nielsen's network", bias="separate", l2=0, loss="cross-entropy"),
+    # chapter 2, where backpropagation is derived (BP1-BP4) and network.py trains, uses the quadratic cost
+    course_network=CourseNetwork("Nielsen's network", bias="separate", l2=0, loss="quadratic"),
     remarks=(("Layers are numbered 1..", _M("L", "L"), " with ", _M("a^{1} = x", "a^1 = x"), "; ",
               _M("w^{l}_{jk}", "w^l_jk"), " is the weight from unit ", _M("k", "k"), " of layer ", _M("l-1", "l-1"),
               " to unit ", _M("j", "j"), " of layer ", _M("l", "l"), " (here written with indices ", _M("i", "i"),
