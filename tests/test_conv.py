@@ -5,6 +5,7 @@ autograd (F.conv2d, F.avg_pool2d, float64), central differences and the Deep Lea
 published conv_backward check."""
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import re
 import subprocess
@@ -547,3 +548,69 @@ def test_checker_evaluates_derived_gradients_over_whole_arrays_as_entry_by_entry
     for array, found in zip(layer.differentiable, grads):
         assert _relative(found.reshape(values["d" + array.name].array.shape), values["d" + array.name].array) < 1e-12
     assert set(sizes) >= {str(s) for s in layer.sizes}
+
+
+# ---- image models whose sizes equal no other width (issue 25, part B, item 2) ----------------------------
+
+def _torch_image_model(model, X, Y, params):
+    """Any chain of conv2d, avgpool, maxpool, activations, flatten, affine and softmax, read from the model
+    string and written in torch (F.conv2d, F.avg_pool2d, F.max_pool2d; NHWC flattening as the model's affine)."""
+    from symbackprop.models import parse_model
+    tensors = [torch.tensor(p, requires_grad=True) for p in params]
+    remaining = list(tensors)
+    x = torch.tensor(X).permute(0, 3, 1, 2)
+    for use in parse_model(model.spec):
+        options = {name: value for name, value, _ in use.options}
+        if use.name == "conv2d":
+            W, b = remaining.pop(0), remaining.pop(0)
+            x = Fn.conv2d(x, W.permute(3, 2, 0, 1), b, stride=options.get("stride", 1), padding=options.get("pad", 0))
+        elif use.name in ("avgpool", "maxpool"):
+            pool = Fn.avg_pool2d if use.name == "avgpool" else Fn.max_pool2d
+            x = pool(x, use.widths[0], stride=options.get("stride", use.widths[0]))
+        elif use.name == "flatten":
+            x = x.permute(0, 2, 3, 1).reshape(X.shape[0], -1)
+        elif use.name == "affine":
+            W, b = remaining.pop(0), remaining.pop(0)
+            x = x @ W.reshape(-1, W.shape[-1]) + b
+        elif use.name == "softmax":
+            x = torch.log_softmax(x, 1)
+        else:
+            x = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}[use.name](x)
+    assert not remaining
+    loss = -(torch.tensor(Y) * x).sum(1).mean()
+    loss.backward()
+    return loss.item(), [t.grad.numpy() for t in tensors]
+
+
+SIZED_MODELS = [  # (model, image): every derived size differs from the widths the inputs and parameters have
+    ("conv2d(2, k=3) > avgpool(2) > flatten > affine(3) > softmax", "8x8x2"),
+    ("conv2d(4, k=3, stride=2, pad=1) > avgpool(2) > flatten > affine(3) > softmax", "11x11x3"),
+    ("conv2d(3, k=3) > relu > conv2d(2, k=3) > flatten > affine(3) > softmax", "8x8x2"),
+    ("conv2d(3, k=3, pad=1) > tanh > conv2d(2, k=2, pad=1) > maxpool(2) > flatten > affine(4) > softmax", "7x9x2"),
+]
+
+
+@pytest.mark.parametrize("spec, image", SIZED_MODELS)
+def test_a_model_whose_window_sizes_equal_no_other_width_derives_exports_and_equals_torch(spec, image, tmp_path):
+    process = _cli("derive", "--model", spec, "--loss", "categorical-cross-entropy", "--input-size", image)
+    assert process.returncode == 0, process.stderr
+    path = tmp_path / "model.py"
+    process = _cli("export", "--model", spec, "--loss", "categorical-cross-entropy", "--input-size", image,
+                   "-o", str(path))
+    assert process.returncode == 0, process.stderr
+    spec_ = importlib.util.spec_from_file_location("model", path)
+    module = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(module)
+    from symbackprop.models import build_model
+    model = build_model(spec, "categorical-cross-entropy", image)
+    shape = tuple(int(side) for side in image.split("x"))
+    rng = np.random.default_rng(25)
+    params = [rng.standard_normal(model.shape(name)) for name in model.params]
+    X = rng.standard_normal((4, *shape))
+    classes = model.shape(model.params[-1])[0]
+    Y = np.eye(classes)[rng.integers(0, classes, 4)]
+    cost, grads = module.cost_and_gradients(params, X, Y)
+    expected_cost, expected = _torch_image_model(model, X, Y, params)
+    assert abs(cost - expected_cost) < 1e-10 * abs(expected_cost)
+    for name, found, want in zip(model.params, grads, expected):
+        assert found.shape == want.shape and _relative(found, want) < 1e-10, name
