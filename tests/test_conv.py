@@ -136,13 +136,26 @@ def _evaluate(expr, sizes, values):
     return expanded.replace(lambda e: isinstance(e, sp.Indexed) and all(i.is_Integer for i in e.indices), read)
 
 
-@pytest.mark.parametrize("S, P", [(1, 0), (1, 1), (2, 0), (2, 1)])
-def test_derived_gradients_equal_sympy_diff_of_a_small_conv(S, P):
-    """1 example, a 4x4 image, 2 channels in, 2 filters of 2x2: the cost Σ y·G written out entry by entry
-    (zero padding by hand), differentiated by sympy.diff; the derived index forms evaluated at the same point."""
+#: a dilated convolution (dilation R: the kernel's taps R apart), torch's F.conv2d(..., dilation=R)
+DILATED = """\
+input  x[N, H pad P, V pad P, C]
+param  W[K, K, C, F], b[F]
+const  S = {S}, P = {P}, R = {R}
+size   Ho = (H + 2*P - R*(K - 1) - 1)/S + 1, Vo = (V + 2*P - R*(K - 1) - 1)/S + 1
+y[n, p in Ho, q in Vo, f] = sum(x[n, p*S + i*R - P, q*S + j*R - P, c] * W[i, j, c, f], i, j, c) + b[f]
+output y
+"""
+
+
+@pytest.mark.parametrize("S, P, R", [(1, 0, 1), (1, 1, 1), (2, 0, 1), (2, 1, 1), (1, 1, 2), (2, 1, 2), (2, 1, 3),
+                                     (3, 2, 2)])
+def test_derived_gradients_equal_sympy_diff_of_a_small_conv(S, P, R):
+    """1 example, a 4x4 image, 2 channels in, 2 filters of 2x2 (taps R apart): the cost Σ y·G written out entry
+    by entry (zero padding by hand), differentiated by sympy.diff; the derived index forms evaluated at the same
+    point."""
     N, H, V, C, K, F = 1, 4, 4, 2, 2, 2
-    Ho, Vo = (H + 2 * P - K) // S + 1, (V + 2 * P - K) // S + 1
-    rng = np.random.default_rng(S * 10 + P)
+    Ho, Vo = (H + 2 * P - R * (K - 1) - 1) // S + 1, (V + 2 * P - R * (K - 1) - 1) // S + 1
+    rng = np.random.default_rng(S * 10 + P + 100 * R)
     xs, ws = sp.symbols(f"x0:{N * H * V * C}"), sp.symbols(f"w0:{K * K * C * F}")
     x, w = sp.Array(xs, (N, H, V, C)), sp.Array(ws, (K, K, C, F))
     b = sp.symbols(f"b0:{F}")
@@ -151,7 +164,7 @@ def test_derived_gradients_equal_sympy_diff_of_a_small_conv(S, P):
     def xpad(n, r, s, c):
         return x[n, r, s, c] if 0 <= r < H and 0 <= s < V else 0
 
-    cost = sum(G[n, p, q, f] * (sum(xpad(n, p * S + i - P, q * S + j - P, c) * w[i, j, c, f]
+    cost = sum(G[n, p, q, f] * (sum(xpad(n, p * S + i * R - P, q * S + j * R - P, c) * w[i, j, c, f]
                                     for i in range(K) for j in range(K) for c in range(C)) + b[f])
                for n, p, q, f in itertools.product(range(N), range(Ho), range(Vo), range(F)))
     point = {s: sp.Rational(int(rng.integers(-9, 10)), 7) for s in [*xs, *ws, *b]}
@@ -160,7 +173,8 @@ def test_derived_gradients_equal_sympy_diff_of_a_small_conv(S, P):
               "W": np.array([[[[point[w[i, j, c, f]] for f in range(F)] for c in range(C)] for j in range(K)]
                              for i in range(K)], dtype=object),
               "b": np.array([point[v] for v in b], dtype=object), "dy": G.astype(object)}
-    derivation = derive_layer(Layer.parse(CONV.format(S=S, P=P)))
+    derivation = derive_layer(Layer.parse(CONV.format(S=S, P=P) if R == 1 else DILATED.format(S=S, P=P, R=R)))
+    assert not derivation.gradient("x").final.has(sp.KroneckerDelta)     # every shifted delta solved
     sizes = {"N": N, "H": H, "V": V, "C": C, "K": K, "F": F, "Ho": Ho, "Vo": Vo}
     for record in derivation.gradient("x").auxiliary:      # the dilated dy, from its own definition
         name, dims, definition, shape = record[:4]
@@ -587,6 +601,9 @@ SIZED_MODELS = [  # (model, image): every derived size differs from the widths t
     ("conv2d(4, k=3, stride=2, pad=1) > avgpool(2) > flatten > affine(3) > softmax", "11x11x3"),
     ("conv2d(3, k=3) > relu > conv2d(2, k=3) > flatten > affine(3) > softmax", "8x8x2"),
     ("conv2d(3, k=3, pad=1) > tanh > conv2d(2, k=2, pad=1) > maxpool(2) > flatten > affine(4) > softmax", "7x9x2"),
+    # a strided convolution after another: its upstream gradient is a stage's, not the model's output's
+    ("conv2d(3, k=3) > conv2d(2, k=2, stride=2) > flatten > affine(3) > softmax", "8x8x2"),
+    ("conv2d(3, k=3) > relu > conv2d(2, k=3, stride=2, pad=1) > flatten > affine(3) > softmax", "8x9x2"),
 ]
 
 
@@ -614,3 +631,104 @@ def test_a_model_whose_window_sizes_equal_no_other_width_derives_exports_and_equ
     assert abs(cost - expected_cost) < 1e-10 * abs(expected_cost)
     for name, found, want in zip(model.params, grads, expected):
         assert found.shape == want.shape and _relative(found, want) < 1e-10, name
+
+
+# ---- dilated and depthwise convolutions (issue 25, part B, item 3) ---------------------------------------
+
+#: depthwise: one K x K filter per channel (torch's groups = C), taps R apart
+DEPTHWISE = """\
+input  x[N, H pad P, V pad P, C]
+param  W[K, K, C], b[C]
+const  S = {S}, P = {P}, R = {R}
+size   Ho = (H + 2*P - R*(K - 1) - 1)/S + 1, Vo = (V + 2*P - R*(K - 1) - 1)/S + 1
+y[n, p in Ho, q in Vo, c] = sum(x[n, p*S + i*R - P, q*S + j*R - P, c] * W[i, j, c], i, j) + b[c]
+output y
+"""
+
+
+class _Text:
+    """A layer text standing where a record is expected (``layer()``)."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def layer(self):
+        return Layer.parse(self.text)
+
+
+@pytest.mark.parametrize("S, P, R, H, V, K", [(1, 1, 2, 9, 8, 3), (1, 0, 2, 7, 7, 2), (2, 1, 2, 9, 10, 3),
+                                              (2, 0, 3, 11, 9, 2), (3, 2, 2, 12, 11, 3)])
+def test_exported_dilated_conv2d_equals_torch_autograd(S, P, R, H, V, K):
+    rng = np.random.default_rng(S + 10 * P + 100 * R)
+    values = [rng.standard_normal((2, H, V, 3)), rng.standard_normal((K, K, 3, 4)), rng.standard_normal(4)]
+    _against_torch(_Text(DILATED.format(S=S, P=P, R=R)), values, lambda x, W, b: Fn.conv2d(
+        x.permute(0, 3, 1, 2), W.permute(3, 2, 0, 1), b, stride=S, padding=P, dilation=R).permute(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("S, P, R, H, V, K", [(1, 2, 2, 9, 8, 3), (2, 1, 2, 10, 9, 3), (1, 0, 3, 8, 8, 2)])
+def test_exported_depthwise_dilated_conv2d_equals_torch_autograd_with_groups(S, P, R, H, V, K):
+    rng = np.random.default_rng(S + 10 * P + 100 * R + 1)
+    C = 3
+    values = [rng.standard_normal((2, H, V, C)), rng.standard_normal((K, K, C)), rng.standard_normal(C)]
+    _against_torch(_Text(DEPTHWISE.format(S=S, P=P, R=R)), values, lambda x, W, b: Fn.conv2d(
+        x.permute(0, 3, 1, 2), W.permute(2, 0, 1)[:, None], b, stride=S, padding=P, dilation=R,
+        groups=C).permute(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("S, R", [(1, 2), (2, 2), (2, 3)])
+def test_dilated_dx_is_a_full_convolution_with_the_flipped_kernel_and_no_delta(S, R):
+    derivation = derive_layer(Layer.parse(DILATED.format(S=S, P=1, R=R)))
+    gradient = derivation.gradient("x")
+    assert not gradient.final.has(sp.KroneckerDelta)
+    rules = _rules(derivation, "x")
+    assert Rule.FLIP in rules and (Rule.DILATION in rules) == (S > 1)
+    reads = [ref for ref in gradient.final.atoms(sp.Indexed) if ref.base.label.name == "W"]
+    assert reads and all(sp.expand(i).coeff(u) == -1 for ref in reads for i in ref.indices[:2]
+                         for u in sp.expand(i).free_symbols if str(u) not in ("K",))
+
+
+def test_cli_derives_and_exports_a_dilated_depthwise_layer(tmp_path):
+    text = tmp_path / "depthwise.layer"
+    text.write_text(DEPTHWISE.format(S=2, P=1, R=2))
+    process = _cli("derive", "--layer-def", str(text))
+    assert process.returncode == 0, process.stderr
+    assert "δ(" not in process.stdout.split("Result:")[1]
+    path = tmp_path / "depthwise.py"
+    process = _cli("export", "--layer-def", str(text), "-o", str(path))
+    assert process.returncode == 0, process.stderr
+    from symbackprop.export._bound_names import unbound_names
+    assert unbound_names(path.read_text()) == []
+
+
+@pytest.mark.parametrize("text", [
+    "input  x[N, H pad 0]\nsize   Ho = H/2\ny[n, p in Ho] = x[n, 2*p] * x[n, 2*p + 1]\noutput y\n",
+    "input  x[N, H pad 0, C]\nsize   Ho = (H - 1)/2 + 1\ny[n, p in Ho, c] = 3 * x[n, 2*p, c]\noutput y\n",
+], ids=["read twice", "no window index"])
+def test_a_strided_read_the_engine_cannot_solve_is_refused_with_exit_2(text, tmp_path):
+    layer = tmp_path / "strided.layer"
+    layer.write_text(text)
+    for command in (["derive"], ["export", "-o", str(tmp_path / "strided.py")]):
+        process = _cli(*command, "--layer-def", str(layer))
+        assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr
+        assert "dx: the Kronecker delta δ(h, 2*p)" in process.stderr and "cannot be solved" in process.stderr
+    assert not (tmp_path / "strided.py").exists()
+
+
+def test_generated_code_that_reads_an_unbound_name_is_never_written(tmp_path):
+    from symbackprop.errors import ExportError
+    from symbackprop.export._bound_names import unbound_names
+    from symbackprop.export._files import load_module, write_module
+    source = ("import numpy as np\nS = 1.0\n\ndef backward(dout, cache):\n    t = [k * S for k in range(2)]\n"
+              "    mask = (1 if h == 2*i + p - 1 else 0)\n    return np.sum(dout) * mask + len(t) + _helper()\n\n"
+              "def _helper():\n    return 0\n")
+    assert unbound_names(source) == ["h", "i", "p"]
+    with pytest.raises(ExportError, match="reads h, i, p, which it never defines"):
+        write_module(source, tmp_path / "broken.py")
+    with pytest.raises(ExportError, match="reads h, i, p"):
+        load_module(source, "broken")
+    assert not (tmp_path / "broken.py").exists()
+    # a local read before the statement that assigns it (a dilated gradient made before its source)
+    ordered = ("import numpy as np\n\ndef backward(dout):\n    d_dil = np.zeros(3)\n    d_dil[::2] = dz\n"
+               "    dz = 2 * dout\n    for k in range(2):\n        if k:\n            acc += k\n        acc = k\n"
+               "    return d_dil, acc\n")
+    assert unbound_names(ordered) == ["dz"]

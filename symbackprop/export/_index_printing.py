@@ -95,6 +95,9 @@ class IndexPrinter:
     # ---- terms
     def emit(self, expr) -> Term:
         if not _indexed(expr):
+            if expr.has(sp.KroneckerDelta):      # printed as a scalar it would read index letters never bound
+                (delta, *_) = sorted(expr.atoms(sp.KroneckerDelta), key=sp.default_sort_key)
+                raise ExportError(f"a Kronecker delta {delta} was left unsolved; it has no array form here")
             return Term(self._scalar(expr), (), _atomic_code(self._scalar(expr)))
         if isinstance(expr, sp.Indexed):
             return self._reference(expr)
