@@ -428,7 +428,7 @@ def test_cnn_model_derives_exports_and_equals_torch(spec, image):
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("conv2d(8, q=3) > flatten > affine(2) > softmax", "conv2d takes k=, pad=, stride=, not q="),
+    ("conv2d(8, q=3) > flatten > affine(2) > softmax", "conv2d takes k=, pad=, stride=, dilation=, not q="),
     ("conv2d(8) > affine(2) > softmax", "affine reads rows (N, D); its input here is an image: add flatten"),
     ("conv2d(8) > relu", "the model ends in an image"),
     ("conv2d(8, k=9) > flatten > affine(2) > softmax", "its output would have size"),
@@ -577,7 +577,8 @@ def _torch_image_model(model, X, Y, params):
         options = {name: value for name, value, _ in use.options}
         if use.name == "conv2d":
             W, b = remaining.pop(0), remaining.pop(0)
-            x = Fn.conv2d(x, W.permute(3, 2, 0, 1), b, stride=options.get("stride", 1), padding=options.get("pad", 0))
+            x = Fn.conv2d(x, W.permute(3, 2, 0, 1), b, stride=options.get("stride", 1), padding=options.get("pad", 0),
+                          dilation=options.get("dilation", 1))
         elif use.name in ("avgpool", "maxpool"):
             pool = Fn.avg_pool2d if use.name == "avgpool" else Fn.max_pool2d
             x = pool(x, use.widths[0], stride=options.get("stride", use.widths[0]))
@@ -604,6 +605,9 @@ SIZED_MODELS = [  # (model, image): every derived size differs from the widths t
     # a strided convolution after another: its upstream gradient is a stage's, not the model's output's
     ("conv2d(3, k=3) > conv2d(2, k=2, stride=2) > flatten > affine(3) > softmax", "8x8x2"),
     ("conv2d(3, k=3) > relu > conv2d(2, k=3, stride=2, pad=1) > flatten > affine(3) > softmax", "8x9x2"),
+    # dilated convolutions (the record's dilation=), one strided, after another
+    ("conv2d(3, k=3, pad=2, dilation=2) > tanh > conv2d(2, k=2, stride=2, dilation=3) > flatten > affine(3) > softmax",
+     "9x8x2"),
 ]
 
 
@@ -663,6 +667,31 @@ def test_exported_dilated_conv2d_equals_torch_autograd(S, P, R, H, V, K):
     values = [rng.standard_normal((2, H, V, 3)), rng.standard_normal((K, K, 3, 4)), rng.standard_normal(4)]
     _against_torch(_Text(DILATED.format(S=S, P=P, R=R)), values, lambda x, W, b: Fn.conv2d(
         x.permute(0, 3, 1, 2), W.permute(3, 2, 0, 1), b, stride=S, padding=P, dilation=R).permute(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("layout, S, P, R", [("ng-dls", 1, 1, 2), ("ng-dls", 2, 0, 3), ("cs231n", 1, 2, 2),
+                                              ("cs231n", 3, 1, 2)])
+def test_the_conv2d_record_with_a_dilation_equals_torch_autograd(layout, S, P, R):
+    record = window_record("conv2d", stride=S, pad=P, layout=layout, dilation=R)
+    assert "dilation" in record.description and f"R = {R}" in record.text
+    rng = np.random.default_rng(R * 7 + S)
+    if layout == "ng-dls":
+        values = [rng.standard_normal((2, 10, 9, 3)), rng.standard_normal((3, 3, 3, 4)), rng.standard_normal(4)]
+        forward = lambda x, W, b: Fn.conv2d(x.permute(0, 3, 1, 2), W.permute(3, 2, 0, 1), b.reshape(-1), stride=S,
+                                            padding=P, dilation=R).permute(0, 2, 3, 1)
+    else:
+        values = [rng.standard_normal((2, 3, 10, 9)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)]
+        forward = lambda x, w, b: Fn.conv2d(x, w, b, stride=S, padding=P, dilation=R)
+    if layout == "ng-dls":
+        values[2] = values[2].reshape(1, 1, 1, 4)
+    _against_torch(record, values, forward)
+
+
+def test_a_dilation_is_refused_for_pooling_and_below_1():
+    with pytest.raises(sb.SymbackpropError, match="takes no dilation"):
+        window_record("maxpool", dilation=2)
+    with pytest.raises(sb.SymbackpropError, match="expected a whole number >= 1"):
+        window_record("conv2d", dilation=0)
 
 
 @pytest.mark.parametrize("S, P, R, H, V, K", [(1, 2, 2, 9, 8, 3), (2, 1, 2, 10, 9, 3), (1, 0, 3, 8, 8, 2)])
