@@ -30,8 +30,8 @@ ARGUMENTS = {"relu(1 - y*a)": lambda a, y: 1 - y * a, "leaky_relu(y - a)": lambd
              "elu(a*y)": lambda a, y: a * y}
 
 
-def _network(loss, sizes=(3, 4, 2)):
-    return sb.Network(sizes, hidden="sigmoid", output="sigmoid", loss=loss, l2=0, bias="separate")
+def _network(loss, sizes=(3, 4, 2), output="sigmoid"):
+    return sb.Network(sizes, hidden="sigmoid", output=output, loss=loss, l2=0, bias="separate")
 
 
 def _instance(network, seed):
@@ -69,21 +69,28 @@ def test_the_output_delta_is_the_derivative_of_the_composed_cost_in_both_cases(l
     assert signs == {True, False}, "both cases of the loss were compared"
 
 
+OUTPUTS = {"sigmoid": "sigmoid", "identity": lambda t: t, "tanh": "tanh"}
+
+
 def _torch_reference(network, loss, params, X, Y):
     torch = pytest.importorskip("torch", reason="the reference gradients are torch autograd's")
     F = torch.nn.functional
     tensors = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params]
     activation = torch.tensor(X, dtype=torch.float64)
-    for W, b in zip(tensors[::2], tensors[1::2]):
-        activation = torch.sigmoid(activation @ W.T + b)
+    last = len(tensors) // 2 - 1
+    for layer, (W, b) in enumerate(zip(tensors[::2], tensors[1::2])):
+        function = OUTPUTS[network.output.name] if layer == last else "sigmoid"
+        function = getattr(torch, function) if isinstance(function, str) else function
+        activation = function(activation @ W.T + b)
     cost = LOSSES[loss](F, activation, torch.tensor(Y, dtype=torch.float64)).sum() / X.shape[0]
     cost.backward()
     return float(cost.detach()), [t.grad.numpy() for t in tensors]
 
 
+@pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("loss", LOSSES)
-def test_the_compiled_gradient_equals_central_differences_and_torch_autograd(loss):
-    network = _network(loss)
+def test_the_compiled_gradient_equals_central_differences_and_torch_autograd(loss, output):
+    network = _network(loss, output=output)
     function = sb.compile(sb.derive(network))
     for seed in (1, 2):
         params, X, Y = _instance(network, seed)
