@@ -286,12 +286,11 @@ def _reverse(body, limits, upstream):
     done = False
     for position, (var, lo, hi) in enumerate(limits):
         refs = [r for r in body.atoms(sp.Indexed) if r.base.label.name in upstream]
-        if lo != 0 or not any(sp.expand(i).coeff(var) < 0 for r in refs for i in r.indices):
+        if lo != 0 or not any(sp.expand(i).coeff(var).is_negative for r in refs for i in r.indices):
             continue
         u = C.fresh(C.all_symbols(body) | {v for v, _, _ in limits}, "u")
-        body = body.xreplace({var: hi - u})
-        body = body.func(*[sp.expand(a) if isinstance(a, Win.InRange) else a for a in sp.Mul.make_args(body)]) \
-            if isinstance(body, sp.Mul) else body
+        body = body.xreplace({var: hi - u}).replace(
+            lambda e: isinstance(e, Win.InRange), lambda e: Win.InRange(sp.expand(e.args[0]), *e.args[1:]))
         limits = [*limits[:position], (u, 0, hi), *limits[position + 1:]]
         done = True
     return body, limits, done
