@@ -761,3 +761,21 @@ def test_generated_code_that_reads_an_unbound_name_is_never_written(tmp_path):
                "    dz = 2 * dout\n    for k in range(2):\n        if k:\n            acc += k\n        acc = k\n"
                "    return d_dil, acc\n")
     assert unbound_names(ordered) == ["dz"]
+
+
+@pytest.mark.parametrize("name, make", [
+    ("dilated S1 R2", lambda: Layer.parse(DILATED.format(S=1, P=1, R=2))),
+    ("dilated S2 R3", lambda: Layer.parse(DILATED.format(S=2, P=1, R=3))),
+    ("depthwise S2 R2", lambda: Layer.parse(DEPTHWISE.format(S=2, P=1, R=2))),
+    ("model: strided conv after conv", lambda: __import__("symbackprop.models", fromlist=["build_model"]).build_model(
+        "conv2d(1, k=2) > relu > conv2d(2, k=2, stride=2, dilation=2) > flatten > affine(2) > softmax",
+        "categorical-cross-entropy", (7, 6, 1)).layer),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_every_displayed_step_of_a_dilated_convolution_equals_the_computed_gradient(name, make):
+    from test_layer_steps_values import _step_values
+    layer = make()
+    checked = 0
+    for step, shown, computed in _step_values(layer, derive_layer(layer)):
+        assert np.allclose(shown, computed, rtol=1e-9, atol=1e-12), (name, step.rule.value, str(step.statement))
+        checked += 1
+    assert checked
