@@ -51,22 +51,7 @@ class WindowMixin:
     def _window_contraction(self, name, expr):
         gradients = {gradient_name(n) for n in self.layer.arrays}
         auxiliary = []
-        solved = Win.contract_shifted(expr, gradients)
-        if solved.has(sp.KroneckerDelta):
-            # δ(h, S·p + R·i − P) with stride and dilation > 1: no index has coefficient ±1 until the upstream
-            # gradient is dilated (t = S·p), after which t is pinned
-            predilated = self._predilate(solved, gradients, auxiliary)
-            if predilated is not None:
-                self._dilation_steps(name, predilated, auxiliary,
-                                     "a sum over p of a Kronecker delta in S·p is a sum over t = S·p of the dilated "
-                                     "upstream gradient")
-                solved = Win.contract_shifted(predilated, gradients | {a[0] for a in auxiliary})
-        if solved.has(sp.KroneckerDelta):
-            (delta, *_) = sorted(solved.atoms(sp.KroneckerDelta), key=sp.default_sort_key)
-            raise LayerSpecError(f"{gradient_name(name)}: the Kronecker delta δ({delta.args[0]}, {delta.args[1]}) of a "
-                                 f"read with index arithmetic cannot be solved: no summed index has coefficient ±1 in "
-                                 f"it; a strided read derives with a window index beside the strided one, read once "
-                                 f"per term (x[n, S*p + R*i - P])")
+        solved = self._solve_shifted(name, expr, gradients, auxiliary)
         if solved == expr:
             return expr
         self.step(name, solved, Rule.WINDOW,
@@ -85,15 +70,15 @@ class WindowMixin:
                           "each window that contains the position passes its upstream gradient on only if the "
                           "position is the window's first maximum (row-major order on ties, as torch)")
             return solved
-        dilated = []
+        dilated, predilated = [], {a[0] for a in auxiliary}
         for position, (body, limits) in enumerate(terms):
             body, limits, made = self._dilate(name, body, limits, auxiliary)
             terms[position] = (body, limits)
             dilated += made
         current = sp.Add(*[sp.Sum(body, *limits) if limits else body for body, limits in terms])
         if dilated:
-            self._dilation_steps(name, current, auxiliary, "a sum over p of terms in S·p is a sum over t = S·p of "
-                                                           "the dilated upstream gradient")
+            self._dilation_steps(name, current, [a for a in auxiliary if a[0] not in predilated],
+                                 "a sum over p of terms in S·p is a sum over t = S·p of the dilated upstream gradient")
         flipped, any_flip, kernels = [], False, set()
         for body, limits in terms:
             body, limits, done, names = _flip(body, limits)
@@ -108,20 +93,46 @@ class WindowMixin:
                       f"a bracket [0 ≤ c + h − t ≤ K − 1] with t summed is a convolution: with u = K − 1 − (c + h − t) "
                       f"it is the range of u, and the sum is a full convolution of the upstream gradient (zero-padded: "
                       f"the bracket on its read is its range) with {what}")
-        upstream = gradients | {a[0] for a in auxiliary}
-        reversed_terms, any_reversed = [], False
+        current = self._reversed(name, current, gradients | {a[0] for a in auxiliary})
+        self.window_auxiliary[name] = tuple(auxiliary)
+        return current
+
+    def _solve_shifted(self, name, expr, gradients, auxiliary):
+        """``expr`` with every Kronecker delta of shifted indices solved, the upstream gradient dilated first
+        where a stride and a dilation leave no index of coefficient ±1; LayerSpecError for a delta left."""
+        solved = Win.contract_shifted(expr, gradients)
+        if solved.has(sp.KroneckerDelta):
+            # δ(h, S·p + R·i − P) with stride and dilation > 1: no index has coefficient ±1 until the upstream
+            # gradient is dilated (t = S·p), after which t is pinned
+            predilated = self._predilate(solved, gradients, auxiliary)
+            if predilated is not None:
+                self._dilation_steps(name, predilated, auxiliary,
+                                     "a sum over p of a Kronecker delta in S·p is a sum over t = S·p of the dilated "
+                                     "upstream gradient")
+                solved = Win.contract_shifted(predilated, gradients | {a[0] for a in auxiliary})
+        if solved.has(sp.KroneckerDelta):
+            (delta, *_) = sorted(solved.atoms(sp.KroneckerDelta), key=sp.default_sort_key)
+            raise LayerSpecError(f"{gradient_name(name)}: the Kronecker delta δ({delta.args[0]}, {delta.args[1]}) of a "
+                                 f"read with index arithmetic cannot be solved: no summed index has coefficient ±1 in "
+                                 f"it; a strided read derives with a window index beside the strided one, read once "
+                                 f"per term (x[n, S*p + R*i - P])")
+        return solved
+
+    def _reversed(self, name, current, upstream):
+        """``current`` with every window index the upstream gradient reads backwards (h − R·i) reversed."""
+        terms, any_reversed = [], False
         for term in sp.Add.make_args(current):
             flat = _flatten(term)
             body, limits, done = _reverse(*flat, upstream) if flat is not None else (term, [], False)
             any_reversed |= done
-            reversed_terms.append(sp.Sum(body, *limits) if limits else body)
-        if any_reversed:
-            current = sp.Add(*reversed_terms)
-            self.step(name, current, Rule.FLIP,
-                      "a window index read backwards in the upstream gradient (h − R·i, R the dilation) runs forwards "
-                      "with u = K − 1 − i: the upstream gradient is read in a window of step R, zero-padded (the "
-                      "bracket on its read is its range), and the kernel is flipped in that axis")
-        self.window_auxiliary[name] = tuple(auxiliary)
+            terms.append(sp.Sum(body, *limits) if limits else body)
+        if not any_reversed:
+            return current
+        current = sp.Add(*terms)
+        self.step(name, current, Rule.FLIP,
+                  "a window index read backwards in the upstream gradient (h − R·i, R the dilation) runs forwards "
+                  "with u = K − 1 − i: the upstream gradient is read in a window of step R, zero-padded (the "
+                  "bracket on its read is its range), and the kernel is flipped in that axis")
         return current
 
     def _dilation_steps(self, name, current, auxiliary, what):
