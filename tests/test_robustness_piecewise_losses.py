@@ -17,6 +17,7 @@ import symbackprop as sb
 from symbackprop.cli import main
 from symbackprop.export import export_module, numerical_gradient, random_instance
 
+from optional_libraries import require
 from reference_network import build, unit_value
 
 #: the loss as typed, and the same loss in torch (leaky_relu's slope 0.01, elu's alpha 1: the catalogue's)
@@ -73,7 +74,7 @@ OUTPUTS = {"sigmoid": "sigmoid", "identity": lambda t: t, "tanh": "tanh"}
 
 
 def _torch_reference(network, loss, params, X, Y):
-    torch = pytest.importorskip("torch", reason="the reference gradients are torch autograd's")
+    torch = require("torch", "the reference gradients of the piecewise losses (torch autograd)")
     F = torch.nn.functional
     tensors = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params]
     activation = torch.tensor(X, dtype=torch.float64)
@@ -112,7 +113,7 @@ def _load(path):
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("loss", LOSSES)
 def test_the_exported_module_equals_torch_autograd(loss, backend, tmp_path):
-    torch = pytest.importorskip("torch", reason="the reference gradients are torch autograd's")
+    torch = require("torch", "the reference gradients of the piecewise losses (torch autograd)")
     network = _network(loss)
     path = tmp_path / f"grad_{backend}_{abs(hash(loss))}.py"
     export_module(network, path, backend=backend)
