@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..engine import derive
-from ..errors import NetworkSpecError
+from ..errors import NetworkSpecError, ParseError
 from ..grammar import parse_formula
 from . import _conventions as C
 from ._assess import assess
@@ -41,9 +41,15 @@ def check(formula: str, network, notation: str = C.DEFAULT, *, seed: int = 0) ->
 
 def read_formula(formula: str, convention):
     """The parsed formula with program code (Octave, NumPy) written as the notation's formulas."""
-    parsed = parse_formula(formula, convention.name, functions=CODE_FUNCTIONS)
-    return dataclasses.replace(parsed, lhs=rewrite(parsed.lhs, convention.name), rhs=rewrite(parsed.rhs, convention.name),
-                               condition=rewrite(parsed.condition, convention.name))
+    parsed = parse_formula(formula, convention.name, functions=CODE_FUNCTIONS, arrays=convention.arrays)
+    try:
+        return dataclasses.replace(parsed, lhs=rewrite(parsed.lhs, convention.name),
+                                   rhs=rewrite(parsed.rhs, convention.name),
+                                   condition=rewrite(parsed.condition, convention.name))
+    except ParseError as error:      # the rewriting knows the node, not the text: add the text for the caret
+        if error.text:
+            raise
+        raise ParseError(error.message, formula, error.column) from None
 
 
 def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:

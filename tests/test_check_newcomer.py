@@ -1,0 +1,119 @@
+"""``symbackprop check`` as a newcomer meets it (issue 25): code names of derivatives, Goodfellow's outer
+product with h first, and the wording of verdicts.
+
+Every verdict here comes from the checker's comparison with the derivation; each correct case has a
+negative control (a wrong formula of the same shape judged incorrect), so the tests can fail.
+"""
+import pytest
+
+from symbackprop.cli import main
+
+QUADRATIC = ["--loss", "quadratic", "--bias", "separate", "--l2", "0"]
+DLS = ["--layers", "3,4,2", "--hidden", "sigmoid", "--output", "sigmoid", *QUADRATIC, "--notation", "ng-dls"]
+GOODFELLOW = ["--notation", "goodfellow", "--layers", "3,4,4,2", "--hidden", "tanh", "--output", "softmax",
+              "--loss", "categorical-cross-entropy", "--bias", "separate"]
+
+
+def run(capsys, *argv):
+    code = main(["check", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- 1. code names of derivatives -----------------------------------------------------------------------
+@pytest.mark.parametrize("notation, formula", [
+    ("nielsen", "delta^L = (a^L - y) * sigmoid_prime(z^L)"),          # Nielsen's network.py
+    ("ng-ml", "delta3 = (a3 - y) .* sigmoidGradient(z3)"),             # Ng's ex4 sigmoidGradient.m
+    ("nielsen", "delta^L = (a^L - y) * sigmoidGradient(z^L)"),         # the same function in any notation
+])
+def test_code_name_of_the_derivative_is_read_as_the_derivative(capsys, notation, formula):
+    code, out, err = run(capsys, *QUADRATIC, "--notation", notation, formula)
+    assert code == 0, out + err
+    assert out.startswith("correct")
+
+
+@pytest.mark.parametrize("notation, formula", [
+    ("nielsen", "delta^L = (a^L - y) * sigmoid(z^L)"),        # the activation, not its derivative
+    ("nielsen", "delta^L = (y - a^L) * sigmoid_prime(z^L)"),  # the sign
+    ("ng-ml", "delta3 = 2 * (a3 - y) .* sigmoidGradient(z3)"),
+])
+def test_negative_controls_of_the_code_names(capsys, notation, formula):
+    code, out, err = run(capsys, *QUADRATIC, "--notation", notation, formula)
+    assert code == 1, out + err
+    assert out.startswith("incorrect")
+
+
+@pytest.mark.parametrize("name", ["sigmoid_foo", "relu_prim", "tanh_grad"])
+def test_unknown_function_is_refused_with_a_caret_under_its_name(capsys, name):
+    formula = f"delta^L = (a^L - y) * {name}(z^L)"
+    code, out, err = run(capsys, *QUADRATIC, "--notation", "nielsen", formula)
+    assert code == 2 and out == ""
+    assert f"unknown function {name!r}" in err
+    assert "sigmoid_prime" in err and "sigma" in err          # what would be accepted
+    lines = err.splitlines()
+    assert lines[-2].strip() == formula
+    assert lines[-1].index("^") - lines[-2].index("d") == formula.index(name)
+
+
+@pytest.mark.parametrize("formula", [
+    "dZ2 = sigmoid_backward(dA2, cache)",               # dnn_utils.py: dA * s * (1 - s), s = sigmoid(cache)
+    "dZ1 = sigmoid_backward(dA1, activation_cache)",
+    "dZ1 = sigmoid_backward(np.dot(W2.T, dZ2), Z1)",     # the cache's Z written out
+])
+def test_dls_backward_helper_returns_dA_times_the_derivative(capsys, formula):
+    code, out, err = run(capsys, *DLS, formula)
+    assert code == 0, out + err
+
+
+@pytest.mark.parametrize("formula", [
+    "dZ2 = relu_backward(dA2, cache)",                   # the other activation's helper
+    "dZ1 = sigmoid_backward(dA1, Z2)",                   # another layer's Z
+    "dZ1 = sigmoid_backward(dA2, cache)",                # another layer's dA
+])
+def test_dls_backward_helper_negative_controls(capsys, formula):
+    code, out, err = run(capsys, *DLS, formula)
+    assert code == 1, out + err
+
+
+def test_relu_backward_in_a_relu_network_is_correct(capsys):
+    argv = ["--layers", "3,4,2", "--hidden", "relu", "--output", "sigmoid", *QUADRATIC, "--notation", "ng-dls"]
+    assert run(capsys, *argv, "dZ1 = relu_backward(dA1, cache)")[0] == 0
+    assert run(capsys, *argv, "dZ1 = sigmoid_backward(dA1, cache)")[0] == 1
+
+
+@pytest.mark.parametrize("argv, formula, words", [
+    ([*QUADRATIC, "--notation", "nielsen"], "delta^L = sigmoid_backward(a^L - y, cache)", "--notation ng-dls"),
+    (DLS, "dZ1 = sigmoid_backward(W2.T, cache)", "dA of one layer"),
+    (DLS, "dZ1 = sigmoid_backward(dA1)", "takes two arguments"),
+])
+def test_backward_helper_misuse_is_refused(capsys, argv, formula, words):
+    code, out, err = run(capsys, *argv, formula)
+    assert code == 2, out + err
+    assert words in err and "^" in err
+
+
+# --- 2. Goodfellow's outer product with h first ------------------------------------------------------------
+def test_goodfellow_outer_product_with_h_first_is_a_product(capsys):
+    # (h (∇_a J)^T)^T = ∇_a J h^T, Goodfellow's algorithm 6.4 line for ∇_W J
+    formula = r"\nabla_{W^{(k)}} J = (h^{(k-1)} (\nabla_{a^{(k)}} J)^\top)^\top"
+    code, out, err = run(capsys, *GOODFELLOW, "--l2", "0", formula)
+    assert code == 0, out + err
+    assert "L2" not in out and "λΩ" not in out
+
+
+@pytest.mark.parametrize("formula", [
+    r"\nabla_{W^{(k)}} J = h^{(k-1)} (\nabla_{a^{(k)}} J)^\top",             # not transposed: the wrong shape
+    r"\nabla_{W^{(k)}} J = 2 (h^{(k-1)} (\nabla_{a^{(k)}} J)^\top)^\top",
+    r"\nabla_{W^{(k)}} J = h^{(k-1)} (\nabla_{a^{(k)}} J)",                  # h times a column: no product fits
+])
+def test_goodfellow_outer_product_negative_controls(capsys, formula):
+    code, out, err = run(capsys, *GOODFELLOW, "--l2", "0", formula)
+    assert code == 1, out + err
+
+
+def test_the_l2_term_is_named_only_when_lambda_is_not_zero(capsys):
+    formula = r"\nabla_{W^{(k)}} J = (\nabla_{a^{(k)}} J) (h^{(k-1)})^\top"
+    assert "plus the L2 term" not in run(capsys, *GOODFELLOW, "--l2", "0", formula)[1]
+    code, out, _ = run(capsys, *GOODFELLOW, "--l2", "0.1", formula)
+    assert code == 1 and "plus the L2 term λΩ" in out
+
