@@ -117,3 +117,56 @@ def test_the_l2_term_is_named_only_when_lambda_is_not_zero(capsys):
     code, out, _ = run(capsys, *GOODFELLOW, "--l2", "0.1", formula)
     assert code == 1 and "plus the L2 term λΩ" in out
 
+
+# --- 3. the wording of verdicts ---------------------------------------------------------------------------
+def test_the_cancellation_is_said_once(capsys):
+    code, out, _ = run(capsys, "--notation", "ng-ml", "delta^(L) = (a^(L) - y) .* g'(z^(L))")
+    assert code == 1
+    diagnosis = out.splitlines()[1]
+    assert diagnosis.count("cancels") == 1 and "equivalently" in diagnosis
+    assert run(capsys, "--notation", "ng-ml", "delta^(L) = a^(L) - y")[0] == 0
+
+
+def test_counterexample_shows_only_the_sizes_the_formula_uses_and_a_few_entries(capsys):
+    code, out, _ = run(capsys, *QUADRATIC, "--notation", "nielsen", "delta^L = (a^L - y) * sigmoid(z^L)")
+    assert code == 1
+    head, expected, formula = [line for line in out.splitlines() if line.startswith(("counterexample", "  "))][:3]
+    assert head.startswith("counterexample at n^3 = 10 ")       # δ^L uses the output width only
+    assert "n^1" not in head and "m =" not in head and "lambda" not in head
+    assert expected.count(",") <= 4 and formula.count(",") <= 4
+
+
+def test_counterexample_keeps_m_and_lambda_where_they_play_a_part(capsys):
+    code, out, _ = run(capsys, "--notation", "ng-ml", "D^(1) = 1/m Delta^(1)")     # the λ term is missing
+    assert code == 1
+    head = next(line for line in out.splitlines() if line.startswith("counterexample"))
+    assert "m = " in head and "lambda = " in head and "× 401 array" in head
+    assert "largest difference at entry" in out
+
+
+def test_counterexample_json_has_no_unused_scalars(capsys):
+    code, out, _ = run(capsys, *QUADRATIC, "--notation", "nielsen", "--json", "delta^L = (a^L - y) * sigmoid(z^L)")
+    import json
+    example = json.loads(out)["counterexample"]
+    assert code == 1 and "m" not in example and "lambda" not in example
+    assert list(example["sizes"]) == ["n^3"]
+
+
+BATCHNORM_DX = "dx = (gamma / (N * np.sqrt(var + eps))) * (N * dout - np.sum(dout, axis=0){})"
+
+
+def test_batchnorm_diagnosis_is_readable_in_the_users_letters(capsys):
+    code, out, _ = run(capsys, "--layer", "batchnorm", "--notation", "cs231n", BATCHNORM_DX.format(""))
+    assert code == 1
+    assert "Σ_k (dout[k, d]*xhat[k, d])" in out            # the missing term, as derive prints sums
+    assert "Sum(" not in out and "dy[" not in out
+    assert "dx = ∂C/∂x" in out and "∂L/∂x" not in out
+    correct = BATCHNORM_DX.format(" - xhat * np.sum(dout * xhat, axis=0)")
+    assert run(capsys, "--layer", "batchnorm", "--notation", "cs231n", correct)[0] == 0
+
+
+def test_article_before_a_vowel(capsys):
+    code, out, _ = run(capsys, "--notation", "nielsen", "--loss", "cross-entropy", "--output", "identity",
+                       "--bias", "separate", "--l2", "0", "delta^L = a^L - y")
+    assert code == 1
+    assert "with an identity output" in out and "with a identity" not in out

@@ -71,7 +71,7 @@ def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
     if matches:
         parts.append(f"this is {matches[0]}" if not matches[0].startswith("correct") else matches[0])
         if len(matches) > 1:
-            parts.append(f"equivalently, {matches[1]}")
+            parts.append(f"equivalently, {_unsaid(matches[1], matches[0])}")
     elif outcome.method == "numeric" and not outcome.misapplied:
         tried, skipped = _neighbours(outcome, derivation)
         parts.append(f"it matches none of the nearby formulas tried ({tried}a sign, a derivative factor, a transpose, "
@@ -79,6 +79,12 @@ def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
     diagnosis = "; ".join(parts) if parts else "incorrect"
     return Verdict("incorrect", formula, convention.name, quantity, outcome.method, diagnosis,
                    outcome.counterexample, tuple(outcome.notes), tuple(matches))
+
+
+def _unsaid(text: str, said: str) -> str:
+    """``text`` without the '; '-separated clauses ``said`` already holds (the cancellation of g'(z^L))."""
+    before = set(said.split("; "))
+    return "; ".join(clause for clause in text.split("; ") if clause not in before)
 
 
 def _neighbours(outcome, derivation) -> tuple[str, str]:

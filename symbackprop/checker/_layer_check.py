@@ -26,6 +26,7 @@ import sympy as sp
 from ..errors import ParseError, SymbackpropError
 from ..grammar import parse_formula
 from ..grammar import _ast as A
+from ..layers._printing import text as index_text
 from ._errors import FormulaShapeError
 from ._layer_formula import FUNCTIONS, FormulaValues, _squeezed
 from ._layer_values import Labelled, _table, concrete_sizes, sample
@@ -103,7 +104,7 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
     shape = _shape_problem(trials[0][1], expected[0], target)
     if shape:
         return Verdict("incorrect", formula, notation, quantity, "shape", shape)
-    matches = _nearby(layer, target, trials, rng)
+    matches = _nearby(layer, target, trials, rng, _users_names(formula, derivation))
     if not index_form:
         matches += _transposed_operand(formula, evaluate, draws, target)
         matches += _unflipped_kernel(formula, evaluate, draws, target, layer)
@@ -126,10 +127,10 @@ def _target_name(lhs: A.Node, formula: str) -> str:
                      "or dx[n, d] in the index form", formula, getattr(lhs, "column", 0))
 
 
-def _describe(target: str, layer) -> str:
+def _describe(target: str, layer, subject: str = "") -> str:
     name = target[1:]
     kind = layer.arrays[name].kind if name in layer.arrays else "array"
-    return f"{target} = ∂L/∂{name}, the gradient of the {kind} {name} of the layer {layer.name}"
+    return f"{target} = ∂C/∂{name}, the gradient of the {kind} {name} of {subject or 'the layer ' + layer.name}"
 
 
 def _sizes_text(layer) -> str:
@@ -165,13 +166,20 @@ def _shape_problem(user, want, target) -> str:
     return ""
 
 
-def _nearby(layer, target, trials, rng) -> list:
+def _users_names(formula: str, derivation) -> dict:
+    """The derivation's names the formula writes otherwise: CS231n's ``dout`` for the upstream gradient dy."""
+    written = set(re.findall(r"[A-Za-z_]\w*", formula))
+    upstream = derivation.upstream[0] if derivation.upstream else None
+    return {upstream: "dout"} if upstream and upstream not in written and "dout" in written else {}
+
+
+def _nearby(layer, target, trials, rng, names=None) -> list:
     """Descriptions of the derived nearby formulas the user's values equal at every draw."""
     found = []
     quantities = [q for q in layer.quantities if q not in layer.outputs]
     singles = [(q,) for q in quantities]
     pairs = [(a, b) for i, a in enumerate(quantities) for b in quantities[i + 1:]]
-    found += _missing_term(layer, target, trials)
+    found += _missing_term(layer, target, trials, names or {})
     for held_set in singles:
         found += _held_match(layer, target, trials, held_set)
     if not found:
@@ -212,7 +220,7 @@ def _role(layer, quantity: str) -> str:
     return quantity
 
 
-def _missing_term(layer, target, trials) -> list:
+def _missing_term(layer, target, trials, names) -> list:
     """[the description] when the user's values are the derived gradient with one of its terms left out.
 
     The terms are those of the derivation's own expression: of a sum at its top, or of a sum that is a
@@ -232,15 +240,21 @@ def _missing_term(layer, target, trials) -> list:
     for term, without in candidates[:8]:
         wants = [_table(without, gradient.indices, array.sizes, values, sizes) for values, _ in trials]
         if all(_close(user, want) for (_, user), want in zip(trials, wants)):
-            text = _matrix_text(term, gradient.indices)
+            text = _matrix_text(_renamed(term, names), gradient.indices)
             kind = "the rowsum term" if "rowsum" in text else "the term"
             return [f"{target} with {kind} {text} left out ({kind} is missing)"]
     return []
 
 
+def _renamed(expr, names: dict):
+    """``expr`` with its arrays named as the user names them (dy -> dout)."""
+    bases = {base: sp.IndexedBase(names[str(base)]) for base in expr.atoms(sp.IndexedBase) if str(base) in names}
+    return expr.xreplace(bases) if bases else expr
+
+
 def _matrix_text(expr, indices) -> str:
     """A term of a gradient over ``indices`` in the matrix words of the checker (A ⊙ dA, rowsum(...), Xᵀ);
-    the index form where those words do not fit."""
+    the index form as derive prints it (``xhat[n, d]*Σ_k (dy[k, d]*xhat[k, d])``) where those words do not fit."""
     def text(e):
         if isinstance(e, sp.Indexed):
             if tuple(e.indices) == tuple(indices) or tuple(e.indices) == tuple(indices[:len(e.indices)]):
@@ -265,7 +279,7 @@ def _matrix_text(expr, indices) -> str:
                 return "−" + body
             return body if coefficient == 1 else f"{coefficient}·{body}"
         return None
-    return text(expr) or str(expr)
+    return text(expr) or index_text(expr)
 
 
 def _transposed_operand(formula, evaluate, draws, target) -> list:

@@ -144,20 +144,47 @@ def _text(result: dict) -> str:
     lines += [f"note: {note}" for note in result.get("notes", [])]
     example = result.get("counterexample")
     if example:
-        sizes = ", ".join(f"{k} = {v}" for k, v in example["sizes"].items())
-        scalars = "".join(f", {name} = {example[name]}" for name in ("m", "lambda") if name in example)
-        shown = len(example["expected"]), max(map(len, example["expected"]), default=0)
-        whole = example.get("shape")
-        part = ""
-        if whole and math.prod(whole) > shown[0] * shown[1]:
-            part = f" (the first {shown[0]} × {shown[1]} entries of the {' × '.join(map(str, whole))} array)"
-        lines.append(f"counterexample at {sizes}{scalars}{part}:")
-        lines.append(f"  expected {_compact(example['expected'])}")
-        lines.append(f"  formula  {_compact(example['formula'])}")
+        lines += _counterexample_lines(example)
     return "\n".join(line for line in lines if line)
 
 
-def _compact(matrix) -> str:
-    rows = ["[" + ", ".join(f"{value:.4g}" for value in row) + "]" for row in matrix]
-    text = "[" + ", ".join(rows) + "]"
-    return text if len(text) <= 200 else text[:197] + "..."
+#: a counterexample shows at most this many entries of a vector, and rows x columns of a matrix
+SHOWN_ENTRIES, SHOWN_ROWS, SHOWN_COLUMNS = 4, 2, 3
+
+
+def _counterexample_lines(example) -> list:
+    """The sizes and scalars the formula uses, and a few entries of the expected and the formula's values."""
+    sizes = ", ".join(f"{k} = {v}" for k, v in example["sizes"].items())
+    scalars = "".join(f", {name} = {example[name]}" for name in ("m", "lambda") if name in example)
+    expected, formula = example["expected"], example["formula"]
+    rows, columns = len(expected), max(map(len, expected), default=0)
+    whole = list(example.get("shape") or [rows, columns])
+    count = math.prod(whole)
+    if columns == 1 or rows == 1 or len(whole) == 1:          # a vector: a few of its entries, on one line
+        shown = min(SHOWN_ENTRIES, count)
+        part = f" (the first {shown} of its {count} entries)" if count > shown else ""
+        texts = [_entries([value for row in matrix for value in row][:shown], count > shown) for matrix in
+                 (expected, formula)]
+    else:
+        shown = min(SHOWN_ROWS, rows), min(SHOWN_COLUMNS, columns)
+        part = f" (the first {shown[0]} × {shown[1]} entries of the {' × '.join(map(str, whole))} array)" \
+            if count > shown[0] * shown[1] else ""
+        texts = ["[" + ", ".join(_entries(row[:shown[1]], len(row) > shown[1]) for row in matrix[:shown[0]]) +
+                 (", ...]" if rows > shown[0] else "]") for matrix in (expected, formula)]
+    lines = [f"counterexample at {sizes}{scalars}{part}:", f"  expected {texts[0]}", f"  formula  {texts[1]}"]
+    if part:
+        lines.append(_largest_difference(expected, formula, vector=columns == 1 or rows == 1 or len(whole) == 1))
+    return lines
+
+
+def _largest_difference(expected, formula, vector: bool) -> str:
+    """Where the two differ most among the entries at hand (numbered from 1), which the first few may not show."""
+    pairs = [((i, j), want, got) for i, (row, other) in enumerate(zip(expected, formula))
+             for j, (want, got) in enumerate(zip(row, other))]
+    (i, j), want, got = max(pairs, key=lambda pair: abs(pair[1] - pair[2]))
+    where = f"entry {max(i, j) + 1}" if vector else f"entry ({i + 1}, {j + 1})"
+    return f"  largest difference at {where}: expected {want:.4g}, formula {got:.4g}"
+
+
+def _entries(values, more: bool) -> str:
+    return "[" + ", ".join(f"{value:.4g}" for value in values) + (", ...]" if more else "]")
