@@ -4,6 +4,7 @@ product with h first, and the wording of verdicts.
 Every verdict here comes from the checker's comparison with the derivation; each correct case has a
 negative control (a wrong formula of the same shape judged incorrect), so the tests can fail.
 """
+import numpy as np
 import pytest
 
 from symbackprop.cli import main
@@ -170,3 +171,68 @@ def test_article_before_a_vowel(capsys):
                        "--bias", "separate", "--l2", "0", "delta^L = a^L - y")
     assert code == 1
     assert "with an identity output" in out and "with a identity" not in out
+
+
+# --- 4. check --model ---------------------------------------------------------------------------------------
+MODEL = ["--model", "affine(25) > sigmoid > affine(10) > softmax", "--loss", "categorical-cross-entropy",
+         "--input-size", "400"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    from symbackprop.models import build_model
+    return build_model(MODEL[1], MODEL[3], 400)
+
+
+def test_softmax_cross_entropy_gradient_is_p_minus_y_over_n_by_finite_differences():
+    """The fact the model cases below rely on, from central differences of C = (1/N) Σ_n -Σ_k Y log softmax(z)."""
+    rng = np.random.default_rng(1)
+    z, labels = rng.standard_normal((3, 4)), rng.integers(0, 4, 3)
+    Y = np.eye(4)[labels]
+
+    def cost(z):
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        return -np.sum(Y * np.log(p)) / len(z)
+    numeric = np.zeros_like(z)
+    for index in np.ndindex(z.shape):
+        step = np.zeros_like(z)
+        step[index] = 1e-6
+        numeric[index] = (cost(z + step) - cost(z - step)) / 2e-6
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    assert np.allclose(numeric, (p - Y) / len(z), atol=1e-8)
+
+
+@pytest.mark.parametrize("formula", [
+    "dz3 = (p4 - Y) / N",                        # softmax + cross-entropy: the cancellation, mean cost
+    "dz3 = dL * (p4 - Y)",                       # written with the upstream gradient dL = 1/N
+    "dW3 = a2.T @ dz3",
+    "db3 = np.sum(dz3, axis=0)",
+    "dz1 = (dz3 @ W3.T) * a2 * (1 - a2)",
+])
+def test_model_formula_correct(model, formula):
+    from symbackprop.checker._model_check import check_model
+    verdict = check_model(formula, model)
+    assert verdict.verdict == "correct", verdict.diagnosis
+
+
+@pytest.mark.parametrize("formula, words", [
+    ("dz3 = p4 - Y", "the factor 1/N is missing"),          # the mean's 1/N dropped
+    ("dz3 = 2 * (p4 - Y) / N", "dz3 times 2"),               # k × the right-hand side
+    ("dz3 = (Y - p4) / N", "the sign is wrong"),
+    ("dz1 = (dz3 @ W3.T) * a2", "left out"),                 # a dropped term of σ' = a (1 - a)
+])
+def test_model_formula_incorrect_with_diagnosis(model, formula, words):
+    from symbackprop.checker._model_check import check_model
+    verdict = check_model(formula, model)
+    assert verdict.verdict == "incorrect" and words in verdict.diagnosis, verdict.diagnosis
+
+
+def test_check_model_on_the_command_line(capsys):
+    code, out, err = run(capsys, *MODEL, "dz3 = (p4 - Y) / N")
+    assert code == 0 and "of the model affine(25) > sigmoid > affine(10) > softmax" in out
+    code, out, err = run(capsys, *MODEL, "dz3 = (Y - p4) / N")
+    assert code == 1 and "sign" in out
+    code, out, err = run(capsys, *MODEL, "dz = a - y")        # a name the composed model does not have
+    assert code == 2 and "dz3" in err and "^" in err
+    code, out, err = run(capsys, *MODEL, "--notation", "nielsen", "dz3 = p4 - Y")
+    assert code == 2 and "derive --model" in err

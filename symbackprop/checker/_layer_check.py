@@ -58,8 +58,11 @@ def _held_constant(layer, quantities: tuple):
     return _derivation(held)
 
 
-def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) -> Verdict:
-    """Judge ``formula`` (one gradient of ``layer``, see the module docstring) against the derivation."""
+def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0, fixed=None,
+                subject: str = "") -> Verdict:
+    """Judge ``formula`` (one gradient of ``layer``, see the module docstring) against the derivation.
+    ``fixed``: inputs or upstream gradients drawn otherwise than at random (see :func:`._layer_values.sample`);
+    ``subject``: how the verdict names what the gradient belongs to (default: the layer NAME)."""
     if not isinstance(formula, str) or not formula.strip():
         raise ParseError("an empty formula; write e.g. dgamma = np.sum(dout * xhat, axis=0)", str(formula), 0)
     derivation = _derivation(layer)
@@ -82,10 +85,10 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(SAMPLES):
-        values = sample(layer, derivation, rng)
+        values = sample(layer, derivation, rng, fixed)
         values["_upstream"] = upstream
         draws.append(values)
-    quantity = _describe(target, layer)
+    quantity = _describe(target, layer, subject)
     trials = []
     for values in draws:
         try:
@@ -373,20 +376,27 @@ def _scaled(layer, target, trials) -> list:
         return []
     c = ratios[0]
     sizes = concrete_sizes(layer)
-    names = {}
+    names = {"-1": -1.0, "2": 2.0, "1/2": 0.5}        # a number first; a size of that length is said beside it
     for size, n in sizes.items():
         names.update({f"√{size}": math.sqrt(n), f"1/√{size}": 1 / math.sqrt(n), size: float(n), f"1/{size}": 1 / n})
-    names.update({"-1": -1.0, "2": 2.0, "1/2": 0.5})
-    for name, value in names.items():
-        if math.isclose(c, value, rel_tol=1e-6):
-            if name.startswith("√"):
-                return [f"{target} times {name}: the factor 1/{name} is missing"]
-            if name.startswith("1/√"):
-                return [f"{target} times {name}: the factor {name} is doubled (there twice)"]
-            if name == "-1":
-                return [f"-{target}: the sign is wrong"]
-            return [f"{target} times {name}"]
-    return [f"{target} times {c:.6g}"]
+    found = [_scale_text(target, name, sizes) for name, value in names.items() if math.isclose(c, value, rel_tol=1e-6)]
+    if not found:
+        return [f"{target} times {c:.6g}"]
+    if len(found) > 1:        # the sizes are small numbers: 2 is also H here
+        return [f"{found[0]} (or {found[1]}: this check's sizes are {_sizes_text(layer)})"]
+    return found
+
+
+def _scale_text(target: str, name: str, sizes) -> str:
+    if name.startswith("√"):
+        return f"{target} times {name}: the factor 1/{name} is missing"
+    if name.startswith("1/√"):
+        return f"{target} times {name}: the factor {name} is doubled (there twice)"
+    if name == "-1":
+        return f"-{target}: the sign is wrong"
+    if name in sizes:
+        return f"{target} times {name}: the factor 1/{name} is missing"
+    return f"{target} times {name}"
 
 
 def _array(value) -> np.ndarray:

@@ -46,15 +46,18 @@ def concrete_sizes(layer) -> dict:
     return {str(size): out[str(size)] for size in layer.sizes}
 
 
-def sample(layer, derivation, rng) -> dict:
+def sample(layer, derivation, rng, fixed=None) -> dict:
     """name -> Labelled for every input, parameter, quantity, upstream gradient and derived gradient, and
-    size/constant name -> float. Inputs are random normal (a mask input is zeros)."""
+    size/constant name -> float. Inputs are random normal (a mask input is zeros); ``fixed`` maps an input or
+    upstream gradient's name to ``make(shape, rng)`` where the caller knows more (a model's dL = 1/N)."""
+    fixed = fixed or {}
     sizes = concrete_sizes(layer)
     values: dict = {name: float(n) for name, n in sizes.items()}
     values.update({str(symbol): float(value) for symbol, value in layer.constants.items()})
     for array in layer.differentiable:
         shape = tuple(sizes[str(s)] for s in array.sizes)
-        data = np.zeros(shape) if array.name == "mask" else rng.standard_normal(shape)
+        data = fixed[array.name](shape, rng) if array.name in fixed else \
+            np.zeros(shape) if array.name == "mask" else rng.standard_normal(shape)
         values[array.name] = Labelled(data, tuple(map(str, array.sizes)))
     for definition in layer.definitions:
         array = layer.arrays[definition.name]
@@ -62,7 +65,8 @@ def sample(layer, derivation, rng) -> dict:
     for name in layer.outputs:
         array = layer.arrays[name]
         shape = tuple(sizes[str(s)] for s in array.sizes)
-        values["d" + name] = Labelled(rng.standard_normal(shape), tuple(map(str, array.sizes)))
+        make = fixed.get("d" + name, lambda shape, rng: rng.standard_normal(shape))
+        values["d" + name] = Labelled(make(shape, rng), tuple(map(str, array.sizes)))
     if derivation is not None:
         for gradient in derivation.gradients.values():
             for name, dims, definition, shape, *_ in gradient.auxiliary:     # a dilated upstream gradient

@@ -28,6 +28,8 @@ examples:
   symbackprop check --notation nielsen --file formulas.txt
   symbackprop check --layer batchnorm --notation cs231n 'dgamma = np.sum(dout * xhat, axis=0)'
   symbackprop check --layer attention 'dS = A * (dA - (A * dA).sum(axis=1, keepdims=True))'
+  symbackprop check --model 'affine(25) > sigmoid > affine(10) > softmax' --loss categorical-cross-entropy \
+      --input-size 400 'dz3 = (p4 - Y) / N'
 """
 
 
@@ -55,8 +57,16 @@ def add_parser(subparsers, network_parent) -> None:
 def run(args) -> int:
     if (args.formula is None) == (args.file is None):
         raise SymbackpropError("give either a FORMULA or --file FILE (one of them)")
-    from ._layer import layer_from_args, wants_layer
-    if wants_layer(args):
+    from ._layer import layer_from_args, model_from_args, wants_layer, wants_model
+    if wants_model(args):
+        if args.notation is not None:
+            raise SymbackpropError(f"--notation {args.notation}: a --model formula is written in the names of the "
+                                   f"composed model that 'symbackprop derive --model ...' prints (dz3, W3, p4, Y); "
+                                   f"drop --notation")
+        args.model_object = model_from_args(args)
+        args.notation = "model"
+        network = None
+    elif wants_layer(args):
         args.layer_object = layer_from_args(args)     # the layer's names, and CS231n's dout for the upstream
         if getattr(args.layer_object, "recurrent", False) and args.notation == "ng-dls":
             from ..rendering._recurrent_letters import in_letters      # a, da, da_prev, W_aa: DLS's letters
@@ -92,7 +102,10 @@ def _network_and_names(args):
 def _check_one(formula: str, network, args) -> tuple[int, dict]:
     from ..checker import check
     try:
-        if network is None and getattr(args.layer_object, "recurrent", False):
+        if network is None and getattr(args, "model_object", None) is not None:
+            from ..checker._model_check import check_model
+            verdict = check_model(formula, args.model_object, seed=args.seed)
+        elif network is None and getattr(args.layer_object, "recurrent", False):
             from ..checker._recurrent_check import check_recurrent
             verdict = check_recurrent(formula, args.layer_object, seed=args.seed, notation=args.layout)
         elif network is None:
