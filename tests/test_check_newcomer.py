@@ -166,6 +166,14 @@ def test_batchnorm_diagnosis_is_readable_in_the_users_letters(capsys):
     assert run(capsys, "--layer", "batchnorm", "--notation", "cs231n", correct)[0] == 0
 
 
+def test_layer_counterexample_names_only_the_sizes_of_the_arrays_it_reads(capsys):
+    code, out, _ = run(capsys, "--layer", "attention", "dS = A * dA")      # the row-sum term is missing
+    assert code == 1
+    head = next(line for line in out.splitlines() if line.startswith("counterexample"))
+    assert head.startswith("counterexample at N = 3, M = 7 ")               # dS, A and dA are [N, M]
+    assert "D = " not in head and "F = " not in head
+
+
 def test_article_before_a_vowel(capsys):
     code, out, _ = run(capsys, "--notation", "nielsen", "--loss", "cross-entropy", "--output", "identity",
                        "--bias", "separate", "--l2", "0", "delta^L = a^L - y")

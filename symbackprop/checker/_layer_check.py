@@ -115,7 +115,7 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0, fi
         ("it matches none of the nearby formulas tried (a quantity held constant, a missing or doubled scale "
          "1/√ of a size, 1/N, a sign, a transpose); see the counterexample")
     values, user = trials[0]
-    counterexample = {"sizes": concrete_sizes(layer), "expected": _entries(expected[0]),
+    counterexample = {"sizes": _sizes_used(formula, values, target, layer), "expected": _entries(expected[0]),
                       "formula": _entries(user), "shape": list(np.shape(_array(user)))}
     return Verdict("incorrect", formula, notation, quantity, "numeric", diagnosis, counterexample,
                    matches=tuple(matches))
@@ -134,6 +134,17 @@ def _describe(target: str, layer, subject: str = "") -> str:
     name = target[1:]
     kind = layer.arrays[name].kind if name in layer.arrays else "array"
     return f"{target} = ∂C/∂{name}, the gradient of the {kind} {name} of {subject or 'the layer ' + layer.name}"
+
+
+def _sizes_used(formula: str, values: dict, target: str, layer) -> dict:
+    """The sizes a counterexample names: those of the gradient's axes, of the arrays the formula reads (dout:
+    the upstream gradient), and those it writes (N)."""
+    words = set(re.findall(r"[A-Za-z_]\w*", formula)) | {target}
+    if "dout" in words:
+        words |= {"d" + name for name in layer.outputs}
+    labels = {label for word in words if isinstance(values.get(word), Labelled) for label in values[word].labels}
+    sizes = concrete_sizes(layer)
+    return {name: n for name, n in sizes.items() if name in labels or name in words} or sizes
 
 
 def _sizes_text(layer) -> str:
