@@ -244,3 +244,24 @@ def test_check_model_on_the_command_line(capsys):
     assert code == 2 and "dz3" in err and "^" in err
     code, out, err = run(capsys, *MODEL, "--notation", "nielsen", "dz3 = p4 - Y")
     assert code == 2 and "derive --model" in err
+
+
+# --- relu's derivative, a case split (was an internal error, exit 70) ----------------------------------
+@pytest.mark.parametrize("formula, code", [
+    ("dx = dout * (x > 0)", 0),                  # CS231n's relu_backward
+    ("dx = np.where(x > 0, dout, 0)", 0),
+    ("dx = dout * (x < 0)", 1),
+    ("dx = np.where(x > 0, 0, dout)", 1),
+    ("dx = dout", 1),
+])
+def test_relu_layer_gradient(capsys, formula, code):
+    got, out, err = run(capsys, "--layer", "relu", "--notation", "cs231n", formula)
+    assert got == code, out + err
+    assert "times 1" not in out          # dout equals dx where x > 0 only: not a multiple of it
+
+
+def test_relu_model_stage(capsys):
+    relu_model = ["--model", "affine(8) > relu > affine(3) > softmax", "--loss", "categorical-cross-entropy",
+                  "--input-size", "5"]
+    assert run(capsys, *relu_model, "dz1 = (dz3 @ W3.T) * (z1 > 0)")[0] == 0
+    assert run(capsys, *relu_model, "dz1 = dz3 @ W3.T")[0] == 1

@@ -380,8 +380,9 @@ def _scaled(layer, target, trials) -> list:
         if not mask.any():
             return []
         ratio = array[mask] / want[mask]
-        if not np.allclose(ratio, ratio[0], rtol=1e-6):
-            return []
+        if not np.allclose(ratio, ratio[0], rtol=1e-6) or not np.allclose(array, ratio[0] * want, rtol=1e-6,
+                                                                          atol=ATOL):
+            return []             # also where the gradient is 0 (relu's x <= 0): not a multiple there
         ratios.append(float(ratio[0]))
     if not np.allclose(ratios, ratios[0], rtol=1e-6):
         return []

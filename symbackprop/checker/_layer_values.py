@@ -194,8 +194,18 @@ def _value(expr, env: dict, values: dict) -> float:
         return float(lo <= value <= hi)
     if expr.func in _FUNCTIONS:
         return _FUNCTIONS[expr.func](*(_value(arg, env, values) for arg in expr.args))
+    if isinstance(expr, sp.Piecewise):      # relu's derivative: the first case whose condition holds
+        for piece, condition in expr.args:
+            if _value(condition, env, values):
+                return _value(piece, env, values)
+        return math.nan
+    if expr in (sp.true, sp.false):
+        return float(expr == sp.true)
     arguments = [sp.Float(_value(arg, env, values)) for arg in expr.args]
-    return float(expr.func(*arguments).evalf())
+    result = expr.func(*arguments)
+    if isinstance(result, sp.logic.boolalg.Boolean):     # a condition (x[n, d] <= 0) at numbers: 1 or 0
+        return float(result == sp.true)
+    return float(result.evalf())
 
 
 def _sum(body, limits, env, values) -> float:
