@@ -56,6 +56,21 @@ def test_unknown_function_is_refused_with_a_caret_under_its_name(capsys, name):
     assert lines[-1].index("^") - lines[-2].index("d") == formula.index(name)
 
 
+def test_code_name_takes_one_argument(capsys):
+    code, _, err = run(capsys, *QUADRATIC, "delta^L = (a^L - y) * sigmoid_prime(z^L, 2)")
+    assert code == 2 and "sigmoid_prime takes one argument" in err
+
+
+def test_primed_code_name_is_the_next_derivative(capsys):
+    import json
+    values = []
+    for written in ("sigmoid_prime'(z^L)", "sigma''(z^L)"):
+        code, out, _ = run(capsys, *QUADRATIC, "--json", f"delta^L = (a^L - y) * {written}")
+        assert code == 1
+        values.append(json.loads(out)["counterexample"]["formula"])
+    assert values[0] == values[1]
+
+
 @pytest.mark.parametrize("formula", [
     "dZ2 = sigmoid_backward(dA2, cache)",               # dnn_utils.py: dA * s * (1 - s), s = sigmoid(cache)
     "dZ1 = sigmoid_backward(dA1, activation_cache)",

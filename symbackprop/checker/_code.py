@@ -133,6 +133,11 @@ def _arguments(node: A.Node) -> list:
 
 def _call(node: A.Call, notation: str):
     function = node.function
+    if isinstance(function, A.Prime) and isinstance(function.operand, A.Name) and function.operand.name in _DERIVATIVES:
+        # sigmoid_prime'(z): the second derivative
+        activation = A.Name(function.column, _DERIVATIVES[function.operand.name])
+        return A.Call(node.column, A.Prime(function.column, activation, function.count + 1),
+                      rewrite(node.argument, notation))
     name = function.name if isinstance(function, A.Name) else None
     if name is None:
         return None
@@ -140,7 +145,9 @@ def _call(node: A.Call, notation: str):
     positional = [item for item in items if not (isinstance(item, A.Binary) and item.op == "kw")]
     keywords = {item.left.name: item.right for item in items if isinstance(item, A.Binary) and item.op == "kw"}
     column = node.column
-    if name in _DERIVATIVES and len(positional) == 1 and not keywords:
+    if name in _DERIVATIVES:
+        if len(positional) != 1 or keywords:
+            raise ParseError(f"{name} takes one argument, the pre-activation: {name}(z)", "", column)
         return A.Call(column, A.Prime(column, A.Name(column, _DERIVATIVES[name]), 1), positional[0])
     if name in _HELPERS:
         return _backward_helper(node, name, positional, keywords, notation)
