@@ -256,7 +256,7 @@ def test_check_model_on_the_command_line(capsys):
     code, out, err = run(capsys, *MODEL, "dz3 = (Y - p4) / N")
     assert code == 1 and "sign" in out
     code, out, err = run(capsys, *MODEL, "dz = a - y")        # a name the composed model does not have
-    assert code == 2 and "dz3" in err and "^" in err
+    assert code == 2 and "no gradient of the model affine(25)" in err and "dz3" in err and "^" in err
     code, out, err = run(capsys, *MODEL, "--notation", "nielsen", "dz3 = p4 - Y")
     assert code == 2 and "derive --model" in err
 

@@ -80,7 +80,7 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0, fi
             return FormulaValues(formula, values, latex).value(parsed.rhs)
     names = {g.name for g in derivation.gradients.values() if g.kind != "output"}
     if target not in names:
-        raise ParseError(f"the left-hand side {target!r} is no gradient of the layer {layer.name}; "
+        raise ParseError(f"the left-hand side {target!r} is no gradient of {_subject_name(subject, layer)}; "
                          f"read are: {', '.join(sorted(names))}", formula, 0)
     rng = np.random.default_rng(seed)
     draws = []
@@ -134,6 +134,11 @@ def _describe(target: str, layer, subject: str = "") -> str:
     name = target[1:]
     kind = layer.arrays[name].kind if name in layer.arrays else "array"
     return f"{target} = ∂C/∂{name}, the gradient of the {kind} {name} of {subject or 'the layer ' + layer.name}"
+
+
+def _subject_name(subject: str, layer) -> str:
+    """What the gradients belong to, for a message: the layer NAME, or the model (without its cost)."""
+    return subject.split(" (")[0] if subject else f"the layer {layer.name}"
 
 
 def _sizes_used(formula: str, values: dict, target: str, layer) -> dict:
