@@ -117,6 +117,17 @@ def test_goodfellow_outer_product_with_h_first_is_a_product(capsys):
     assert "L2" not in out and "λΩ" not in out
 
 
+def test_parser_reads_an_array_letter_before_a_parenthesis_as_a_product():
+    from symbackprop.grammar import _ast as A
+    from symbackprop.grammar import parse_formula
+    as_array = parse_formula("G = h^{(k-1)} (g)^T", arrays={"h"}).rhs
+    assert isinstance(as_array, A.Binary) and as_array.op == "juxt"
+    assert isinstance(as_array.right, A.Binary) and as_array.right.op == "^"       # the transpose is g's
+    assert isinstance(parse_formula("G = h^{(k-1)} (g)^T").rhs.left, A.Call)         # h a function: h(g), then ^T
+    primed = parse_formula("G = h'(a)", arrays={"h"}).rhs
+    assert isinstance(primed, A.Call)                                                # h' is still a derivative
+
+
 @pytest.mark.parametrize("formula", [
     r"\nabla_{W^{(k)}} J = h^{(k-1)} (\nabla_{a^{(k)}} J)^\top",             # not transposed: the wrong shape
     r"\nabla_{W^{(k)}} J = 2 (h^{(k-1)} (\nabla_{a^{(k)}} J)^\top)^\top",
