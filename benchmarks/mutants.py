@@ -1,6 +1,7 @@
 """Deliberate bugs, and whether the test suite catches each one.
 
 Run: python benchmarks/mutants.py [--jobs 1] [--only NAME[,NAME]] [--list]
+     python benchmarks/mutants.py --smoke    # every target checked, one quick mutant run: a check that it runs
 
 Each mutant is one textual substitution in one file. For each, the repository's working tree is
 copied to a temporary directory, the substitution applied there (never here), the tests that
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _machine import machine_line  # noqa: E402
 STEPS_EX4 = ["tests/test_steps.py", "-k", "ex4"]
 
 
@@ -116,7 +119,11 @@ def _copy(destination: Path):
     shutil.copytree(ROOT, destination, ignore=ignore)
 
 
-def run(mutant: Mutant) -> dict:
+#: the mutant --smoke runs: its tests take seconds
+SMOKE = "checker tolerance x2"
+
+
+def run(mutant: Mutant, pytest_options: tuple = ()) -> dict:
     text = check_target(mutant)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="symbackprop-mutant-") as tmp:
@@ -124,7 +131,7 @@ def run(mutant: Mutant) -> dict:
         _copy(copy)
         (copy / mutant.path).write_text(text.replace(mutant.old, mutant.new, 1), encoding="utf-8")
         env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutant.tests],
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *pytest_options, *mutant.tests],
                                 cwd=copy, env=env, capture_output=True, text=True)
     summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
     # pytest: 0 all passed (survived), 1 tests failed (caught), 5 no tests collected (a broken selection)
@@ -139,17 +146,22 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1: the machine is small)")
     parser.add_argument("--only", help="comma-separated substrings of mutant names")
     parser.add_argument("--list", action="store_true", help="list the mutants and check their targets, run nothing")
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"check every target, run only the mutant {SMOKE!r}, its tests in one process")
     args = parser.parse_args(argv)
     chosen = [m for m in MUTANTS if not args.only or any(s.strip() in m.name for s in args.only.split(","))]
     for mutant in chosen:            # every target first: a moved target fails before any work
         check_target(mutant)
+    if args.smoke:
+        chosen = [m for m in MUTANTS if m.name == SMOKE]
     if args.list:
         for mutant in chosen:
             print(f"{mutant.name}  [{mutant.path}]  tests: {' '.join(mutant.tests)}")
         return 0
-    print(f"# symbackprop mutants: {len(chosen)} deliberate bugs, --jobs {args.jobs}, Python {sys.version.split()[0]}\n")
+    print(f"# symbackprop mutants: {len(chosen)} deliberate bugs, --jobs {args.jobs}; {machine_line()}\n")
+    options = ("-n", "0") if args.smoke else ()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(run, chosen))
+        results = list(pool.map(lambda mutant: run(mutant, options), chosen))
     width = max(len(r["mutant"].name) for r in results)
     print(f"| {'mutant'.ljust(width)} | caught | seconds | tests |")
     print(f"|{'-' * (width + 2)}|--------|---------|-------|")

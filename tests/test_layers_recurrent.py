@@ -12,6 +12,7 @@ from symbackprop.derivation import Rule
 from symbackprop.errors import LayerSpecError
 from symbackprop.export._recurrent_module import recurrent_module, recurrent_source
 from symbackprop.layers import Layer, derive_layer, layer_record
+from optional_libraries import require
 
 RNN = """\
 input  x[T, N, D], h0[N, H]
@@ -131,7 +132,7 @@ def test_rnn_export_equals_sympy_diff_of_an_unrolled_network():
 
 # ---- against torch ------------------------------------------------------------------------------------
 
-torch = pytest.importorskip("torch")
+torch = require("torch", "comparing the exported recurrent modules with torch.nn.RNN/LSTM/GRU")
 
 
 def _params(name, D, H, rng):

@@ -58,10 +58,10 @@ def _held_constant(layer, quantities: tuple):
     return _derivation(held)
 
 
-def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0, fixed=None,
+def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0, given=None,
                 subject: str = "") -> Verdict:
     """Judge ``formula`` (one gradient of ``layer``, see the module docstring) against the derivation.
-    ``fixed``: inputs or upstream gradients drawn otherwise than at random (see :func:`._layer_values.sample`);
+    ``given``: inputs or upstream gradients drawn otherwise than at random (see :func:`._layer_values.sample`);
     ``subject``: how the verdict names what the gradient belongs to (default: the layer NAME)."""
     if not isinstance(formula, str) or not formula.strip():
         raise ParseError("an empty formula; write e.g. dgamma = np.sum(dout * xhat, axis=0)", str(formula), 0)
@@ -85,7 +85,7 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0, fi
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(SAMPLES):
-        values = sample(layer, derivation, rng, fixed)
+        values = sample(layer, derivation, rng, given)
         values["_upstream"] = upstream
         draws.append(values)
     quantity = _describe(target, layer, subject)
@@ -398,7 +398,7 @@ def _scaled(layer, target, trials) -> list:
         names.update({f"√{size}": math.sqrt(n), f"1/√{size}": 1 / math.sqrt(n), size: float(n), f"1/{size}": 1 / n})
     found = [_scale_text(target, name, sizes) for name, value in names.items() if math.isclose(c, value, rel_tol=1e-6)]
     if not found:
-        return [f"{target} times {c:.6g}"]
+        return [f"{target} times {_distinct(c)}"]
     if len(found) > 1:        # the sizes are small numbers: 2 is also H here
         return [f"{found[0]} (or {found[1]}: this check's sizes are {_sizes_text(layer)})"]
     return found
@@ -414,6 +414,15 @@ def _scale_text(target: str, name: str, sizes) -> str:
     if name in sizes:
         return f"{target} times {name}: the factor 1/{name} is missing"
     return f"{target} times {name}"
+
+
+def _distinct(c: float) -> str:
+    """c with as many digits as it takes not to read as a round number (1.000003, never "1")."""
+    for digits in range(6, 17):
+        text = f"{c:.{digits}g}"
+        if float(text) == round(c, 15) or not math.isclose(float(text), round(float(text))) or abs(c) > 1e6:
+            return text
+    return repr(c)
 
 
 def _array(value) -> np.ndarray:

@@ -46,18 +46,19 @@ def concrete_sizes(layer) -> dict:
     return {str(size): out[str(size)] for size in layer.sizes}
 
 
-def sample(layer, derivation, rng, fixed=None) -> dict:
+def sample(layer, derivation, rng, given=None) -> dict:
     """name -> Labelled for every input, parameter, quantity, upstream gradient and derived gradient, and
-    size/constant name -> float. Inputs are random normal (a mask input is zeros); ``fixed`` maps an input or
-    upstream gradient's name to ``make(shape, rng)`` where the caller knows more (a model's dL = 1/N)."""
-    fixed = fixed or {}
+    size/constant name -> float. Inputs are random normal (a mask input is zeros), unless ``given`` (name ->
+    array, or a function of the shape) holds them: a model's targets Y drawn as probability rows, say, or
+    its upstream gradient dL = 1/N (the mean cost)."""
     sizes = concrete_sizes(layer)
     values: dict = {name: float(n) for name, n in sizes.items()}
     values.update({str(symbol): float(value) for symbol, value in layer.constants.items()})
     for array in layer.differentiable:
         shape = tuple(sizes[str(s)] for s in array.sizes)
-        data = fixed[array.name](shape, rng) if array.name in fixed else \
-            np.zeros(shape) if array.name == "mask" else rng.standard_normal(shape)
+        data = np.zeros(shape) if array.name == "mask" else rng.standard_normal(shape)
+        if given and array.name in given:
+            data = _given(given[array.name], shape)
         values[array.name] = Labelled(data, tuple(map(str, array.sizes)))
     for definition in layer.definitions:
         array = layer.arrays[definition.name]
@@ -65,8 +66,8 @@ def sample(layer, derivation, rng, fixed=None) -> dict:
     for name in layer.outputs:
         array = layer.arrays[name]
         shape = tuple(sizes[str(s)] for s in array.sizes)
-        make = fixed.get("d" + name, lambda shape, rng: rng.standard_normal(shape))
-        values["d" + name] = Labelled(make(shape, rng), tuple(map(str, array.sizes)))
+        data = _given(given["d" + name], shape) if given and "d" + name in given else rng.standard_normal(shape)
+        values["d" + name] = Labelled(data, tuple(map(str, array.sizes)))
     if derivation is not None:
         for gradient in derivation.gradients.values():
             for name, dims, definition, shape, *_ in gradient.auxiliary:     # a dilated upstream gradient
@@ -84,6 +85,10 @@ def sample(layer, derivation, rng, fixed=None) -> dict:
             array = layer.arrays[gradient.of]
             values[gradient.name] = _table(gradient.final, gradient.indices, array.sizes, values, sizes)
     return values
+
+
+def _given(value, shape) -> np.ndarray:
+    return np.asarray(value(shape) if callable(value) else value, dtype=float)
 
 
 def _table(expr, indices, array_sizes, values, sizes) -> Labelled:
@@ -192,20 +197,50 @@ def _value(expr, env: dict, values: dict) -> float:
     if type(expr).__name__ == "InRange":     # the Iverson bracket [lo <= value <= hi] of a window's limits
         value, lo, hi = (_value(arg, env, values) for arg in expr.args)
         return float(lo <= value <= hi)
+    if type(expr).__name__ == "FirstMax":    # max pooling's routing: is this the window's first maximum?
+        return _first_max(expr, env, values)
+    if isinstance(expr, sp.Piecewise):       # a kink's cases (relu's derivative), shown in a step
+        for value, condition in expr.args:
+            if _holds(condition, env, values):
+                return _value(value, env, values)
+        return math.nan
     if expr.func in _FUNCTIONS:
         return _FUNCTIONS[expr.func](*(_value(arg, env, values) for arg in expr.args))
-    if isinstance(expr, sp.Piecewise):      # relu's derivative: the first case whose condition holds
-        for piece, condition in expr.args:
-            if _value(condition, env, values):
-                return _value(piece, env, values)
-        return math.nan
-    if expr in (sp.true, sp.false):
-        return float(expr == sp.true)
     arguments = [sp.Float(_value(arg, env, values)) for arg in expr.args]
     result = expr.func(*arguments)
     if isinstance(result, sp.logic.boolalg.Boolean):     # a condition (x[n, d] <= 0) at numbers: 1 or 0
         return float(result == sp.true)
     return float(result.evalf())
+
+
+def _first_max(expr, env, values) -> float:
+    body, dummies, positions, extents = expr.args
+    names = [d.name for d in dummies]        # a Dummy is read by its name, as every Symbol is
+    best, best_at = -math.inf, None
+    for offsets in itertools.product(*(range(int(_value(n, env, values))) for n in extents)):   # row-major
+        value = _value(body, {**env, **dict(zip(names, offsets))}, values)
+        if value > best:
+            best, best_at = value, offsets
+    return float(best_at == tuple(int(_value(p, env, values)) for p in positions))
+
+
+_RELATIONS = {sp.Lt: lambda u, v: u < v, sp.Le: lambda u, v: u <= v, sp.Gt: lambda u, v: u > v,
+              sp.Ge: lambda u, v: u >= v, sp.Eq: lambda u, v: u == v, sp.Ne: lambda u, v: u != v}
+
+
+def _holds(condition, env, values) -> bool:
+    """A case's condition at the integer indices ``env``."""
+    if condition in (sp.true, sp.false):
+        return bool(condition)
+    if type(condition) in _RELATIONS:
+        return _RELATIONS[type(condition)](_value(condition.lhs, env, values), _value(condition.rhs, env, values))
+    if isinstance(condition, sp.And):
+        return all(_holds(c, env, values) for c in condition.args)
+    if isinstance(condition, sp.Or):
+        return any(_holds(c, env, values) for c in condition.args)
+    if isinstance(condition, sp.Not):
+        return not _holds(condition.args[0], env, values)
+    raise _Unsupported(condition)
 
 
 def _sum(body, limits, env, values) -> float:

@@ -16,20 +16,20 @@ import numpy as np
 from ._layer_check import check_layer
 
 
-def _mean_cost_upstream(shape, rng):
+def _mean_cost_upstream(shape):
     return np.full(shape, 1.0 / shape[0])
-
-
-def _probability_rows(shape, rng):
-    weights = rng.random(shape) + 0.05
-    return weights / weights.sum(axis=-1, keepdims=True)
 
 
 def check_model(formula: str, model, seed: int = 0):
     """Judge ``formula`` (one gradient of ``model``'s composed layer, in its names) against the derivation."""
     layer = model.layer
-    fixed = {"d" + name: _mean_cost_upstream for name in layer.outputs}
+    given = {"d" + name: _mean_cost_upstream for name in layer.outputs}
     if layer.facts and "Y" in layer.arrays:       # Σ_k Y[n, k] = 1, given with the one-hot losses
-        fixed["Y"] = _probability_rows
-    return check_layer(formula, layer, notation="model", seed=seed, fixed=fixed,
+        rows = np.random.default_rng(seed + 1)
+
+        def probability_rows(shape):
+            weights = rows.random(shape) + 0.05
+            return weights / weights.sum(axis=-1, keepdims=True)
+        given["Y"] = probability_rows
+    return check_layer(formula, layer, notation="model", seed=seed, given=given,
                        subject=f"the model {model.spec} (C = (1/N) Σ_n L[n], so dL = 1/N)")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._layer import add_layer_options, layer_from_args, model_from_args, wants_layer, wants_model
-from ._options import catalogue_help, default_layout, network_from_args
+from ._layer import LAYER_NOTATION_HELP, add_layer_options, layer_from_args, model_from_args, wants_layer, wants_model
+from ._options import catalogue_help, default_layout, network_from_args, network_notations_help
+from .derive import OVERWRITE_HELP
 
 
 def add_parser(subparsers, network_parent) -> None:
@@ -27,12 +28,11 @@ def add_parser(subparsers, network_parent) -> None:
                         help="params as [W2, b2, W3, b3, ...] (rows) or Ng's [Theta1, Theta2, ...] with the bias "
                              "column (ng) (default: ng for a network with --bias column, the default; rows otherwise)")
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE", required=True,
-                        help="the module to write, e.g. grad.py")
+                        help=f"the module to write, e.g. grad.py; {OVERWRITE_HELP}")
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     parser.add_argument("--notation", default=None, metavar="NAME",
-                        help="--layer conv2d or avgpool: the course layout, ng-dls (channels last, A_prev, W, b) or "
-                             "cs231n (channels first, x, w, b); --layer rnn, lstm or gru: cs231n (x (N, T, D)) or "
-                             "ng-dls (x (n_x, m, T_x), a0, Wax, Waa, ba); default: the layer's own (time first)")
+                        help=f"a network: the course whose network the options left out follow ({network_notations_help()}); "
+                             f"{LAYER_NOTATION_HELP}")
     add_layer_options(parser)
     parser.set_defaults(run=run)
 
@@ -61,9 +61,9 @@ def run_layer(args) -> int:
     layer = layer_from_args(args)
     if getattr(layer, "recurrent", False):
         return run_recurrent(args, layer)
-    if args.notation is not None and getattr(args, "window_layout", None) is None:
-        raise ExportError(f"--notation {args.notation}: only a recurrent (rnn, lstm, gru) or window layer (conv2d, "
-                          f"avgpool) is exported in a notation's layout")
+    if args.notation is not None and getattr(args, "window_layout", None) is None:   # cs231n: out, dout
+        from ..rendering.layer_notations import layer_notation
+        layer = layer_notation(args.notation).apply(layer)
     export_layer_module(derive_layer(layer), args.output_file, force=args.force)
     inputs = ", ".join(a.name for a in layer.differentiable)
     print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) and backward(dout, cache) -> "
