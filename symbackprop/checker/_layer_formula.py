@@ -24,7 +24,9 @@ _UNARY = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "tanh": np.tanh, "abs":
 KEPT = "1"
 #: function names the parser reads as calls in a layer formula
 FUNCTIONS = ("np.sum", "np.mean", "np.sqrt", "np.exp", "np.log", "np.tanh", "np.abs", "np.dot", "np.matmul",
-             "np.multiply", "np.transpose", "rowsum", "sum", "np.square", "conv", "pad", "rot180", "np.concatenate")
+             "np.multiply", "np.transpose", "rowsum", "sum", "np.square", "conv", "pad", "rot180", "np.concatenate",
+             "np.where")
+_COMPARISONS = {">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal}
 
 
 class FormulaValues:
@@ -170,6 +172,8 @@ class FormulaValues:
             return self.product(left, right, node, matrix=False)     # NumPy's '*' is elementwise
         if op in ("*", "juxt"):
             return self.product(left, right, node, matrix=None)
+        if op in _COMPARISONS:             # relu's (x > 0): the indicator, 1.0 or 0.0 entry by entry
+            return self.elementwise(left, right, lambda a, b: _COMPARISONS[op](a, b).astype(float), node)
         raise self.error(f"the operator {op!r} is not read in a layer formula", node)
 
     # -- operations on labelled arrays
@@ -287,6 +291,11 @@ class FormulaValues:
         if name in ("np.dot", "np.matmul") and len(positional) == 2:
             pair = A.Binary(node.column, "@", positional[0], positional[1])     # its factors, for a shape message
             return self.product(self.value(positional[0]), self.value(positional[1]), pair, matrix=True)
+        if name == "np.where" and len(positional) == 3 and not keywords:    # np.where(x > 0, dout, 0)
+            test, yes, no = (self.value(item) for item in positional)
+            kept = self.elementwise(test, yes, np.multiply, node)
+            other = self.elementwise(self.elementwise(1.0, _scaled(test, -1.0), np.add, node), no, np.multiply, node)
+            return self.elementwise(kept, other, np.add, node)
         if name == "np.multiply" and len(positional) == 2:
             return self.elementwise(self.value(positional[0]), self.value(positional[1]), np.multiply, node)
         if name == "np.square" and len(positional) == 1:
@@ -306,7 +315,7 @@ class FormulaValues:
             from ._window_formula import window_call
             return window_call(self, name, positional, node)
         raise self.error(f"cannot read the call {name}(...) here; read are np.sum(X, axis=...), X.sum(axis=...), "
-                         f"np.mean, np.sqrt, np.exp, np.log, np.dot, @, .T, rowsum(X), "
+                         f"np.mean, np.sqrt, np.exp, np.log, np.dot, np.where(X > 0, A, B), @, .T, rowsum(X), "
                          f"np.concatenate((A, B), axis=0)", node)
 
     def describe(self, node, value) -> str:

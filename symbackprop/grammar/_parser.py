@@ -94,11 +94,12 @@ class Parser:
     """One parse of one text. Use :func:`parse` rather than this class."""
 
     def __init__(self, text: str, dialect: str, variables: Iterable[str] = (),
-                 functions: Iterable[str] = ()):
+                 functions: Iterable[str] = (), arrays: Iterable[str] = ()):
         self.text, self.dialect = text, dialect
         self.formula = dialect == "formula"
         self.variables = tuple(variables)
         self.functions = tuple(dict.fromkeys((*BUILTIN_FUNCTIONS, *functions)))
+        self.arrays = frozenset(arrays)     #: letters that are arrays, not functions, in this notation
         self.tokens = self._normalise(tokenize(text, dialect))
         self.pos = 0
         self.depth = 0
@@ -442,9 +443,18 @@ class Parser:
 
     # --- formula dialect --------------------------------------------------------------------------
     def is_function(self, node: A.Node) -> bool:
+        """True when ``node`` followed by '(' is a call. A letter the notation uses for an array (Goodfellow's
+        h^(k)) is not a function unless primed: ``h^{(k-1)} (g)^T`` is a product, ``h'(a)`` a derivative."""
+        if self.array_letter(node):
+            return False
         while isinstance(node, (A.Prime, A.Script)):
             node = node.operand if isinstance(node, A.Prime) else node.base
         return isinstance(node, A.Name) and (node.name in self.functions or node.name in FORMULA_FUNCTIONS)
+
+    def array_letter(self, node: A.Node) -> bool:
+        while isinstance(node, A.Script):
+            node = node.base
+        return isinstance(node, A.Name) and node.name in self.arrays
 
     def after_atom(self, node: A.Node) -> A.Node:
         """Primes, a function call, Octave indexing and NumPy attributes right after an operand."""
@@ -820,10 +830,10 @@ def _start(node: A.Node) -> int:
 
 
 def parse(text: str, dialect: str = "expression", variables: Iterable[str] = (),
-          functions: Iterable[str] = ()) -> A.Node:
+          functions: Iterable[str] = (), arrays: Iterable[str] = ()) -> A.Node:
     """The syntax tree of ``text``: an expression, or an :class:`~._ast.Equation` in the formula dialect."""
     try:
-        parser = Parser(text, dialect, variables, functions)
+        parser = Parser(text, dialect, variables, functions, arrays)
         return parser.parse_equation() if dialect == "formula" else parser.parse_expression()
     except RecursionError:   # a guard behind MAX_DEPTH: a deep stack at the caller
         raise ParseError(f"the input is nested too deeply; at most {MAX_DEPTH} levels are accepted",
