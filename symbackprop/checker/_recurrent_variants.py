@@ -27,7 +27,6 @@ MAX_VARIANTS = 40
 def variants(derivation, quantity: str, spell) -> list:
     """(description, expression over the cell's arrays and upstream gradients) for the gradient of ``quantity``;
     ``spell(expr)`` prints an expression in the notation's names."""
-    cell = derivation.cell.layer
     expr = derivation.step_gradients.get(quantity)
     if expr is None:
         return []
