@@ -182,6 +182,7 @@ def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
         if helper in code:
             lines += ["", "", source.strip("\n"), ""]
     shapes = {arrays[name]: tuple(array.sizes) for name, array in layer.arrays.items()}
+    shapes.update({arrays[name]: tuple(sizes) for name, sizes in layer.shapes})     # a course's own shape (DLS's b)
     return LayerCode("\n".join(lines), tuple(inputs), tuple(arrays[name] for name in optional),
                      tuple(arrays[o] for o in layer.outputs), tuple(cached),
                      tuple(_size_source(size, shapes, inputs, cached) for size in sizes_used),

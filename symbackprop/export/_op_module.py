@@ -6,7 +6,8 @@ The op wraps the layer's module printed for the backend (:func:`._layer_module.l
 cache, which the printer chose from the derivation: the forward values the derived backward reads,
 nothing else (batch norm: x̂ and the variance, not the centred inputs, their squares, the mean). Every
 other value the backward needs (1/√(var + ε), a mask of x > 0, ...) it recomputes from them, and the
-sizes it reads from their shapes. The module's docstring lists them. The op module imports only its
+sizes it reads from their shapes (a size no saved array has is kept as a number: on torch's ctx, as the
+shape of an empty array in JAX's residuals). The module's docstring lists them. The op module imports only its
 framework (NumPy too where a printed helper needs it: never for the built-in layers).
 """
 from __future__ import annotations
@@ -51,9 +52,6 @@ def _op_source(code, name: str, backend: str, description: str, params: tuple, s
               f"_RETURNED = {code.returned!r}"]
     sizes = [(size, array, axis) for size, array, axis in code.sizes]
     missing = [size for size, array, _ in sizes if array not in code.saved]
-    if missing and backend == "jax":
-        raise ExportError(f"--op: the backward of {name} reads the sizes {missing} from no saved array; "
-                          f"not exported as a jax op")
     tables.append(f"_SIZES = {tuple(s for s in sizes if s[0] not in missing)!r}")
     tables.append(f"_KEPT_SIZES = {tuple(missing)!r}")
     wrapper = _torch_wrapper(code, name, params, shapes) if backend == "torch" else _jax_wrapper(code, name)
@@ -77,11 +75,18 @@ def _header(code, name, backend, description) -> str:
              "Saved for backward (the forward values the derived backward reads; nothing else):",
              *(saved or ["    nothing"]),
              "Recomputed in backward: every other value it reads, as elementwise expressions of these (see",
-             "the backward formulas below and backward()); the sizes "
-             f"{', '.join(s for s, _, _ in code.sizes) or '(none)'} from the saved arrays' shapes.", "",
+             f"the backward formulas below and backward()); {_sizes_note(code)}.", "",
              "The module below it: forward(...) -> (out, cache) and backward(dout, cache), as exported without --op.",
              "", ""]
     return "\n".join(lines)
+
+
+def _sizes_note(code) -> str:
+    read = [size for size, array, _ in code.sizes if array in code.saved]
+    kept = [size for size, array, _ in code.sizes if array not in code.saved]
+    parts = [f"the sizes {', '.join(read)} from the saved arrays' shapes"] if read else []
+    parts += [f"the sizes {', '.join(kept)} kept as numbers"] if kept else []
+    return "; ".join(parts) or "no size"
 
 
 def _identifier(name: str) -> str:
@@ -100,8 +105,8 @@ def _torch_wrapper(code, name, params, shapes) -> str:
     cls = _class(name)
     inputs = [a for a in code.arguments if a not in params]
     several = len(code.outputs) > 1
-    sizes = sorted({str(s) for p in params for s in code.shapes.get(p, ())}, key=lambda s: [
-        str(x) for p in params for x in code.shapes.get(p, ())].index(s)) if shapes is None else []
+    sizes = [] if shapes is not None else list(dict.fromkeys(
+        str(s) for p in params for s in code.shapes.get(p, ()) if not str(s).isdigit()))
     init = ", ".join([*sizes, "*", "dtype=None", "device=None"])
     parameter_lines = []
     for param in params:
@@ -167,12 +172,14 @@ def _jax_wrapper(code, name) -> str:
         f"    out, cache = forward({', '.join(code.arguments)})",
         "    # which optional arguments were given, as the residuals' structure (() for None): no array for a flag",
         f"    given = tuple(() if argument is None else ((),) for argument in ({''.join(a + ', ' for a in optional)}))",
-        "    return out, (tuple(cache[name] for name in _SAVED), given)",
+        "    # sizes no saved array has (a window's output size): the shape of an empty array, static under jit",
+        "    sizes = jnp.zeros(tuple(cache[name] for name in _KEPT_SIZES) + (0,))",
+        "    return out, (tuple(cache[name] for name in _SAVED), given, sizes)",
         "",
         "",
         f"def _{name}_backward(residuals, dout):",
-        "    saved, given = residuals",
-        "    cache = dict(zip(_SAVED, saved))",
+        "    saved, given, sizes = residuals",
+        "    cache = dict(zip(_SAVED, saved), **dict(zip(_KEPT_SIZES, sizes.shape[:-1])))",
         "    cache.update({size: cache[array].shape[axis] for size, array, axis in _SIZES})",
         f"    gradients = dict(zip(_RETURNED, backward({'list(dout)' if several else 'dout'}, cache)))",
         "    absent = {name for name, flag in zip(_OPTIONAL, given) if not flag}",
