@@ -105,6 +105,7 @@ def _torch_wrapper(code, name, params, shapes) -> str:
     cls = _class(name)
     inputs = [a for a in code.arguments if a not in params]
     several = len(code.outputs) > 1
+    kept = [size for size, array, _ in code.sizes if array not in code.saved]
     sizes = [] if shapes is not None else list(dict.fromkeys(
         str(s) for p in params for s in code.shapes.get(p, ()) if not str(s).isdigit()))
     init = ", ".join([*sizes, "*", "dtype=None", "device=None"])
@@ -121,13 +122,14 @@ def _torch_wrapper(code, name, params, shapes) -> str:
         f"    def forward(ctx, {', '.join(code.arguments)}):",
         f"        out, cache = forward({', '.join(code.arguments)})",
         "        ctx.save_for_backward(*(cache[name] for name in _SAVED))",
-        "        ctx.kept_sizes = {name: cache[name] for name in _KEPT_SIZES}",
+        *(["        ctx.kept_sizes = {name: cache[name] for name in _KEPT_SIZES}"] if kept else []),
         "        return out",
         "",
         "    @staticmethod",
         f"    def backward(ctx, {'*douts' if several else 'dout'}):",
-        "        cache = dict(zip(_SAVED, ctx.saved_tensors), **ctx.kept_sizes)",
-        "        cache.update({size: cache[array].shape[axis] for size, array, axis in _SIZES})",
+        f"        cache = dict(zip(_SAVED, ctx.saved_tensors){', **ctx.kept_sizes' if kept else ''})",
+        *(["        cache.update({size: cache[array].shape[axis] for size, array, axis in _SIZES})"]
+          if len(kept) < len(code.sizes) else []),
         f"        gradients = dict(zip(_RETURNED, backward({'list(douts)' if several else 'dout'}, cache)))",
         "        return tuple(gradients.get(name) if needed else None",
         "                     for name, needed in zip(_ARGUMENTS, ctx.needs_input_grad))",
@@ -145,11 +147,12 @@ def _torch_wrapper(code, name, params, shapes) -> str:
         "",
         "",
         f"class {cls}(torch.nn.Module):",
-        f'    """{name} with its parameters {", ".join(params) or "(none)"} held as torch.nn.Parameter."""',
+        f'    """{name} with its parameters {", ".join(params)} held as torch.nn.Parameter."""' if params else
+        f'    """{name}, which has no parameters: an nn.Module to compose with others."""',
         "",
         f"    def __init__(self, {init}):",
         "        super().__init__()",
-        *(parameter_lines or ["        pass"]),
+        *parameter_lines,
         "",
         f"    def forward(self, {_signature(code, inputs)}):",
         f"        return {cls}Function.apply({', '.join([*inputs, *(f'self.{p}' for p in params)])})",
@@ -159,7 +162,32 @@ def _torch_wrapper(code, name, params, shapes) -> str:
 
 def _jax_wrapper(code, name) -> str:
     several = len(code.outputs) > 1
-    optional = list(code.optional)
+    optional, kept = list(code.optional), [size for size, array, _ in code.sizes if array not in code.saved]
+    residuals = ["tuple(cache[name] for name in _SAVED)"]
+    forward_lines, backward_lines = [], []
+    if optional:
+        forward_lines += [
+            "    # which optional arguments were given, as the residuals' structure (() for None): no array for a flag",
+            f"    given = tuple(() if argument is None else ((),) for argument in ({''.join(a + ', ' for a in optional)}))"]
+        residuals.append("given")
+    if kept:
+        forward_lines += [
+            "    # sizes no saved array has (a window's output size): the shape of an empty array, static under jit",
+            "    sizes = jnp.zeros(tuple(cache[name] for name in _KEPT_SIZES) + (0,))"]
+        residuals.append("sizes")
+    unpacked = ["saved"] + (["given"] if optional else []) + (["sizes"] if kept else [])
+    backward_lines.append(f"    {', '.join(unpacked)}{',' if len(unpacked) == 1 else ''} = residuals")
+    backward_lines.append("    cache = dict(zip(_SAVED, saved))")
+    if kept:
+        backward_lines.append("    cache.update(zip(_KEPT_SIZES, sizes.shape[:-1]))")
+    if code.sizes and len(kept) < len(code.sizes):
+        backward_lines.append("    cache.update({size: cache[array].shape[axis] for size, array, axis in _SIZES})")
+    backward_lines.append(f"    gradients = dict(zip(_RETURNED, backward({'list(dout)' if several else 'dout'}, cache)))")
+    if optional:
+        backward_lines += ["    absent = {name for name, flag in zip(_OPTIONAL, given) if not flag}",
+                           "    return tuple(None if name in absent else gradients.get(name) for name in _ARGUMENTS)"]
+    else:
+        backward_lines.append("    return tuple(gradients.get(name) for name in _ARGUMENTS)")
     return "\n".join([
         "@jax.custom_vjp",
         f"def {name}({_signature(code, code.arguments)}):",
@@ -170,20 +198,12 @@ def _jax_wrapper(code, name) -> str:
         "",
         f"def _{name}_forward({_signature(code, code.arguments)}):",
         f"    out, cache = forward({', '.join(code.arguments)})",
-        "    # which optional arguments were given, as the residuals' structure (() for None): no array for a flag",
-        f"    given = tuple(() if argument is None else ((),) for argument in ({''.join(a + ', ' for a in optional)}))",
-        "    # sizes no saved array has (a window's output size): the shape of an empty array, static under jit",
-        "    sizes = jnp.zeros(tuple(cache[name] for name in _KEPT_SIZES) + (0,))",
-        "    return out, (tuple(cache[name] for name in _SAVED), given, sizes)",
+        *forward_lines,
+        f"    return out, ({', '.join(residuals)}{',' if len(residuals) == 1 else ''})",
         "",
         "",
         f"def _{name}_backward(residuals, dout):",
-        "    saved, given, sizes = residuals",
-        "    cache = dict(zip(_SAVED, saved), **dict(zip(_KEPT_SIZES, sizes.shape[:-1])))",
-        "    cache.update({size: cache[array].shape[axis] for size, array, axis in _SIZES})",
-        f"    gradients = dict(zip(_RETURNED, backward({'list(dout)' if several else 'dout'}, cache)))",
-        "    absent = {name for name, flag in zip(_OPTIONAL, given) if not flag}",
-        "    return tuple(None if name in absent else gradients.get(name) for name in _ARGUMENTS)",
+        *backward_lines,
         "",
         "",
         f"{name}.defvjp(_{name}_forward, _{name}_backward)",
