@@ -326,7 +326,8 @@ def test_op_modules_import_only_their_framework(backend):
 def test_batchnorm_op_docstring_names_what_is_saved():
     source = _op("batchnorm", "torch")[1]
     saved = source.split("Saved for backward", 1)[1].split("Recomputed", 1)[0]
-    assert re.findall(r"^    (\w+) ", saved, re.MULTILINE) == ["gamma", "var", "xhat"]
+    assert re.findall(r"^    (\w+) ", saved, re.MULTILINE) == ["gamma", "xhat", "var_read"]
+    assert "var_read (D,)  made in the forward: var_read[d] = 1/sqrt(eps + var[d])" in saved
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])

@@ -7,12 +7,12 @@ staged chain, whose intermediate gradients are computed once each) with
 the backend's printer of :mod:`._index_printing`. The docstring states the shapes and the formulas.
 
 An input that enters the layer only as an added term (attention's ``mask``), after an input that does
-not, is optional: ``forward(Q, K, V)`` adds nothing (zeros).
+not, is optional: ``forward(Q, K, V)`` adds nothing (no pass over the scores).
 """
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sympy as sp
@@ -40,6 +40,7 @@ class LayerCode:
     sizes: tuple          #: the sizes of the cache, each (name, array it is read from, axis)
     returned: tuple       #: the arguments whose gradients backward returns, in its order
     shapes: dict          #: code name -> its sizes (arguments, outputs and saved arrays)
+    formulas: dict = field(default_factory=dict)   #: a saved array made for backward -> its definition (text)
 
 
 def layer_source(derivation, returns=None, backend: str = "numpy") -> str:
@@ -51,8 +52,11 @@ def layer_source(derivation, returns=None, backend: str = "numpy") -> str:
     return layer_code(derivation, returns, backend).source
 
 
-def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
-    """The module of :func:`layer_source` with the names a wrapper needs."""
+def layer_code(derivation, returns=None, backend: str = "numpy", save_reads: bool = False) -> LayerCode:
+    """The module of :func:`layer_source` with the names a wrapper needs.
+
+    ``save_reads``: a forward quantity the backward reads only through one elementwise expression of it (batch
+    norm's var, read as 1/√(var + ε)) is cached as that expression, computed in the forward (what an op saves)."""
     if backend not in BACKENDS:
         raise ExportError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     layer = derivation.layer
@@ -70,12 +74,20 @@ def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
     forward.keep_windows = True
     plan = stable.normalisers(layer, set(arrays.values()) | {str(s) for s in names})
     planned = {normaliser.name: normaliser for normaliser in plan}
+    optional = optional_inputs(layer)
     for definition in layer.definitions:
         shape = _shape(layer.arrays[definition.name].sizes)
         normaliser = planned.get(definition.name)
         if normaliser is None:
-            forward.assign(arrays[definition.name], stable.rewrite(definition.rhs, plan), definition.indices, shape,
-                           layer.arrays[definition.name].sizes)
+            # an optional input (attention's mask) is added after the rest, when given: None costs no pass
+            added = [t for t in sp.Add.make_args(definition.rhs)
+                     if isinstance(t, sp.Indexed) and t.base.label.name in optional]
+            forward.assign(arrays[definition.name], stable.rewrite(definition.rhs - sp.Add(*added), plan),
+                           definition.indices, shape, layer.arrays[definition.name].sizes)
+            for term in added:
+                target, given = arrays[definition.name], arrays[term.base.label.name]
+                aligned = forward._align(forward.emit(term), tuple(definition.indices))
+                forward.lines += [f"if {given} is not None:", f"    {target} = {target} + {aligned}"]
             continue
         argument = normaliser.argument
         source = layer.arrays[argument.base.label.name]
@@ -83,6 +95,12 @@ def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
         forward.assign(normaliser.exps, stable.shifted_exponentials(normaliser), argument.indices,
                        _shape(source.sizes))
         forward.assign(arrays[definition.name], stable.scaled_sum(normaliser), definition.indices, shape)
+
+    reads = _elementwise_reads(derivation, results, plan, set(arrays.values()) | set(map(str, names))) \
+        if save_reads else []
+    for array_name, form, read, sizes in reads:
+        forward.assign(array_name, form, tuple(read.indices), _shape(sizes), sizes)
+    substitutions = {form: read for _, form, read, _ in reads}
 
     upstream = [arrays[gradient_name(o)] for o in layer.outputs]
     backward = index_printer(backend, {**names}, prefix="t", like=upstream[0])
@@ -102,7 +120,7 @@ def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
         return array.sizes if array is not None else None
 
     def final(gradient):
-        expr = stable.rewrite(gradient.final, plan)
+        expr = stable.rewrite(gradient.final, plan).xreplace(substitutions)
         if not expr.atoms(windows.InRange):
             return expr
         scattered = windows.scatter_form(expr, gradient.indices)
@@ -145,10 +163,10 @@ def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
 
     produced = set(layer.quantities) | {a.name for a in layer.differentiable}
     candidates = [arrays[n] for n in layer.arrays if n in produced] + [n for p in plan for n in (p.shift, p.exps)]
+    candidates += [array_name for array_name, *_ in reads]
     candidates += [code for code, _ in forward.made.values()]
     cached = _referenced(backward.lines, candidates)
     sizes_used = [str(s) for s in layer.sizes if _mentions(backward.lines, str(s))]
-    optional = optional_inputs(layer)
     returned = ", ".join(arrays[gradient_name(g.of)] for g in results)
 
     lines = [f'"""{_docstring(derivation, results, optional)}"""', IMPORTS[backend][0], ""]
@@ -157,7 +175,7 @@ def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
     signature = ", ".join(f"{arrays[a.name]}=None" if a.name in optional else arrays[a.name] for a in layer.differentiable)
     lines += ["", "", f"def forward({signature}):",
               f'    """The layer\'s outputs {", ".join(layer.outputs)} and the cache backward needs."""']
-    lines += [f"    {line}" for line in _size_lines(layer, arrays, optional, forward)]
+    lines += [f"    {line}" for line in _size_lines(layer, arrays, optional)]
     lines += [f"    {size} = {windows.size_code(value, forward._scalar)}" for size, value in layer.derived_sizes.items()]
     lines += [f"    {line}" for line in forward.lines]
     cache_items = ", ".join(f"{name!r}: {name}" for name in cached + sizes_used)
@@ -183,10 +201,62 @@ def layer_code(derivation, returns=None, backend: str = "numpy") -> LayerCode:
             lines += ["", "", source.strip("\n"), ""]
     shapes = {arrays[name]: tuple(array.sizes) for name, array in layer.arrays.items()}
     shapes.update({arrays[name]: tuple(sizes) for name, sizes in layer.shapes})     # a course's own shape (DLS's b)
+    shapes.update({array_name: tuple(sizes) for array_name, _, _, sizes in reads})
+    formulas = {array_name: f"{array_name}[{', '.join(map(str, read.indices))}] = {language(form)}"
+                for array_name, form, read, _ in reads}
     return LayerCode("\n".join(lines), tuple(inputs), tuple(arrays[name] for name in optional),
                      tuple(arrays[o] for o in layer.outputs), tuple(cached),
                      tuple(_size_source(size, shapes, inputs, cached) for size in sizes_used),
-                     tuple(arrays[g.of] for g in results), shapes)
+                     tuple(arrays[g.of] for g in results), shapes, formulas)
+
+
+def _elementwise_reads(derivation, results, plan, taken) -> list:
+    """(name, form, its reference, sizes) for each forward quantity q (not an output) that the backward's final
+    forms read only through one elementwise expression ``form`` of q at one set of indices, ``form`` more than
+    q itself: the forward computes it once, as a new array the cache holds in q's place."""
+    layer = derivation.layer
+    expressions = [stable.rewrite(g.final, plan) for g in
+                   [derivation.gradients[name] for name in _needed(derivation, results)] + list(results)]
+    found = []
+    for quantity in layer.quantities:
+        if quantity in layer.outputs:
+            continue
+
+        def only(node, quantity=quantity):
+            """node is q[...] or an expression of q's references alone (no sum, no other array)."""
+            if isinstance(node, sp.Indexed):
+                return node.base.label.name == quantity
+            references = node.atoms(sp.Indexed)
+            return bool(references) and not node.has(sp.Sum) and all(r.base.label.name == quantity
+                                                                        for r in references)
+
+        forms = set()
+
+        def visit(node, inside, only=only):
+            mine = isinstance(node, sp.Expr) and only(node)      # not a (condition, value) pair or a relation
+            if mine and not inside:
+                forms.add(node)
+            for arg in node.args:
+                visit(arg, mine)
+
+        for expr in expressions:
+            visit(expr, False)
+        if len(forms) != 1:
+            continue
+        (form,) = forms
+        references = form.atoms(sp.Indexed)
+        if isinstance(form, sp.Indexed) or len(references) != 1:
+            continue
+        (reference,) = references
+        if not (form / reference).has(reference):        # c·q (a sign): nothing worth a pass of its own
+            continue
+        name = quantity + "_read"
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        read = sp.IndexedBase(name, real=True)[tuple(reference.indices)]
+        found.append((name, form, read, layer.arrays[quantity].sizes))
+    return found
 
 
 def _size_source(size, shapes, inputs, cached):
@@ -260,9 +330,9 @@ def optional_inputs(layer) -> list:
     return optional[::-1] if any(not additive(a) for a in before) else []
 
 
-def _size_lines(layer, arrays, optional=(), printer=None) -> list:
+def _size_lines(layer, arrays, optional=()) -> list:
     """Sizes read from the arrays, shapes checked; an array a course passes in its own shape (``layer.shapes``)
-    is checked in that shape, then reshaped to the layer's. An optional input given as None becomes zeros."""
+    is checked in that shape, then reshaped to the layer's. An optional input is checked when given."""
     lines, known = [], set()
     shapes = dict(layer.shapes)
     for array in layer.differentiable:
@@ -274,12 +344,9 @@ def _size_lines(layer, arrays, optional=(), printer=None) -> list:
                 lines.append(f"{size} = {arrays[array.name]}.shape[{axis}]")
     checks = []
     for array in layer.differentiable:
-        if array.name in optional:
-            shape = _shape(shapes.get(array.name, array.sizes))
-            zeros = printer.call("full", shape=shape, value="0.0", like=arrays[layer.differentiable[0].name])
-            checks.append(f"if {arrays[array.name]} is None:\n    {arrays[array.name]} = {zeros}")
         expected = _shape(shapes.get(array.name, array.sizes))
-        checks.append(f"if {arrays[array.name]}.shape != {expected}:\n"
+        given = f"{arrays[array.name]} is not None and " if array.name in optional else ""
+        checks.append(f"if {given}{arrays[array.name]}.shape != {expected}:\n"
                       f"    raise ValueError(f\"{array.name} has shape {{{arrays[array.name]}.shape}}; "
                       f"expected {expected} = {{{expected}}}\")")
         if array.name in shapes:
@@ -306,7 +373,7 @@ def _docstring(derivation, results, optional=()) -> str:
     forward = [f"    {language(sp.Eq(d.lhs, d.rhs, evaluate=False))}" for d in layer.definitions]
     backward = [f"    {text(sp.Eq(g.lhs, g.display, evaluate=False))}"
                 for g in [derivation.gradients[q] for q in layer.closed_for] + list(results)]
-    shapes += [f"    ({name} is optional: None, the default, adds zeros)" for name in optional]
+    shapes += [f"    ({name} is optional: None, the default, adds nothing)" for name in optional]
     constants = [f"    {symbol} = {float(value)!r}" for symbol, value in layer.constants.items()]
     parts = [f"{layer.name}: forward and backward pass, generated by symbackprop from the derivation of the layer.",
              "", "Shapes (sizes are read from the arrays):", *shapes]

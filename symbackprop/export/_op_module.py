@@ -4,8 +4,9 @@ parameters) or a ``jax.custom_vjp`` function whose backward is the derived one.
 The op wraps the layer's module printed for the backend (:func:`._layer_module.layer_code`): its
 ``forward`` returns the outputs and a cache, its ``backward`` the gradients. What the op saves is the
 cache, which the printer chose from the derivation: the forward values the derived backward reads,
-nothing else (batch norm: x̂ and the variance, not the centred inputs, their squares, the mean). Every
-other value the backward needs (1/√(var + ε), a mask of x > 0, ...) it recomputes from them, and the
+nothing else; a quantity the backward reads only through one elementwise expression of it is saved as that
+expression (batch norm: x̂ and 1/√(var + ε), not the centred inputs, their squares, the mean or the
+variance). Every other value the backward needs (a mask of x > 0, tanh(x), ...) it recomputes from them, and the
 sizes it reads from their shapes (a size no saved array has is kept as a number: on torch's ctx, as the
 shape of an empty array in JAX's residuals). The module's docstring lists them. The op module imports only its
 framework (NumPy too where a printed helper needs it: never for the built-in layers).
@@ -28,7 +29,7 @@ def layer_op_source(derivation, backend: str) -> str:
     if getattr(layer, "recurrent", False):
         raise ExportError(f"--op: the recurrent layer {layer.name} is not exported as an op yet; "
                           f"export it without --op (NumPy)")
-    code = layer_code(derivation, backend=backend)
+    code = layer_code(derivation, backend=backend, save_reads=True)
     params = tuple(code.arguments[len(code.arguments) - len(layer.params):]) if layer.params else ()
     return _op_source(code, _identifier(layer.name), backend, layer.describe(), params, None)
 
@@ -37,7 +38,7 @@ def model_op_source(model, derivation, backend: str) -> str:
     """The op module of a model: ``op(X, Y, *params) -> L`` (the per-example losses), gradients of the
     parameters only, and a module holding the parameters in the model's shapes."""
     params = tuple(model.params)
-    code = layer_code(derivation, returns=params, backend=backend)
+    code = layer_code(derivation, returns=params, backend=backend, save_reads=True)
     shapes = {name: tuple(int(s) for s in model.shape(name)) for name in params}
     return _op_source(code, "model", backend, model.describe(), params, shapes)
 
@@ -69,7 +70,9 @@ def _header(code, name, backend, description) -> str:
     else:
         use = f"{name}({', '.join(code.arguments)}), a jax.custom_vjp function (jit, vmap, grad)"
     saved = [f"    {array} {shape(array)}" + ("  (an argument: saved by reference, not copied)"
-                                                if array in code.arguments else "") for array in code.saved]
+                                                if array in code.arguments else "")
+             + (f"  made in the forward: {code.formulas[array]}" if array in code.formulas else "")
+             for array in code.saved]
     lines = [f"{description}: an autograd op whose backward is the derived one.", "", f"Use: {use}.",
              "Any device, float32 or float64 (the dtype of the arguments).", "",
              "Saved for backward (the forward values the derived backward reads; nothing else):",
