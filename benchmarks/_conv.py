@@ -106,10 +106,11 @@ def section(rounds: int, quick: bool) -> None:
     found = implementations(*data(m, size, channels, filters))
     worst = agreement(found)
     times = time_shuffled(found, rounds)
-    base = times["torch eager"] if "torch eager" in times else times["numpy im2col by hand"]
+    base_name = "torch eager" if "torch eager" in times else "numpy im2col by hand"
+    base = times[base_name]
     print(f"## conv2d forward + backward, m = {m}, {size} x {size} x {channels} -> {filters} filters 3 x 3, pad 1 "
           f"(all agree to {worst:.1e} relative; BLAS threads: {blas_threads()}; torch threads: {torch_threads()})\n")
-    print("| implementation | median time | time / torch eager |")
+    print(f"| implementation | median time | time / {base_name if base_name == 'torch eager' else 'hand im2col'} |")
     print("|---|---|---|")
     for implementation, seconds in times.items():
         print(f"| {implementation} | {seconds * 1e3:.1f} ms | {seconds / base:.2f} |")
@@ -122,14 +123,14 @@ def derivation_times(repeats: int) -> dict:
     import statistics
     import time
 
+    from _machine import clear_caches
     from symbackprop.export._layer_module import layer_source
-    from symbackprop.layers import _derive, _window_records, derive_layer, window_record
+    from symbackprop.layers import derive_layer, window_record
     times = {}
     for stride, pad in ((1, 1), (2, 0)):
         samples = []
         for _ in range(repeats):
-            _derive._derive.cache_clear()
-            _window_records._parse.cache_clear()
+            clear_caches()
             start = time.perf_counter()
             layer_source(derive_layer(window_record("conv2d", stride=stride, pad=pad, layout="ng-dls").layer()))
             samples.append(time.perf_counter() - start)

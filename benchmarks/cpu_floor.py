@@ -2,6 +2,7 @@
 
     python benchmarks/cpu_floor.py              # cases A, B, C of benchmarks/gradient.py
     python benchmarks/cpu_floor.py --cases C --rounds 15
+    python benchmarks/cpu_floor.py --smoke      # case B at sizes 7-6-5-4, m = 37, one round: a check that it runs
 
 Issue 5 asks the exported NumPy gradient to be no slower than JAX ``jit(value_and_grad)`` on
 cases A-C. NumPy runs a matrix product on every core (OpenBLAS) but an elementwise function
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gradient  # noqa: E402  (the cases, their data, the implementations, the interleaved timer)
+from _machine import machine_line  # noqa: E402
 
 
 class OneBlasThread:
@@ -88,7 +89,7 @@ def hidden_preactivations(params, X):
     return zs
 
 
-def measure(case, rounds):
+def measure(case, rounds, budget=0.25):
     params, X, Y = gradient.data_of(case)
     found, missing = gradient.implementations(case, params, X, Y, ("symbackprop", "jax jit"))
     if missing:
@@ -114,26 +115,30 @@ def measure(case, rounds):
     agreement = gradient.check_agreement(checked)
     if agreement > 1e-9:
         raise SystemExit(f"the variants disagree (largest relative difference {agreement:.1e}): not timing them")
-    return gradient.time_interleaved(tasks, rounds, budget=0.25)
+    return gradient.time_interleaved(tasks, rounds, budget=budget)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="A,B,C", help="comma-separated cases of benchmarks/gradient.py (default A,B,C)")
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds per case (default 9)")
+    parser.add_argument("--smoke", action="store_true", help="case B at sizes 7-6-5-4, m = 37, one round: a check that it runs")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.cases, args.rounds = "B", 1
     cases = [name.strip().upper() for name in args.cases.split(",")]
     if any(name not in gradient.CASES or name == "D" for name in cases) or args.rounds < 1:
         parser.error(f"--cases takes letters among A, B, C (got {args.cases!r}); --rounds at least 1 (got {args.rounds})")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"# How close can the NumPy gradient get to JAX?\n\nPython {platform.python_version()}, NumPy "
-          f"{np.__version__}, {cores} cores; medians over {args.rounds} interleaved rounds, milliseconds.\n")
+    print(f"# How close can the NumPy gradient get to JAX?\n\n{machine_line()}; medians over {args.rounds} interleaved "
+          f"rounds, milliseconds.\n")
     print("| case | JAX | ours | JAX ÷ ours | sharded | JAX ÷ sharded | work (1 core) | floor = work / cores "
           "| JAX ÷ floor | np.tanh in the work |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in cases:
-        case = gradient.CASES[name]
-        t = {key: seconds * 1e3 for key, seconds in measure(case, args.rounds).items()}
+        case = dict(gradient.CASES[name], sizes=(7, 6, 5, 4), m=37) if args.smoke else gradient.CASES[name]
+        budget = 0.002 if args.smoke else 0.25
+        t = {key: seconds * 1e3 for key, seconds in measure(case, args.rounds, budget).items()}
         floor = t["work"] / cores
         tanh = f"{t['tanh']:.1f}" if "tanh" in t else "none (sigmoid)"
         print(f"| {name} | {t['jax']:.1f} | {t['ours']:.1f} | {t['jax'] / t['ours']:.2f} | {t['sharded']:.1f} | "

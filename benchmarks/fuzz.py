@@ -1,6 +1,7 @@
 """Random activations, losses and formulas through the CLI: exit codes and time per run.
 
 Run: python benchmarks/fuzz.py [--count 300] [--seed 0] [--limit 10]
+     python benchmarks/fuzz.py --smoke     # two random runs, no known slow case: a check that it runs
 
 Each run is one ``symbackprop derive|check|export|gradcheck`` process on a 4-3-2 network with a
 random hidden activation (in z), output activation (in z) and loss (in a, y) from the grammar,
@@ -31,6 +32,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _machine import simd_level  # noqa: E402
 
 CONSTANTS = ("0.1", "1.702", "3.14159", "1e-3", "2", "0.5", "17")
 UNARY = ("exp", "log", "sqrt", "tanh", "sinh", "cosh", "abs", "sigmoid", "relu", "softplus", "elu",
@@ -163,16 +166,6 @@ def run(command: str, options: list[str], limit: float, kill_after: float | None
     return code, time.perf_counter() - start, cpu, message
 
 
-def simd_level() -> str:
-    """The CPU's SIMD extensions as NumPy reports them (the benchmarks' common header)."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
-    except ImportError:   # pragma: no cover - older NumPy
-        from numpy.core._multiarray_umath import __cpu_features__ as features
-    found = [name for name in ("AVX512F", "AVX2", "AVX", "SSE42", "NEON", "ASIMD") if features.get(name)]
-    return found[0] if found else "baseline"
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300, help="random runs after the known slow cases")
@@ -182,7 +175,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--kill-after", type=float, default=None,
                         help="wall seconds after which a run is killed (default three times --limit); raise it on "
                              "a loaded machine, where a run waits for a core and the CPU time is what is judged")
+    parser.add_argument("--smoke", action="store_true", help="two random runs, no known slow case: a check that it runs")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.count, args.no_known = 2, True
     names = known_names()
     rng = random.Random(args.seed)
     cases = ([] if args.no_known else list(KNOWN_SLOW)) + [random_case(rng, names) for _ in range(args.count)]

@@ -1,7 +1,8 @@
 """Benchmark: symbackprop.compile against hand-written NumPy, PyTorch eager, JAX jit and HIPS autograd.
 
     python benchmarks/gradient.py            # the full run: cases A-D, interleaved, about 2 minutes
-    python benchmarks/gradient.py --quick    # a few rounds only (a smoke test)
+    python benchmarks/gradient.py --quick    # a few rounds only
+    python benchmarks/gradient.py --smoke    # case D, one round, no cold processes: a check that it runs
     python benchmarks/gradient.py --cases A,D --rounds 31 --json results.json
 
 Cases (issue 5):
@@ -25,8 +26,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _reference as reference  # noqa: E402
+from _machine import machine_line  # noqa: E402
 
 CASES = {
     "A": dict(sizes=(400, 25, 10), kind="sigmoid", m=5000, lam=1.0, title="400-25-10 sigmoid, cross-entropy, m=5000"),
@@ -238,14 +238,20 @@ def main(argv=None):
     parser.add_argument("--cases", default="A,B,C,D")
     parser.add_argument("--rounds", type=int, default=21, help="interleaved rounds (median over them)")
     parser.add_argument("--budget", type=float, default=0.08, help="seconds per batch of calls")
-    parser.add_argument("--quick", action="store_true", help="3 rounds of 0.02 s: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 0.02 s")
+    parser.add_argument("--smoke", action="store_true", help="case D, 1 round of 0.002 s, no cold processes: a check that it runs")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-process timings")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.budget = 3, 0.02
-    print(f"# symbackprop gradient benchmark\n\nPython {platform.python_version()}, NumPy {np.__version__}, "
-          f"{os.cpu_count()} CPUs, {platform.machine()}; rounds {args.rounds}, batch {args.budget} s\n")
+    if args.smoke:
+        args.cases, args.rounds, args.budget, args.no_cold = "D", 1, 0.002, True
+    unknown = [name for name in args.cases.split(",") if name not in CASES]
+    if unknown or args.rounds < 1:
+        parser.error(f"--cases takes letters among {', '.join(CASES)} (got {args.cases!r}); --rounds at least 1 "
+                     f"(got {args.rounds})")
+    print(f"# symbackprop gradient benchmark\n\n{machine_line()}; rounds {args.rounds}, batch {args.budget} s\n")
     results = {}
     for case_name in args.cases.split(","):
         case = CASES[case_name]

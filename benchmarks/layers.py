@@ -1,7 +1,8 @@
 """Benchmark: exported layer backward passes against a hand-written NumPy alt form and torch eager.
 
     python benchmarks/layers.py              # batchnorm and layernorm at N = 4096, D = 1024 (float64)
-    python benchmarks/layers.py --quick      # a smoke run (small arrays, 3 rounds)
+    python benchmarks/layers.py --quick      # small arrays, 3 rounds
+    python benchmarks/layers.py --smoke      # small arrays, 1 round: a check that it runs (torch optional)
     python benchmarks/layers.py --attention-only   # attention forward + backward at n = 512, d = 64
     python benchmarks/layers.py --recurrent-only   # rnn and lstm through time at T = 100, n_x = 64, n_a = 128, m = 64
     python benchmarks/layers.py --conv-only        # conv2d forward + backward, m = 64, 32x32x16 -> 32, 3x3, pad 1
@@ -42,22 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _attention  # noqa: E402
 import _conv  # noqa: E402
 import _recurrent  # noqa: E402
-
-
-def simd_level() -> str:
-    """The CPU's SIMD extensions NumPy dispatches to (and torch's), e.g. 'AVX2 FMA3 (torch: AVX2)'."""
-    try:
-        features = np._core._multiarray_umath.__cpu_features__
-    except AttributeError:      # NumPy < 2
-        features = np.core._multiarray_umath.__cpu_features__
-    order = ("AVX512_SPR", "AVX512_ICL", "AVX512_SKX", "AVX512F", "AVX2", "FMA3", "AVX", "SSE42", "ASIMD", "NEON")
-    found = [name for name in order if features.get(name)]
-    try:
-        import torch
-        found.append(f"(torch: {torch.backends.cpu.get_cpu_capability()})")
-    except ImportError:
-        pass
-    return " ".join(found) or "none detected"
+from _machine import clear_caches, simd_level  # noqa: E402
 
 
 # ---- hand-written NumPy alt forms (CS231n's batchnorm_backward_alt, and its layer-norm transpose) --------
@@ -155,13 +141,12 @@ def time_interleaved(found, rounds) -> dict:
 def derivation_times(repeats: int) -> dict:
     """Seconds to derive and generate each layer's module, caches cleared (sizes symbolic)."""
     from symbackprop.export._layer_module import layer_source
-    from symbackprop.layers import _derive, records
+    from symbackprop.layers import _derive
     times = {}
     for name in ("batchnorm", "layernorm"):
         samples = []
         for _ in range(repeats):
-            _derive._derive.cache_clear()
-            records._parse.cache_clear()
+            clear_caches()
             start = time.perf_counter()
             layer_source(_derive.derive_layer(name))
             samples.append(time.perf_counter() - start)
@@ -190,16 +175,20 @@ def concrete_derivation_time(N: int, D: int) -> float:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
-    parser.add_argument("--quick", action="store_true", help="N, D = 256, 64 and 3 rounds: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="N, D = 256, 64 and 3 rounds")
+    parser.add_argument("--smoke", action="store_true", help="--quick with 1 round: a check that it runs")
     parser.add_argument("--attention-only", action="store_true", help="only the attention table (issue 16)")
     parser.add_argument("--conv-only", action="store_true", help="only the conv2d table (issue 14)")
     parser.add_argument("--recurrent-only", action="store_true", help="only the rnn and lstm tables (issue 15)")
     args = parser.parse_args(argv)
+    args.quick = args.quick or args.smoke
     N, D = (256, 64) if args.quick else (4096, 1024)
-    rounds = 3 if args.quick else args.rounds
+    rounds = 1 if args.smoke else 3 if args.quick else args.rounds
+    if rounds < 1:
+        parser.error(f"--rounds must be at least 1 (got {args.rounds})")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"# symbackprop layer benchmark\n\nPython {platform.python_version()}, NumPy {np.__version__}, {cores} cores, "
-          f"{platform.machine()}, SIMD: {simd_level()}; float64, N = {N}, D = {D}; median of {rounds} interleaved "
+          f"{platform.machine()}, SIMD: {simd_level(with_torch=True)}; float64, N = {N}, D = {D}; median of {rounds} interleaved "
           f"rounds\n")
     if args.conv_only:
         _conv.section(rounds if args.quick else max(rounds, 7), args.quick)

@@ -13,8 +13,11 @@ from .errors import (ExportError, LayerSpecError, NetworkSpecError, NotDifferent
                      SymbackpropError, UnknownNameError)
 from .layers import LAYERS, Layer
 from .network import Network
+from ._notebook import register as _register_notebook_display
 
 __version__ = "0.1.0"
+
+_register_notebook_display()   # a Derivation typesets itself in a notebook (no renderer imported until shown)
 
 # The renderers, the checker and the exporter are imported on first use: deriving needs only SymPy.
 _LAZY = {

@@ -107,15 +107,11 @@ class Derivation:
     steps: tuple[Step, ...]
     hidden_delta: Optional[Quantity] = None  #: the generic hidden layer l, when every hidden layer has one activation
 
+    def __repr__(self) -> str:
+        """One line for a REPL (the dataclass's own repr prints every formula: 11,000 characters)."""
+        return (f"<Derivation of the {self.network.describe()}: {len(self.steps)} steps; "
+                f"print(sb.render(d, notation=...)) shows them>")
+
     def steps_for(self, quantity: str) -> tuple[Step, ...]:
         """The steps that derive one quantity ('cost', 'output_delta', 'hidden_delta', ...)."""
         return tuple(step for step in self.steps if step.quantity == quantity)
-
-    # Jupyter display; the renderers are imported lazily so the engine never depends on them.
-    def _repr_latex_(self) -> str:
-        from .rendering import render_latex_display
-        return render_latex_display(self)
-
-    def _repr_html_(self) -> str:
-        from .rendering import render_html_fragment
-        return render_html_fragment(self)

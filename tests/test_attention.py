@@ -12,8 +12,9 @@ import sympy as sp
 from symbackprop.derivation import Rule
 from symbackprop.export._layer_module import layer_module, layer_source
 from symbackprop.layers import Layer, derive_layer
+from optional_libraries import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch", "comparing the attention layers with torch autograd")
 
 N, M, D, F = (sp.Symbol(s, integer=True, positive=True) for s in "NMDF")
 n, m, d, f, k = (sp.Symbol(s, integer=True) for s in "nmdfk")

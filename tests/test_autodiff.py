@@ -1,9 +1,9 @@
 """The compiled gradients against autodiff (JAX and PyTorch) of a cost composed from the catalogue's
 definitions, for every pair the Network accepts; the exported JAX and PyTorch modules against the
-NumPy one. Skipped, with the reason, where a library is not installed (CI installs both)."""
+NumPy one. Skipped, with the reason, where a library is not installed; under CI=true, which installs both,
+a missing one fails."""
 from __future__ import annotations
 
-import importlib
 import importlib.util
 
 import numpy as np
@@ -13,16 +13,15 @@ import symbackprop as sb
 from symbackprop.export import export_module
 
 from conftest_export import ELEMENTWISE, accepted_pairs, composed_cost, instance, pair_id
+from optional_libraries import require
 
 PAIRS = accepted_pairs()
 
 
 def _require(name):
-    """The module, or skip the test saying which library is missing (each test needs only its own)."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        pytest.skip(f"{name} is not installed; this comparison needs it (pip install {name.split('.')[0]})")
+    """The module, or skip the test saying which library is missing (each test needs only its own; under
+    CI=true a missing one fails)."""
+    return require(name, "this autodiff comparison")
 
 
 def _network(pair):

@@ -11,7 +11,6 @@ Needs torch; without it the tests skip, except under CI=true, where they fail.
 """
 from __future__ import annotations
 
-import os
 
 import mpmath
 import numpy as np
@@ -21,6 +20,7 @@ import sympy as sp
 from symbackprop import symbols as S
 from symbackprop.catalogue import ACTIVATIONS, LOSSES
 from symbackprop.catalogue.activations import COUPLED_INDEX, COUPLED_SUM_INDEX, OUTPUT_WIDTH
+from optional_libraries import require
 
 try:
     import torch
@@ -77,10 +77,7 @@ DIGITS = 30
 
 def _need_torch():
     if torch is None:
-        reason = "torch is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; CI=true requires it")
-        pytest.skip(reason)
+        require("torch", "comparing the catalogue's records with torch's functions")
 
 
 def _close(mine, theirs, rtol=1e-9, atol=1e-12):

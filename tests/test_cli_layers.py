@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from symbackprop.cli import main
+from optional_libraries import require
 
 RMS = "input x[N, D]\nparam g[D]\nconst eps = 1e-6\nms[n] = sum(x[n, d]^2, d) / D\ny[n, d] = g[d] * x[n, d] / sqrt(ms[n] + eps)\noutput y\n"
 
@@ -125,7 +126,7 @@ def _load(path):
 def test_softmax_over_a_given_axis_equals_torch_and_is_stable(tmp_path, capsys, layer, axis):
     """--axis 0 normalises each column, 1 / -1 each row (the default); the export equals torch's softmax /
     log_softmax over that dim, at logits of ±1000 too."""
-    import torch
+    torch = require("torch", "comparing the exported softmax with torch's")
     path = tmp_path / "m.py"
     code, _, err = run(capsys, "export", "--layer", layer, "--axis", axis, "-o", str(path))
     assert code == 0, err

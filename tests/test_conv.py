@@ -20,6 +20,7 @@ from symbackprop.derivation import Rule
 from symbackprop.export._layer_module import layer_module, layer_source
 from symbackprop.layers import Layer, derive_layer, window_record
 from symbackprop.layers._windows import InRange
+from optional_libraries import require
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -183,7 +184,7 @@ def test_derived_gradients_equal_sympy_diff_of_a_small_conv(S, P):
 
 # ---- the export ---------------------------------------------------------------------------------------
 
-torch = pytest.importorskip("torch")
+torch = require("torch", "comparing the exported conv2d and pooling modules with torch")
 Fn = torch.nn.functional
 
 

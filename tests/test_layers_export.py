@@ -8,8 +8,9 @@ import pytest
 
 from symbackprop.export._layer_module import export_layer_module, layer_module, layer_source
 from symbackprop.layers import LAYERS, Layer, derive_layer
+from optional_libraries import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch", "comparing the exported layer modules with torch autograd")
 F = torch.nn.functional
 
 RMSNORM = """\

@@ -15,8 +15,9 @@ from symbackprop.cli import main
 from symbackprop.errors import ParseError, SymbackpropError
 from symbackprop.export._model_module import model_module
 from symbackprop.models import build_model, derive_model
+from optional_libraries import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch", "comparing the models with torch autograd")
 
 BATCHNORM = ("affine(6) > batchnorm > relu > affine(4) > softmax", "categorical-cross-entropy", 5)
 RESIDUAL = ("affine(6) > residual(layernorm > affine(6) > tanh) > affine(3) > sigmoid", "cross-entropy", 4)

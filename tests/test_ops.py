@@ -352,56 +352,15 @@ def test_cli_refuses_an_op_it_cannot_write_in_one_line(tmp_path, capsys, argv, m
     assert message in err and "Traceback" not in err
 
 
-def test_cli_accepts_notation_cs231n_for_batchnorm(tmp_path, capsys):
-    plain, course = tmp_path / "bn.py", tmp_path / "bn_cs231n.py"
-    assert main(["export", "--layer", "batchnorm", "-o", str(plain)]) == 0
-    assert main(["export", "--layer", "batchnorm", "--notation", "cs231n", "-o", str(course)]) == 0
-    assert course.read_text() == plain.read_text()      # CS231n's names already: x, gamma, beta, dout
-    assert "def backward(dout, cache):" in course.read_text()
-    assert main(["export", "--layer", "softmax", "--notation", "cs231n", "-o", str(tmp_path / "s.py")]) == 2
-    assert "--notation cs231n: softmax is not exported in a notation's layout" in capsys.readouterr().err
-
-
-# ---- window layers ------------------------------------------------------------------------------------------
-from test_layers_export_backends import WINDOWS, window_case  # noqa: E402
-
-
-@pytest.mark.parametrize("case", WINDOWS, ids=[f"{c[0]}-{c[1]}-s{c[2]}-{c[3]}" for c in WINDOWS])
-def test_window_ops_equal_torch_autograd_and_pass_gradcheck_and_check_grads(case):
-    """The torch op and the jax op (under jit) against F.conv2d / F.avg_pool2d / F.max_pool2d (tied maxima
-    included); gradcheck and check_grads on normal inputs, where max pooling has no tie."""
-    layer, values, reference = window_case(case)
-    derivation = derive_layer(layer)
-    module = op_module(layer_op_source(derivation, "torch"), f"op_{case[0]}_{case[1]}")
-    tensors = [torch.tensor(v, requires_grad=True) for v in values]
-    mine = [torch.tensor(v, requires_grad=True) for v in values]
-    dout = torch.tensor(np.random.default_rng(6).standard_normal(tuple(reference(*tensors).shape)))
-    (reference(*tensors) * dout).sum().backward()
-    (getattr(module, layer.name)(*mine) * dout).sum().backward()
-    for array, a, b in zip(layer.differentiable, mine, tensors):
-        assert _relative(a.grad.numpy(), b.grad.numpy()) < 1e-10, array.name
-    smooth = [np.random.default_rng(9).standard_normal(v.shape) for v in values]
-    assert torch.autograd.gradcheck(getattr(module, layer.name), tuple(torch.tensor(v, requires_grad=True)
-                                                                      for v in smooth))
-    jax = _jax()
-    from jax.test_util import check_grads
-    jmodule = op_module(layer_op_source(derivation, "jax"), f"jop_{case[0]}_{case[1]}")
-    op = jax.jit(getattr(jmodule, layer.name))
-    arrays = [jax.numpy.asarray(v) for v in values]
-    grads = jax.grad(lambda *a: (op(*a) * jax.numpy.asarray(dout.numpy())).sum(),
-                     argnums=tuple(range(len(arrays))))(*arrays)
-    for array, found, b in zip(layer.differentiable, grads, tensors):
-        assert _relative(np.asarray(found), b.grad.numpy()) < 1e-10, array.name
-    check_grads(op, tuple(jax.numpy.asarray(v) for v in smooth), order=1, modes=["rev"])
-
-
-def test_conv2d_module_holds_its_parameters_in_the_course_shapes():
-    from symbackprop.layers._window_records import window_record
-    module = op_module(layer_op_source(derive_layer(window_record("conv2d", stride=1, pad=1).layer()), "torch"),
-                       "op_conv_dls")
-    conv = module.Conv2d(Fk=3, Cp=2, Co=4, dtype=torch.float64)
-    assert [tuple(p.shape) for p in conv.parameters()] == [(3, 3, 2, 4), (1, 1, 1, 4)]
-    x = torch.randn(2, 5, 5, 2, dtype=torch.float64, requires_grad=True)
-    expected = torch.nn.functional.conv2d(x.permute(0, 3, 1, 2), conv.W.permute(3, 2, 0, 1), conv.b.reshape(-1),
-                                          padding=1).permute(0, 2, 3, 1)
-    assert torch.allclose(conv(x), expected, rtol=1e-12, atol=1e-12)
+def test_cli_writes_the_cs231n_batchnorm_op(tmp_path):
+    """--notation cs231n names the output out (upstream dout), the op module too; its gradients are the op's."""
+    target = tmp_path / "bn_cs231n.py"
+    assert main(["export", "--layer", "batchnorm", "--notation", "cs231n", "--backend", "torch", "--op",
+                 "-o", str(target)]) == 0
+    text = target.read_text()
+    assert "def backward(dout, cache):" in text and "return out_, cache" in text     # out: a name the module uses
+    course = op_module(text, "op_bn_cs231n")
+    values = [torch.tensor(v, requires_grad=True) for v in _arrays(_layer("batchnorm"), SIZES, np.random.default_rng(2))]
+    first = torch.autograd.grad(course.batchnorm(*values).sum(), values)
+    second = torch.autograd.grad(_op("batchnorm", "torch")[0].batchnorm(*values).sum(), values)
+    assert all(torch.equal(a, b) for a, b in zip(first, second))

@@ -31,13 +31,38 @@ def test_no_raw_latex_in_mathml(derivation):
     assert "\\" not in text
 
 
+class _Formatter:
+    """What IPython's display formatter offers symbackprop: for_type_by_name(module, class name, function)."""
+
+    def __init__(self):
+        self.functions = {}
+
+    def for_type_by_name(self, module, name, function):
+        self.functions[(module, name)] = function
+
+
 def test_jupyter_display(derivation):
-    assert derivation._repr_latex_().startswith("$$\\begin{aligned}")
-    fragment = derivation._repr_html_()
+    from types import SimpleNamespace
+
+    from symbackprop._notebook import register
+    formatters = {"text/latex": _Formatter(), "text/html": _Formatter()}
+    assert register(SimpleNamespace(display_formatter=SimpleNamespace(formatters=formatters)))
+    kind = (type(derivation).__module__, type(derivation).__name__)
+    assert formatters["text/latex"].functions[kind](derivation).startswith("$$\\begin{aligned}")
+    fragment = formatters["text/html"].functions[kind](derivation)
     assert "<math" in fragment and "<html" not in fragment and "<script" not in fragment
     single = show(derivation, "output_delta", notation="ng-ml")
     assert single._repr_latex_() == r"$$\delta^{(L)} = a^{(L)} \mathbin{.*} \left(\mathbf{1} - a^{(L)}\right) \mathbin{.*} \left(a^{(L)} - y\right)$$"
     assert single._repr_html_().startswith("<math") and str(single).startswith("δ^(L) = ")
+
+
+def test_the_derivation_product_and_the_exporter_import_no_renderer():
+    import pathlib
+
+    import symbackprop
+    package = pathlib.Path(symbackprop.__file__).parent
+    for path in [package / "derivation.py", *sorted((package / "export").glob("*.py"))]:
+        assert "rendering" not in path.read_text(), f"{path.name} imports a renderer"
 
 
 def test_tex_document_uses_amsmath_only(derivation):

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 import symbackprop as sb
+from optional_libraries import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch", "comparing the newer catalogue records with torch")
 F = torch.nn.functional
 
 SELU_ALPHA = "1.6732632423543772848170429916717"
@@ -162,7 +163,7 @@ def test_loss_matches_torch(spec):
 def test_exported_jax_and_torch_modules_use_their_own_erf_and_agree(tmp_path, backend):
     """The exported module of a GELU network with a huber loss, in JAX and torch, against torch autograd."""
     if backend == "jax":
-        jax = pytest.importorskip("jax")
+        jax = require("jax", "the exported JAX module")
         jax.config.update("jax_enable_x64", True)
         import jax.numpy as jnp
         convert, back = jnp.asarray, np.asarray

@@ -42,6 +42,7 @@ from symbackprop.export._stable import stabilise
 
 from catalogue_pairs import CLASSIC_ACTIVATIONS, CLASSIC_LOSSES
 from conftest_export import accepted_pairs, pair_id
+from optional_libraries import require
 
 GRID = [-1000, -745, -700, -100, -40, -20, -5, -1, -1e-3, 1e-3, 0.3, 0.7, 1, 5, 20, 40, 100, 700, 745, 1000]
 PAIRS = [(output, loss) for output, loss in accepted_pairs()
@@ -179,11 +180,11 @@ def _exported(backend, tmp_path):
     """compile() for another backend: the exported module, loaded, called with and returning NumPy arrays."""
     import importlib.util
     if backend == "jax":
-        jax = pytest.importorskip("jax")
+        jax = require("jax", "the exported JAX module")
         jax.config.update("jax_enable_x64", True)
         convert = jax.numpy.asarray
     else:
-        torch = pytest.importorskip("torch")
+        torch = require("torch", "the exported torch module")
         convert = torch.tensor
 
     def compile_(network):

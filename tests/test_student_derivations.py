@@ -23,6 +23,7 @@ from symbackprop.rendering import compare, render
 from symbackprop.rendering._naming import Namer
 from symbackprop.rendering.notations import PRESETS
 from symbackprop.rendering.steps import layout
+from optional_libraries import require
 
 NOTATIONS = [preset.name for preset in PRESETS]
 FORMATS = ("text", "latex", "tex", "html")
@@ -266,7 +267,7 @@ def _torch_reference(weights, X, Y, hidden, lam, bias_column):
 
 @pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu"])
 def test_octave_lines_compute_the_gradient(hidden):
-    pytest.importorskip("torch")
+    require("torch", "the torch autograd reference gradient")
     sizes, lam, m = (4, 5, 3, 2), 0.7, 6
     derivation = derive(Network(sizes, hidden=hidden, loss="cross-entropy", l2=lam, bias="column"))
     code = layout(derivation, "ng-ml").code
@@ -294,7 +295,7 @@ def test_octave_lines_compute_the_gradient(hidden):
 
 @pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu"])
 def test_numpy_lines_compute_the_gradient(hidden):
-    pytest.importorskip("torch")
+    require("torch", "the torch autograd reference gradient")
     sizes, lam, m = (4, 5, 3, 2), 0.3, 7
     derivation = derive(Network(sizes, hidden=hidden, loss="cross-entropy", l2=lam, bias="separate"))
     code = layout(derivation, "ng-dls").code

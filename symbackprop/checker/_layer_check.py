@@ -372,7 +372,16 @@ def _scaled(layer, target, trials) -> list:
             if name == "-1":
                 return [f"-{target}: the sign is wrong"]
             return [f"{target} times {name}"]
-    return [f"{target} times {c:.6g}"]
+    return [f"{target} times {_distinct(c)}"]
+
+
+def _distinct(c: float) -> str:
+    """c with as many digits as it takes not to read as a round number (1.000003, never "1")."""
+    for digits in range(6, 17):
+        text = f"{c:.{digits}g}"
+        if float(text) == round(c, 15) or not math.isclose(float(text), round(float(text))) or abs(c) > 1e6:
+            return text
+    return repr(c)
 
 
 def _array(value) -> np.ndarray:

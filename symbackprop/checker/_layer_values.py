@@ -46,15 +46,18 @@ def concrete_sizes(layer) -> dict:
     return {str(size): out[str(size)] for size in layer.sizes}
 
 
-def sample(layer, derivation, rng) -> dict:
+def sample(layer, derivation, rng, given=None) -> dict:
     """name -> Labelled for every input, parameter, quantity, upstream gradient and derived gradient, and
-    size/constant name -> float. Inputs are random normal (a mask input is zeros)."""
+    size/constant name -> float. Inputs are random normal (a mask input is zeros), unless ``given`` (name ->
+    array) holds them: a model's targets Y drawn as probability rows, say."""
     sizes = concrete_sizes(layer)
     values: dict = {name: float(n) for name, n in sizes.items()}
     values.update({str(symbol): float(value) for symbol, value in layer.constants.items()})
     for array in layer.differentiable:
         shape = tuple(sizes[str(s)] for s in array.sizes)
         data = np.zeros(shape) if array.name == "mask" else rng.standard_normal(shape)
+        if given and array.name in given:
+            data = np.asarray(given[array.name](shape) if callable(given[array.name]) else given[array.name], dtype=float)
         values[array.name] = Labelled(data, tuple(map(str, array.sizes)))
     for definition in layer.definitions:
         array = layer.arrays[definition.name]
@@ -188,10 +191,47 @@ def _value(expr, env: dict, values: dict) -> float:
     if type(expr).__name__ == "InRange":     # the Iverson bracket [lo <= value <= hi] of a window's limits
         value, lo, hi = (_value(arg, env, values) for arg in expr.args)
         return float(lo <= value <= hi)
+    if type(expr).__name__ == "FirstMax":    # max pooling's routing: is this the window's first maximum?
+        return _first_max(expr, env, values)
+    if isinstance(expr, sp.Piecewise):       # a kink's cases (relu's derivative), shown in a step
+        for value, condition in expr.args:
+            if _holds(condition, env, values):
+                return _value(value, env, values)
+        return math.nan
     if expr.func in _FUNCTIONS:
         return _FUNCTIONS[expr.func](*(_value(arg, env, values) for arg in expr.args))
     arguments = [sp.Float(_value(arg, env, values)) for arg in expr.args]
     return float(expr.func(*arguments).evalf())
+
+
+def _first_max(expr, env, values) -> float:
+    body, dummies, positions, extents = expr.args
+    names = [d.name for d in dummies]        # a Dummy is read by its name, as every Symbol is
+    best, best_at = -math.inf, None
+    for offsets in itertools.product(*(range(int(_value(n, env, values))) for n in extents)):   # row-major
+        value = _value(body, {**env, **dict(zip(names, offsets))}, values)
+        if value > best:
+            best, best_at = value, offsets
+    return float(best_at == tuple(int(_value(p, env, values)) for p in positions))
+
+
+_RELATIONS = {sp.Lt: lambda u, v: u < v, sp.Le: lambda u, v: u <= v, sp.Gt: lambda u, v: u > v,
+              sp.Ge: lambda u, v: u >= v, sp.Eq: lambda u, v: u == v, sp.Ne: lambda u, v: u != v}
+
+
+def _holds(condition, env, values) -> bool:
+    """A case's condition at the integer indices ``env``."""
+    if condition in (sp.true, sp.false):
+        return bool(condition)
+    if type(condition) in _RELATIONS:
+        return _RELATIONS[type(condition)](_value(condition.lhs, env, values), _value(condition.rhs, env, values))
+    if isinstance(condition, sp.And):
+        return all(_holds(c, env, values) for c in condition.args)
+    if isinstance(condition, sp.Or):
+        return any(_holds(c, env, values) for c in condition.args)
+    if isinstance(condition, sp.Not):
+        return not _holds(condition.args[0], env, values)
+    raise _Unsupported(condition)
 
 
 def _sum(body, limits, env, values) -> float:

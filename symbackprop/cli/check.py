@@ -65,10 +65,11 @@ def run(args) -> int:
         args.notation = "cs231n"
         network = None
     else:
+        named = args.notation                         # the course whose network the options left out follow
         args.notation = args.notation or DEFAULT
         if args.notation == "cs231n":
             raise SymbackpropError("--notation cs231n reads a layer's gradients: give --layer NAME or --layer-def FILE")
-        network = _network_and_names(args)
+        network = _network_and_names(args, named)
     if args.file is not None:
         return _run_file(args, network)
     code, result = _check_one(args.formula, network, args)
@@ -81,8 +82,8 @@ def run(args) -> int:
     return code
 
 
-def _network_and_names(args):
-    network = network_from_args(args)
+def _network_and_names(args, named):
+    network = network_from_args(args, named)
     from ..rendering import notation
     from ..rendering.steps import check_size_names
     check_size_names(network, notation(args.notation))   # a width named 'a' cannot be read beside a^l

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..rendering._big_numbers import sstr
+from ..big_numbers import sstr
 from .. import symbols as S
 from ..catalogue import Activation, Loss
 from ..derivation import Derivation

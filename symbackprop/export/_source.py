@@ -21,7 +21,7 @@ import sympy as sp
 from sympy.matrices.expressions import (BlockMatrix, HadamardProduct, MatMul, MatrixExpr, OneMatrix, Transpose,
                                         ZeroMatrix)
 
-from ..rendering._big_numbers import sstr
+from ..big_numbers import sstr
 from .. import __version__
 from .. import symbols as S
 from ..derivation import Derivation

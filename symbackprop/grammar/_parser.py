@@ -463,6 +463,8 @@ class Parser:
                 node = index
             elif self.at(OP, "'") and isinstance(node, A.Index):
                 node = self.primes(node)
+            elif self.at(OP, "[") and isinstance(node, (A.Name, A.Script, A.Slice)) and self.slice_ahead():
+                node = self.numpy_slice(node)
             elif self.at(OP, "."):
                 node = self.attribute(node)
             else:
@@ -492,6 +494,53 @@ class Parser:
                     return True
             position += 1
         return False
+
+    def slice_ahead(self) -> bool:
+        """Whether a '[' right after an array (no space) opens NumPy slicing: a ':' inside at its own depth."""
+        previous, start = self.tokens[self.pos - 1], self.pos
+        if self.token.column != previous.column + previous.width:
+            return False
+        depth, position = 0, start
+        while self.tokens[position].kind != END:
+            token = self.tokens[position]
+            if token.kind == OP and token.text in "([{":
+                depth += 1
+            elif token.kind == OP and token.text in ")]}":
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif token.kind == OP and token.text == ":" and depth == 1:
+                return True
+            position += 1
+        return False
+
+    def numpy_slice(self, base: A.Node) -> A.Slice:
+        """``X[:, :n_a]``, ``X[:, n_a:]``, ``X[a:b, :]``: one start:stop per axis, either left out."""
+        open_ = self.advance()
+        axes = []
+        while True:
+            start = None if self.at(OP, ":") else self.expression(RANGE)
+            if self.at(END) or self.at(OP, ")") or self.at(OP, "}"):
+                raise self.error(f"'[' at column {open_.column + 1} is never closed; expected ']'", open_.column)
+            if not self.at(OP, ":"):
+                raise self.error("NumPy slicing is read with a ':' on every axis, e.g. Wf[:, :n_a] or Wf[:, n_a:]")
+            self.advance()
+            if self.at(OP, ":"):
+                raise self.error("a slice's step (start:stop:step) is not read; write start:stop, e.g. Wf[:, n_a:]")
+            stop = None if self.at(OP, ",") or self.at(OP, "]") else self.expression(RANGE)
+            if self.at(OP, ":"):
+                raise self.error("a slice's step (start:stop:step) is not read; write start:stop, e.g. Wf[:, n_a:]")
+            axes.append((start, stop))
+            if self.at(OP, ","):
+                self.advance()
+                continue
+            break
+        if not self.at(OP, "]"):
+            if self.at(END) or self.at(OP, ")") or self.at(OP, "}"):
+                raise self.error(f"'[' at column {open_.column + 1} is never closed; expected ']'", open_.column)
+            raise self.unexpected(self.token, " inside the slicing '[...]'")
+        self.advance()
+        return A.Slice(open_.column, base, tuple(axes))
 
     def keyword_call_arguments(self) -> A.Node:
         """``(x)``, ``(x, y)``, and NumPy's keyword arguments ``(dZ, axis=1, keepdims=True)``."""

@@ -43,6 +43,18 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEYWORDS = ("input", "param", "const", "output", "size")   # a stage's sizes are the model's (numbers)
 
 
+#: the last stages whose output is a probability vector: the model's loss is then the categorical one
+_DISTRIBUTIONS = ("softmax", "log-softmax")
+
+
+def default_loss(spec: str) -> str:
+    """The loss of a model string when none is named: the categorical cross-entropy after softmax or
+    log-softmax (the binary one per unit would read a distribution as independent probabilities), the
+    cross-entropy otherwise."""
+    last = parse_model(spec)[-1]
+    return "categorical-cross-entropy" if isinstance(last, Use) and last.name in _DISTRIBUTIONS else "cross-entropy"
+
+
 @dataclass(frozen=True)
 class Model:
     """A model string read and composed: its stages, its loss, its sizes and the composed layer."""

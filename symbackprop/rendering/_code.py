@@ -17,7 +17,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.octave import OctaveCodePrinter
 
-from ._big_numbers import code_form, is_big
+from ..big_numbers import code_form, is_big
 from .. import symbols as S
 from ..derivation import Derivation
 from ._shape import indicator_condition, tanh_form

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-from ._big_numbers import is_big, short_form
+from ..big_numbers import is_big, short_form
 from .. import symbols as S
 from ._naming import COLUMN, Name, Namer, notation_symbol, superscript
 from ._shape import (indicator_condition, is_indicator, is_scaled_atom, is_unevaluated, is_width, positive_first,

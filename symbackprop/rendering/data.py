@@ -11,7 +11,7 @@ import json
 import sympy as sp
 
 from ..derivation import Quantity
-from ._big_numbers import sstr
+from ..big_numbers import sstr
 from ._prose import plain
 from .steps import Layout, formula
 
