@@ -228,6 +228,21 @@ def test_jax_op_equals_autograd_under_jit_and_passes_check_grads(name):
     check_grads(op, tuple(small), order=1, modes=["rev"])
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_jax_op_in_float32_stays_float32(name):
+    jax = _jax()
+    layer = _the_layer(name)
+    op = _function(_op(name, "jax")[0], name)
+    values = _arrays(layer, SIZES, np.random.default_rng(8))
+    positions = tuple(range(len(values)))
+    grads = {dtype: jax.jit(jax.grad(lambda *a: op(*a).sum(), argnums=positions))(
+        *[jax.numpy.asarray(v, dtype=dtype) for v in values]) for dtype in ("float32", "float64")}
+    for array, single, double in zip(layer.differentiable, grads["float32"], grads["float64"]):
+        assert single.dtype == np.float32, array.name
+        assert np.max(np.abs(np.asarray(single, dtype=float) - np.asarray(double))) <= 1e-4 * max(
+            1.0, float(np.max(np.abs(np.asarray(double))))), array.name
+
+
 @pytest.mark.parametrize("name", ["batchnorm", "attention", "gated-linear"])
 def test_jax_op_under_vmap_equals_a_loop(name):
     jax = _jax()
