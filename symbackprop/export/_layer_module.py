@@ -75,9 +75,17 @@ def layer_code(derivation, returns=None, backend: str = "numpy", save_reads: boo
     plan = stable.normalisers(layer, set(arrays.values()) | {str(s) for s in names})
     planned = {normaliser.name: normaliser for normaliser in plan}
     optional = optional_inputs(layer)
+    fused = _fused_softmaxes(derivation, results, plan) if "softmax" in forward.functions else {}
     for definition in layer.definitions:
         shape = _shape(layer.arrays[definition.name].sizes)
         normaliser = planned.get(definition.name)
+        if definition.name in fused:            # the backend's own softmax: one pass, one array
+            normaliser = fused[definition.name]
+            forward.lines.append(f"{arrays[definition.name]} = "
+                                 f"{forward.call('softmax', x=arrays[normaliser.argument.base.label.name], axis=normaliser.axis)}")
+            continue
+        if normaliser is not None and any(n is normaliser for n in fused.values()):
+            continue                            # its only use is the fused softmax
         if normaliser is None:
             # an optional input (attention's mask) is added after the rest, when given: None costs no pass
             added = [t for t in sp.Add.make_args(definition.rhs)
@@ -208,6 +216,30 @@ def layer_code(derivation, returns=None, backend: str = "numpy", save_reads: boo
                      tuple(arrays[o] for o in layer.outputs), tuple(cached),
                      tuple(_size_source(size, shapes, inputs, cached) for size in sizes_used),
                      tuple(arrays[g.of] for g in results), shapes, formulas)
+
+
+def _fused_softmaxes(derivation, results, plan) -> dict:
+    """definition name -> its normaliser, for each definition A[rows, var] = exp(X[rows, var]) / s[rows] (the axes
+    in X's order) whose normaliser s and exponentials nothing else reads (no other definition, no printed gradient)."""
+    layer, fused = derivation.layer, {}
+    finals = [stable.rewrite(g.final, plan) for g in
+              [derivation.gradients[name] for name in _needed(derivation, results)] + list(results)]
+    for normaliser in plan:
+        names = {normaliser.name, normaliser.exps, normaliser.shift}
+        users = [d for d in layer.definitions if d.name != normaliser.name
+                 and any(r.base.label.name in names for r in stable.rewrite(d.rhs, plan).atoms(sp.Indexed))]
+        if len(users) != 1 or any(r.base.label.name in names for f in finals for r in f.atoms(sp.Indexed)):
+            continue
+        (user,) = users
+        argument = normaliser.argument
+        if len(user.indices) != len(argument.indices):
+            continue
+        at = dict(zip(argument.indices, user.indices))       # the user's letters at the argument's positions
+        ratio = sp.exp(argument.xreplace(at)) / sp.IndexedBase(normaliser.name, real=True)[
+            tuple(at[r] for r in normaliser.rows)]
+        if sp.simplify(user.rhs - ratio) == 0:
+            fused[user.name] = normaliser
+    return fused
 
 
 def _elementwise_reads(derivation, results, plan, taken) -> list:
