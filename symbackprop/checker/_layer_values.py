@@ -68,21 +68,27 @@ def sample(layer, derivation, rng, given=None) -> dict:
         values["d" + name] = Labelled(rng.standard_normal(shape), tuple(map(str, array.sizes)))
     if derivation is not None:
         for gradient in derivation.gradients.values():
-            for name, dims, definition, shape, *_ in gradient.auxiliary:     # a dilated upstream gradient
-                lengths = tuple(int(sp.sympify(n, strict=True).xreplace({sp.Symbol(k, integer=True, positive=True): v
-                                                            for k, v in sizes.items()})) for n in shape)
-                table = _grid(definition, dims, lengths, values)
-                if table is None:
-                    table = np.empty(lengths)
-                    for position in itertools.product(*(range(n) for n in lengths)):
-                        table[position] = _value(definition, {str(d): v for d, v in zip(dims, position)}, values)
-                values[name] = Labelled(table, tuple(map(str, shape)))
-        for gradient in derivation.gradients.values():
+            # a dilated upstream gradient, made just before the gradient that reads it: its source may be
+            # the gradient of a model's stage, computed in this loop
+            for name, dims, definition, shape, *_ in gradient.auxiliary:
+                if name not in values:
+                    values[name] = _dilated(definition, dims, shape, values, sizes)
             if gradient.kind == "output":
                 continue
             array = layer.arrays[gradient.of]
             values[gradient.name] = _table(gradient.final, gradient.indices, array.sizes, values, sizes)
     return values
+
+
+def _dilated(definition, dims, shape, values, sizes) -> Labelled:
+    lengths = tuple(int(sp.sympify(n, strict=True).xreplace({sp.Symbol(k, integer=True, positive=True): v
+                                                             for k, v in sizes.items()})) for n in shape)
+    table = _grid(definition, dims, lengths, values)
+    if table is None:
+        table = np.empty(lengths)
+        for position in itertools.product(*(range(n) for n in lengths)):
+            table[position] = _value(definition, {str(d): v for d, v in zip(dims, position)}, values)
+    return Labelled(table, tuple(map(str, shape)))
 
 
 def _table(expr, indices, array_sizes, values, sizes) -> Labelled:

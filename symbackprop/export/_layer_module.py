@@ -114,11 +114,17 @@ def layer_code(derivation, returns=None, backend: str = "numpy", save_reads: boo
     backward = index_printer(backend, {**names}, prefix="t", like=upstream[0])
     backward.made = dict(forward.made)          # the forward's window reads, kept in the cache (dW reads them)
     needed = _needed(derivation, results)
-    made = {}
+    made, dilated = {}, set()
     for gradient in [derivation.gradients[name] for name in needed] + list(results):
         for record in gradient.auxiliary:           # the dilated upstream gradient of a strided window
-            if record[0] not in made:
-                made[record[0]] = record[3]
+            made.setdefault(record[0], record[3])
+
+    def dilate(gradient):
+        """The dilated upstream gradients ``gradient`` reads, made once, where their source is known (in a
+        model the upstream gradient of a stage is computed in the backward pass, not given)."""
+        for record in gradient.auxiliary:
+            if record[0] not in dilated:
+                dilated.add(record[0])
                 backward.lines += windows.dilation_lines([record], names, backward._scalar, backend)
 
     def sizes_of(name):
@@ -140,12 +146,14 @@ def layer_code(derivation, returns=None, backend: str = "numpy", save_reads: boo
 
     for name in needed:
         gradient = derivation.gradients[name]
+        dilate(gradient)
         backward.assign(arrays[gradient_name(name)], final(gradient), gradient.indices,
                         _shape(layer.arrays[name].sizes), layer.arrays[name].sizes)
     for gradient in results:
         target = arrays[gradient_name(gradient.of)]
         sizes = layer.arrays[gradient.of].sizes
         transposed = _transposed(gradient, sizes_of, sizes)
+        dilate(gradient)
         start = len(backward.lines)
         backward.assign(target, final(gradient), gradient.indices, _shape(sizes), sizes)
         if transposed is None:
@@ -321,14 +329,16 @@ def _needed(derivation, results) -> list:
     """The intermediate gradients the final forms refer to, in the order backward computes them."""
     adjoints = {gradient_name(q): q for q in derivation.layer.quantities if q not in derivation.layer.outputs}
     wanted = set()
-    pending = [g.final for g in results]
+    pending = list(results)
     while pending:
-        expr = pending.pop()
-        for ref in expr.atoms(sp.Indexed):
-            quantity = adjoints.get(ref.base.label.name)
-            if quantity is not None and quantity not in wanted:
-                wanted.add(quantity)
-                pending.append(derivation.gradients[quantity].final)
+        gradient = pending.pop()
+        # a dilated upstream gradient (a record's definition) reads its source, which must be computed first
+        for expr in [gradient.final, *(record[2] for record in gradient.auxiliary)]:
+            for ref in expr.atoms(sp.Indexed):
+                quantity = adjoints.get(ref.base.label.name)
+                if quantity is not None and quantity not in wanted:
+                    wanted.add(quantity)
+                    pending.append(derivation.gradients[quantity])
     return [name for name in derivation.gradients if name in wanted]
 
 

@@ -179,12 +179,13 @@ def check(setup: dict, payload: dict) -> dict:
         args.notation = "cs231n"
         network = None
     else:
+        named = args.notation        # the course whose network the fields left empty follow, as in the CLI
         if args.notation is None:    # the notation the page shows the network's derivation in
             from ..cli._options import default_notation
             args.notation = default_notation(_network(args))
         if args.notation == "cs231n":
             raise SymbackpropError("--notation cs231n reads a layer's gradients: choose a layer")
-        network = cli_check._network_and_names(args)
+        network = cli_check._network_and_names(args, named)
     code, result = cli_check._check_one(formula.strip(), network, args)
     result["exit_code"] = code
     return {"result": result}

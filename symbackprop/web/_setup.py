@@ -16,7 +16,8 @@ from ..errors import LayerSpecError, SymbackpropError
 
 MODES = ("network", "layer", "model", "text")
 #: every field a setup may hold, with its default (the CLI's, so that an empty URL is ex4's network)
-FIELDS = {"mode": "network", **DEFAULTS, "layer": "", "stride": "", "pad": "", "window": "", "axis": "",
+#: an empty loss, l2 or bias is an option left out: it follows the notation's course (ex4's network without one)
+FIELDS = {"mode": "network", **DEFAULTS, "loss": "", "l2": "", "bias": "", "layer": "", "stride": "", "pad": "", "window": "", "axis": "",
           "model": "", "input_size": "", "text": "", "notation": ""}
 #: the longest value a field may hold (a layer text is the longest: the CLI reads --layer-def files up to 100 kB)
 MAX_FIELD = {"text": 20_000}
@@ -64,8 +65,8 @@ def arguments(setup: dict) -> argparse.Namespace:
     blank = lambda name: setup[name].strip() or None
     mode = setup["mode"]
     return argparse.Namespace(
-        layers=setup["layers"], hidden=setup["hidden"], output=setup["output"], loss=setup["loss"], l2=setup["l2"],
-        bias=_bias(setup["bias"]),
+        layers=setup["layers"], hidden=setup["hidden"], output=setup["output"], loss=blank("loss"), l2=blank("l2"),
+        bias=_bias(setup["bias"].strip()),
         layer=blank("layer") if mode == "layer" else None, layer_def=None,
         model=setup["model"] if mode == "model" else None, input_size=blank("input_size"),
         stride=blank("stride"), pad=blank("pad"), window=blank("window"), axis=blank("axis"),
@@ -95,7 +96,9 @@ def field_of(message: str, setup: dict) -> str | None:
     return {"layer": "layer", "model": "model", "text": "text"}.get(setup["mode"])
 
 
-def _bias(value: str) -> str:
+def _bias(value: str):
+    if not value:
+        return None          # left out: the notation's course decides, as the CLI's --bias left out
     if value not in ("separate", "column"):
         raise SymbackpropError(f"--bias: {value!r} is not a bias mode; accepted: separate, column")
     return value
