@@ -19,6 +19,7 @@ def add_parser(subparsers, network_parent) -> None:
                "--loss categorical-cross-entropy --bias separate -o mnist_grad.py\n"
                "  symbackprop export --backend torch --layout ng --force -o grad_torch.py\n"
                "  symbackprop export --layer batchnorm -o batchnorm.py   (forward/backward, NumPy)\n"
+               "  symbackprop export --layer batchnorm --backend torch --op -o batchnorm_op.py\n"
                "  symbackprop export --model 'affine(64) > relu > affine(10) > softmax' "
                "--loss categorical-cross-entropy --input-size 32 -o model.py",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,11 +34,17 @@ def add_parser(subparsers, network_parent) -> None:
     parser.add_argument("--notation", default=None, metavar="NAME",
                         help=f"a network: the course whose network the options left out follow ({network_notations_help()}); "
                              f"{LAYER_NOTATION_HELP}")
+    parser.add_argument("--op", action="store_true",
+                        help="--layer, --layer-def or --model with --backend torch or jax: write a drop-in autograd op "
+                             "(a torch.autograd.Function and an nn.Module holding the parameters, or a jax.custom_vjp "
+                             "function) whose backward is the derived one")
     add_layer_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
+    if args.op:
+        return run_op(args)
     if wants_model(args):
         return run_model(args)
     if wants_layer(args):
@@ -56,18 +63,52 @@ def run_layer(args) -> int:
     from ..errors import ExportError
     from ..export._layer_module import export_layer_module
     from ..layers import derive_layer
-    if args.backend != "numpy":
-        raise ExportError(f"--backend {args.backend}: layers are exported for numpy only so far")
     layer = layer_from_args(args)
     if getattr(layer, "recurrent", False):
+        if args.backend != "numpy":
+            raise ExportError(f"--backend {args.backend}: recurrent layers (rnn, lstm, gru) are exported for numpy "
+                              f"only so far")
         return run_recurrent(args, layer)
-    if args.notation is not None and getattr(args, "window_layout", None) is None:   # cs231n: out, dout
-        from ..rendering.layer_notations import layer_notation
-        layer = layer_notation(args.notation).apply(layer)
-    export_layer_module(derive_layer(layer), args.output_file, force=args.force)
+    layer = _in_notation(args, layer)
+    export_layer_module(derive_layer(layer), args.output_file, force=args.force, backend=args.backend)
     inputs = ", ".join(a.name for a in layer.differentiable)
     print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) and backward(dout, cache) -> "
-          f"({', '.join('d' + a.name for a in layer.differentiable)}) for the {layer.describe()}")
+          f"({', '.join('d' + a.name for a in layer.differentiable)}) for the {layer.describe()} ({args.backend})")
+    return 0
+
+
+def _in_notation(args, layer):
+    """The layer in the names of --notation (cs231n: out, dout), unless it is a window layer (whose record is
+    written in the layout)."""
+    if args.notation is not None and getattr(args, "window_layout", None) is None:
+        from ..rendering.layer_notations import layer_notation
+        return layer_notation(args.notation).apply(layer)
+    return layer
+
+
+def run_op(args) -> int:
+    from ..errors import ExportError
+    from ..export._op_module import OP_BACKENDS, export_op_module, layer_op_source, model_op_source
+    if args.backend not in OP_BACKENDS:
+        raise ExportError(f"--op --backend {args.backend}: an op is written for --backend torch "
+                          f"(autograd.Function) or jax (custom_vjp)")
+    if wants_model(args):
+        from ..models import derive_model
+        model = model_from_args(args)
+        source, subject = model_op_source(model, derive_model(model), args.backend), model.describe()
+        use = "model(X, Y, *params) -> L"
+    elif wants_layer(args):
+        from ..layers import derive_layer
+        layer = layer_from_args(args)
+        layer = _in_notation(args, layer)
+        source, subject = layer_op_source(derive_layer(layer), args.backend), layer.describe()
+        use = f"{layer.name.replace('-', '_')}({', '.join(a.name for a in layer.differentiable)})"
+    else:
+        raise ExportError("--op: give --layer NAME, --layer-def FILE or --model SPEC (a network is exported "
+                          "without --op)")
+    export_op_module(source, args.output_file, force=args.force)
+    kind = "a torch.autograd.Function and an nn.Module" if args.backend == "torch" else "a jax.custom_vjp function"
+    print(f"wrote {args.output_file}: {use} as {kind}, backward derived, for the {subject}")
     return 0
 
 
@@ -83,13 +124,10 @@ def run_recurrent(args, layer) -> int:
 
 
 def run_model(args) -> int:
-    from ..errors import ExportError
     from ..export._model_module import export_model_module
     from ..models import derive_model
-    if args.backend != "numpy":
-        raise ExportError(f"--backend {args.backend}: models are exported for numpy only so far")
     model = model_from_args(args)
-    export_model_module(model, derive_model(model), args.output_file, force=args.force)
+    export_model_module(model, derive_model(model), args.output_file, force=args.force, backend=args.backend)
     print(f"wrote {args.output_file}: cost_and_gradients(params, X, Y) with params = [{', '.join(model.params)}] "
-          f"for the {model.describe()}")
+          f"for the {model.describe()} ({args.backend})")
     return 0

@@ -154,7 +154,7 @@ def special_term(printer, expr, Term):
         code = printer._align(term, layout) if term.axes else term.code
         if set(term.axes) != set(layout):
             shape = ", ".join(printer._scalar(sp.sympify(printer.ranges[a], strict=True)) for a in layout)
-            code = f"np.broadcast_to({code}, ({shape},))"
+            code = printer.call("broadcast_view", x=code, shape=f"({shape},)")
         reads = []
         for a, p, i, stride, offset, count in specs:
             reads.append((layout.index(p), offset, stride, printer.ranges[p], 1, count))
@@ -227,16 +227,16 @@ def window_term(printer, expr: sp.Indexed, Term):
         last = len(axes) if printer.window_axes_last else max(read[0] for read in reads if read[5]) + 1
         order = every[:last] + extra + every[last:len(axes)]
         if order != every:
-            code = f"np.transpose({code}, {tuple(every.index(a) for a in order)!r})"
+            code = printer._permuted(code, tuple(every.index(a) for a in order))
             every = order
-        code = f"np.ascontiguousarray({code})"
+        code = printer.call("contiguous", x=code)
     name = printer.temporary(code)
     printer.windows.add(name)
     printer.made[expr] = (name, tuple(every))
     return Term(name, tuple(every))
 
 
-def tensordot_code(terms, out, windows) -> str | None:
+def tensordot_code(terms, out, windows, printer=None) -> str | None:
     """``np.tensordot`` for two factors, one a window view, whose shared axes are all summed: one BLAS call
     on the reshaped operands. einsum's planner is slow here, and its path depends on the operand order
     (a 6-D window contracted over its leading and trailing axes took 3 s where tensordot takes 0.2 s)."""
@@ -253,9 +253,13 @@ def tensordot_code(terms, out, windows) -> str | None:
     if sorted(map(str, kept)) != sorted(map(str, out)):
         return None
     axes = (tuple(left.axes.index(a) for a in shared), tuple(right.axes.index(a) for a in shared))
-    code = f"np.tensordot({left.code}, {right.code}, axes=({axes[0]!r}, {axes[1]!r}))"
+    if printer is None:
+        code = f"np.tensordot({left.code}, {right.code}, axes=({axes[0]!r}, {axes[1]!r}))"
+    else:
+        code = printer.call("tensordot", a=left.code, b=right.code, axes=axes)
     if tuple(kept) != tuple(out):
-        code = f"np.transpose({code}, {tuple(kept.index(a) for a in out)!r})"
+        permutation = tuple(kept.index(a) for a in out)
+        code = f"np.transpose({code}, {permutation!r})" if printer is None else printer._permuted(code, permutation)
     return code
 
 
@@ -294,15 +298,21 @@ def _references(node):
     return []
 
 
-def dilation_lines(auxiliary, names, scalar) -> list:
-    """``dy_dil = np.zeros(shape); dy_dil[:, ::S, ::S, :] = dy`` for each dilated upstream gradient."""
+def dilation_lines(auxiliary, names, scalar, backend: str = "numpy") -> list:
+    """``dy_dil = np.zeros(shape); dy_dil[:, ::S, ::S, :] = dy`` for each dilated upstream gradient (torch: zeros
+    in dy's dtype and device; jax, whose arrays are immutable: ``.at[...].set(dy)``)."""
     lines = []
     for name, _indices, _definition, sizes, strides, _axes, source in auxiliary:
         by_axis = dict(strides)
         shape = ", ".join(scalar(s) for s in sizes) + ("," if len(sizes) == 1 else "")
         index = ", ".join(f"::{by_axis[k][0]}" if k in by_axis else ":" for k in range(len(sizes)))
-        code = names.get(name, name)
-        lines += [f"{code} = np.zeros(({shape}))", f"{code}[{index}] = {names.get(source, source)}"]
+        code, upstream = names.get(name, name), names.get(source, source)
+        if backend == "jax":
+            lines.append(f"{code} = jnp.zeros(({shape}), dtype={upstream}.dtype).at[{index}].set({upstream})")
+            continue
+        zeros = (f"torch.zeros(({shape}), dtype={upstream}.dtype, device={upstream}.device)" if backend == "torch"
+                 else f"np.zeros(({shape}))")
+        lines += [f"{code} = {zeros}", f"{code}[{index}] = {upstream}"]
     return lines
 
 

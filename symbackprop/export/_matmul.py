@@ -10,8 +10,9 @@ broadcasts them.
 from __future__ import annotations
 
 
-def matmul_code(terms, out) -> str | None:
-    """``left @ right`` for two Terms whose sum over their one shared, dropped axis gives ``out``; else None."""
+def matmul_code(terms, out, permuted=None) -> str | None:
+    """``left @ right`` for two Terms whose sum over their one shared, dropped axis gives ``out``; else None.
+    ``permuted(code, permutation)``: the backend's transpose of more than two axes (default NumPy's)."""
     if len(terms) != 2:
         return None
     left, right = terms
@@ -29,14 +30,14 @@ def matmul_code(terms, out) -> str | None:
     c, a, b = contracted[0], own_left[0], own_right[0]
     if tuple(out[len(batch):]) == (b, a):
         left, right, a, b = right, left, b, a
-    return f"{_arranged(left, (*batch, a, c))} @ {_arranged(right, (*batch, c, b))}"
+    permuted = permuted or (lambda code, permutation: f"np.transpose({code}, {permutation})")
+    return f"{_arranged(left, (*batch, a, c), permuted)} @ {_arranged(right, (*batch, c, b), permuted)}"
 
 
-def _arranged(term, axes) -> str:
+def _arranged(term, axes, permuted) -> str:
     """The code of ``term`` with its axes in the order ``axes`` (a view: .T or np.transpose)."""
     if tuple(term.axes) == tuple(axes):
         return term.wrapped()
     if len(axes) == 2:
         return f"{term.wrapped()}.T"
-    permutation = tuple(term.axes.index(a) for a in axes)
-    return f"np.transpose({term.code}, {permutation})"
+    return permuted(term.code, tuple(term.axes.index(a) for a in axes))

@@ -1,4 +1,4 @@
-"""Standalone NumPy modules for models: ``cost_and_gradients(params, X, Y) -> (cost, gradients)``.
+"""Standalone NumPy, JAX or torch modules for models: ``cost_and_gradients(params, X, Y) -> (cost, gradients)``.
 
 The module is the composed layer's module (:mod:`._layer_module`: ``forward``/``backward`` printed
 from the derivation, backward computing the parameters' gradients only) and a wrapper that feeds
@@ -12,11 +12,22 @@ from pathlib import Path
 from ._files import load_module, write_module
 from ._layer_module import layer_source
 
+#: how a model's module makes arrays of its arguments and the upstream gradient, per backend
+_ARRAYS = {
+    "numpy": {"array": "np.asarray({x}, dtype=float)", "zeros": "np.zeros(({n}, {n}))", "fill": "np.full({n}, {value})",
+              "sum": "np.sum({x})"},
+    "jax": {"array": "jnp.asarray({x})", "zeros": "jnp.zeros(({n}, {n}), dtype=X.dtype)",
+            "fill": "jnp.full({n}, {value}, dtype=X.dtype)", "sum": "jnp.sum({x})"},
+    "torch": {"array": "torch.as_tensor({x})", "zeros": "torch.zeros(({n}, {n}), dtype=X.dtype, device=X.device)",
+              "fill": "torch.full(({n},), {value}, dtype=X.dtype, device=X.device)", "sum": "torch.sum({x})"},
+}
 
-def model_source(model, derivation) -> str:
+
+def model_source(model, derivation, backend: str = "numpy") -> str:
     """The source of the standalone module for a model and the derivation of its composed layer."""
     params = list(model.params)
-    source = layer_source(derivation, returns=params)
+    source = layer_source(derivation, returns=params, backend=backend)
+    arrays = _ARRAYS[backend]
     stages = "\n".join(f"    {stage}" for stage in model.stages)
     header = (f'"""{model.describe()}\n\nStages (parameters numbered by their stage):\n{stages}\n\n'
               f"cost_and_gradients(params, X, Y) takes params = [{', '.join(params)}] and returns the mean cost "
@@ -38,27 +49,27 @@ def model_source(model, derivation) -> str:
              f"    if len(params) != {len(params)}:",
              f"        raise ValueError(f\"params has {{len(params)}} arrays; expected {len(params)}: "
              f"{', '.join(params)}\")",
-             "    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)",
-             f"    {unpack} = (np.asarray(p, dtype=float) for p in params)",
-             *(f"    {name} = np.zeros((X.shape[0], X.shape[0])) if {name} is None else np.asarray({name}, "
-               f"dtype=float)" for name in extra),
+             f"    X, Y = {arrays['array'].format(x='X')}, {arrays['array'].format(x='Y')}",
+             f"    {unpack} = ({arrays['array'].format(x='p')} for p in params)",
+             *(f"    {name} = {arrays['zeros'].format(n='X.shape[0]')} if {name} is None else "
+               f"{arrays['array'].format(x=name)}" for name in extra),
              *(f"    _check({name!r}, {name})" for name in ["X", "Y", *extra, *params]),
              "    if X.shape[0] != Y.shape[0]:",
              "        raise ValueError(f\"X has {X.shape[0]} rows and Y {Y.shape[0]}; expected one row of each per "
              "example\")",
              f"    L, cache = forward(X, Y, {', '.join(extra + params)})",
              "    N = X.shape[0]",
-             "    gradients = backward(np.full(N, 1.0 / N), cache)",
-             "    return float(np.sum(L)) / N, list(gradients)",
+             f"    gradients = backward({arrays['fill'].format(n='N', value='1.0 / N')}, cache)",
+             f"    return float({arrays['sum'].format(x='L')}) / N, list(gradients)",
              ""]
     return source.rstrip("\n") + "\n" + "\n".join(lines)
 
 
-def model_module(model, derivation) -> types.ModuleType:
+def model_module(model, derivation, backend: str = "numpy") -> types.ModuleType:
     """The generated module, loaded in this process (for tests and benchmarks)."""
-    return load_module(model_source(model, derivation), "symbackprop_model")
+    return load_module(model_source(model, derivation, backend), f"symbackprop_model_{backend}")
 
 
-def export_model_module(model, derivation, path, force: bool = False) -> Path:
+def export_model_module(model, derivation, path, force: bool = False, backend: str = "numpy") -> Path:
     """Write the module to ``path``; refuses to overwrite unless ``force``."""
-    return write_module(model_source(model, derivation), path, force)
+    return write_module(model_source(model, derivation, backend), path, force)
