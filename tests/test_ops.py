@@ -16,7 +16,8 @@ from symbackprop.export._op_module import layer_op_source, model_op_source, op_m
 from symbackprop.layers import Layer, derive_layer
 from symbackprop.models import build_model, derive_model
 
-torch = pytest.importorskip("torch", reason="the op's reference is torch autograd")
+from optional_libraries import require  # noqa: E402
+torch = require("torch", "the op's reference is torch autograd")
 from test_layers_export import TORCH, _arrays, _layer, _relative  # noqa: E402
 from test_models import _data, _torch_cost  # noqa: E402
 
@@ -63,7 +64,7 @@ def _function(module, name):
 
 
 def _jax():
-    jax = pytest.importorskip("jax", reason="the jax op needs jax")
+    jax = require("jax", "the jax op needs jax")
     jax.config.update("jax_enable_x64", True)
     return jax
 
