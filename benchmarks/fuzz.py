@@ -13,8 +13,9 @@ CPU time per run, and every command that ended in 70 or took more than ``--limit
 the script exits 1 when there was any. On a machine shared with other work the wall time is
 inflated by the load average (printed); the CPU time is what the run costs on an idle machine.
 
-The same grammar (:func:`activation`, :func:`loss`, :func:`formula`) feeds the hypothesis test
-``tests/test_fuzz.py``, which drives the Python API instead of the CLI.
+One random loss in four is :func:`piecewise_loss`: relu, leaky_relu or elu around an expression of a
+and y. The same grammar (:func:`activation`, :func:`loss`, :func:`piecewise_loss`, :func:`formula`)
+feeds the hypothesis test ``tests/test_fuzz.py``, which drives the Python API instead of the CLI.
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ NEWER_UNARY = ("erf", "erfc", "sin", "cos", "atan", "log1p", "expm1", "sign")
 NEWER_BINARY = ("max", "min")
 NEWER_CONSTANTS = ("pi", "e")
 OPERATORS = ("+", "-", "*", "/", "^")
+#: the functions of several cases a loss wraps around an expression of a and y (the hinge relu(1 - y*a))
+PIECEWISE = ("relu", "leaky_relu", "elu")
 MAX_DEPTH = 5
 
 #: the cases the issues reported as hangs or tracebacks: (subcommand, options)
@@ -64,6 +67,13 @@ KNOWN_SLOW = [
     ("derive", ["--loss", "y/leaky_relu(a)"]),
     ("derive", ["--loss", "exp(a*y)"]),
     ("check", ["--hidden", "relu(relu(relu(z)))", "delta^l = (W^(l+1)^T delta^(l+1)) .* a^l"]),
+    # issue 25: a piecewise function of an expression in a and y was an internal error (exit 70)
+    ("derive", ["--loss", "relu(1 - y*a)"]),
+    ("export", ["--loss", "relu(1 - y*a)"]),
+    ("derive", ["--loss", "leaky_relu(y - a)"]),
+    ("export", ["--loss", "leaky_relu(y - a)"]),
+    ("derive", ["--loss", "elu(a*y)"]),
+    ("export", ["--loss", "elu(a*y)"]),
 ]
 
 
@@ -122,6 +132,19 @@ def loss(choose, names, depth: int = MAX_DEPTH) -> str:
     return text if _uses(text, "a") else f"(a-y)*{text}"
 
 
+def piecewise_loss(choose, names, depth: int = 2) -> str:
+    """relu, leaky_relu or elu around an expression that uses both a and y (issue 25: the hinge
+    written relu(1 - y*a) was an internal error), sometimes shifted by a constant."""
+    parts = []
+    for variable in ("a", "y"):
+        text = expression(choose, (variable,), names, depth)
+        parts.append(text if _uses(text, variable) else f"{variable}*{text}")
+    inner = f"{parts[0]}{choose(('+', '-', '*'))}{parts[1]}"
+    if choose((True, False)):
+        inner = f"{choose(names[2])}-{inner}"
+    return f"{choose(PIECEWISE)}({inner})"
+
+
 FORMULA_LHS = ("delta^L", "delta^l", "dC/dW^l", "dC/db^l")
 FORMULA_TERMS = ("a^L", "y", "z^L", "(1 - a^L)", "a^l", "(1 - a^l)", "(W^(l+1)^T delta^(l+1))", "delta^l",
                  "a^(l-1)^T", "sigma'(z^L)", "sigma'(z^l)", "g'(z^l)", "(a^L - y)", "delta^(l+1)")
@@ -139,8 +162,9 @@ def random_case(rng: random.Random, names) -> tuple[str, list[str]]:
     """(subcommand, options) of one random run."""
     choose = rng.choice
     command = choose(("derive", "derive", "check", "export", "gradcheck"))
+    cost = choose((loss, loss, loss, piecewise_loss))
     options = ["--hidden", activation(choose, names), "--output", activation(choose, names),
-               "--loss", loss(choose, names)]
+               "--loss", cost(choose, names)]
     if command == "check":
         options.append(formula(choose, names))
     return command, options

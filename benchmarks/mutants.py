@@ -7,7 +7,9 @@ Each mutant is one textual substitution in one file. For each, the repository's 
 copied to a temporary directory, the substitution applied there (never here), the tests that
 should notice run in that copy, and a table says which mutants were caught. Every mutant must be
 caught: the script exits 1 if one survives, and 2 if a mutant's target text is not found exactly
-once (a refactor moved it: retarget the mutant). tests/test_mutants.py checks the targets quickly.
+once (a refactor moved it: retarget the mutant), or if a test selection already fails on the unmutated
+tree (each distinct selection is run clean first; a failing one would make its mutants look caught).
+tests/test_mutants.py checks the targets quickly.
 """
 from __future__ import annotations
 
@@ -94,6 +96,30 @@ MUTANTS = (
            "symbackprop/catalogue/losses.py",
            "per_unit=sp.Rational(1, 2) * (a - y) ** 2", "per_unit=(a - y) ** 2",
            ("tests/test_catalogue_reference.py",)),
+    # ---- the layer engine, windows, recurrences, attention and the layer checkers ----------------------------
+    Mutant("attention's dS step shown without its row-sum term (the export unchanged)",
+           "symbackprop/layers/_coupling.py",
+           "self.step(name, display, Rule.COUPLING,",
+           "self.step(name, display.replace(lambda e: isinstance(e, sp.Sum), lambda e: sp.Integer(0)), Rule.COUPLING,",
+           ("tests/test_layer_steps_values.py", "-k", "attention")),
+    Mutant("window limits dropped when a shifted delta is solved (conv, pooling)",
+           "symbackprop/layers/_windows.py",
+           "results.append(rest * InRange(value, lo, hi))", "results.append(rest)",
+           ("tests/test_conv.py", "-k", "sympy_diff or torch")),
+    Mutant("layer checker tolerance x100",
+           "symbackprop/checker/_layer_check.py",
+           "RTOL, ATOL = 1e-7, 1e-9", "RTOL, ATOL = 1e-5, 1e-7",
+           ("tests/test_check_layer_controls.py", "-k", "not bptt")),
+    Mutant("layer checker also accepts -1 x the gradient",
+           "symbackprop/checker/_layer_check.py",
+           "np.all(np.isfinite(array)) and np.allclose(array, target, rtol=RTOL, atol=ATOL))",
+           "np.all(np.isfinite(array)) and (np.allclose(array, target, rtol=RTOL, atol=ATOL)"
+           " or np.allclose(-array, target, rtol=RTOL, atol=ATOL)))",
+           ("tests/test_check_layer_controls.py", "-k", "not bptt")),
+    Mutant("recurrent checker tolerance x100",
+           "symbackprop/checker/_recurrent_check.py",
+           "RTOL, ATOL = 1e-7, 1e-9", "RTOL, ATOL = 1e-5, 1e-7",
+           ("tests/test_check_layer_controls.py", "-k", "bptt")),
     Mutant("wrong sign in R{delta} (the R-operator's backward pass seeded with -1/N)",
            "symbackprop/export/_second_order_module.py",
            'f"    return list(_hvp_backward(({zeros}, {mean}), cache))",',
@@ -134,6 +160,27 @@ def _copy(destination: Path):
 SMOKE = "checker tolerance x2"
 
 
+def _pytest(copy: Path, arguments: tuple):
+    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *arguments],
+                          cwd=copy, env=env, capture_output=True, text=True)
+
+
+def clean_runs(chosen, pytest_options: tuple = ()) -> list:
+    """Each distinct test selection run on the unmutated tree first: a selection that already fails (or selects
+    nothing) would make every mutant it guards look caught. Returns the failures, as lines."""
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="symbackprop-clean-") as tmp:
+        copy = Path(tmp) / "repo"
+        _copy(copy)
+        for tests in dict.fromkeys(m.tests for m in chosen):
+            result = _pytest(copy, (*pytest_options, *tests))
+            if result.returncode != 0:
+                last = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+                failures.append(f"unmutated, {' '.join(tests)} exits {result.returncode}: {last}")
+    return failures
+
+
 def run(mutant: Mutant, pytest_options: tuple = ()) -> dict:
     text = check_target(mutant)
     start = time.perf_counter()
@@ -141,9 +188,7 @@ def run(mutant: Mutant, pytest_options: tuple = ()) -> dict:
         copy = Path(tmp) / "repo"
         _copy(copy)
         (copy / mutant.path).write_text(text.replace(mutant.old, mutant.new, 1), encoding="utf-8")
-        env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *pytest_options, *mutant.tests],
-                                cwd=copy, env=env, capture_output=True, text=True)
+        result = _pytest(copy, (*pytest_options, *mutant.tests))
     summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
     # pytest: 0 all passed (survived), 1 tests failed (caught), 5 no tests collected (a broken selection)
     if result.returncode == 5:
@@ -171,6 +216,11 @@ def main(argv=None) -> int:
         return 0
     print(f"# symbackprop mutants: {len(chosen)} deliberate bugs, --jobs {args.jobs}; {machine_line()}\n")
     options = ("-n", "0") if args.smoke else ()
+    failures = clean_runs(chosen, options)
+    if failures:
+        print("\n".join(failures), file=sys.stderr)
+        print("a test selection fails without any mutant: fix the tree first", file=sys.stderr)
+        return 2
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(lambda mutant: run(mutant, options), chosen))
     width = max(len(r["mutant"].name) for r in results)

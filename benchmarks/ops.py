@@ -18,13 +18,11 @@ implementation alike).
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import platform
 import statistics
 import time
 
-import numpy as np
 import torch
 
 F = torch.nn.functional

@@ -109,6 +109,11 @@ class Derivation:
     steps: tuple[Step, ...]
     hidden_delta: Optional[Quantity] = None  #: the generic hidden layer l, when every hidden layer has one activation
 
+    def __repr__(self) -> str:
+        """One line for a REPL (the dataclass's own repr prints every formula: 11,000 characters)."""
+        return (f"<Derivation of the {self.network.describe()}: {len(self.steps)} steps; "
+                f"print(sb.render(d, notation=...)) shows them>")
+
     def steps_for(self, quantity: str) -> tuple[Step, ...]:
         """The steps that derive one quantity ('cost', 'output_delta', 'hidden_delta', ...)."""
         return tuple(step for step in self.steps if step.quantity == quantity)

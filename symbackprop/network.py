@@ -27,6 +27,10 @@ class Network:
 
     ``sizes`` counts the input layer: (400, 25, 10) is Ng's ex4 network (layers 1..3).
     ``hidden`` is one activation for every hidden layer, or a sequence with one per hidden layer.
+    ``loss`` left out is the cross-entropy, or the categorical cross-entropy after a softmax output.
+
+    >>> Network((4, 3), output="softmax").loss.name
+    'categorical-cross-entropy'
     """
 
     sizes: tuple
@@ -37,7 +41,7 @@ class Network:
     bias: str
 
     def __init__(self, sizes: Sequence[Size] = (400, 25, 10), hidden="sigmoid", output="sigmoid",
-                 loss="cross-entropy", l2=0, bias: str = "separate"):
+                 loss=None, l2=0, bias: str = "separate"):
         sizes = _check_sizes(sizes)
         n_hidden = len(sizes) - 2
         if isinstance(hidden, (list, tuple)):
@@ -52,6 +56,8 @@ class Network:
                 raise NetworkSpecError(f"hidden activation {record.name!r} couples the units of its layer; "
                                        f"symbackprop supports it as the output activation only")
         output_record = _activation(output)
+        if loss is None:     # the binary cross-entropy per unit would read a distribution as independent units
+            loss = "cross-entropy" if output_record.elementwise else "categorical-cross-entropy"
         loss_record = _loss(loss)
         if not output_record.elementwise and sizes[-1] == 1:
             raise NetworkSpecError(f"output activation {output_record.name!r} needs at least 2 output units, "

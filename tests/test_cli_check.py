@@ -187,8 +187,8 @@ def teardown_module():
 
 
 @pytest.mark.parametrize("argv", [
-    ["--notation", "ng-dls", "db1 = np.sum(dZ1, axis=1, keepdims=True)/m + lambd/m*b1"],
-    ["--notation", "nielsen", "--loss", "quadratic", "--bias", "separate",
+    ["--notation", "ng-dls", "--l2", "1", "db1 = np.sum(dZ1, axis=1, keepdims=True)/m + lambd/m*b1"],
+    ["--notation", "nielsen", "--loss", "quadratic", "--bias", "separate", "--l2", "1",
      r"\frac{\partial C}{\partial b^l} = \delta^l + \frac{\lambda}{n} b^l"],
     ["--notation", "ng-ml", "Theta1_grad(:, 1) = Delta1(:, 1)/m + (lambda/m)*Theta1(:, 1)"],
 ])

@@ -5,6 +5,7 @@ autograd (F.conv2d, F.avg_pool2d, float64), central differences and the Deep Lea
 published conv_backward check."""
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import re
 import subprocess
@@ -135,13 +136,26 @@ def _evaluate(expr, sizes, values):
     return expanded.replace(lambda e: isinstance(e, sp.Indexed) and all(i.is_Integer for i in e.indices), read)
 
 
-@pytest.mark.parametrize("S, P", [(1, 0), (1, 1), (2, 0), (2, 1)])
-def test_derived_gradients_equal_sympy_diff_of_a_small_conv(S, P):
-    """1 example, a 4x4 image, 2 channels in, 2 filters of 2x2: the cost Σ y·G written out entry by entry
-    (zero padding by hand), differentiated by sympy.diff; the derived index forms evaluated at the same point."""
+#: a dilated convolution (dilation R: the kernel's taps R apart), torch's F.conv2d(..., dilation=R)
+DILATED = """\
+input  x[N, H pad P, V pad P, C]
+param  W[K, K, C, F], b[F]
+const  S = {S}, P = {P}, R = {R}
+size   Ho = (H + 2*P - R*(K - 1) - 1)/S + 1, Vo = (V + 2*P - R*(K - 1) - 1)/S + 1
+y[n, p in Ho, q in Vo, f] = sum(x[n, p*S + i*R - P, q*S + j*R - P, c] * W[i, j, c, f], i, j, c) + b[f]
+output y
+"""
+
+
+@pytest.mark.parametrize("S, P, R", [(1, 0, 1), (1, 1, 1), (2, 0, 1), (2, 1, 1), (1, 1, 2), (2, 1, 2), (2, 1, 3),
+                                     (3, 2, 2)])
+def test_derived_gradients_equal_sympy_diff_of_a_small_conv(S, P, R):
+    """1 example, a 4x4 image, 2 channels in, 2 filters of 2x2 (taps R apart): the cost Σ y·G written out entry
+    by entry (zero padding by hand), differentiated by sympy.diff; the derived index forms evaluated at the same
+    point."""
     N, H, V, C, K, F = 1, 4, 4, 2, 2, 2
-    Ho, Vo = (H + 2 * P - K) // S + 1, (V + 2 * P - K) // S + 1
-    rng = np.random.default_rng(S * 10 + P)
+    Ho, Vo = (H + 2 * P - R * (K - 1) - 1) // S + 1, (V + 2 * P - R * (K - 1) - 1) // S + 1
+    rng = np.random.default_rng(S * 10 + P + 100 * R)
     xs, ws = sp.symbols(f"x0:{N * H * V * C}"), sp.symbols(f"w0:{K * K * C * F}")
     x, w = sp.Array(xs, (N, H, V, C)), sp.Array(ws, (K, K, C, F))
     b = sp.symbols(f"b0:{F}")
@@ -150,7 +164,7 @@ def test_derived_gradients_equal_sympy_diff_of_a_small_conv(S, P):
     def xpad(n, r, s, c):
         return x[n, r, s, c] if 0 <= r < H and 0 <= s < V else 0
 
-    cost = sum(G[n, p, q, f] * (sum(xpad(n, p * S + i - P, q * S + j - P, c) * w[i, j, c, f]
+    cost = sum(G[n, p, q, f] * (sum(xpad(n, p * S + i * R - P, q * S + j * R - P, c) * w[i, j, c, f]
                                     for i in range(K) for j in range(K) for c in range(C)) + b[f])
                for n, p, q, f in itertools.product(range(N), range(Ho), range(Vo), range(F)))
     point = {s: sp.Rational(int(rng.integers(-9, 10)), 7) for s in [*xs, *ws, *b]}
@@ -159,7 +173,8 @@ def test_derived_gradients_equal_sympy_diff_of_a_small_conv(S, P):
               "W": np.array([[[[point[w[i, j, c, f]] for f in range(F)] for c in range(C)] for j in range(K)]
                              for i in range(K)], dtype=object),
               "b": np.array([point[v] for v in b], dtype=object), "dy": G.astype(object)}
-    derivation = derive_layer(Layer.parse(CONV.format(S=S, P=P)))
+    derivation = derive_layer(Layer.parse(CONV.format(S=S, P=P) if R == 1 else DILATED.format(S=S, P=P, R=R)))
+    assert not derivation.gradient("x").final.has(sp.KroneckerDelta)     # every shifted delta solved
     sizes = {"N": N, "H": H, "V": V, "C": C, "K": K, "F": F, "Ho": Ho, "Vo": Vo}
     for record in derivation.gradient("x").auxiliary:      # the dilated dy, from its own definition
         name, dims, definition, shape = record[:4]
@@ -413,7 +428,7 @@ def test_cnn_model_derives_exports_and_equals_torch(spec, image):
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("conv2d(8, q=3) > flatten > affine(2) > softmax", "conv2d takes k=, pad=, stride=, not q="),
+    ("conv2d(8, q=3) > flatten > affine(2) > softmax", "conv2d takes k=, pad=, stride=, dilation=, not q="),
     ("conv2d(8) > affine(2) > softmax", "affine reads rows (N, D); its input here is an image: add flatten"),
     ("conv2d(8) > relu", "the model ends in an image"),
     ("conv2d(8, k=9) > flatten > affine(2) > softmax", "its output would have size"),
@@ -547,3 +562,220 @@ def test_checker_evaluates_derived_gradients_over_whole_arrays_as_entry_by_entry
     for array, found in zip(layer.differentiable, grads):
         assert _relative(found.reshape(values["d" + array.name].array.shape), values["d" + array.name].array) < 1e-12
     assert set(sizes) >= {str(s) for s in layer.sizes}
+
+
+# ---- image models whose sizes equal no other width (issue 25, part B, item 2) ----------------------------
+
+def _torch_image_model(model, X, Y, params):
+    """Any chain of conv2d, avgpool, maxpool, activations, flatten, affine and softmax, read from the model
+    string and written in torch (F.conv2d, F.avg_pool2d, F.max_pool2d; NHWC flattening as the model's affine)."""
+    from symbackprop.models import parse_model
+    tensors = [torch.tensor(p, requires_grad=True) for p in params]
+    remaining = list(tensors)
+    x = torch.tensor(X).permute(0, 3, 1, 2)
+    for use in parse_model(model.spec):
+        options = {name: value for name, value, _ in use.options}
+        if use.name == "conv2d":
+            W, b = remaining.pop(0), remaining.pop(0)
+            x = Fn.conv2d(x, W.permute(3, 2, 0, 1), b, stride=options.get("stride", 1), padding=options.get("pad", 0),
+                          dilation=options.get("dilation", 1))
+        elif use.name in ("avgpool", "maxpool"):
+            pool = Fn.avg_pool2d if use.name == "avgpool" else Fn.max_pool2d
+            x = pool(x, use.widths[0], stride=options.get("stride", use.widths[0]))
+        elif use.name == "flatten":
+            x = x.permute(0, 2, 3, 1).reshape(X.shape[0], -1)
+        elif use.name == "affine":
+            W, b = remaining.pop(0), remaining.pop(0)
+            x = x @ W.reshape(-1, W.shape[-1]) + b
+        elif use.name == "softmax":
+            x = torch.log_softmax(x, 1)
+        else:
+            x = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}[use.name](x)
+    assert not remaining
+    loss = -(torch.tensor(Y) * x).sum(1).mean()
+    loss.backward()
+    return loss.item(), [t.grad.numpy() for t in tensors]
+
+
+SIZED_MODELS = [  # (model, image): every derived size differs from the widths the inputs and parameters have
+    ("conv2d(2, k=3) > avgpool(2) > flatten > affine(3) > softmax", "8x8x2"),
+    ("conv2d(4, k=3, stride=2, pad=1) > avgpool(2) > flatten > affine(3) > softmax", "11x11x3"),
+    ("conv2d(3, k=3) > relu > conv2d(2, k=3) > flatten > affine(3) > softmax", "8x8x2"),
+    ("conv2d(3, k=3, pad=1) > tanh > conv2d(2, k=2, pad=1) > maxpool(2) > flatten > affine(4) > softmax", "7x9x2"),
+    # a strided convolution after another: its upstream gradient is a stage's, not the model's output's
+    ("conv2d(3, k=3) > conv2d(2, k=2, stride=2) > flatten > affine(3) > softmax", "8x8x2"),
+    ("conv2d(3, k=3) > relu > conv2d(2, k=3, stride=2, pad=1) > flatten > affine(3) > softmax", "8x9x2"),
+    # dilated convolutions (the record's dilation=), one strided, after another
+    ("conv2d(3, k=3, pad=2, dilation=2) > tanh > conv2d(2, k=2, stride=2, dilation=3) > flatten > affine(3) > softmax",
+     "9x8x2"),
+]
+
+
+@pytest.mark.parametrize("spec, image", SIZED_MODELS)
+def test_a_model_whose_window_sizes_equal_no_other_width_derives_exports_and_equals_torch(spec, image, tmp_path):
+    process = _cli("derive", "--model", spec, "--loss", "categorical-cross-entropy", "--input-size", image)
+    assert process.returncode == 0, process.stderr
+    path = tmp_path / "model.py"
+    process = _cli("export", "--model", spec, "--loss", "categorical-cross-entropy", "--input-size", image,
+                   "-o", str(path))
+    assert process.returncode == 0, process.stderr
+    spec_ = importlib.util.spec_from_file_location("model", path)
+    module = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(module)
+    from symbackprop.models import build_model
+    model = build_model(spec, "categorical-cross-entropy", image)
+    shape = tuple(int(side) for side in image.split("x"))
+    rng = np.random.default_rng(25)
+    params = [rng.standard_normal(model.shape(name)) for name in model.params]
+    X = rng.standard_normal((4, *shape))
+    classes = model.shape(model.params[-1])[0]
+    Y = np.eye(classes)[rng.integers(0, classes, 4)]
+    cost, grads = module.cost_and_gradients(params, X, Y)
+    expected_cost, expected = _torch_image_model(model, X, Y, params)
+    assert abs(cost - expected_cost) < 1e-10 * abs(expected_cost)
+    for name, found, want in zip(model.params, grads, expected):
+        assert found.shape == want.shape and _relative(found, want) < 1e-10, name
+
+
+# ---- dilated and depthwise convolutions (issue 25, part B, item 3) ---------------------------------------
+
+#: depthwise: one K x K filter per channel (torch's groups = C), taps R apart
+DEPTHWISE = """\
+input  x[N, H pad P, V pad P, C]
+param  W[K, K, C], b[C]
+const  S = {S}, P = {P}, R = {R}
+size   Ho = (H + 2*P - R*(K - 1) - 1)/S + 1, Vo = (V + 2*P - R*(K - 1) - 1)/S + 1
+y[n, p in Ho, q in Vo, c] = sum(x[n, p*S + i*R - P, q*S + j*R - P, c] * W[i, j, c], i, j) + b[c]
+output y
+"""
+
+
+class _Text:
+    """A layer text standing where a record is expected (``layer()``)."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def layer(self):
+        return Layer.parse(self.text)
+
+
+@pytest.mark.parametrize("S, P, R, H, V, K", [(1, 1, 2, 9, 8, 3), (1, 0, 2, 7, 7, 2), (2, 1, 2, 9, 10, 3),
+                                              (2, 0, 3, 11, 9, 2), (3, 2, 2, 12, 11, 3)])
+def test_exported_dilated_conv2d_equals_torch_autograd(S, P, R, H, V, K):
+    rng = np.random.default_rng(S + 10 * P + 100 * R)
+    values = [rng.standard_normal((2, H, V, 3)), rng.standard_normal((K, K, 3, 4)), rng.standard_normal(4)]
+    _against_torch(_Text(DILATED.format(S=S, P=P, R=R)), values, lambda x, W, b: Fn.conv2d(
+        x.permute(0, 3, 1, 2), W.permute(3, 2, 0, 1), b, stride=S, padding=P, dilation=R).permute(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("layout, S, P, R", [("ng-dls", 1, 1, 2), ("ng-dls", 2, 0, 3), ("cs231n", 1, 2, 2),
+                                              ("cs231n", 3, 1, 2)])
+def test_the_conv2d_record_with_a_dilation_equals_torch_autograd(layout, S, P, R):
+    record = window_record("conv2d", stride=S, pad=P, layout=layout, dilation=R)
+    assert "dilation" in record.description and f"R = {R}" in record.text
+    rng = np.random.default_rng(R * 7 + S)
+    if layout == "ng-dls":
+        values = [rng.standard_normal((2, 10, 9, 3)), rng.standard_normal((3, 3, 3, 4)), rng.standard_normal(4)]
+        forward = lambda x, W, b: Fn.conv2d(x.permute(0, 3, 1, 2), W.permute(3, 2, 0, 1), b.reshape(-1), stride=S,
+                                            padding=P, dilation=R).permute(0, 2, 3, 1)
+    else:
+        values = [rng.standard_normal((2, 3, 10, 9)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)]
+        forward = lambda x, w, b: Fn.conv2d(x, w, b, stride=S, padding=P, dilation=R)
+    if layout == "ng-dls":
+        values[2] = values[2].reshape(1, 1, 1, 4)
+    _against_torch(record, values, forward)
+
+
+def test_a_dilation_is_refused_for_pooling_and_below_1():
+    with pytest.raises(sb.SymbackpropError, match="takes no dilation"):
+        window_record("maxpool", dilation=2)
+    with pytest.raises(sb.SymbackpropError, match="expected a whole number >= 1"):
+        window_record("conv2d", dilation=0)
+
+
+@pytest.mark.parametrize("S, P, R, H, V, K", [(1, 2, 2, 9, 8, 3), (2, 1, 2, 10, 9, 3), (1, 0, 3, 8, 8, 2)])
+def test_exported_depthwise_dilated_conv2d_equals_torch_autograd_with_groups(S, P, R, H, V, K):
+    rng = np.random.default_rng(S + 10 * P + 100 * R + 1)
+    C = 3
+    values = [rng.standard_normal((2, H, V, C)), rng.standard_normal((K, K, C)), rng.standard_normal(C)]
+    _against_torch(_Text(DEPTHWISE.format(S=S, P=P, R=R)), values, lambda x, W, b: Fn.conv2d(
+        x.permute(0, 3, 1, 2), W.permute(2, 0, 1)[:, None], b, stride=S, padding=P, dilation=R,
+        groups=C).permute(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("S, R", [(1, 2), (2, 2), (2, 3)])
+def test_dilated_dx_is_a_full_convolution_with_the_flipped_kernel_and_no_delta(S, R):
+    derivation = derive_layer(Layer.parse(DILATED.format(S=S, P=1, R=R)))
+    gradient = derivation.gradient("x")
+    assert not gradient.final.has(sp.KroneckerDelta)
+    rules = _rules(derivation, "x")
+    assert Rule.FLIP in rules and (Rule.DILATION in rules) == (S > 1)
+    reads = [ref for ref in gradient.final.atoms(sp.Indexed) if ref.base.label.name == "W"]
+    assert reads and all(sp.expand(i).coeff(u) == -1 for ref in reads for i in ref.indices[:2]
+                         for u in sp.expand(i).free_symbols if str(u) not in ("K",))
+
+
+def test_cli_derives_and_exports_a_dilated_depthwise_layer(tmp_path):
+    text = tmp_path / "depthwise.layer"
+    text.write_text(DEPTHWISE.format(S=2, P=1, R=2))
+    process = _cli("derive", "--layer-def", str(text))
+    assert process.returncode == 0, process.stderr
+    assert "δ(" not in process.stdout.split("Result:")[1]
+    path = tmp_path / "depthwise.py"
+    process = _cli("export", "--layer-def", str(text), "-o", str(path))
+    assert process.returncode == 0, process.stderr
+    from symbackprop.export._bound_names import unbound_names
+    assert unbound_names(path.read_text()) == []
+
+
+@pytest.mark.parametrize("text", [
+    "input  x[N, H pad 0]\nsize   Ho = H/2\ny[n, p in Ho] = x[n, 2*p] * x[n, 2*p + 1]\noutput y\n",
+    "input  x[N, H pad 0, C]\nsize   Ho = (H - 1)/2 + 1\ny[n, p in Ho, c] = 3 * x[n, 2*p, c]\noutput y\n",
+], ids=["read twice", "no window index"])
+def test_a_strided_read_the_engine_cannot_solve_is_refused_with_exit_2(text, tmp_path):
+    layer = tmp_path / "strided.layer"
+    layer.write_text(text)
+    for command in (["derive"], ["export", "-o", str(tmp_path / "strided.py")]):
+        process = _cli(*command, "--layer-def", str(layer))
+        assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr
+        assert "dx: the Kronecker delta δ(h, 2*p)" in process.stderr and "cannot be solved" in process.stderr
+    assert not (tmp_path / "strided.py").exists()
+
+
+def test_generated_code_that_reads_an_unbound_name_is_never_written(tmp_path):
+    from symbackprop.errors import ExportError
+    from symbackprop.export._bound_names import unbound_names
+    from symbackprop.export._files import load_module, write_module
+    source = ("import numpy as np\nS = 1.0\n\ndef backward(dout, cache):\n    t = [k * S for k in range(2)]\n"
+              "    mask = (1 if h == 2*i + p - 1 else 0)\n    return np.sum(dout) * mask + len(t) + _helper()\n\n"
+              "def _helper():\n    return 0\n")
+    assert unbound_names(source) == ["h", "i", "p"]
+    with pytest.raises(ExportError, match="reads h, i, p, which it never defines"):
+        write_module(source, tmp_path / "broken.py")
+    with pytest.raises(ExportError, match="reads h, i, p"):
+        load_module(source, "broken")
+    assert not (tmp_path / "broken.py").exists()
+    # a local read before the statement that assigns it (a dilated gradient made before its source)
+    ordered = ("import numpy as np\n\ndef backward(dout):\n    d_dil = np.zeros(3)\n    d_dil[::2] = dz\n"
+               "    dz = 2 * dout\n    for k in range(2):\n        if k:\n            acc += k\n        acc = k\n"
+               "    return d_dil, acc\n")
+    assert unbound_names(ordered) == ["dz"]
+
+
+@pytest.mark.parametrize("name, make", [
+    ("dilated S1 R2", lambda: Layer.parse(DILATED.format(S=1, P=1, R=2))),
+    ("dilated S2 R3", lambda: Layer.parse(DILATED.format(S=2, P=1, R=3))),
+    ("depthwise S2 R2", lambda: Layer.parse(DEPTHWISE.format(S=2, P=1, R=2))),
+    ("model: strided conv after conv", lambda: __import__("symbackprop.models", fromlist=["build_model"]).build_model(
+        "conv2d(1, k=2) > relu > conv2d(2, k=2, stride=2, dilation=2) > flatten > affine(2) > softmax",
+        "categorical-cross-entropy", (7, 6, 1)).layer),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_every_displayed_step_of_a_dilated_convolution_equals_the_computed_gradient(name, make):
+    from test_layer_steps_values import _step_values
+    layer = make()
+    checked = 0
+    for step, shown, computed in _step_values(layer, derive_layer(layer)):
+        assert np.allclose(shown, computed, rtol=1e-9, atol=1e-12), (name, step.rule.value, str(step.statement))
+        checked += 1
+    assert checked

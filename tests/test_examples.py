@@ -17,7 +17,7 @@ import pytest
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLES = ("ng_vs_nielsen", "hidden_delta_derivation", "ex4_reference", "train_digits", "custom_loss",
-            "sklearn_agreement", "dls_conv_backward", "dls_rnn_backward")
+            "sklearn_agreement", "dls_conv_backward", "dls_rnn_backward", "dls_lstm_backward")
 NEEDS = {"ex4_reference": ("scipy",), "train_digits": ("scipy", "sklearn", "matplotlib"),
          "sklearn_agreement": ("sklearn",)}
 EX4_WEIGHTS = Path(__file__).resolve().parents[2] / "shared/data/ng-ex4/ex4weights.mat"
@@ -153,6 +153,17 @@ def test_dls_rnn_backward_example(tmp_path):
     assert re.search(r"largest difference to the published values: \S+ \(reproduced\)", text)
     assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[t + 1, n, k]" in text
     assert (out / "rnn_dls.py").stat().st_size > 0
+
+
+def test_dls_lstm_backward_example(tmp_path):
+    process, out = run("dls_lstm_backward", tmp_path)
+    assert_ran(process)
+    text = process.stdout
+    assert "dxt[1][2]      = 3.2305591151" in text and "dWf[3][1]      = -0.147954838164" in text
+    assert "da0[2][3]      = 0.312770310257" in text
+    assert re.search(r"largest difference to the published values: \S+ \(reproduced\)", text)
+    assert "dzf[n, k] = (1 - f[n, k])*df[n, k]*f[n, k]" in text
+    assert "def forward(x, a0, c0, Wf, bf, Wi, bi, Wc, bc, Wo, bo)" in (out / "lstm_dls.py").read_text(encoding="utf-8")
 
 
 def test_sklearn_agreement_example(tmp_path):

@@ -67,6 +67,16 @@ def test_random_networks_end_in_a_result_or_a_symbackprop_error(data):
                         fuzz.loss(choose, NAMES), fuzz.formula(choose, NAMES))
 
 
+@settings(max_examples=8, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow], phases=[Phase.explicit, Phase.generate])
+@given(st.data())
+def test_random_piecewise_losses_of_a_and_y_end_in_a_result_or_a_symbackprop_error(data):
+    # relu, leaky_relu and elu around an expression of a and y (issue 25: relu(1 - y*a) was exit 70)
+    choose = _drawer(data)
+    _through_everything("sigmoid", fuzz.activation(choose, NAMES, depth=2), fuzz.piecewise_loss(choose, NAMES),
+                        fuzz.formula(choose, NAMES))
+
+
 @pytest.mark.parametrize("options", [options for command, options in fuzz.KNOWN_SLOW if "--output" in options
                                      or "--hidden" in options or "--loss" in options],
                          ids=lambda options: " ".join(options)[:40])

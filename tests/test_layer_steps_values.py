@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop.checker._layer_values import Labelled, _table, concrete_sizes, sample
+from symbackprop.checker._layer_values import _table, concrete_sizes, sample
 from symbackprop.layers import LAYERS, derive_layer, layer_record, window_record
 from symbackprop.models import build_model
 

@@ -14,7 +14,8 @@ from symbackprop.export._model_module import model_module
 from symbackprop.layers import derive_layer
 from symbackprop.models import build_model, derive_model
 
-torch = pytest.importorskip("torch", reason="the reference is torch autograd")
+from optional_libraries import require  # noqa: E402
+torch = require("torch", "the reference is torch autograd")
 from test_layers_export import SIZES, TORCH, USER, _arrays, _layer, _relative  # noqa: E402
 from test_models import _data, _torch_cost  # noqa: E402
 
@@ -28,7 +29,7 @@ MODELS = [("affine(16) > layernorm > relu > affine(3) > softmax", "categorical-c
 
 def _backend(name):
     if name == "jax":
-        jax = pytest.importorskip("jax", reason="the jax backend needs jax")
+        jax = require("jax", "the jax backend needs jax")
         jax.config.update("jax_enable_x64", True)
         return lambda a: jax.numpy.asarray(a), lambda a: np.asarray(a)
     if name == "torch":

@@ -232,16 +232,22 @@ def test_lstm_layouts_and_stacked_gates_equal_torch(notation):
     source = recurrent_source(derive_layer("lstm"), notation)
     loop = source[source.index("    for t in range(T - 1, -1, -1):"):]
     assert "x_W = np.concatenate([Wfx, Wux, Wcx, Wox], axis=1)" in source and "np.matmul(dgates_seq[t], h_prev_W.T, " in loop
-    assert "np.concatenate" not in loop
+    assert "np.concatenate" not in loop[:loop.index("\n    dh0 = ")]       # (ng-dls joins dWfh and dWfx after it)
     module = recurrent_module(derive_layer("lstm"), notation)
     if notation == "cs231n":        # time second, examples as rows
         h, cache = module.forward(x.transpose(1, 0, 2), h0, c0, *p.values())
         grads = module.backward(dout.transpose(1, 0, 2), cache, dc_last=dc_last)
         converted = [g.transpose(1, 0, 2) if g.ndim == 3 else g for g in grads]
-    else:                           # every array's axes reversed, biases as columns
-        h, cache = module.forward(x.T, h0.T, c0.T, *(v.T if v.ndim == 2 else v[:, None] for v in p.values()))
+    else:       # the notebook's: every array's axes reversed, biases as columns, Wf = [Wfh.T, Wfx.T] on [a_prev; xt]
+        assert "def forward(x, a0, c0, Wf, bf, Wi, bi, Wc, bc, Wo, bo)" in source
+        joined = [np.concatenate([p[f"W{g}h"].T, p[f"W{g}x"].T], axis=1) for g in "fuco"]
+        biases = [p[f"b{g}"][:, None] for g in "fuco"]
+        h, cache = module.forward(x.T, h0.T, c0.T, *(v for pair in zip(joined, biases) for v in pair))
         grads = module.backward(dout.T, cache, dc_last=dc_last.T)
-        converted = [g.T if g.ndim != 2 or g.shape[1] != 1 else g[:, 0] for g in grads]
+        converted = [g.T for g in grads[:3]]
+        for dW, db in zip(grads[3::2], grads[4::2]):         # dWf (H, H + D): dWfh.T then dWfx.T; dbf (H, 1)
+            assert dW.shape == (H, H + D) and db.shape == (H, 1)
+            converted += [dW[:, H:].T, dW[:, :H].T, db[:, 0]]
     h = h.transpose(1, 0, 2) if notation == "cs231n" else h.T
     np.testing.assert_allclose(h, reference.detach().numpy(), rtol=1e-12, atol=1e-13)
     for got, leaf in zip(converted, leaves):

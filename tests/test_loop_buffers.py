@@ -109,3 +109,13 @@ def test_a_block_never_overwrites_a_temporary_a_view_still_shows():
     exec("\n".join(rewritten), buffered)
     np.testing.assert_array_equal(buffered["r"], printed["r"])
     assert "out=p1" not in "\n".join(rewritten)
+
+
+def test_a_store_of_a_name_bound_before_its_origin_is_computed_keeps_the_previous_value():
+    """The lstm's 'dc_next = dc_prev' (the value the next step sent), then dc_prev of this step computed, then both
+    stored: dc_next's store holds the previous step's value, not the one computed after the binding."""
+    body = ["c_next = carry", "carry = x_seq[t] * 2.0", "h_steps[t + 1] = c_next", "dz_seq[t] = carry"]
+    printed, buffered, _, rewritten = _both(body, stores={"dz_seq[t]", "h_steps[t + 1]"})
+    for name in ("dz_seq", "h_steps"):
+        np.testing.assert_array_equal(buffered[name], printed[name])
+    assert "h_steps[t + 1] = c_next" in rewritten

@@ -35,5 +35,7 @@ def test_the_issue_s_kinds_of_bug_are_listed():
     names = " ".join(m.name for m in mutants.MUTANTS)
     for kind in ("sign flip in a displayed contraction", "1/m missing in the bias gradient", "bias column regularised",
                  "checker tolerance x2", "wrong g' in a catalogue record", "checker also accepts 2 x RHS",
-                 "exported backward pass missing lambda"):
+                 "exported backward pass missing lambda", "dS step shown without its row-sum term",
+                 "window limits dropped", "layer checker tolerance x100", "layer checker also accepts -1 x the gradient",
+                 "recurrent checker tolerance x100"):
         assert kind in names

@@ -16,7 +16,8 @@ from symbackprop.export._op_module import layer_op_source, model_op_source, op_m
 from symbackprop.layers import Layer, derive_layer
 from symbackprop.models import build_model, derive_model
 
-torch = pytest.importorskip("torch", reason="the op's reference is torch autograd")
+from optional_libraries import require  # noqa: E402
+torch = require("torch", "the op's reference is torch autograd")
 from test_layers_export import TORCH, _arrays, _layer, _relative  # noqa: E402
 from test_models import _data, _torch_cost  # noqa: E402
 
@@ -63,7 +64,7 @@ def _function(module, name):
 
 
 def _jax():
-    jax = pytest.importorskip("jax", reason="the jax op needs jax")
+    jax = require("jax", "the jax op needs jax")
     jax.config.update("jax_enable_x64", True)
     return jax
 
@@ -228,6 +229,21 @@ def test_jax_op_equals_autograd_under_jit_and_passes_check_grads(name):
     check_grads(op, tuple(small), order=1, modes=["rev"])
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_jax_op_in_float32_stays_float32(name):
+    jax = _jax()
+    layer = _the_layer(name)
+    op = _function(_op(name, "jax")[0], name)
+    values = _arrays(layer, SIZES, np.random.default_rng(8))
+    positions = tuple(range(len(values)))
+    grads = {dtype: jax.jit(jax.grad(lambda *a: op(*a).sum(), argnums=positions))(
+        *[jax.numpy.asarray(v, dtype=dtype) for v in values]) for dtype in ("float32", "float64")}
+    for array, single, double in zip(layer.differentiable, grads["float32"], grads["float64"]):
+        assert single.dtype == np.float32, array.name
+        assert np.max(np.abs(np.asarray(single, dtype=float) - np.asarray(double))) <= 1e-4 * max(
+            1.0, float(np.max(np.abs(np.asarray(double))))), array.name
+
+
 @pytest.mark.parametrize("name", ["batchnorm", "attention", "gated-linear"])
 def test_jax_op_under_vmap_equals_a_loop(name):
     jax = _jax()
@@ -326,7 +342,8 @@ def test_op_modules_import_only_their_framework(backend):
 def test_batchnorm_op_docstring_names_what_is_saved():
     source = _op("batchnorm", "torch")[1]
     saved = source.split("Saved for backward", 1)[1].split("Recomputed", 1)[0]
-    assert re.findall(r"^    (\w+) ", saved, re.MULTILINE) == ["gamma", "var", "xhat"]
+    assert re.findall(r"^    (\w+) ", saved, re.MULTILINE) == ["gamma", "xhat", "var_read"]
+    assert "var_read (D,)  made in the forward: var_read[d] = 1/sqrt(eps + var[d])" in saved
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
@@ -351,11 +368,15 @@ def test_cli_refuses_an_op_it_cannot_write_in_one_line(tmp_path, capsys, argv, m
     assert message in err and "Traceback" not in err
 
 
-def test_cli_accepts_notation_cs231n_for_batchnorm(tmp_path, capsys):
-    plain, course = tmp_path / "bn.py", tmp_path / "bn_cs231n.py"
-    assert main(["export", "--layer", "batchnorm", "-o", str(plain)]) == 0
-    assert main(["export", "--layer", "batchnorm", "--notation", "cs231n", "-o", str(course)]) == 0
-    assert course.read_text() == plain.read_text()      # CS231n's names already: x, gamma, beta, dout
-    assert "def backward(dout, cache):" in course.read_text()
-    assert main(["export", "--layer", "softmax", "--notation", "cs231n", "-o", str(tmp_path / "s.py")]) == 2
-    assert "--notation cs231n: softmax is not exported in a notation's layout" in capsys.readouterr().err
+def test_cli_writes_the_cs231n_batchnorm_op(tmp_path):
+    """--notation cs231n names the output out (upstream dout), the op module too; its gradients are the op's."""
+    target = tmp_path / "bn_cs231n.py"
+    assert main(["export", "--layer", "batchnorm", "--notation", "cs231n", "--backend", "torch", "--op",
+                 "-o", str(target)]) == 0
+    text = target.read_text()
+    assert "def backward(dout, cache):" in text and "return out_, cache" in text     # out: a name the module uses
+    course = op_module(text, "op_bn_cs231n")
+    values = [torch.tensor(v, requires_grad=True) for v in _arrays(_layer("batchnorm"), SIZES, np.random.default_rng(2))]
+    first = torch.autograd.grad(course.batchnorm(*values).sum(), values)
+    second = torch.autograd.grad(_op("batchnorm", "torch")[0].batchnorm(*values).sum(), values)
+    assert all(torch.equal(a, b) for a, b in zip(first, second))

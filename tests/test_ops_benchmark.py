@@ -4,9 +4,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("torch", reason="the benchmark compares torch implementations")
+from optional_libraries import require  # noqa: E402
+require("torch", "the benchmark compares torch implementations")
 
 BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "ops.py"
 

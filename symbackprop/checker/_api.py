@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..engine import derive
-from ..errors import NetworkSpecError
+from ..errors import NetworkSpecError, ParseError
 from ..grammar import parse_formula
 from . import _conventions as C
 from ._assess import assess
@@ -41,9 +41,15 @@ def check(formula: str, network, notation: str = C.DEFAULT, *, seed: int = 0) ->
 
 def read_formula(formula: str, convention):
     """The parsed formula with program code (Octave, NumPy) written as the notation's formulas."""
-    parsed = parse_formula(formula, convention.name, functions=CODE_FUNCTIONS)
-    return dataclasses.replace(parsed, lhs=rewrite(parsed.lhs, convention.name), rhs=rewrite(parsed.rhs, convention.name),
-                               condition=rewrite(parsed.condition, convention.name))
+    parsed = parse_formula(formula, convention.name, functions=CODE_FUNCTIONS, arrays=convention.arrays)
+    try:
+        return dataclasses.replace(parsed, lhs=rewrite(parsed.lhs, convention.name),
+                                   rhs=rewrite(parsed.rhs, convention.name),
+                                   condition=rewrite(parsed.condition, convention.name))
+    except ParseError as error:      # the rewriting knows the node, not the text: add the text for the caret
+        if error.text:
+            raise
+        raise ParseError(error.message, formula, error.column) from None
 
 
 def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
@@ -65,7 +71,7 @@ def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
     if matches:
         parts.append(f"this is {matches[0]}" if not matches[0].startswith("correct") else matches[0])
         if len(matches) > 1:
-            parts.append(f"equivalently, {matches[1]}")
+            parts.append(f"equivalently, {_unsaid(matches[1], matches[0])}")
     elif outcome.method == "numeric" and not outcome.misapplied:
         tried, skipped = _neighbours(outcome, derivation)
         parts.append(f"it matches none of the nearby formulas tried ({tried}a sign, a derivative factor, a transpose, "
@@ -73,6 +79,12 @@ def _decide(formula, parsed, convention, network, derivation, seed) -> Verdict:
     diagnosis = "; ".join(parts) if parts else "incorrect"
     return Verdict("incorrect", formula, convention.name, quantity, outcome.method, diagnosis,
                    outcome.counterexample, tuple(outcome.notes), tuple(matches))
+
+
+def _unsaid(text: str, said: str) -> str:
+    """``text`` without the '; '-separated clauses ``said`` already holds (the cancellation of g'(z^L))."""
+    before = set(said.split("; "))
+    return "; ".join(clause for clause in text.split("; ") if clause not in before)
 
 
 def _neighbours(outcome, derivation) -> tuple[str, str]:

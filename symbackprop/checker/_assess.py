@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 import sympy as sp
-from sympy.matrices.expressions import MatrixExpr
+from sympy.matrices.expressions import MatrixExpr, MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .. import symbols as S
@@ -479,12 +479,30 @@ def counterexample(trial: Trial, sample: Sample, user, wanted, words=None) -> di
     for symbol, value in sample.used.items():
         if value.size <= 64:
             inputs[_input_name(symbol, words)] = np.round(value, 6).tolist()
-    return {
-        "layers": layers,
-        "sizes": sizes,
-        "m": sample.m,
-        "lambda": round(sample.lam, 6),
+    used = _symbols_used(trial.user, trial.expected)
+    kept = {name: n for (layer, n), name in zip(sample.sizes.items(), sizes) if S.width[layer] in used}
+    example = {"layers": layers, "sizes": kept or sizes}
+    if S.m in used:          # m and λ only where the formula or the correct one has them
+        example["m"] = sample.m
+    if S.lam in used:
+        example["lambda"] = round(sample.lam, 6)
+    example.update({
         "inputs": inputs,
         "expected": np.round(wanted, 9).tolist(),
         "formula": np.round(np.where(np.isnan(user), 0.0, user), 9).tolist(),
-    }
+    })
+    return example
+
+
+def _symbols_used(*values) -> set:
+    """The sizes n^l, m and λ that ``values`` depend on, also through the shapes of their arrays."""
+    used = set()
+    for value in values:
+        if not isinstance(value, sp.Basic):
+            continue
+        used |= value.free_symbols | value.atoms(sp.Indexed)
+        for array in value.atoms(MatrixSymbol):
+            for size in array.shape:
+                size = sp.sympify(size, strict=True)
+                used |= size.free_symbols | size.atoms(sp.Indexed)
+    return used

@@ -19,10 +19,33 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from ..errors import ParseError
 from ..grammar import _ast as A
 
+#: Per notation: the code names of an activation's derivative g'(z), as its course's code writes them
+#: -> the catalogue activation differentiated. Nielsen's network.py defines sigmoid_prime(z); Ng's ex4
+#: sigmoidGradient.m. The names mean the same function in every notation, so every notation reads them.
+DERIVATIVE_NAMES = {
+    "nielsen": {"sigmoid_prime": "sigmoid"},
+    "ng-ml": {"sigmoidGradient": "sigmoid"},
+}
+#: Per notation: helpers ``name(dA, cache)`` that return dA ⊙ g'(Z), where ``cache`` holds that layer's Z
+#: (the Deep Learning Specialization's dnn_utils.py) -> the activation. Read where dA is read (ng-dls).
+BACKWARD_HELPERS = {
+    "ng-dls": {"sigmoid_backward": "sigmoid", "relu_backward": "relu"},
+}
+_DERIVATIVES = {name: activation for table in DERIVATIVE_NAMES.values() for name, activation in table.items()}
+_HELPERS = {name: (notation, activation) for notation, table in BACKWARD_HELPERS.items()
+            for name, activation in table.items()}
+
+
+def code_names(notation: str) -> tuple:
+    """The code names of derivatives a formula of ``notation`` may use, for messages."""
+    return (*_DERIVATIVES, *BACKWARD_HELPERS.get(notation, {}))
+
+
 #: Function names of program code, given to the parser so that ``name(`` is a call.
-FUNCTIONS = ("sigmoidGradient", "zeros", "ones", "size", "sum",
+FUNCTIONS = (*_DERIVATIVES, *_HELPERS, "zeros", "ones", "size", "sum",
              "np.dot", "np.matmul", "np.multiply", "np.power", "np.square", "np.sum", "np.int64", "np.float64",
              "np.exp", "np.log", "np.tanh", "np.sqrt", "np.abs", "np.transpose", "np.where")
 
@@ -110,6 +133,11 @@ def _arguments(node: A.Node) -> list:
 
 def _call(node: A.Call, notation: str):
     function = node.function
+    if isinstance(function, A.Prime) and isinstance(function.operand, A.Name) and function.operand.name in _DERIVATIVES:
+        # sigmoid_prime'(z): the second derivative
+        activation = A.Name(function.column, _DERIVATIVES[function.operand.name])
+        return A.Call(node.column, A.Prime(function.column, activation, function.count + 1),
+                      rewrite(node.argument, notation))
     name = function.name if isinstance(function, A.Name) else None
     if name is None:
         return None
@@ -117,8 +145,12 @@ def _call(node: A.Call, notation: str):
     positional = [item for item in items if not (isinstance(item, A.Binary) and item.op == "kw")]
     keywords = {item.left.name: item.right for item in items if isinstance(item, A.Binary) and item.op == "kw"}
     column = node.column
-    if name == "sigmoidGradient" and len(positional) == 1 and not keywords:
-        return A.Call(column, A.Prime(column, A.Name(column, "sigmoid"), 1), positional[0])
+    if name in _DERIVATIVES:
+        if len(positional) != 1 or keywords:
+            raise ParseError(f"{name} takes one argument, the pre-activation: {name}(z)", "", column)
+        return A.Call(column, A.Prime(column, A.Name(column, _DERIVATIVES[name]), 1), positional[0])
+    if name in _HELPERS:
+        return _backward_helper(node, name, positional, keywords, notation)
     if name in _BINARY_FUNCTIONS and len(positional) == 2 and not keywords:
         return A.Binary(column, _BINARY_FUNCTIONS[name], A.Group(column, positional[0]), A.Group(column, positional[1]))
     if name == "np.square" and len(positional) == 1:
@@ -145,6 +177,50 @@ def _call(node: A.Call, notation: str):
         if which is not None:
             return A.Call(column, A.Name(column, which), positional[0])
     return None
+
+
+def _backward_helper(node: A.Call, name: str, positional: list, keywords: dict, notation: str) -> A.Node:
+    """``sigmoid_backward(dA^[l], cache)``: dA^[l] ⊙ sigmoid'(Z^[l]), the cache standing for that layer's Z
+    (or the Z itself, ``sigmoid_backward(dA2, Z2)``)."""
+    home, activation = _HELPERS[name]
+    usage = f"{name}(dA, cache), e.g. dZ2 = {name}(dA2, cache)"
+    if notation != home:
+        raise ParseError(f"{name} is a helper of the {home} notation's code ({usage}); give --notation {home}, "
+                         f"or write the derivative, e.g. dA ⊙ {activation}'(Z)", "", node.column)
+    if len(positional) != 2 or keywords:
+        raise ParseError(f"{name} takes two arguments: {usage}", "", node.column)
+    upstream, cache = positional
+    if _is_cache(cache):
+        cache = _cached_preactivation(upstream)
+        if cache is None:
+            raise ParseError(f"{name}(..., {_cache_name(positional[1])}): the cache is the Z of the layer of "
+                             f"the first argument, so that argument is dA of one layer: {usage}", "",
+                             positional[0].column)
+    derivative = A.Call(node.column, A.Prime(node.column, A.Name(node.column, activation), 1), cache)
+    return A.Binary(node.column, ".*", A.Group(node.column, upstream), derivative)
+
+
+def _cached_preactivation(upstream: A.Node):
+    """The Z (or z) of the layer of ``dA^[l]`` (``da^[l]``), as a cache holds it; None for anything else."""
+    letters = {"dA": "Z", "da": "z"}
+    if isinstance(upstream, A.Script) and isinstance(upstream.base, A.Name) and upstream.base.name in letters:
+        return dataclasses.replace(upstream, base=A.Name(upstream.base.column, letters[upstream.base.name]))
+    if isinstance(upstream, A.Name) and upstream.name in letters:
+        return A.Name(upstream.column, letters[upstream.name])
+    return None
+
+
+def _is_cache(node: A.Node) -> bool:
+    """``cache``, ``activation_cache`` (read as activation with the subscript cache), ``cache2``."""
+    if isinstance(node, A.Script) and node.sup is None and isinstance(node.base, A.Name):
+        return _is_cache(node.sub) if isinstance(node.sub, A.Name) else False
+    return isinstance(node, A.Name) and "cache" in node.name
+
+
+def _cache_name(node: A.Node) -> str:
+    if isinstance(node, A.Script) and isinstance(node.base, A.Name) and isinstance(node.sub, A.Name):
+        return f"{node.base.name}_{node.sub.name}"
+    return node.name if isinstance(node, A.Name) else "cache"
 
 
 def _number(node) -> str:

@@ -64,6 +64,11 @@ class Convention:
         for name in ("letters", "batch_letters", "layer_letters", "cost_letters", "scalars"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
+    @property
+    def arrays(self) -> frozenset:
+        """The letters that name arrays here and never the activation function (Goodfellow's h), for the parser."""
+        return frozenset((*self.letters, *self.batch_letters)) - set(self.functions)
+
 
 _COMMON_FUNCTIONS = ("sigma", "g", "f", "h", "phi", "varphi")
 

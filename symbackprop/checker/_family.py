@@ -117,7 +117,7 @@ def _output_members(network, derivation, words, layer) -> Iterator[Member]:
                                          S.vector("a", depth)))
     if not output.elementwise:
         a_L = S.vector("a", depth)
-        yield (f"{delta} with an extra factor {a} ⊙ (1 - {a}): after a {output.name} output with the {loss.name} "
+        yield (f"{delta} with an extra factor {a} ⊙ (1 - {a}): after {_a(output.name)} output with the {loss.name} "
                f"cost, {delta} = {here} already holds the {output.name}'s derivative",
                lambda t: HadamardProduct(t.expected, a_L, MatAdd(OneMatrix(*a_L.shape), MatMul(-1, a_L))))
     other_losses, other_outputs = neighbours_tried(derivation)
@@ -138,7 +138,7 @@ def _output_members(network, derivation, words, layer) -> Iterator[Member]:
     if output.elementwise:
         name = output.name
         yield (f"{delta} with an extra factor {name}'({z})" +
-               (f"; under {loss.name} with a {name} output it cancels" if cancels else ""),
+               (f"; {_cancellation(derivation, words, delta, z)}" if cancels else ""),
                lambda t: HadamardProduct(t.expected, _derivative_factor(output, depth)))
 
 
@@ -164,14 +164,27 @@ def neighbours_tried(derivation) -> tuple[bool, bool]:
 def _other_loss_text(neighbour, derivation, words, delta, z) -> str:
     net, here = neighbour.network, derivation.network
     ours = words.text(derivation.output_delta.vector.rhs)
-    text = (f"{delta} of the {net.loss.name} cost with a {net.output.name} output "
+    text = (f"{delta} of the {net.loss.name} cost with {_a(net.output.name)} output "
             f"({delta} = {words.text(neighbour.output_delta.vector.rhs)})")
     if derivation.output_delta.cancels and not neighbour.output_delta.cancels:
-        return text + f"; under {here.loss.name} the {here.output.name}'({z}) factor cancels: {delta} = {ours}"
+        return text + f"; {_cancellation(derivation, words, delta, z)}"
     if neighbour.output_delta.cancels and not derivation.output_delta.cancels:
         return text + (f", where {net.output.name}'({z}) cancels; under {here.loss.name} it stays: "
                        f"{delta} = {ours}")
     return text + f"; under {here.loss.name}, {delta} = {ours}"
+
+
+def _a(word: str) -> str:
+    """``word`` with its indefinite article: 'a sigmoid', 'an identity', 'an elu'."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def _cancellation(derivation, words, delta, z) -> str:
+    """The one sentence that says this network's g'(z^L) cancels; the same words wherever it is said, so
+    that a diagnosis that finds two matches says it once (see ``checker._api``)."""
+    here = derivation.network
+    return (f"under {here.loss.name} the {here.output.name}'({z}) factor cancels: "
+            f"{delta} = {words.text(derivation.output_delta.vector.rhs)}")
 
 
 def _hidden_members(network, derivation, words, layer) -> Iterator[Member]:

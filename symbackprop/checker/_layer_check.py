@@ -26,6 +26,7 @@ import sympy as sp
 from ..errors import ParseError, SymbackpropError
 from ..grammar import parse_formula
 from ..grammar import _ast as A
+from ..layers._printing import text as index_text
 from ._errors import FormulaShapeError
 from ._layer_formula import FUNCTIONS, FormulaValues, _squeezed
 from ._layer_values import Labelled, _table, concrete_sizes, sample
@@ -57,8 +58,11 @@ def _held_constant(layer, quantities: tuple):
     return _derivation(held)
 
 
-def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) -> Verdict:
-    """Judge ``formula`` (one gradient of ``layer``, see the module docstring) against the derivation."""
+def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0, given=None,
+                subject: str = "") -> Verdict:
+    """Judge ``formula`` (one gradient of ``layer``, see the module docstring) against the derivation.
+    ``given``: inputs or upstream gradients drawn otherwise than at random (see :func:`._layer_values.sample`);
+    ``subject``: how the verdict names what the gradient belongs to (default: the layer NAME)."""
     if not isinstance(formula, str) or not formula.strip():
         raise ParseError("an empty formula; write e.g. dgamma = np.sum(dout * xhat, axis=0)", str(formula), 0)
     derivation = _derivation(layer)
@@ -76,15 +80,15 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
             return FormulaValues(formula, values, latex).value(parsed.rhs)
     names = {g.name for g in derivation.gradients.values() if g.kind != "output"}
     if target not in names:
-        raise ParseError(f"the left-hand side {target!r} is no gradient of the layer {layer.name}; "
+        raise ParseError(f"the left-hand side {target!r} is no gradient of {_subject_name(subject, layer)}; "
                          f"read are: {', '.join(sorted(names))}", formula, 0)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(SAMPLES):
-        values = sample(layer, derivation, rng)
+        values = sample(layer, derivation, rng, given)
         values["_upstream"] = upstream
         draws.append(values)
-    quantity = _describe(target, layer)
+    quantity = _describe(target, layer, subject)
     trials = []
     for values in draws:
         try:
@@ -103,7 +107,7 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
     shape = _shape_problem(trials[0][1], expected[0], target)
     if shape:
         return Verdict("incorrect", formula, notation, quantity, "shape", shape)
-    matches = _nearby(layer, target, trials, rng)
+    matches = _nearby(layer, target, trials, rng, _users_names(formula, derivation))
     if not index_form:
         matches += _transposed_operand(formula, evaluate, draws, target)
         matches += _unflipped_kernel(formula, evaluate, draws, target, layer)
@@ -111,7 +115,7 @@ def check_layer(formula: str, layer, notation: str = "cs231n", seed: int = 0) ->
         ("it matches none of the nearby formulas tried (a quantity held constant, a missing or doubled scale "
          "1/√ of a size, 1/N, a sign, a transpose); see the counterexample")
     values, user = trials[0]
-    counterexample = {"sizes": concrete_sizes(layer), "expected": _entries(expected[0]),
+    counterexample = {"sizes": _sizes_used(formula, values, target, layer), "expected": _entries(expected[0]),
                       "formula": _entries(user), "shape": list(np.shape(_array(user)))}
     return Verdict("incorrect", formula, notation, quantity, "numeric", diagnosis, counterexample,
                    matches=tuple(matches))
@@ -126,10 +130,26 @@ def _target_name(lhs: A.Node, formula: str) -> str:
                      "or dx[n, d] in the index form", formula, getattr(lhs, "column", 0))
 
 
-def _describe(target: str, layer) -> str:
+def _describe(target: str, layer, subject: str = "") -> str:
     name = target[1:]
     kind = layer.arrays[name].kind if name in layer.arrays else "array"
-    return f"{target} = ∂L/∂{name}, the gradient of the {kind} {name} of the layer {layer.name}"
+    return f"{target} = ∂C/∂{name}, the gradient of the {kind} {name} of {subject or 'the layer ' + layer.name}"
+
+
+def _subject_name(subject: str, layer) -> str:
+    """What the gradients belong to, for a message: the layer NAME, or the model (without its cost)."""
+    return subject.split(" (")[0] if subject else f"the layer {layer.name}"
+
+
+def _sizes_used(formula: str, values: dict, target: str, layer) -> dict:
+    """The sizes a counterexample names: those of the gradient's axes, of the arrays the formula reads (dout:
+    the upstream gradient), and those it writes (N)."""
+    words = set(re.findall(r"[A-Za-z_]\w*", formula)) | {target}
+    if "dout" in words:
+        words |= {"d" + name for name in layer.outputs}
+    labels = {label for word in words if isinstance(values.get(word), Labelled) for label in values[word].labels}
+    sizes = concrete_sizes(layer)
+    return {name: n for name, n in sizes.items() if name in labels or name in words} or sizes
 
 
 def _sizes_text(layer) -> str:
@@ -165,13 +185,20 @@ def _shape_problem(user, want, target) -> str:
     return ""
 
 
-def _nearby(layer, target, trials, rng) -> list:
+def _users_names(formula: str, derivation) -> dict:
+    """The derivation's names the formula writes otherwise: CS231n's ``dout`` for the upstream gradient dy."""
+    written = set(re.findall(r"[A-Za-z_]\w*", formula))
+    upstream = derivation.upstream[0] if derivation.upstream else None
+    return {upstream: "dout"} if upstream and upstream not in written and "dout" in written else {}
+
+
+def _nearby(layer, target, trials, rng, names=None) -> list:
     """Descriptions of the derived nearby formulas the user's values equal at every draw."""
     found = []
     quantities = [q for q in layer.quantities if q not in layer.outputs]
     singles = [(q,) for q in quantities]
     pairs = [(a, b) for i, a in enumerate(quantities) for b in quantities[i + 1:]]
-    found += _missing_term(layer, target, trials)
+    found += _missing_term(layer, target, trials, names or {})
     for held_set in singles:
         found += _held_match(layer, target, trials, held_set)
     if not found:
@@ -212,7 +239,7 @@ def _role(layer, quantity: str) -> str:
     return quantity
 
 
-def _missing_term(layer, target, trials) -> list:
+def _missing_term(layer, target, trials, names) -> list:
     """[the description] when the user's values are the derived gradient with one of its terms left out.
 
     The terms are those of the derivation's own expression: of a sum at its top, or of a sum that is a
@@ -232,15 +259,21 @@ def _missing_term(layer, target, trials) -> list:
     for term, without in candidates[:8]:
         wants = [_table(without, gradient.indices, array.sizes, values, sizes) for values, _ in trials]
         if all(_close(user, want) for (_, user), want in zip(trials, wants)):
-            text = _matrix_text(term, gradient.indices)
+            text = _matrix_text(_renamed(term, names), gradient.indices)
             kind = "the rowsum term" if "rowsum" in text else "the term"
             return [f"{target} with {kind} {text} left out ({kind} is missing)"]
     return []
 
 
+def _renamed(expr, names: dict):
+    """``expr`` with its arrays named as the user names them (dy -> dout)."""
+    bases = {base: sp.IndexedBase(names[str(base)]) for base in expr.atoms(sp.IndexedBase) if str(base) in names}
+    return expr.xreplace(bases) if bases else expr
+
+
 def _matrix_text(expr, indices) -> str:
     """A term of a gradient over ``indices`` in the matrix words of the checker (A ⊙ dA, rowsum(...), Xᵀ);
-    the index form where those words do not fit."""
+    the index form as derive prints it (``xhat[n, d]*Σ_k (dy[k, d]*xhat[k, d])``) where those words do not fit."""
     def text(e):
         if isinstance(e, sp.Indexed):
             if tuple(e.indices) == tuple(indices) or tuple(e.indices) == tuple(indices[:len(e.indices)]):
@@ -265,7 +298,7 @@ def _matrix_text(expr, indices) -> str:
                 return "−" + body
             return body if coefficient == 1 else f"{coefficient}·{body}"
         return None
-    return text(expr) or str(expr)
+    return text(expr) or index_text(expr)
 
 
 def _transposed_operand(formula, evaluate, draws, target) -> list:
@@ -352,27 +385,35 @@ def _scaled(layer, target, trials) -> list:
         if not mask.any():
             return []
         ratio = array[mask] / want[mask]
-        if not np.allclose(ratio, ratio[0], rtol=1e-6):
-            return []
+        if not np.allclose(ratio, ratio[0], rtol=1e-6) or not np.allclose(array, ratio[0] * want, rtol=1e-6,
+                                                                          atol=ATOL):
+            return []             # also where the gradient is 0 (relu's x <= 0): not a multiple there
         ratios.append(float(ratio[0]))
     if not np.allclose(ratios, ratios[0], rtol=1e-6):
         return []
     c = ratios[0]
     sizes = concrete_sizes(layer)
-    names = {}
+    names = {"-1": -1.0, "2": 2.0, "1/2": 0.5}        # a number first; a size of that length is said beside it
     for size, n in sizes.items():
         names.update({f"√{size}": math.sqrt(n), f"1/√{size}": 1 / math.sqrt(n), size: float(n), f"1/{size}": 1 / n})
-    names.update({"-1": -1.0, "2": 2.0, "1/2": 0.5})
-    for name, value in names.items():
-        if math.isclose(c, value, rel_tol=1e-6):
-            if name.startswith("√"):
-                return [f"{target} times {name}: the factor 1/{name} is missing"]
-            if name.startswith("1/√"):
-                return [f"{target} times {name}: the factor {name} is doubled (there twice)"]
-            if name == "-1":
-                return [f"-{target}: the sign is wrong"]
-            return [f"{target} times {name}"]
-    return [f"{target} times {_distinct(c)}"]
+    found = [_scale_text(target, name, sizes) for name, value in names.items() if math.isclose(c, value, rel_tol=1e-6)]
+    if not found:
+        return [f"{target} times {_distinct(c)}"]
+    if len(found) > 1:        # the sizes are small numbers: 2 is also H here
+        return [f"{found[0]} (or {found[1]}: this check's sizes are {_sizes_text(layer)})"]
+    return found
+
+
+def _scale_text(target: str, name: str, sizes) -> str:
+    if name.startswith("√"):
+        return f"{target} times {name}: the factor 1/{name} is missing"
+    if name.startswith("1/√"):
+        return f"{target} times {name}: the factor {name} is doubled (there twice)"
+    if name == "-1":
+        return f"-{target}: the sign is wrong"
+    if name in sizes:
+        return f"{target} times {name}: the factor 1/{name} is missing"
+    return f"{target} times {name}"
 
 
 def _distinct(c: float) -> str:

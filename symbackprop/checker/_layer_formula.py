@@ -24,7 +24,9 @@ _UNARY = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "tanh": np.tanh, "abs":
 KEPT = "1"
 #: function names the parser reads as calls in a layer formula
 FUNCTIONS = ("np.sum", "np.mean", "np.sqrt", "np.exp", "np.log", "np.tanh", "np.abs", "np.dot", "np.matmul",
-             "np.multiply", "np.transpose", "rowsum", "sum", "np.square", "conv", "pad", "rot180")
+             "np.multiply", "np.transpose", "rowsum", "sum", "np.square", "conv", "pad", "rot180", "np.concatenate",
+             "np.where")
+_COMPARISONS = {">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal}
 
 
 class FormulaValues:
@@ -87,7 +89,62 @@ class FormulaValues:
             return self.call(node)
         if isinstance(node, A.Binary):
             return self.binary(node)
+        if isinstance(node, A.Slice):
+            return self.slice(node)
         raise self.error("this part of the formula is not read in a layer formula", node)
+
+    # -- side by side and sliced: an axis of two arrays' axes H and D joined is labelled 'H+D'
+    def axis_length(self, label: str):
+        """The length of an axis labelled ``label`` (a size name), or None."""
+        value = self.values.get(label)
+        return int(value) if isinstance(value, float) else None
+
+    def concatenate(self, parts: list, axis: int, node):
+        arrays = [part for part in parts if isinstance(part, Labelled)]
+        if len(arrays) != len(parts) or len({len(p.labels) for p in arrays}) != 1 or \
+                not -len(arrays[0].labels) <= axis < len(arrays[0].labels):
+            raise FormulaShapeError(f"np.concatenate joins arrays of one rank along one of their axes: "
+                                    f"{', '.join(self.describe(node, p) for p in parts)} along axis {axis}")
+        position = axis % len(arrays[0].labels)
+        others = {p.labels[:position] + p.labels[position + 1:] for p in arrays}
+        if len(others) != 1:
+            raise FormulaShapeError(f"shapes do not fit: np.concatenate along axis {axis} of arrays with the axes "
+                                    f"{' and '.join('[' + ', '.join(p.labels) + ']' for p in arrays)}")
+        label = "+".join(p.labels[position] for p in arrays)
+        labels = arrays[0].labels[:position] + (label,) + arrays[0].labels[position + 1:]
+        return Labelled(np.concatenate([p.array for p in arrays], axis=position), labels)
+
+    def slice(self, node: A.Slice):
+        value = self.value(node.base)
+        if not isinstance(value, Labelled) or len(node.axes) != len(value.labels):
+            raise FormulaShapeError(f"{self.describe(node.base, value)} is sliced on {len(node.axes)} axes")
+        array, labels = value.array, list(value.labels)
+        index = []
+        for axis, (start, stop) in enumerate(node.axes):
+            length = array.shape[axis]
+            begin, end = (self._bound(start, 0, node), self._bound(stop, length, node))
+            parts, lengths = labels[axis].split("+"), []
+            for part in parts:
+                lengths.append(self.axis_length(part))
+            offsets = [0]
+            for n in lengths:
+                offsets.append(offsets[-1] + n if n is not None and offsets[-1] is not None else None)
+            if begin in offsets and end in offsets and begin < end:
+                labels[axis] = "+".join(parts[offsets.index(begin):offsets.index(end)])
+            elif (begin, end) != (0, length):
+                blocks = ", then ".join(f"{p} ({n} long)" for p, n in zip(parts, lengths))
+                raise FormulaShapeError(f"{self.describe(node, value)}: the slice {begin}:{end} of the axis "
+                                        f"{labels[axis]} is not a whole block of it ({blocks})")
+            index.append(slice(begin, end))
+        return Labelled(array[tuple(index)], tuple(labels))
+
+    def _bound(self, node, default: int, where) -> int:
+        if node is None:
+            return default
+        value = self.value(node)
+        if isinstance(value, Labelled) or float(value) != int(value):
+            raise self.error("a slice's bound is a whole number or a size, e.g. n_a", where)
+        return int(value)
 
     def binary(self, node: A.Binary):
         op = node.op
@@ -115,6 +172,8 @@ class FormulaValues:
             return self.product(left, right, node, matrix=False)     # NumPy's '*' is elementwise
         if op in ("*", "juxt"):
             return self.product(left, right, node, matrix=None)
+        if op in _COMPARISONS:             # relu's (x > 0): the indicator, 1.0 or 0.0 entry by entry
+            return self.elementwise(left, right, lambda a, b: _COMPARISONS[op](a, b).astype(float), node)
         raise self.error(f"the operator {op!r} is not read in a layer formula", node)
 
     # -- operations on labelled arrays
@@ -232,17 +291,32 @@ class FormulaValues:
         if name in ("np.dot", "np.matmul") and len(positional) == 2:
             pair = A.Binary(node.column, "@", positional[0], positional[1])     # its factors, for a shape message
             return self.product(self.value(positional[0]), self.value(positional[1]), pair, matrix=True)
+        if name == "np.where" and len(positional) == 3 and not keywords:    # np.where(x > 0, dout, 0)
+            test, yes, no = (self.value(item) for item in positional)
+            kept = self.elementwise(test, yes, np.multiply, node)
+            other = self.elementwise(self.elementwise(1.0, _scaled(test, -1.0), np.add, node), no, np.multiply, node)
+            return self.elementwise(kept, other, np.add, node)
         if name == "np.multiply" and len(positional) == 2:
             return self.elementwise(self.value(positional[0]), self.value(positional[1]), np.multiply, node)
         if name == "np.square" and len(positional) == 1:
             return self.power(self.value(positional[0]), 2.0, node)
+        if name == "np.concatenate" and len(positional) == 1:
+            axis = keywords.get("axis")
+            number = axis.operand if isinstance(axis, A.Unary) else axis
+            if axis is not None and not isinstance(number, A.Number):
+                raise self.error("write the axis as a number, e.g. axis=0", axis)
+            index = 0 if axis is None else int(number.text) * (-1 if isinstance(axis, A.Unary) and axis.op == "-"
+                                                               else 1)
+            inner = positional[0].inner if isinstance(positional[0], A.Group) else positional[0]
+            return self.concatenate([self.value(item) for item in _arguments(inner)], index, node)
         if name == "np.transpose" and len(positional) == 1:
             return self.transpose(self.value(positional[0]), node)
         if name in ("conv", "pad", "rot180"):          # a convolution's dA_prev = conv(pad(dZ), rot180(W))
             from ._window_formula import window_call
             return window_call(self, name, positional, node)
         raise self.error(f"cannot read the call {name}(...) here; read are np.sum(X, axis=...), X.sum(axis=...), "
-                         f"np.mean, np.sqrt, np.exp, np.log, np.dot, @, .T, rowsum(X)", node)
+                         f"np.mean, np.sqrt, np.exp, np.log, np.dot, np.where(X > 0, A, B), @, .T, rowsum(X), "
+                         f"np.concatenate((A, B), axis=0)", node)
 
     def describe(self, node, value) -> str:
         from ._syntax import text_of

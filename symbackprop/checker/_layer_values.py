@@ -49,7 +49,8 @@ def concrete_sizes(layer) -> dict:
 def sample(layer, derivation, rng, given=None) -> dict:
     """name -> Labelled for every input, parameter, quantity, upstream gradient and derived gradient, and
     size/constant name -> float. Inputs are random normal (a mask input is zeros), unless ``given`` (name ->
-    array) holds them: a model's targets Y drawn as probability rows, say."""
+    array, or a function of the shape) holds them: a model's targets Y drawn as probability rows, say, or
+    its upstream gradient dL = 1/N (the mean cost)."""
     sizes = concrete_sizes(layer)
     values: dict = {name: float(n) for name, n in sizes.items()}
     values.update({str(symbol): float(value) for symbol, value in layer.constants.items()})
@@ -57,7 +58,7 @@ def sample(layer, derivation, rng, given=None) -> dict:
         shape = tuple(sizes[str(s)] for s in array.sizes)
         data = np.zeros(shape) if array.name == "mask" else rng.standard_normal(shape)
         if given and array.name in given:
-            data = np.asarray(given[array.name](shape) if callable(given[array.name]) else given[array.name], dtype=float)
+            data = _given(given[array.name], shape)
         values[array.name] = Labelled(data, tuple(map(str, array.sizes)))
     for definition in layer.definitions:
         array = layer.arrays[definition.name]
@@ -65,24 +66,35 @@ def sample(layer, derivation, rng, given=None) -> dict:
     for name in layer.outputs:
         array = layer.arrays[name]
         shape = tuple(sizes[str(s)] for s in array.sizes)
-        values["d" + name] = Labelled(rng.standard_normal(shape), tuple(map(str, array.sizes)))
+        data = _given(given["d" + name], shape) if given and "d" + name in given else rng.standard_normal(shape)
+        values["d" + name] = Labelled(data, tuple(map(str, array.sizes)))
     if derivation is not None:
         for gradient in derivation.gradients.values():
-            for name, dims, definition, shape, *_ in gradient.auxiliary:     # a dilated upstream gradient
-                lengths = tuple(int(sp.sympify(n, strict=True).xreplace({sp.Symbol(k, integer=True, positive=True): v
-                                                            for k, v in sizes.items()})) for n in shape)
-                table = _grid(definition, dims, lengths, values)
-                if table is None:
-                    table = np.empty(lengths)
-                    for position in itertools.product(*(range(n) for n in lengths)):
-                        table[position] = _value(definition, {str(d): v for d, v in zip(dims, position)}, values)
-                values[name] = Labelled(table, tuple(map(str, shape)))
-        for gradient in derivation.gradients.values():
+            # a dilated upstream gradient, made just before the gradient that reads it: its source may be
+            # the gradient of a model's stage, computed in this loop
+            for name, dims, definition, shape, *_ in gradient.auxiliary:
+                if name not in values:
+                    values[name] = _dilated(definition, dims, shape, values, sizes)
             if gradient.kind == "output":
                 continue
             array = layer.arrays[gradient.of]
             values[gradient.name] = _table(gradient.final, gradient.indices, array.sizes, values, sizes)
     return values
+
+
+def _dilated(definition, dims, shape, values, sizes) -> Labelled:
+    lengths = tuple(int(sp.sympify(n, strict=True).xreplace({sp.Symbol(k, integer=True, positive=True): v
+                                                             for k, v in sizes.items()})) for n in shape)
+    table = _grid(definition, dims, lengths, values)
+    if table is None:
+        table = np.empty(lengths)
+        for position in itertools.product(*(range(n) for n in lengths)):
+            table[position] = _value(definition, {str(d): v for d, v in zip(dims, position)}, values)
+    return Labelled(table, tuple(map(str, shape)))
+
+
+def _given(value, shape) -> np.ndarray:
+    return np.asarray(value(shape) if callable(value) else value, dtype=float)
 
 
 def _table(expr, indices, array_sizes, values, sizes) -> Labelled:
@@ -201,7 +213,10 @@ def _value(expr, env: dict, values: dict) -> float:
     if expr.func in _FUNCTIONS:
         return _FUNCTIONS[expr.func](*(_value(arg, env, values) for arg in expr.args))
     arguments = [sp.Float(_value(arg, env, values)) for arg in expr.args]
-    return float(expr.func(*arguments).evalf())
+    result = expr.func(*arguments)
+    if isinstance(result, sp.logic.boolalg.Boolean):     # a condition (x[n, d] <= 0) at numbers: 1 or 0
+        return float(result == sp.true)
+    return float(result.evalf())
 
 
 def _first_max(expr, env, values) -> float:

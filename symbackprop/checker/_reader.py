@@ -35,7 +35,7 @@ from ..grammar._to_sympy import MAX_EXPONENT, number
 from . import _conventions as C
 from ._errors import AmbiguousProductError, FormulaShapeError, LayerRangeError
 from ._numeric import parameters
-from ._code import SUM_ALL, SUM_COLUMNS, SUM_ROWS
+from ._code import SUM_ALL, SUM_COLUMNS, SUM_ROWS, code_names
 from ._syntax import (ROLE_WORDS, derivative_parts, example_layer, example_of, script_parts, split_sup, strip_groups,
                       text_of)
 from ._target import LOSS_GRADIENT, FormulaReader, Target
@@ -703,8 +703,13 @@ class RhsReader:
         letter, _, _, _ = script_parts(function)
         if not primes and letter in self.convention.letters and letter not in self.convention.functions:
             # a letter that is an array here (Goodfellow's h^(k)) followed by a parenthesis: a product
-            return self.product(node, self.value(function), self.value(node.argument))
+            juxtaposed = A.Binary(node.column, "juxt", function, node.argument)
+            return self.product(juxtaposed, self.value(function), self.value(node.argument))
         layer_hint = None
+        if isinstance(function, A.Script) and isinstance(function.sub, A.Name) and not function.sub.command \
+                and len(function.sub.name) > 1:
+            # sigmoid_foo(z): a plain-text name the tables do not know, not sigmoid with a subscript
+            raise self.error(self.unknown_function(f"{letter}_{function.sub.name}"), function)
         if isinstance(function, A.Script):
             layer_node, _ = split_sup(function.sup, function.sup_style)
             if layer_node is not None:
@@ -724,9 +729,7 @@ class RhsReader:
             if record is None and name in _BUILTIN_FUNCTIONS:
                 return self.apply(_BUILTIN_FUNCTIONS[name].build(S.z), primes, argument, node, name)
             if record is None:
-                raise self.error(f"unknown function {name!r}; accepted: {', '.join(self.convention.functions)} "
-                                 f"(the network's activation), {', '.join(sorted(ACTIVATIONS))}, "
-                                 f"{', '.join(_BUILTIN_FUNCTIONS)}", node)
+                raise self.error(self.unknown_function(name), node)
         if not record.elementwise:
             if primes:
                 raise self.error(f"{label} couples the units of its layer: {name}'(z) is a Jacobian, not an "
@@ -736,6 +739,11 @@ class RhsReader:
                 raise self.error(f"{name} is read applied to a layer's z only", node)
             return self.array(C.ACTIVATION, layer)
         return self.apply(record.concrete(), primes, argument, node, label)
+
+    def unknown_function(self, name: str) -> str:
+        return (f"unknown function {name!r}; accepted: {', '.join(self.convention.functions)} (the network's "
+                f"activation), {', '.join(sorted(ACTIVATIONS))}, {', '.join(_BUILTIN_FUNCTIONS)}, and the "
+                f"derivatives as code names them: {', '.join(code_names(self.convention.name))}")
 
     def call_several(self, function, primes: int, node: A.Call):
         """max(u, v), min(u, v), clip(u, lo, hi): elementwise over the one vector among the arguments."""

@@ -18,7 +18,13 @@ printer and evaluated on a random sequence; the expected values are the exported
 the derivation). An incorrect formula is compared with nearby formulas that are themselves generated: each
 step's upstream gradient without the carried term (the module printed with ``carry=False``: "the
 carried gradient dh_prev⟨t+1⟩ is forgotten"), the derivative of tanh written in z instead of its output
-(1 - z² for 1 - h²), and a shared weight's gradient of one step (no Σ_t).
+(1 - z² for 1 - h²), a shared weight's gradient of one step (no Σ_t), and the derived gradient with one change
+(:mod:`._recurrent_variants`: a path or a factor dropped, tanh(c) written as c), named in the notation's spelling.
+
+With ``--notation ng-dls`` the lstm is read as the Deep Learning Specialization's lstm_cell_backward writes it
+(``dft = (dc_next * c_prev + ...) * ft * (1 - ft)``, ``dWf = np.dot(dft, np.concatenate((a_prev, xt), axis=0).T)``,
+``Wf[:, :n_a]``): the notebook's joined weights Wf are the layer's Wfh and Wfx side by side, and a weight's gradient
+written without Σ_t is compared with the cell's gradient of one step, at every step.
 """
 from __future__ import annotations
 
@@ -48,8 +54,13 @@ def check_recurrent(formula: str, layer, seed: int = 0, notation=None) -> Verdic
     if not isinstance(formula, str) or not formula.strip():
         raise ParseError("an empty formula; write e.g. dz[t, n, k] = (1 - h[t, n, k]^2) * (dh[t, n, k] + "
                          "dh_prev[t+1, n, k])", str(formula), 0)
+    from ._recurrent_numpy import CELL_EXERCISES, joins, spelling
     derivation = derive_layer(layer)
     values = _Values(derivation, seed)
+    for name, parts in joins(layer, notation).items():
+        values.join(name, parts)
+    values.spelled = spelling(layer, notation)
+    exercise = CELL_EXERCISES.get((notation, layer.name))
     if _INDEX_FORM.match(formula):
         target, got, free_t = _index_form(formula, layer, values)
     else:
@@ -68,11 +79,18 @@ def check_recurrent(formula: str, layer, seed: int = 0, notation=None) -> Verdic
         if free_t:
             labels = ("T", *labels)
         if got.labels != labels:
+            swapped = [(a, b) for a, b in zip(got.labels, labels) if a != b and "+" in b
+                       and sorted(a.split("+")) == sorted(b.split("+"))]
+            from ._recurrent_numpy import CONCATENATED
+            joined = next(iter(CONCATENATED.get((notation, layer.name), {}).values()), None)
+            order = (f": its blocks side by side are in the order {swapped[0][0]}, the joined weights' are "
+                     f"{swapped[0][1]}" + (f" (np.concatenate(({', '.join(joined)}), axis=0))" if joined else "")
+                     if swapped and len(swapped) == sum(a != b for a, b in zip(got.labels, labels)) else "")
             return Verdict("incorrect", formula, notation or "layer", target, "shape",
                            f"the formula has the axes [{', '.join(got.labels)}] (in the layer's order), {target} "
-                           f"has [{', '.join(labels)}]")
+                           f"has [{', '.join(labels)}]{order}")
         got = got.array
-    return _judge(formula, layer, values, derivation, target, got, free_t)
+    return _judge(formula, layer, values, derivation, target, got, free_t, exercise)
 
 
 def _index_form(formula, layer, values):
@@ -99,10 +117,18 @@ def _index_form(formula, layer, values):
     return target, got, free_t
 
 
-def _judge(formula, layer, values, derivation, target, got, free_t) -> Verdict:
+def _judge(formula, layer, values, derivation, target, got, free_t, exercise=None) -> Verdict:
     expected = values.expected(target)
-    quantity = f"{target} = ∂C/∂{target[1:]}" + (" at step t" if target[1:] in derivation.cell.layer.quantities
-                                                   else "")
+    quantity = f"{values.spelled.get(target, target)} = ∂C/∂{target[1:]}" + (
+        " at step t" if target[1:] in derivation.cell.layer.quantities else "")
+    if free_t and exercise is not None:
+        # the course's cell function (lstm_cell_backward): a weight's gradient of one step is the cell's result
+        one_step = values.cell_gradient(target)
+        if one_step is not None and one_step.shape == got.shape and _close(got, one_step):
+            return Verdict("correct", formula, "layer", f"{target} of one step t ({exercise})", "numeric",
+                           f"equal to the derived {target} of one step at each of {SIZES['T']} steps, as "
+                           f"{exercise} returns it; {target[1:]} is shared by every step, so through time the "
+                           f"steps' gradients add up (Σ_t: {target} += ... in the loop over t)")
     if free_t:
         summed = got.sum(axis=0)
         if _close(summed, expected):
@@ -190,8 +216,31 @@ class _Values:
             if quantity in cell.quantities and quantity not in layer.outputs and quantity not in \
                     {s.carried for s in layer.states}:
                 names[name] = value
+        self.joined = {}             #: a notation's parameter made of the layer's side by side -> its size names
         self.names = names
         self.arrays = dict(zip((a.name for a in layer.differentiable), arrays))
+        self.parts = {}              #: that parameter -> the layer's parameters it holds
+        self.spelled = {}            #: a cell name -> the notation's spelling, for the diagnoses
+
+    def join(self, name, parts):
+        """Register the notation's parameter ``name``: the layer's ``parts`` side by side along their first axis
+        (the notebook's Wf, acting on [a_prev; xt], is [Wfh; Wfx] in the layer's order), and its gradient."""
+        labels = [tuple(self._size_name(part, axis) for axis in range(self.names[part].ndim)) for part in parts]
+        self.joined[name] = ("+".join(label[0] for label in labels), *labels[0][1:])
+        self.parts[name] = tuple(parts)
+        self.names[name] = np.concatenate([self.names[part] for part in parts], axis=0)
+        self.results[gradient_name(name)] = np.concatenate([self.results[gradient_name(p)] for p in parts], axis=0)
+
+    def cell_gradient(self, target):
+        """The gradient of a parameter (or a joined one) of one step, at every step (T first), from the cell's
+        derived gradient; None for anything else."""
+        name = target[1:]
+        parts = self.parts.get(name, (name,))
+        params = {a.name for a in self.layer.params}
+        if not target.startswith("d") or any(part not in params for part in parts):
+            return None
+        steps = [self._step_value(self.derivation.step_gradients[part], part) for part in parts]
+        return np.concatenate(steps, axis=1)
 
     def targets(self) -> list:
         """The gradients a formula may define: the results, each step's gradient of a quantity, and what each
@@ -232,6 +281,12 @@ class _Values:
                                       f"of {definition.name}: 1 - {argument.base.label}² is not the derivative; "
                                       f"{definition.name} = {rhs.func.__name__}({argument.base.label}) is", 
                                       self._step_value(swapped, quantity)))
+        if quantity in derivation.step_gradients and target in self.targets() and \
+                quantity not in {a.name for a in layer.params}:
+            from ._recurrent_numpy import spell
+            from ._recurrent_variants import variants
+            for description, expr in variants(derivation, quantity, lambda e: spell(e, self.spelled)):
+                found.append((description, self._step_value(expr, quantity)))
         return found
 
     def _step_value(self, expr, quantity):
@@ -268,6 +323,9 @@ class _Values:
         """The size symbol of an array's axis, named as the layer names it (T first for the sequences)."""
         layer, cell = self.layer, self.layer.cell
         base = name.split("__")[0]
+        joined = base if base in self.joined else base[1:] if base.startswith("d") and base[1:] in self.joined else None
+        if joined is not None:           # the notation's Wf or its gradient dWf: the parts' axes, the first joined
+            return self.joined[joined][axis]
         if base.startswith("d") and base[1:] in layer.arrays and base not in layer.arrays:
             base = base[1:]
         if base.startswith("d") and base.endswith("_prev"):

@@ -6,6 +6,8 @@ write one step's arrays without a time index::
     dtanh = (1 - a_next**2) * (da_next + da_prevt)           (ng-dls: units × examples)
     dWax = sum(np.dot(dtanh, xt.T), t)      dWax += np.dot(dtanh, xt.T)     (the loop's sum over t)
     dx = (dnext_h * (1 - next_h**2)) @ Wx.T                   (cs231n: examples × units)
+    dft = (dc_next * c_prev + ot * (1 - np.square(np.tanh(c_next))) * c_prev * da_next) * ft * (1 - ft)
+    da_prev = np.dot(Wf[:, :n_a].T, dft) + ...                 (ng-dls lstm: ft a gate, dft its pre-activation's)
     dW_{ax} = \sum_t dtanh\, x^{\langle t \rangle T}          dtanh = (1 - (a^{\langle t \rangle})^2) \odot (da^{\langle t \rangle} + da_{prev})
 
 The formula is parsed by the project's grammar (``\langle t \rangle`` and ⟨t⟩ read as the superscript t, "at
@@ -18,6 +20,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import sympy as sp
 
 from ..errors import ParseError
 from ..grammar import _ast as A
@@ -27,6 +30,71 @@ from ._layer_formula import FUNCTIONS, FormulaValues
 from ._layer_values import Labelled
 
 _ANGLE = re.compile(r"\\langle|\\rangle|⟨|⟩")
+
+#: how a notation names the sizes of the built-in recurrent layers (DLS: n_a hidden units, n_x inputs, m examples)
+SIZE_LETTERS = {"ng-dls": {"H": "n_a", "D": "n_x", "N": "m", "T": "T_x"}}
+#: (notation, layer) -> the course function whose lines a check reads one step at a time: DLS's LSTM exercise
+#: is lstm_cell_backward (its published check is the cell's), so a weight's gradient written without Σ_t is that
+#: of one step; the rnn's lines are read as rnn_backward's, summed over t
+CELL_EXERCISES = {("ng-dls", "lstm"): "lstm_cell_backward"}
+#: (notation, layer) -> a name the course's code gives the joined input of one step, and what it joins (axis 0 in
+#: the notation's layout): DLS's lstm_cell_forward computes concat = np.concatenate((a_prev, xt), axis=0)
+CONCATENATED = {("ng-dls", "lstm"): {"concat": ("a_prev", "xt")}}
+
+
+def gates(layer) -> dict:
+    """gate -> its argument, for each quantity of one step that is a function of one other (f = σ(zf), cc =
+    tanh(zc)) and is no state: DLS's code names the gate ft and the gradient of its argument dft."""
+    cell = layer.cell
+    states = {s.name for s in layer.states} | {s.carried for s in layer.states}
+    found = {}
+    for definition in cell.definitions:
+        refs = definition.rhs.atoms(sp.Indexed)
+        if definition.name in states or len(refs) != 1:
+            continue
+        (ref,) = refs
+        if ref.base.label.name in cell.quantities and tuple(ref.indices) == tuple(definition.indices):
+            found[definition.name] = ref.base.label.name
+    return found
+
+
+def spelling(layer, notation) -> dict:
+    """A cell array's (or gradient's) name -> how the notation's code spells it (ng-dls: c -> c_next, f -> ft,
+    dzf -> dft, da -> da_next)."""
+    if notation != "ng-dls":
+        return {}
+    names = {}
+    for state in layer.states:
+        names[state.name] = names[state.carried] = f"{state.name}_next"
+        names[gradient_name(state.carried)] = f"d{state.name}_next"
+    for name in layer.sequences:
+        names[name], names[gradient_name(name)] = f"{name}t", f"d{name}t"
+    for gate, argument in gates(layer).items():
+        names[gate], names[gradient_name(argument)] = f"{gate}t", f"d{gate}t"
+    return names
+
+
+def spell(expr, names: dict) -> str:
+    """An expression over the cell's arrays printed in the notation's names, without indices: (1 - tanh(c_next)**2)."""
+    from ..layers._printing import text
+    plain = expr.replace(lambda e: isinstance(e, sp.Indexed),
+                         lambda e: sp.Symbol(names.get(e.base.label.name, e.base.label.name)))
+    printed = text(plain)
+    return f"({printed})" if isinstance(plain, sp.Add) else printed
+
+
+def joins(layer, notation) -> dict:
+    """The notation's name -> the layer's parameters it holds side by side (ng-dls lstm: Wf = [Wfh; Wfx] in the
+    layer's order, the notebook's Wf (n_a, n_a + n_x)), from the export's layout, in the notation's letters."""
+    from ..export._recurrent_module import JOINS
+    from ..rendering._recurrent_letters import LETTERS
+    letters = LETTERS.get(notation, {}).get(layer.name, {})
+    found = {}
+    for name, parts in JOINS.get(notation, {}).get(layer.name, {}).items():
+        lettered = tuple(letters.get(part, part) for part in parts)
+        if all(part in layer.arrays and layer.arrays[part].kind == "param" for part in lettered):
+            found[name] = lettered
+    return found
 
 
 def read_numpy(formula: str, values, notation) -> tuple:
@@ -67,7 +135,7 @@ class _Names:
     """The names a student writes for one step's arrays, in ``notation``'s layout (ng-dls: transposed)."""
 
     def __init__(self, values, notation):
-        self.values, self.columns = values, notation == "ng-dls"
+        self.values, self.notation, self.columns = values, notation, notation == "ng-dls"
         layer = values.layer
         self.states = [s.name for s in layer.states]
         self.aliases = {}          # a student's name -> the run's array (None: ambiguous)
@@ -95,6 +163,13 @@ class _Names:
                 spelled = f"d{type(rhs).__name__}"
                 argument = gradient_name(str(rhs.args[0].base.label))
                 self.aliases[spelled] = None if spelled in self.aliases else argument
+        self.sizes = {}
+        if self.columns:               # DLS's code: ft and dft (the gradient of the gate's argument), n_a, n_x
+            for gate, argument in gates(layer).items():
+                self.aliases[f"{gate}t"], self.aliases[f"d{gate}t"] = gate, gradient_name(argument)
+            for size, spelled in SIZE_LETTERS["ng-dls"].items():
+                if size in values.sizes:
+                    self.sizes[spelled] = float(values.sizes[size])
         totals = {f"__total_{s.name}": values.steps[gradient_name(s.carried)] for s in layer.states}
         self.arrays = {**values.names, **totals}
 
@@ -105,7 +180,9 @@ class _Names:
         return tuple(self.values._size_name(base, axis) for axis in range(self.arrays[name].ndim))
 
     def at(self, spelled, t):
-        """The array a student's name means at step ``t``, or None."""
+        """The array a student's name means at step ``t`` (a size's name: its length), or None."""
+        if spelled in self.sizes:
+            return self.sizes[spelled]
         entry = self.aliases.get(spelled)
         if entry is None:
             return None
@@ -171,9 +248,15 @@ class _StepValues(FormulaValues):
 
     def name(self, node, sup=None):
         spelled = _spelled(node)
+        joined = CONCATENATED.get((self.names.notation, self.names.values.layer.name), {}).get(spelled)
+        if joined is not None:
+            value = self.concatenate([self.name(A.Name(node.column, part, False)) for part in joined], 0, node)
+            return value if sup is None else self.power(value, self.value(sup), node)
         value = self.names.at(spelled, self.t) if spelled else None
         if value is None:
-            known = ", ".join(sorted(k for k, v in self.names.aliases.items() if v is not None))
+            joined = CONCATENATED.get((self.names.notation, self.names.values.layer.name), {})
+            known = ", ".join(sorted([k for k, v in self.names.aliases.items() if v is not None] + [*self.names.sizes]
+                                     + [*joined]))
             raise self.error(f"unknown name {spelled or 'here'!r}; read at step t are: {known}", node)
         if sup is not None:
             return self.power(value, self.value(sup), node)
@@ -195,6 +278,9 @@ class _StepValues(FormulaValues):
                     raise self.error("a step outside the sequence", node)
                 return self.transpose(value, node) if transposed else value
         return super().value(node)
+
+    def axis_length(self, label):
+        return self.names.values.sizes.get(label)
 
     def product(self, left, right, node, matrix):
         if matrix is None and isinstance(left, Labelled) and isinstance(right, Labelled) and \

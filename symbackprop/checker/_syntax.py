@@ -173,6 +173,9 @@ def _unparse(node) -> str:
         return f"∇_{_wrap(node.sub)} {_unparse(node.operand)}"
     if isinstance(node, A.Index):
         return f"{_unparse(node.base)}({_unparse(node.indices)})"
+    if isinstance(node, A.Slice):
+        axes = ", ".join(f"{'' if a is None else _unparse(a)}:{'' if b is None else _unparse(b)}" for a, b in node.axes)
+        return f"{_unparse(node.base)}[{axes}]"
     return type(node).__name__
 
 

@@ -132,7 +132,7 @@ class Words:
                          and getattr(target, "column", None) != 0 else ""),
                 "mean0": ", averaged over the m examples, without the L2 term",
                 "sum": ", summed over the examples (Ng's Δ)",
-                "example+reg": ", of one example plus the L2 term λΩ"}.get(target.mode, "")
+                "example+reg": ", of one example" + (" plus the L2 term λΩ" if self.l2 else "")}.get(target.mode, "")
         batch = ""
         if target.batch:
             batch = ", one row per example" if target.rows else ", one column per example"

@@ -13,9 +13,9 @@ import importlib
 import sys
 
 from ..errors import LayerSpecError, ParseError, SymbackpropError
-from ._options import catalogue_help, network_parent
+from ._options import catalogue_help, course_defaults_help, network_parent
 
-SUBCOMMANDS = ("derive", "compare", "check", "export", "gradcheck")
+SUBCOMMANDS = ("derive", "compare", "check", "export", "gradcheck", "serve")
 
 #: sysexits' EX_SOFTWARE: an exception symbackprop did not anticipate (never 1 or 2, which are answers)
 INTERNAL_ERROR = 70
@@ -32,13 +32,17 @@ EXIT_CODES = {
     "export": ("0    module written", _BAD_INPUT, *_COMMON),
     "gradcheck": ("0    relative difference below the threshold", "1    above the threshold (or not finite)",
                   _BAD_INPUT, *_COMMON),
+    "serve": ("0    stopped", "2    bad input: a --host, --port or --time-limit that cannot be used, or the serve extra "
+              "missing", *_COMMON),
 }
 
 DESCRIPTION = """\
 Backpropagation derived by SymPy: delta^L, the delta^l recursion and the gradients, by
 differentiating the cost of your network; rendered in your textbook's notation; your own
 formula checked; NumPy gradient code exported. With no options every command uses
-Andrew Ng's ex4 network (400-25-10, sigmoid, cross-entropy, lambda = 1, bias column)."""
+Andrew Ng's ex4 network (400-25-10, sigmoid, cross-entropy, lambda = 1, bias column); with
+--notation NAME, the options left out follow that course's network instead (DLS and Nielsen:
+separate biases, lambda = 0), and one line on stderr says what was assumed."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,8 +61,27 @@ def build_parser() -> argparse.ArgumentParser:
     for name in SUBCOMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(subparsers, parent)
         command = subparsers.choices[name]
-        command.epilog = (command.epilog or "") + "\n\nexit codes:\n" + "\n".join(f"  {line}" for line in EXIT_CODES[name])
+        command.epilog = (command.epilog or "") + "\n\n" + course_defaults_help() + "\n\nexit codes:\n" + "\n".join(f"  {line}" for line in EXIT_CODES[name])
+    parser.set_defaults(subcommands=subparsers.choices)
     return parser
+
+
+def unrecognized(extras: list, parser: argparse.ArgumentParser) -> str:
+    """'unrecognized arguments: --notaton nielsen; did you mean --notation?', the suggestions taken
+    (difflib) from the options ``parser`` -- the subcommand's -- accepts."""
+    import difflib
+    options = [option for action in parser._actions for option in action.option_strings if option.startswith("--")]
+    hints = []
+    for extra in extras:
+        name = extra.split("=", 1)[0]
+        if name.startswith("--"):
+            close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+            if close and close[0] not in hints:
+                hints.append(close[0])
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    if hints:
+        message += "; did you mean " + " or ".join(hints) + "?"
+    return message
 
 
 def one_line(error: SymbackpropError) -> str:
@@ -73,7 +96,10 @@ def one_line(error: SymbackpropError) -> str:
 def main(argv=None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:          # the subcommand's usage and its closest option, not the top-level usage
+        command = args.subcommands.get(args.command, parser) if args.command else parser
+        command.error(unrecognized(extras, command))
     if args.command is None:
         parser.print_help()
         return 2

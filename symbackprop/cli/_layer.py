@@ -7,13 +7,17 @@ from ..errors import LayerSpecError, SymbackpropError
 
 MAX_BYTES = 100_000
 
+#: what --notation means with --layer, for every subcommand's --help
+LAYER_NOTATION_HELP = ("with --layer or --layer-def: cs231n (CS231n's names: out, dout, dx), and for conv2d, avgpool, "
+                       "rnn, lstm and gru also ng-dls (the DLS course's layout: A_prev, W, b; x (n_x, m, T_x), a0, "
+                       "Wax); default: the layer's own names")
+
 
 def add_layer_options(parser) -> None:
     group = parser.add_argument_group("layer (instead of a network)")
     choice = group.add_mutually_exclusive_group()
-    from ..layers.records import BY_NAME
-    names = ", ".join(BY_NAME)
-    choice.add_argument("--layer", metavar="NAME", help=f"a built-in layer: {names}")
+    from ..layers.records import layer_names
+    choice.add_argument("--layer", metavar="NAME", help=f"a built-in layer: {', '.join(layer_names())}")
     choice.add_argument("--layer-def", dest="layer_def", metavar="FILE",
                         help="a layer written in the layer language (docs/layer-language.md)")
     choice.add_argument("--model", metavar="MODEL",
@@ -34,25 +38,28 @@ def wants_model(args) -> bool:
 
 
 def model_from_args(args):
-    """The Model the --model, --loss and --input-size options describe."""
-    from ..models import build_model
+    """The Model the --model, --loss and --input-size options describe; without --loss, the loss that fits
+    the model's last stage (one line on stderr says which)."""
+    import sys
+    from ..models import LOSSES, build_model, default_loss
     if args.input_size is None:
         raise LayerSpecError("--model needs --input-size N, the width of each example (e.g. --input-size 32)")
     text = args.input_size.strip()
     if "x" in text.lower():            # an image: height x width x channels (conv2d, pooling)
         from ..models._images import input_shape
-        shape = input_shape(text)
-        from ..models import LOSSES
-        if args.loss not in LOSSES:
-            raise LayerSpecError(f"--loss {args.loss!r}: a model ends in one of {', '.join(LOSSES)}")
-        return build_model(args.model, args.loss, shape)
-    if not text.isdigit() or int(text) < 1:
+        size = input_shape(text)
+    elif not text.isdigit() or int(text) < 1:
         raise LayerSpecError(f"--input-size {args.input_size!r}: expected a positive integer, e.g. 32, or an "
                              f"image size height x width x channels, e.g. 28x28x1")
-    from ..models import LOSSES
-    if args.loss not in LOSSES:
+    else:
+        size = int(text)
+    loss = args.loss if args.loss is not None else default_loss(args.model)
+    if loss not in LOSSES:
         raise LayerSpecError(f"--loss {args.loss!r}: a model ends in one of {', '.join(LOSSES)}")
-    return build_model(args.model, args.loss, int(text))
+    model = build_model(args.model, loss, size)
+    if args.loss is None:
+        print(f"assuming the loss {loss} after the model's last stage; change with --loss", file=sys.stderr)
+    return model
 
 
 def wants_layer(args) -> bool:

@@ -28,6 +28,8 @@ examples:
   symbackprop check --notation nielsen --file formulas.txt
   symbackprop check --layer batchnorm --notation cs231n 'dgamma = np.sum(dout * xhat, axis=0)'
   symbackprop check --layer attention 'dS = A * (dA - (A * dA).sum(axis=1, keepdims=True))'
+  symbackprop check --model 'affine(25) > sigmoid > affine(10) > softmax' --loss categorical-cross-entropy \
+      --input-size 400 'dz3 = (p4 - Y) / N'
 """
 
 
@@ -55,8 +57,16 @@ def add_parser(subparsers, network_parent) -> None:
 def run(args) -> int:
     if (args.formula is None) == (args.file is None):
         raise SymbackpropError("give either a FORMULA or --file FILE (one of them)")
-    from ._layer import layer_from_args, wants_layer
-    if wants_layer(args):
+    from ._layer import layer_from_args, model_from_args, wants_layer, wants_model
+    if wants_model(args):
+        if args.notation is not None:
+            raise SymbackpropError(f"--notation {args.notation}: a --model formula is written in the names of the "
+                                   f"composed model that 'symbackprop derive --model ...' prints (dz3, W3, p4, Y); "
+                                   f"drop --notation")
+        args.model_object = model_from_args(args)
+        args.notation = "model"
+        network = None
+    elif wants_layer(args):
         args.layer_object = layer_from_args(args)     # the layer's names, and CS231n's dout for the upstream
         if getattr(args.layer_object, "recurrent", False) and args.notation == "ng-dls":
             from ..rendering._recurrent_letters import in_letters      # a, da, da_prev, W_aa: DLS's letters
@@ -65,10 +75,11 @@ def run(args) -> int:
         args.notation = "cs231n"
         network = None
     else:
+        named = args.notation                         # the course whose network the options left out follow
         args.notation = args.notation or DEFAULT
         if args.notation == "cs231n":
             raise SymbackpropError("--notation cs231n reads a layer's gradients: give --layer NAME or --layer-def FILE")
-        network = _network_and_names(args)
+        network = _network_and_names(args, named)
     if args.file is not None:
         return _run_file(args, network)
     code, result = _check_one(args.formula, network, args)
@@ -81,8 +92,8 @@ def run(args) -> int:
     return code
 
 
-def _network_and_names(args):
-    network = network_from_args(args)
+def _network_and_names(args, named):
+    network = network_from_args(args, named)
     from ..rendering import notation
     from ..rendering.steps import check_size_names
     check_size_names(network, notation(args.notation))   # a width named 'a' cannot be read beside a^l
@@ -95,6 +106,9 @@ def _check_one(formula: str, network, args) -> tuple[int, dict]:
     try:
         if network is not None and is_loss_hessian(formula):     # d2L/dz2 = diag(p) - p p^T (issue 27)
             verdict = check_loss_hessian(formula, network.output.name, network.loss.name, seed=args.seed)
+        elif network is None and getattr(args, "model_object", None) is not None:
+            from ..checker._model_check import check_model
+            verdict = check_model(formula, args.model_object, seed=args.seed)
         elif network is None and getattr(args.layer_object, "recurrent", False):
             from ..checker._recurrent_check import check_recurrent
             verdict = check_recurrent(formula, args.layer_object, seed=args.seed, notation=args.layout)
@@ -147,20 +161,47 @@ def _text(result: dict) -> str:
     lines += [f"note: {note}" for note in result.get("notes", [])]
     example = result.get("counterexample")
     if example:
-        sizes = ", ".join(f"{k} = {v}" for k, v in example["sizes"].items())
-        scalars = "".join(f", {name} = {example[name]}" for name in ("m", "lambda") if name in example)
-        shown = len(example["expected"]), max(map(len, example["expected"]), default=0)
-        whole = example.get("shape")
-        part = ""
-        if whole and math.prod(whole) > shown[0] * shown[1]:
-            part = f" (the first {shown[0]} × {shown[1]} entries of the {' × '.join(map(str, whole))} array)"
-        lines.append(f"counterexample at {sizes}{scalars}{part}:")
-        lines.append(f"  expected {_compact(example['expected'])}")
-        lines.append(f"  formula  {_compact(example['formula'])}")
+        lines += _counterexample_lines(example)
     return "\n".join(line for line in lines if line)
 
 
-def _compact(matrix) -> str:
-    rows = ["[" + ", ".join(f"{value:.4g}" for value in row) + "]" for row in matrix]
-    text = "[" + ", ".join(rows) + "]"
-    return text if len(text) <= 200 else text[:197] + "..."
+#: a counterexample shows at most this many entries of a vector, and rows x columns of a matrix
+SHOWN_ENTRIES, SHOWN_ROWS, SHOWN_COLUMNS = 4, 2, 3
+
+
+def _counterexample_lines(example) -> list:
+    """The sizes and scalars the formula uses, and a few entries of the expected and the formula's values."""
+    sizes = ", ".join(f"{k} = {v}" for k, v in example["sizes"].items())
+    scalars = "".join(f", {name} = {example[name]}" for name in ("m", "lambda") if name in example)
+    expected, formula = example["expected"], example["formula"]
+    rows, columns = len(expected), max(map(len, expected), default=0)
+    whole = list(example.get("shape") or [rows, columns])
+    count = math.prod(whole)
+    if columns == 1 or rows == 1 or len(whole) == 1:          # a vector: a few of its entries, on one line
+        shown = min(SHOWN_ENTRIES, count)
+        part = f" (the first {shown} of its {count} entries)" if count > shown else ""
+        texts = [_entries([value for row in matrix for value in row][:shown], count > shown) for matrix in
+                 (expected, formula)]
+    else:
+        shown = min(SHOWN_ROWS, rows), min(SHOWN_COLUMNS, columns)
+        part = f" (the first {shown[0]} × {shown[1]} entries of the {' × '.join(map(str, whole))} array)" \
+            if count > shown[0] * shown[1] else ""
+        texts = ["[" + ", ".join(_entries(row[:shown[1]], len(row) > shown[1]) for row in matrix[:shown[0]]) +
+                 (", ...]" if rows > shown[0] else "]") for matrix in (expected, formula)]
+    lines = [f"counterexample at {sizes}{scalars}{part}:", f"  expected {texts[0]}", f"  formula  {texts[1]}"]
+    if part and rows * columns == count:      # every entry at hand (a layer's JSON keeps only the first 4 × 4)
+        lines.append(_largest_difference(expected, formula, vector=columns == 1 or rows == 1 or len(whole) == 1))
+    return lines
+
+
+def _largest_difference(expected, formula, vector: bool) -> str:
+    """Where the two differ most among the entries at hand (numbered from 1), which the first few may not show."""
+    pairs = [((i, j), want, got) for i, (row, other) in enumerate(zip(expected, formula))
+             for j, (want, got) in enumerate(zip(row, other))]
+    (i, j), want, got = max(pairs, key=lambda pair: abs(pair[1] - pair[2]))
+    where = f"entry {max(i, j) + 1}" if vector else f"entry ({i + 1}, {j + 1})"
+    return f"  largest difference at {where}: expected {want:.4g}, formula {got:.4g}"
+
+
+def _entries(values, more: bool) -> str:
+    return "[" + ", ".join(f"{value:.4g}" for value in values) + (", ...]" if more else "]")

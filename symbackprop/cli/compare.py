@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 
-from ._options import NOTATION_DEFAULT_HELP, catalogue_help, default_notation, network_from_args
+from ._options import (NOTATION_DEFAULT_HELP, catalogue_help, default_notation,
+                       network_from_args, network_notations_help)
 
 FORMATS = ("text", "latex", "html")
 _B_OPTIONS = ("layers", "hidden", "output", "loss", "l2", "bias")
@@ -27,12 +29,13 @@ def add_parser(subparsers, network_parent) -> None:
         group.add_argument(f"--b-{option}", dest=f"b_{option}", default=None, metavar=option.upper(),
                            help=f"--{option} of setup B")
     parser.add_argument("--notation", default=None, metavar="NAME",
-                        help=f"notation of setup A: ng-ml, ng-dls, nielsen, goodfellow or bishop ({NOTATION_DEFAULT_HELP})")
+                        help=f"notation of setup A, whose course the network options left out follow (of both setups): "
+                             f"{network_notations_help()} ({NOTATION_DEFAULT_HELP})")
     parser.add_argument("--b-notation", dest="b_notation", default=None, metavar="NAME",
                         help="notation of setup B (default: A's)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="text, latex or html (default %(default)s)")
-    parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
-                        help="write to FILE instead of standard output (--output is the output activation)")
+    from .derive import add_output_file_options
+    add_output_file_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -51,8 +54,13 @@ def run(args) -> int:
     from ..rendering import compare
     from .derive import write
     left = derive(network_from_args(args))
-    right = derive(network_from_args(setup_b(args)))
+    b = setup_b(args)
+    right_network = network_from_args(b, announce=False)    # A's course; B's own output may change its loss
+    if b.loss is None and right_network.loss != left.network.loss:
+        print(f"setup B: assuming loss {right_network.loss.name} for the {right_network.output.name} output; "
+              f"change with --b-loss", file=sys.stderr)
+    right = derive(right_network)
     notation = args.notation if args.notation is not None else default_notation(left.network)
     comparison = compare(left, right, notation=notation, right_notation=args.b_notation)
-    write(comparison.render(args.format), args.output_file)
+    write(comparison.render(args.format), args.output_file, args.force)
     return 0

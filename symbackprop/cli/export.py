@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._layer import add_layer_options, layer_from_args, model_from_args, wants_layer, wants_model
-from ._options import catalogue_help, default_layout, network_from_args
+from ._layer import LAYER_NOTATION_HELP, add_layer_options, layer_from_args, model_from_args, wants_layer, wants_model
+from ._options import catalogue_help, default_layout, network_from_args, network_notations_help
+from .derive import OVERWRITE_HELP
 
 
 def add_parser(subparsers, network_parent) -> None:
@@ -28,13 +29,11 @@ def add_parser(subparsers, network_parent) -> None:
                         help="params as [W2, b2, W3, b3, ...] (rows) or Ng's [Theta1, Theta2, ...] with the bias "
                              "column (ng) (default: ng for a network with --bias column, the default; rows otherwise)")
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE", required=True,
-                        help="the module to write, e.g. grad.py")
+                        help=f"the module to write, e.g. grad.py; {OVERWRITE_HELP}")
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     parser.add_argument("--notation", default=None, metavar="NAME",
-                        help="--layer conv2d or avgpool: the course layout, ng-dls (channels last, A_prev, W, b) or "
-                             "cs231n (channels first, x, w, b); --layer rnn, lstm or gru: cs231n (x (N, T, D)) or "
-                             "ng-dls (x (n_x, m, T_x), a0, Wax, Waa, ba); --layer batchnorm or layernorm: cs231n "
-                             "(their own names already: x, gamma, beta, dout); default: the layer's own (time first)")
+                        help=f"a network: the course whose network the options left out follow ({network_notations_help()}); "
+                             f"{LAYER_NOTATION_HELP}")
     parser.add_argument("--op", action="store_true",
                         help="--layer, --layer-def or --model with --backend torch or jax: write a drop-in autograd op "
                              "(a torch.autograd.Function and an nn.Module holding the parameters, or a jax.custom_vjp "
@@ -76,7 +75,7 @@ def run_layer(args) -> int:
             raise ExportError(f"--backend {args.backend}: recurrent layers (rnn, lstm, gru) are exported for numpy "
                               f"only so far")
         return run_recurrent(args, layer)
-    _check_notation(args, layer)
+    layer = _in_notation(args, layer)
     export_layer_module(derive_layer(layer), args.output_file, force=args.force, backend=args.backend)
     inputs = ", ".join(a.name for a in layer.differentiable)
     print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) and backward(dout, cache) -> "
@@ -84,21 +83,13 @@ def run_layer(args) -> int:
     return 0
 
 
-#: the layers whose records are written in a course's names and layout already: the module is the same
-#: (CS231n's batchnorm_forward(x, gamma, beta) -> (out, cache), batchnorm_backward(dout, cache) -> dx, dgamma, dbeta)
-_IN_NOTATION = {"cs231n": ("batchnorm", "layernorm")}
-
-
-def _check_notation(args, layer) -> None:
-    from ..errors import ExportError
-    if args.notation is None or getattr(args, "window_layout", None) is not None:
-        return
-    if layer.name in _IN_NOTATION.get(args.notation, ()):
-        return
-    accepted = ", ".join(f"{name} (--notation {notation})" for notation, names in _IN_NOTATION.items()
-                         for name in names)
-    raise ExportError(f"--notation {args.notation}: {layer.name} is not exported in a notation's layout; it is for a "
-                      f"recurrent (rnn, lstm, gru) or window layer (conv2d, avgpool), and {accepted}")
+def _in_notation(args, layer):
+    """The layer in the names of --notation (cs231n: out, dout), unless it is a window layer (whose record is
+    written in the layout)."""
+    if args.notation is not None and getattr(args, "window_layout", None) is None:
+        from ..rendering.layer_notations import layer_notation
+        return layer_notation(args.notation).apply(layer)
+    return layer
 
 
 def run_op(args) -> int:
@@ -115,7 +106,7 @@ def run_op(args) -> int:
     elif wants_layer(args):
         from ..layers import derive_layer
         layer = layer_from_args(args)
-        _check_notation(args, layer)
+        layer = _in_notation(args, layer)
         source, subject = layer_op_source(derive_layer(layer), args.backend), layer.describe()
         use = f"{layer.name.replace('-', '_')}({', '.join(a.name for a in layer.differentiable)})"
     else:
@@ -128,12 +119,11 @@ def run_op(args) -> int:
 
 
 def run_recurrent(args, layer) -> int:
-    from ..export._recurrent_module import export_recurrent_module, layout_of
+    from ..export._recurrent_module import export_recurrent_module, forward_arguments, layout_of
     from ..layers import derive_layer
     layout = layout_of(args.notation)
     export_recurrent_module(derive_layer(layer), args.output_file, force=args.force, notation=args.notation)
-    names = layout.names.get(layer.name, {})
-    inputs = ", ".join(names.get(a.name, a.name) for a in layer.differentiable)
+    inputs = ", ".join(forward_arguments(layer, args.notation))
     print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) over every step and backward(dout, cache) "
           f"through time for the {layer.describe()} (layout {layout.name})")
     return 0
@@ -184,7 +174,7 @@ def run_layer_second_order(args) -> int:
     if getattr(layer, "recurrent", False):
         raise ExportError(f"--second-order: the recurrent layer {layer.name} has no r_backward yet; the layers "
                           f"without a recurrence have (e.g. --layer layernorm)")
-    _check_notation(args, layer)
+    layer = _in_notation(args, layer)
     write_module(layer_second_order_source(derive_layer(layer), args.backend), args.output_file, args.force)
     names = [a.name for a in layer.differentiable]
     print(f"wrote {args.output_file}: forward, backward and r_backward({', '.join(names)}, "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import catalogue_help, network_from_args
+from ._options import catalogue_help, network_from_args, network_notations_help
 
 
 def add_parser(subparsers, network_parent) -> None:
@@ -17,6 +17,8 @@ def add_parser(subparsers, network_parent) -> None:
                "  symbackprop gradcheck --hidden relu --output softmax --loss categorical-cross-entropy\n"
                "  symbackprop gradcheck --output 'tanh(z)' --loss '(a-y)^2/2' --threshold 1e-9",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--notation", default=None, metavar="NAME",
+                        help=f"the course whose network the options left out follow: {network_notations_help()}")
     parser.add_argument("--layout", choices=("rows", "ng"), default="rows", help="parameter layout (default %(default)s)")
     parser.add_argument("--m", type=int, default=5, help="examples in the random instance (default %(default)s)")
     parser.add_argument("--max-width", type=int, default=5, dest="max_width",

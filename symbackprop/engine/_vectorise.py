@@ -59,8 +59,10 @@ class _Vectoriser:
         if isinstance(expr, sp.Function) and len(expr.args) == 1 and expr.args[0] not in self.vectors:
             t = sp.Dummy("t")                     # f(a - y): f applied to each entry of the vector a - y
             return ElementwiseApplyFunction(sp.Lambda(t, expr.func(t)), self.vector(expr.args[0]))
+        # A Piecewise is a Function whose arguments are (value, condition) pairs, not values: it is
+        # written by cases below, never rebuilt with a dummy in place of one of its pairs.
         varying = ([arg for arg in expr.args if not self.is_scalar(arg)]
-                   if isinstance(expr, (sp.Function, sp.Max, sp.Min)) else [])
+                   if isinstance(expr, (sp.Function, sp.Max, sp.Min)) and not isinstance(expr, sp.Piecewise) else [])
         if len(varying) == 1:
             t = sp.Dummy("t")                     # max(0, 1 - a y): one argument is a vector, the others numbers
             body = expr.func(*[t if arg == varying[0] else arg for arg in expr.args])

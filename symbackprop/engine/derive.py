@@ -34,8 +34,7 @@ def derive(network: Network) -> Derivation:
     """
     if not isinstance(network, Network):
         from ..errors import NetworkSpecError
-        raise NetworkSpecError(f"derive() takes a symbackprop.Network, not {type(network).__name__}; "
-                               f"build one with symbackprop.Network(sizes, hidden=..., output=..., loss=...)")
+        raise NetworkSpecError(_not_a_network(network))
     output = _output(network.output, network.loss)
     cost, cost_steps = derive_cost(network)
     hidden_layers = range(2, network.depth)
@@ -135,3 +134,21 @@ def _at_layer(item, layer: int):
     changes = {name: getattr(item, name).xreplace({S.l: number})
                for name in ("index", "vector", "statement") if getattr(item, name, None) is not None}
     return replace(item, layer=number, **changes)
+
+
+def _not_a_network(value) -> str:
+    """What derive() says to a value that is not a Network: a layer's name, a Layer or a model string goes
+    to the function that derives it."""
+    from ..layers import Layer
+    from ..layers.records import layer_names
+    head = f"derive() takes a symbackprop.Network, not {type(value).__name__}"
+    if isinstance(value, str) and value.strip() in layer_names():
+        return (f"{head}: {value.strip()!r} is a layer; derive it with "
+                f"symbackprop.derive_layer({value.strip()!r})")
+    if isinstance(value, str) and ">" in value:
+        return (f"{head}: {value!r} reads as a model; derive it with derive_model(build_model({value!r}, "
+                f"loss, input_size)), both from symbackprop.models")
+    if isinstance(value, Layer) or getattr(value, "recurrent", False):
+        return f"{head}: a layer is derived with symbackprop.derive_layer(layer)"
+    return (f"{head}; build one with symbackprop.Network(sizes, hidden=..., output=..., loss=...), "
+            f"or derive a layer (a name such as 'batchnorm', or layer text) with symbackprop.derive_layer")

@@ -6,11 +6,13 @@ import types
 from pathlib import Path
 
 from ..errors import ExportError
+from ._bound_names import check_bound
 
 
 def write_module(source: str, path, force: bool = False) -> Path:
     """Write ``source`` to ``path`` (a .py file); an existing file is refused unless ``force``."""
     target = Path(path)
+    check_bound(source, f"-o {path}")
     if target.suffix != ".py":
         raise ExportError(f"-o {path}: the module must be a .py file")
     if target.is_dir():
@@ -26,6 +28,7 @@ def write_module(source: str, path, force: bool = False) -> Path:
 
 def load_module(source: str, name: str) -> types.ModuleType:
     """``source`` (code this package generated, never user text) loaded as a module called ``name``."""
+    check_bound(source, name)
     module = types.ModuleType(name)
     exec(compile(source, module.__name__, "exec"), module.__dict__)
     return module

@@ -125,6 +125,9 @@ class IndexPrinter:
     def emit(self, expr) -> Term:
         """The Term of ``expr``: printed by the ``_print_<Class>`` method of its class (or of a base class)."""
         if not _indexed(expr):
+            if expr.has(sp.KroneckerDelta):      # printed as a scalar it would read index letters never bound
+                (delta, *_) = sorted(expr.atoms(sp.KroneckerDelta), key=sp.default_sort_key)
+                raise ExportError(f"a Kronecker delta {delta} was left unsolved; it has no array form here")
             return Term(self._scalar(expr), (), _atomic_code(self._scalar(expr)))
         for cls in type(expr).__mro__:
             method = getattr(self, f"_print_{cls.__name__}", None)
@@ -326,6 +329,7 @@ class JaxIndexPrinter(IndexPrinter):
         "full": "jnp.full({shape}, {value}, dtype={like}.dtype)",
         "sqrt": "jnp.sqrt({x})",
         "asarray": "jnp.asarray({x})",
+        "softmax": "jax.nn.softmax({x}, axis={axis})",
         "tensordot": "jnp.tensordot({a}, {b}, axes={axes!r})",
         "contiguous": "{x}",
         "broadcast_view": "jnp.broadcast_to({x}, {shape})",
@@ -347,6 +351,7 @@ class TorchIndexPrinter(IndexPrinter):
         "full": "torch.full({shape}, {value}, dtype={like}.dtype, device={like}.device)",
         "sqrt": "torch.sqrt({x})",
         "asarray": "torch.as_tensor({x})",
+        "softmax": "torch.softmax({x}, dim={axis})",
         "tensordot": "torch.tensordot({a}, {b}, dims={axes!r})",
         "contiguous": "{x}.contiguous()",
         "broadcast_view": "torch.broadcast_to({x}, {shape})",

@@ -7,12 +7,12 @@ staged chain, whose intermediate gradients are computed once each) with
 the backend's printer of :mod:`._index_printing`. The docstring states the shapes and the formulas.
 
 An input that enters the layer only as an added term (attention's ``mask``), after an input that does
-not, is optional: ``forward(Q, K, V)`` adds nothing (zeros).
+not, is optional: ``forward(Q, K, V)`` adds nothing (no pass over the scores).
 """
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sympy as sp
@@ -40,6 +40,7 @@ class LayerCode:
     sizes: tuple          #: the sizes of the cache, each (name, array it is read from, axis)
     returned: tuple       #: the arguments whose gradients backward returns, in its order
     shapes: dict          #: code name -> its sizes (arguments, outputs and saved arrays)
+    formulas: dict = field(default_factory=dict)   #: a saved array made for backward -> its definition (text)
 
 
 def layer_source(derivation, returns=None, backend: str = "numpy") -> str:
@@ -51,12 +52,14 @@ def layer_source(derivation, returns=None, backend: str = "numpy") -> str:
     return layer_code(derivation, returns, backend).source
 
 
-def layer_code(derivation, returns=None, backend: str = "numpy", prefix: str = "", header: bool = True) -> LayerCode:
+def layer_code(derivation, returns=None, backend: str = "numpy", save_reads: bool = False, prefix: str = "",
+               header: bool = True) -> LayerCode:
     """The module of :func:`layer_source` with the names a wrapper needs.
 
+    ``save_reads``: a forward quantity the backward reads only through one elementwise expression of it (batch
+    norm's var, read as 1/√(var + ε)) is cached as that expression, computed in the forward (what an op saves).
     ``prefix`` names the functions ``{prefix}forward`` and ``{prefix}backward``, and ``header=False`` leaves out the
-    module's docstring and imports: a part of another module (the second-order functions beside a model's own).
-    """
+    module's docstring and imports: a part of another module (the second-order functions beside a model's own)."""
     if backend not in BACKENDS:
         raise ExportError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     layer = derivation.layer
@@ -74,12 +77,28 @@ def layer_code(derivation, returns=None, backend: str = "numpy", prefix: str = "
     forward.keep_windows = True
     plan = stable.normalisers(layer, set(arrays.values()) | {str(s) for s in names})
     planned = {normaliser.name: normaliser for normaliser in plan}
+    optional = optional_inputs(layer)
+    fused = _fused_softmaxes(derivation, results, plan) if "softmax" in forward.functions else {}
     for definition in layer.definitions:
         shape = _shape(layer.arrays[definition.name].sizes)
         normaliser = planned.get(definition.name)
+        if definition.name in fused:            # the backend's own softmax: one pass, one array
+            normaliser = fused[definition.name]
+            forward.lines.append(f"{arrays[definition.name]} = "
+                                 f"{forward.call('softmax', x=arrays[normaliser.argument.base.label.name], axis=normaliser.axis)}")
+            continue
+        if normaliser is not None and any(n is normaliser for n in fused.values()):
+            continue                            # its only use is the fused softmax
         if normaliser is None:
-            forward.assign(arrays[definition.name], stable.rewrite(definition.rhs, plan), definition.indices, shape,
-                           layer.arrays[definition.name].sizes)
+            # an optional input (attention's mask) is added after the rest, when given: None costs no pass
+            added = [t for t in sp.Add.make_args(definition.rhs)
+                     if isinstance(t, sp.Indexed) and t.base.label.name in optional]
+            forward.assign(arrays[definition.name], stable.rewrite(definition.rhs - sp.Add(*added), plan),
+                           definition.indices, shape, layer.arrays[definition.name].sizes)
+            for term in added:
+                target, given = arrays[definition.name], arrays[term.base.label.name]
+                aligned = forward._align(forward.emit(term), tuple(definition.indices))
+                forward.lines += [f"if {given} is not None:", f"    {target} = {target} + {aligned}"]
             continue
         argument = normaliser.argument
         source = layer.arrays[argument.base.label.name]
@@ -88,15 +107,27 @@ def layer_code(derivation, returns=None, backend: str = "numpy", prefix: str = "
                        _shape(source.sizes))
         forward.assign(arrays[definition.name], stable.scaled_sum(normaliser), definition.indices, shape)
 
+    reads = _elementwise_reads(derivation, results, plan, set(arrays.values()) | set(map(str, names))) \
+        if save_reads else []
+    for array_name, form, read, sizes in reads:
+        forward.assign(array_name, form, tuple(read.indices), _shape(sizes), sizes)
+    substitutions = {form: read for _, form, read, _ in reads}
+
     upstream = [arrays[gradient_name(o)] for o in layer.outputs]
     backward = index_printer(backend, {**names}, prefix="t", like=upstream[0])
     backward.made = dict(forward.made)          # the forward's window reads, kept in the cache (dW reads them)
     needed = _needed(derivation, results)
-    made = {}
+    made, dilated = {}, set()
     for gradient in [derivation.gradients[name] for name in needed] + list(results):
         for record in gradient.auxiliary:           # the dilated upstream gradient of a strided window
-            if record[0] not in made:
-                made[record[0]] = record[3]
+            made.setdefault(record[0], record[3])
+
+    def dilate(gradient):
+        """The dilated upstream gradients ``gradient`` reads, made once, where their source is known (in a
+        model the upstream gradient of a stage is computed in the backward pass, not given)."""
+        for record in gradient.auxiliary:
+            if record[0] not in dilated:
+                dilated.add(record[0])
                 backward.lines += windows.dilation_lines([record], names, backward._scalar, backend)
 
     def sizes_of(name):
@@ -106,7 +137,7 @@ def layer_code(derivation, returns=None, backend: str = "numpy", prefix: str = "
         return array.sizes if array is not None else None
 
     def final(gradient):
-        expr = stable.rewrite(gradient.final, plan)
+        expr = stable.rewrite(gradient.final, plan).xreplace(substitutions)
         if not expr.atoms(windows.InRange):
             return expr
         scattered = windows.scatter_form(expr, gradient.indices)
@@ -118,12 +149,14 @@ def layer_code(derivation, returns=None, backend: str = "numpy", prefix: str = "
 
     for name in needed:
         gradient = derivation.gradients[name]
+        dilate(gradient)
         backward.assign(arrays[gradient_name(name)], final(gradient), gradient.indices,
                         _shape(layer.arrays[name].sizes), layer.arrays[name].sizes)
     for gradient in results:
         target = arrays[gradient_name(gradient.of)]
         sizes = layer.arrays[gradient.of].sizes
         transposed = _transposed(gradient, sizes_of, sizes)
+        dilate(gradient)
         start = len(backward.lines)
         backward.assign(target, final(gradient), gradient.indices, _shape(sizes), sizes)
         if transposed is None:
@@ -149,10 +182,10 @@ def layer_code(derivation, returns=None, backend: str = "numpy", prefix: str = "
 
     produced = set(layer.quantities) | {a.name for a in layer.differentiable}
     candidates = [arrays[n] for n in layer.arrays if n in produced] + [n for p in plan for n in (p.shift, p.exps)]
+    candidates += [array_name for array_name, *_ in reads]
     candidates += [code for code, _ in forward.made.values()]
     cached = _referenced(backward.lines, candidates)
     sizes_used = [str(s) for s in layer.sizes if _mentions(backward.lines, str(s))]
-    optional = optional_inputs(layer)
     returned = ", ".join(arrays[gradient_name(g.of)] for g in results)
 
     lines = [f'"""{_docstring(derivation, results, optional)}"""', IMPORTS[backend][0], ""] if header else []
@@ -161,7 +194,7 @@ def layer_code(derivation, returns=None, backend: str = "numpy", prefix: str = "
     signature = ", ".join(f"{arrays[a.name]}=None" if a.name in optional else arrays[a.name] for a in layer.differentiable)
     lines += ["", "", f"def {prefix}forward({signature}):",
               f'    """The layer\'s outputs {", ".join(layer.outputs)} and the cache backward needs."""']
-    lines += [f"    {line}" for line in _size_lines(layer, arrays, optional, forward)]
+    lines += [f"    {line}" for line in _size_lines(layer, arrays, optional)]
     lines += [f"    {size} = {windows.size_code(value, forward._scalar)}" for size, value in layer.derived_sizes.items()]
     lines += [f"    {line}" for line in forward.lines]
     cache_items = ", ".join(f"{name!r}: {name}" for name in cached + sizes_used)
@@ -186,10 +219,87 @@ def layer_code(derivation, returns=None, backend: str = "numpy", prefix: str = "
         if helper in code:
             lines += ["", "", source.strip("\n"), ""]
     shapes = {arrays[name]: tuple(array.sizes) for name, array in layer.arrays.items()}
+    shapes.update({arrays[name]: tuple(sizes) for name, sizes in layer.shapes})     # a course's own shape (DLS's b)
+    shapes.update({array_name: tuple(sizes) for array_name, _, _, sizes in reads})
+    formulas = {array_name: f"{array_name}[{', '.join(map(str, read.indices))}] = {language(form)}"
+                for array_name, form, read, _ in reads}
     return LayerCode("\n".join(lines), tuple(inputs), tuple(arrays[name] for name in optional),
                      tuple(arrays[o] for o in layer.outputs), tuple(cached),
                      tuple(_size_source(size, shapes, inputs, cached) for size in sizes_used),
-                     tuple(arrays[g.of] for g in results), shapes)
+                     tuple(arrays[g.of] for g in results), shapes, formulas)
+
+
+def _fused_softmaxes(derivation, results, plan) -> dict:
+    """definition name -> its normaliser, for each definition A[rows, var] = exp(X[rows, var]) / s[rows] (the axes
+    in X's order) whose normaliser s and exponentials nothing else reads (no other definition, no printed gradient)."""
+    layer, fused = derivation.layer, {}
+    finals = [stable.rewrite(g.final, plan) for g in
+              [derivation.gradients[name] for name in _needed(derivation, results)] + list(results)]
+    for normaliser in plan:
+        names = {normaliser.name, normaliser.exps, normaliser.shift}
+        users = [d for d in layer.definitions if d.name != normaliser.name
+                 and any(r.base.label.name in names for r in stable.rewrite(d.rhs, plan).atoms(sp.Indexed))]
+        if len(users) != 1 or any(r.base.label.name in names for f in finals for r in f.atoms(sp.Indexed)):
+            continue
+        (user,) = users
+        argument = normaliser.argument
+        if len(user.indices) != len(argument.indices):
+            continue
+        at = dict(zip(argument.indices, user.indices))       # the user's letters at the argument's positions
+        ratio = sp.exp(argument.xreplace(at)) / sp.IndexedBase(normaliser.name, real=True)[
+            tuple(at[r] for r in normaliser.rows)]
+        if sp.simplify(user.rhs - ratio) == 0:
+            fused[user.name] = normaliser
+    return fused
+
+
+def _elementwise_reads(derivation, results, plan, taken) -> list:
+    """(name, form, its reference, sizes) for each forward quantity q (not an output) that the backward's final
+    forms read only through one elementwise expression ``form`` of q at one set of indices, ``form`` more than
+    q itself: the forward computes it once, as a new array the cache holds in q's place."""
+    layer = derivation.layer
+    expressions = [stable.rewrite(g.final, plan) for g in
+                   [derivation.gradients[name] for name in _needed(derivation, results)] + list(results)]
+    found = []
+    for quantity in layer.quantities:
+        if quantity in layer.outputs:
+            continue
+
+        def only(node, quantity=quantity):
+            """node is q[...] or an expression of q's references alone (no sum, no other array)."""
+            if isinstance(node, sp.Indexed):
+                return node.base.label.name == quantity
+            references = node.atoms(sp.Indexed)
+            return bool(references) and not node.has(sp.Sum) and all(r.base.label.name == quantity
+                                                                        for r in references)
+
+        forms = set()
+
+        def visit(node, inside, only=only):
+            mine = isinstance(node, sp.Expr) and only(node)      # not a (condition, value) pair or a relation
+            if mine and not inside:
+                forms.add(node)
+            for arg in node.args:
+                visit(arg, mine)
+
+        for expr in expressions:
+            visit(expr, False)
+        if len(forms) != 1:
+            continue
+        (form,) = forms
+        references = form.atoms(sp.Indexed)
+        if isinstance(form, sp.Indexed) or len(references) != 1:
+            continue
+        (reference,) = references
+        if not (form / reference).has(reference):        # c·q (a sign): nothing worth a pass of its own
+            continue
+        name = quantity + "_read"
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        read = sp.IndexedBase(name, real=True)[tuple(reference.indices)]
+        found.append((name, form, read, layer.arrays[quantity].sizes))
+    return found
 
 
 def _size_source(size, shapes, inputs, cached):
@@ -222,14 +332,16 @@ def _needed(derivation, results) -> list:
     """The intermediate gradients the final forms refer to, in the order backward computes them."""
     adjoints = {gradient_name(q): q for q in derivation.layer.quantities if q not in derivation.layer.outputs}
     wanted = set()
-    pending = [g.final for g in results]
+    pending = list(results)
     while pending:
-        expr = pending.pop()
-        for ref in expr.atoms(sp.Indexed):
-            quantity = adjoints.get(ref.base.label.name)
-            if quantity is not None and quantity not in wanted:
-                wanted.add(quantity)
-                pending.append(derivation.gradients[quantity].final)
+        gradient = pending.pop()
+        # a dilated upstream gradient (a record's definition) reads its source, which must be computed first
+        for expr in [gradient.final, *(record[2] for record in gradient.auxiliary)]:
+            for ref in expr.atoms(sp.Indexed):
+                quantity = adjoints.get(ref.base.label.name)
+                if quantity is not None and quantity not in wanted:
+                    wanted.add(quantity)
+                    pending.append(derivation.gradients[quantity])
     return [name for name in derivation.gradients if name in wanted]
 
 
@@ -263,9 +375,9 @@ def optional_inputs(layer) -> list:
     return optional[::-1] if any(not additive(a) for a in before) else []
 
 
-def _size_lines(layer, arrays, optional=(), printer=None) -> list:
+def _size_lines(layer, arrays, optional=()) -> list:
     """Sizes read from the arrays, shapes checked; an array a course passes in its own shape (``layer.shapes``)
-    is checked in that shape, then reshaped to the layer's. An optional input given as None becomes zeros."""
+    is checked in that shape, then reshaped to the layer's. An optional input is checked when given."""
     lines, known = [], set()
     shapes = dict(layer.shapes)
     for array in layer.differentiable:
@@ -277,12 +389,9 @@ def _size_lines(layer, arrays, optional=(), printer=None) -> list:
                 lines.append(f"{size} = {arrays[array.name]}.shape[{axis}]")
     checks = []
     for array in layer.differentiable:
-        if array.name in optional:
-            shape = _shape(shapes.get(array.name, array.sizes))
-            zeros = printer.call("full", shape=shape, value="0.0", like=arrays[layer.differentiable[0].name])
-            checks.append(f"if {arrays[array.name]} is None:\n    {arrays[array.name]} = {zeros}")
         expected = _shape(shapes.get(array.name, array.sizes))
-        checks.append(f"if {arrays[array.name]}.shape != {expected}:\n"
+        given = f"{arrays[array.name]} is not None and " if array.name in optional else ""
+        checks.append(f"if {given}{arrays[array.name]}.shape != {expected}:\n"
                       f"    raise ValueError(f\"{array.name} has shape {{{arrays[array.name]}.shape}}; "
                       f"expected {expected} = {{{expected}}}\")")
         if array.name in shapes:
@@ -309,7 +418,7 @@ def _docstring(derivation, results, optional=()) -> str:
     forward = [f"    {language(sp.Eq(d.lhs, d.rhs, evaluate=False))}" for d in layer.definitions]
     backward = [f"    {text(sp.Eq(g.lhs, g.display, evaluate=False))}"
                 for g in [derivation.gradients[q] for q in layer.closed_for] + list(results)]
-    shapes += [f"    ({name} is optional: None, the default, adds zeros)" for name in optional]
+    shapes += [f"    ({name} is optional: None, the default, adds nothing)" for name in optional]
     constants = [f"    {symbol} = {float(value)!r}" for symbol, value in layer.constants.items()]
     parts = [f"{layer.name}: forward and backward pass, generated by symbackprop from the derivation of the layer.",
              "", "Shapes (sizes are read from the arrays):", *shapes]

@@ -45,7 +45,12 @@ def buffered_loop(body: list, shapes: dict, stores=()) -> tuple:
     for index, statement in enumerate(statements):
         if _is_store(statement) and ast.unparse(statement.targets[0]) in stores:
             source = _origin(statement.value.id, aliases)
-            if source in defined and defined[source] < index and source not in slots:
+            # a name bound (a = b) before b is computed in this step holds b's value of the previous step (the
+            # lstm's dc_next = dc_prev): that value is not the one computed here, so it keeps its own store
+            links = _chain(statement.value.id, aliases)[:-1]
+            bound_early = any(_target(s) in links and isinstance(s.value, ast.Name) and i < defined.get(source, -1)
+                              for i, s in enumerate(statements))
+            if source in defined and defined[source] < index and source not in slots and not bound_early:
                 slots[source] = ast.unparse(statement.targets[0])
                 store_of[index] = source
     writer = _Writer(shapes, _names_in(statements))
@@ -144,6 +149,14 @@ def _origin(name, aliases) -> str:
         seen.add(name)
         name = aliases[name]
     return name
+
+
+def _chain(name, aliases) -> list:
+    """``name`` and every name it is bound to in turn, up to its origin."""
+    chain = [name]
+    while chain[-1] in aliases and aliases[chain[-1]] not in chain:
+        chain.append(aliases[chain[-1]])
+    return chain
 
 
 def _reads(node) -> set:

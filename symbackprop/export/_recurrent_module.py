@@ -45,18 +45,27 @@ class Layout:
     time_position: int            #: where the time axis of a sequence goes: 0 (the layer's), 1 (N, T, D), -1 (last)
     columns: bool = False         #: every array's axes reversed (examples as columns), 1-D parameters as (H, 1)
     names: dict = field(default_factory=dict)   #: layer name -> {array name -> the notation's name}
+    #: layer name -> {the notation's name -> the layer's parameters it holds side by side, in order}
+    joins: dict = field(default_factory=dict)
 
 
-#: The ng-dls names of the rnn record (DLS, "Building a Recurrent Neural Network, step by step").
+#: The ng-dls names of the rnn and lstm records (DLS, "Building a Recurrent Neural Network, step by step"):
+#: the lstm's update gate is the notebook's i (it, Wi, bi).
 NAMES = {
     "ng-dls": {"rnn": {"h0": "a0", "Wx": "Wax", "Wh": "Waa", "b": "ba", "h": "a"},
-               "lstm": {"h0": "a0", "h": "a"}, "gru": {"h0": "a0", "h": "a"}},
+               "lstm": {"h0": "a0", "h": "a", "bu": "bi"}, "gru": {"h0": "a0", "h": "a"}},
+}
+
+#: The notebook's LSTM weights act on concat = [a_prev; xt]: its Wf (n_a, n_a + n_x) is the layer's Wfh and Wfx
+#: side by side (Wf[:, :n_a] on a_prev, Wf[:, n_a:] on xt), and dWf the two gradients side by side.
+JOINS = {
+    "ng-dls": {"lstm": {"Wf": ("Wfh", "Wfx"), "Wi": ("Wuh", "Wux"), "Wc": ("Wch", "Wcx"), "Wo": ("Woh", "Wox")}},
 }
 
 LAYOUTS = {
     None: Layout("layer", 0),
     "cs231n": Layout("cs231n", 1),
-    "ng-dls": Layout("ng-dls", -1, columns=True, names=NAMES["ng-dls"]),
+    "ng-dls": Layout("ng-dls", -1, columns=True, names=NAMES["ng-dls"], joins=JOINS["ng-dls"]),
 }
 
 
@@ -74,9 +83,56 @@ class _Arrays:
     def __init__(self, layer, layout: Layout):
         self.layer, self.layout = layer, layout
         self.names = layout.names.get(layer.name, {})
+        joins = layout.joins.get(layer.name, {})
+        self.joined = {part: (name, parts) for name, parts in joins.items() for part in parts
+                       if all(p in layer.arrays for p in parts)}
 
     def user(self, name) -> str:
+        if name in self.joined:
+            return code_name(self.joined[name][0])
         return code_name(self.names.get(name, name))
+
+    def arguments(self) -> list:
+        """(the user's name, the layer's arrays it holds) for each array forward takes, in the layer's order; a
+        joined array stands where its first declared part does."""
+        found, seen = [], set()
+        for array in self.layer.differentiable:
+            if array.name in self.joined:
+                name, parts = self.joined[array.name]
+                if name not in seen:
+                    seen.add(name)
+                    found.append((code_name(name), parts))
+            else:
+                found.append((self.user(array.name), (array.name,)))
+        return found
+
+    def join_axis(self, part) -> int:
+        """The axis of the user's joined array along which the parts lie side by side (the parts' first axis)."""
+        return self.permutation(part).index(0)
+
+    def part_view(self, part) -> str:
+        """Code viewing a part of a joined array in the layer's axis order: Wf[:, :H].T."""
+        name, parts = self.joined[part]
+        lengths = [self.layer.arrays[p].sizes[0] for p in parts]
+        position = parts.index(part)
+        start = sum(lengths[:position], sp.Integer(0))
+        index = [":"] * len(self.layer.arrays[part].sizes)
+        index[self.join_axis(part)] = (f"{start if position else ''}:"
+                                       f"{start + lengths[position] if position < len(parts) - 1 else ''}")
+        return self.to_layer(f"{code_name(name)}[{', '.join(index)}]", part)
+
+    def joined_result(self, codes, parts) -> str:
+        """Code putting the parts' gradients (in the layer's order) side by side as the user's joined array."""
+        axis = self.join_axis(parts[0])
+        return f"np.concatenate([{', '.join(self.to_user(c, p) for c, p in zip(codes, parts))}], axis={axis})"
+
+    def argument_sizes(self, parts) -> tuple:
+        """The shape of the user's array holding ``parts`` (one array, or the parts side by side)."""
+        shape = list(self.user_sizes(parts[0]))
+        if len(parts) > 1:
+            axis = self.join_axis(parts[0])
+            shape[axis] = " + ".join(str(self.layer.arrays[p].sizes[0]) for p in parts)
+        return tuple(shape)
 
     def permutation(self, name) -> tuple:
         """The canonical axis each axis of the user's array holds."""
@@ -425,7 +481,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         return {line.split(" = ")[0] for line in step if line.split(" = ")[0].endswith(("[t]", "[t + 1]"))}
 
     # ---- the module
-    inputs = [user.user(a.name) for a in layer.differentiable]
+    inputs = [name for name, _ in user.arguments()]
     lines = [f'"""{_docstring(derivation, user)}"""', "import numpy as np", ""]
     for symbol, value in cell.constants.items():
         lines.append(f"{names[symbol]} = {float(value)!r}")
@@ -433,8 +489,8 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
               f'    """The outputs {", ".join(user.user(o) for o in layer.outputs)} at every step and the cache '
               f'backward needs."""']
     body = []
-    for array in layer.differentiable:
-        body.append(f"{user.user(array.name)} = np.asarray({user.user(array.name)})")
+    for name in inputs:
+        body.append(f"{name} = np.asarray({name})")
     body += _shape_checks(layer, user)
     for name in layer.sequences:
         body.append(f"{seq(name)} = {user.to_layer(user.user(name), name)}")
@@ -443,7 +499,8 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         body.append(f"{state.name}_steps = np.empty(({layer.time} + 1, {sizes}))")
         body.append(f"{state.name}_steps[0] = {user.to_layer(user.user(state.initial), state.initial)}")
     for param in layer.params:
-        converted = user.to_layer(user.user(param.name), param.name)
+        converted = (user.part_view(param.name) if param.name in user.joined
+                     else user.to_layer(user.user(param.name), param.name))
         if converted != code_name(param.name):
             body.append(f"{code_name(param.name)} = {converted}")
     for name in stored:
@@ -477,7 +534,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
 
     extra = [s for s in layer.states if s.name not in layer.outputs]
     keywords = "".join(f", d{user.user(s.name)}_last=None" for s in extra)
-    returned = [f"d{user.user(a.name)}" for a in layer.differentiable]
+    returned = [f"d{name}" for name in inputs]
     lines += ["", "", f"def backward({'dout' if len(layer.outputs) == 1 else 'douts'}, cache{keywords}):",
               f'    """The gradients ({", ".join(returned)}), given the upstream gradient of '
               f'{", ".join(user.user(o) for o in layer.outputs)} at every step'
@@ -552,10 +609,13 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         body.append(f"d{code_name(state.initial)} = {step_names[gradient_name(state.previous)]}")
     body += buffered_block(after.lines, shapes)
     results = []
-    for array in layer.differentiable:
-        code = (f"d{code_name(array.name)}_seq" if array.name in layer.sequences
-                else code_name(gradient_name(array.name)))
-        results.append(user.to_user(code, array.name))
+    for name, parts in user.arguments():
+        codes = [f"d{code_name(p)}_seq" if p in layer.sequences else code_name(gradient_name(p)) for p in parts]
+        if len(parts) == 1:
+            results.append(user.to_user(codes[0], parts[0]))
+        else:                # the notebook's dWf: the parts' gradients side by side, named as it names them
+            body.append(f"d{name} = {user.joined_result(codes, parts)}")
+            results.append(f"d{name}")
     if steps:
         results.append("{" + ", ".join(f"{gradient_name(n)!r}: d{code_name(n)}_seq" for n in sorted(kept)) + "}")
     body.append(f"return {', '.join(results)}")
@@ -640,18 +700,19 @@ def _mentions(lines, name) -> bool:
 
 def _shape_checks(layer, user) -> list:
     lines, known = [], set()
-    for array in layer.differentiable:
-        name = user.user(array.name)
-        permutation = user.permutation(array.name)
-        for position, axis in enumerate(permutation):
+    for name, parts in user.arguments():
+        array = layer.arrays[parts[0]]
+        for position, axis in enumerate(user.permutation(array.name)):
             size = array.sizes[axis]
-            if size not in known:
+            if size not in known and (len(parts) == 1 or position != user.join_axis(array.name)):
                 known.add(size)
                 lines.append(f"{size} = {name}.shape[{position}]")
-    for array in layer.differentiable:
-        name = user.user(array.name)
-        expected = "(" + ", ".join(user.user_sizes(array.name)) + ("," if len(user.user_sizes(array.name)) == 1
-                                                                     else "") + ")"
+    missing = {s for _, parts in user.arguments() for p in parts for s in layer.arrays[p].sizes} - known
+    if missing:          # pragma: no cover - a join's parts are sized by the other arrays (the lstm's by x and a0)
+        raise ExportError(f"the sizes {', '.join(map(str, missing))} are read from no array of the layout")
+    for name, parts in user.arguments():
+        sizes = user.argument_sizes(parts)
+        expected = "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
         lines.append(f"if {name}.shape != {expected}:")
         lines.append(f"    raise ValueError(f\"{name} has shape {{{name}.shape}}; expected "
                      f"{expected} = {{{expected}}}\")")
@@ -660,7 +721,8 @@ def _shape_checks(layer, user) -> list:
 
 def _docstring(derivation, user) -> str:
     layer = derivation.layer
-    shapes = [f"    {user.user(a.name)}: ({', '.join(user.user_sizes(a.name))})  {a.kind}" for a in layer.differentiable]
+    shapes = [f"    {name}: ({', '.join(user.argument_sizes(parts))})  {layer.arrays[parts[0]].kind}"
+              + "".join(f", {p} = {user.part_view(p)}" for p in parts if len(parts) > 1) for name, parts in user.arguments()]
     shapes += [f"    {user.user(o)}: ({', '.join(user.user_sizes(o))})  output" for o in layer.outputs]
     cell = derivation.cell.layer
     forward = [f"    {language(sp.Eq(d.lhs, d.rhs, evaluate=False))}" for d in cell.definitions]
@@ -675,6 +737,11 @@ def _docstring(derivation, user) -> str:
              "", "Its derived gradients (dh is the step's upstream gradient):", *one_step,
              "", "Through time:", *backward, ""]
     return "\n".join(parts).replace('"""', "'''").replace("\\", "\\\\")
+
+
+def forward_arguments(layer, notation=None) -> list:
+    """The names ``forward`` takes in a notation's layout (ng-dls lstm: x, a0, c0, Wf, bf, Wi, bi, ...)."""
+    return [name for name, _ in _Arrays(layer, layout_of(notation)).arguments()]
 
 
 def recurrent_module(derivation, notation=None, steps=False, carry=True) -> types.ModuleType:

@@ -55,7 +55,8 @@ class Formula:
     condition: Optional[A.Node] = None   #: what follows 'for', 'if' or ',' after the right-hand side (j >= 1)
 
 
-def parse_formula(text: str, notation: Optional[str] = None, functions: Iterable[str] = ()) -> Formula:
+def parse_formula(text: str, notation: Optional[str] = None, functions: Iterable[str] = (),
+                  arrays: Iterable[str] = ()) -> Formula:
     r"""Read ``LHS = RHS`` in LaTeX or plain text.
 
     >>> formula = parse_formula(r"\delta^{(L)} = a^{(L)} - y", "ng-ml")
@@ -65,7 +66,9 @@ def parse_formula(text: str, notation: Optional[str] = None, functions: Iterable
     The grammar is the same in every notation; ``notation`` is recorded for the reader.
     ``functions`` names extra letters that are functions when followed by ``(`` (beyond
     ``\sigma g f h`` and the catalogue's activations): ``a(1-a)`` is a product because ``a`` is not one.
+    ``arrays`` names letters that are arrays in the notation although they are usually functions
+    (Goodfellow's ``h``): unprimed and followed by ``(``, they are a product, ``h^{(k-1)} (g)^T``.
     Raises :class:`~symbackprop.errors.ParseError` with the column of the problem.
     """
-    tree = parse(text, "formula", functions=functions)
+    tree = parse(text, "formula", functions=functions, arrays=arrays)
     return Formula(text, tree.lhs, tree.rhs, tree.column, notation, tree.condition)

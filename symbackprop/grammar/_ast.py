@@ -138,6 +138,15 @@ class Index(Node):
     indices: Node
 
 
+@dataclass(frozen=True)
+class Slice(Node):
+    """NumPy slicing ``Wf[:, :n_a]``, ``Wf[:, n_a:]``: 0-based, the stop excluded. ``axes`` holds one
+    (start, stop) pair per axis, each None where it is left out (``:`` is the whole axis)."""
+
+    base: Node
+    axes: tuple
+
+
 def arguments(node: Node) -> tuple:
     """The arguments of a call, from its argument node: ``u`` -> (u,), ``u, v, w`` -> (u, v, w).
 

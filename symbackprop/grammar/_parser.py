@@ -94,11 +94,12 @@ class Parser:
     """One parse of one text. Use :func:`parse` rather than this class."""
 
     def __init__(self, text: str, dialect: str, variables: Iterable[str] = (),
-                 functions: Iterable[str] = ()):
+                 functions: Iterable[str] = (), arrays: Iterable[str] = ()):
         self.text, self.dialect = text, dialect
         self.formula = dialect == "formula"
         self.variables = tuple(variables)
         self.functions = tuple(dict.fromkeys((*BUILTIN_FUNCTIONS, *functions)))
+        self.arrays = frozenset(arrays)     #: letters that are arrays, not functions, in this notation
         self.tokens = self._normalise(tokenize(text, dialect))
         self.pos = 0
         self.depth = 0
@@ -442,9 +443,18 @@ class Parser:
 
     # --- formula dialect --------------------------------------------------------------------------
     def is_function(self, node: A.Node) -> bool:
+        """True when ``node`` followed by '(' is a call. A letter the notation uses for an array (Goodfellow's
+        h^(k)) is not a function unless primed: ``h^{(k-1)} (g)^T`` is a product, ``h'(a)`` a derivative."""
+        if self.array_letter(node):
+            return False
         while isinstance(node, (A.Prime, A.Script)):
             node = node.operand if isinstance(node, A.Prime) else node.base
         return isinstance(node, A.Name) and (node.name in self.functions or node.name in FORMULA_FUNCTIONS)
+
+    def array_letter(self, node: A.Node) -> bool:
+        while isinstance(node, A.Script):
+            node = node.base
+        return isinstance(node, A.Name) and node.name in self.arrays
 
     def after_atom(self, node: A.Node) -> A.Node:
         """Primes, a function call, Octave indexing and NumPy attributes right after an operand."""
@@ -463,6 +473,8 @@ class Parser:
                 node = index
             elif self.at(OP, "'") and isinstance(node, A.Index):
                 node = self.primes(node)
+            elif self.at(OP, "[") and isinstance(node, (A.Name, A.Script, A.Slice)) and self.slice_ahead():
+                node = self.numpy_slice(node)
             elif self.at(OP, "."):
                 node = self.attribute(node)
             else:
@@ -492,6 +504,53 @@ class Parser:
                     return True
             position += 1
         return False
+
+    def slice_ahead(self) -> bool:
+        """Whether a '[' right after an array (no space) opens NumPy slicing: a ':' inside at its own depth."""
+        previous, start = self.tokens[self.pos - 1], self.pos
+        if self.token.column != previous.column + previous.width:
+            return False
+        depth, position = 0, start
+        while self.tokens[position].kind != END:
+            token = self.tokens[position]
+            if token.kind == OP and token.text in "([{":
+                depth += 1
+            elif token.kind == OP and token.text in ")]}":
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif token.kind == OP and token.text == ":" and depth == 1:
+                return True
+            position += 1
+        return False
+
+    def numpy_slice(self, base: A.Node) -> A.Slice:
+        """``X[:, :n_a]``, ``X[:, n_a:]``, ``X[a:b, :]``: one start:stop per axis, either left out."""
+        open_ = self.advance()
+        axes = []
+        while True:
+            start = None if self.at(OP, ":") else self.expression(RANGE)
+            if self.at(END) or self.at(OP, ")") or self.at(OP, "}"):
+                raise self.error(f"'[' at column {open_.column + 1} is never closed; expected ']'", open_.column)
+            if not self.at(OP, ":"):
+                raise self.error("NumPy slicing is read with a ':' on every axis, e.g. Wf[:, :n_a] or Wf[:, n_a:]")
+            self.advance()
+            if self.at(OP, ":"):
+                raise self.error("a slice's step (start:stop:step) is not read; write start:stop, e.g. Wf[:, n_a:]")
+            stop = None if self.at(OP, ",") or self.at(OP, "]") else self.expression(RANGE)
+            if self.at(OP, ":"):
+                raise self.error("a slice's step (start:stop:step) is not read; write start:stop, e.g. Wf[:, n_a:]")
+            axes.append((start, stop))
+            if self.at(OP, ","):
+                self.advance()
+                continue
+            break
+        if not self.at(OP, "]"):
+            if self.at(END) or self.at(OP, ")") or self.at(OP, "}"):
+                raise self.error(f"'[' at column {open_.column + 1} is never closed; expected ']'", open_.column)
+            raise self.unexpected(self.token, " inside the slicing '[...]'")
+        self.advance()
+        return A.Slice(open_.column, base, tuple(axes))
 
     def keyword_call_arguments(self) -> A.Node:
         """``(x)``, ``(x, y)``, and NumPy's keyword arguments ``(dZ, axis=1, keepdims=True)``."""
@@ -771,10 +830,10 @@ def _start(node: A.Node) -> int:
 
 
 def parse(text: str, dialect: str = "expression", variables: Iterable[str] = (),
-          functions: Iterable[str] = ()) -> A.Node:
+          functions: Iterable[str] = (), arrays: Iterable[str] = ()) -> A.Node:
     """The syntax tree of ``text``: an expression, or an :class:`~._ast.Equation` in the formula dialect."""
     try:
-        parser = Parser(text, dialect, variables, functions)
+        parser = Parser(text, dialect, variables, functions, arrays)
         return parser.parse_equation() if dialect == "formula" else parser.parse_expression()
     except RecursionError:   # a guard behind MAX_DEPTH: a deep stack at the caller
         raise ParseError(f"the input is nested too deeply; at most {MAX_DEPTH} levels are accepted",

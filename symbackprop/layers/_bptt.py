@@ -39,6 +39,11 @@ class RecurrentDerivation:
     steps: tuple                 #: the cell's steps, then those through time
     time_index: sp.Symbol
 
+    def __repr__(self) -> str:
+        """One line for a REPL: the layer, the gradients through time and the number of steps."""
+        returned = ", ".join(gradient_name(name) for name in self.results)
+        return f"<RecurrentDerivation of the {self.layer.describe()}: {returned} through time; {len(self.steps)} steps>"
+
     @property
     def results(self) -> tuple:
         return tuple(array.name for array in self.layer.differentiable)

@@ -78,6 +78,11 @@ class LayerDerivation:
     #: (quantity, title) for steps about something other than a gradient (the second order's R{z}, H_L)
     titles: tuple = ()
 
+    def __repr__(self) -> str:
+        """One line for a REPL: the layer, the gradients backward returns and the number of steps."""
+        returned = ", ".join(gradient_name(array.name) for array in self.layer.differentiable)
+        return f"<LayerDerivation of the {self.layer.describe()}: {returned}; {len(self.steps)} steps>"
+
     def gradient(self, name: str) -> Gradient:
         if name not in self.gradients:
             from ..errors import UnknownNameError

@@ -41,6 +41,29 @@ output out
 """,
 }
 
+#: a dilated convolution (dilation R > 1: the kernel's taps R apart, torch's dilation=R); with R = 1 the text
+#: above, unchanged
+_DILATED_CONV = {
+    "ng-dls": """\
+# 2-D convolution with dilation R (the kernel's taps R apart), channels last: stride S, zero padding P
+input  A_prev[M, Hp pad P, Wp pad P, Cp]
+param  W[Fk, Fk, Cp, Co], b[Co]
+const  S = {stride}, P = {pad}, R = {dilation}
+size   Ho = (Hp + 2*P - R*(Fk - 1) - 1)/S + 1, Wo = (Wp + 2*P - R*(Fk - 1) - 1)/S + 1
+Z[m, h in Ho, w in Wo, c] = sum(A_prev[m, h*S + i*R - P, w*S + j*R - P, k] * W[i, j, k, c], i, j, k) + b[c]
+output Z
+""",
+    "cs231n": """\
+# 2-D convolution with dilation R (the kernel's taps R apart), channels first: stride S, zero padding P
+input  x[N, C, H pad P, W pad P]
+param  w[F, C, HH, WW], b[F]
+const  S = {stride}, P = {pad}, R = {dilation}
+size   Ho = (H + 2*P - R*(HH - 1) - 1)/S + 1, Wo = (W + 2*P - R*(WW - 1) - 1)/S + 1
+out[n, f, p in Ho, q in Wo] = sum(x[n, c, p*S + i*R - P, q*S + j*R - P] * w[f, c, i, j], c, i, j) + b[f]
+output out
+""",
+}
+
 _AVGPOOL = {
     "ng-dls": """\
 # average pooling over K x K windows with stride S, channels last (the Deep Learning Specialization)
@@ -74,18 +97,21 @@ class WindowRecord:
     pad: int = 0
     size: int = 2
     layout: str = "ng-dls"
+    dilation: int = 1
 
     @property
     def description(self) -> str:
         if self.name == "conv2d":
-            return f"2-D convolution, stride {self.stride}, zero padding {self.pad} ({self.layout} layout)"
+            dilated = f", dilation {self.dilation}" if self.dilation != 1 else ""
+            return f"2-D convolution, stride {self.stride}, zero padding {self.pad}{dilated} ({self.layout} layout)"
         kind = "average" if self.name == "avgpool" else "max"
         return f"{kind} pooling over {self.size}x{self.size} windows, stride {self.stride} ({self.layout} layout)"
 
     @property
     def text(self) -> str:
-        table = {"conv2d": _CONV, "avgpool": _AVGPOOL, "maxpool": _MAXPOOL}[self.name]
-        return table[self.layout].format(stride=self.stride, pad=self.pad, size=self.size)
+        table = {"conv2d": _CONV if self.dilation == 1 else _DILATED_CONV, "avgpool": _AVGPOOL,
+                 "maxpool": _MAXPOOL}[self.name]
+        return table[self.layout].format(stride=self.stride, pad=self.pad, size=self.size, dilation=self.dilation)
 
     def layer(self):
         return _parse(self)
@@ -101,15 +127,17 @@ def _parse(record: WindowRecord):
     return layer
 
 
-def window_record(name: str, stride=None, pad=None, size=None, layout=None) -> WindowRecord:
-    """The window layer ``name`` with the given stride, padding, pooling size and layout (checked)."""
+def window_record(name: str, stride=None, pad=None, size=None, layout=None, dilation=None) -> WindowRecord:
+    """The window layer ``name`` with the given stride, padding, pooling size, layout and (conv2d) dilation
+    (checked)."""
     if name not in NAMES:
         raise LayerSpecError(f"unknown window layer {name!r}; accepted: {', '.join(NAMES)}")
     layout = layout or "ng-dls"
     if layout not in LAYOUTS:
         raise LayerSpecError(f"--notation {layout!r}: {name} is written in one of the layouts {', '.join(LAYOUTS)}")
     values = {}
-    for option, value, default, least in (("size", size, 2, 1), ("stride", stride, None, 1), ("pad", pad, 0, 0)):
+    for option, value, default, least in (("size", size, 2, 1), ("stride", stride, None, 1), ("pad", pad, 0, 0),
+                                          ("dilation", dilation, 1, 1)):
         if value is None:
             value = default if option != "stride" else (1 if name == "conv2d" else values["size"])
         if isinstance(value, str):
@@ -121,4 +149,6 @@ def window_record(name: str, stride=None, pad=None, size=None, layout=None) -> W
         values[option] = value
     if name != "conv2d" and values["pad"]:
         raise LayerSpecError(f"--pad {values['pad']}: {name} takes no padding here (pad 0)")
-    return WindowRecord(name, values["stride"], values["pad"], values["size"], layout)
+    if name != "conv2d" and values["dilation"] != 1:
+        raise LayerSpecError(f"dilation {values['dilation']}: {name} takes no dilation here (dilation 1)")
+    return WindowRecord(name, values["stride"], values["pad"], values["size"], layout, values["dilation"])

@@ -21,6 +21,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..derivation import Rule, Step
+from ..errors import LayerSpecError
 from . import _calculus as C
 from . import _windows as Win
 from ._derivation import gradient_name
@@ -49,7 +50,8 @@ class WindowMixin:
 
     def _window_contraction(self, name, expr):
         gradients = {gradient_name(n) for n in self.layer.arrays}
-        solved = Win.contract_shifted(expr, gradients)
+        auxiliary = []
+        solved = self._solve_shifted(name, expr, gradients, auxiliary)
         if solved == expr:
             return expr
         self.step(name, solved, Rule.WINDOW,
@@ -68,21 +70,15 @@ class WindowMixin:
                           "each window that contains the position passes its upstream gradient on only if the "
                           "position is the window's first maximum (row-major order on ties, as torch)")
             return solved
-        dilated, auxiliary = [], []
+        dilated, predilated = [], {a[0] for a in auxiliary}
         for position, (body, limits) in enumerate(terms):
             body, limits, made = self._dilate(name, body, limits, auxiliary)
             terms[position] = (body, limits)
             dilated += made
         current = sp.Add(*[sp.Sum(body, *limits) if limits else body for body, limits in terms])
         if dilated:
-            for aux in auxiliary:
-                definition = sp.Eq(sp.IndexedBase(aux[0], real=True)[aux[1]], aux[2], evaluate=False)
-                self.steps.append(Step(name, definition, Rule.DILATION,
-                                       f"{aux[0]}: the upstream gradient {aux[6]} with S − 1 zeros between its "
-                                       f"entries along the strided axes (the dilated δ)"))
-            self.step(name, current, Rule.DILATION,
-                      f"a sum over p of terms in S·p is a sum over t = S·p of the dilated upstream gradient "
-                      f"({', '.join(a[0] for a in auxiliary)}), zero where S does not divide t")
+            self._dilation_steps(name, current, [a for a in auxiliary if a[0] not in predilated],
+                                 "a sum over p of terms in S·p is a sum over t = S·p of the dilated upstream gradient")
         flipped, any_flip, kernels = [], False, set()
         for body, limits in terms:
             body, limits, done, names = _flip(body, limits)
@@ -97,8 +93,97 @@ class WindowMixin:
                       f"a bracket [0 ≤ c + h − t ≤ K − 1] with t summed is a convolution: with u = K − 1 − (c + h − t) "
                       f"it is the range of u, and the sum is a full convolution of the upstream gradient (zero-padded: "
                       f"the bracket on its read is its range) with {what}")
+        current = self._reversed(name, current, gradients | {a[0] for a in auxiliary})
         self.window_auxiliary[name] = tuple(auxiliary)
         return current
+
+    def _solve_shifted(self, name, expr, gradients, auxiliary):
+        """``expr`` with every Kronecker delta of shifted indices solved, the upstream gradient dilated first
+        where a stride and a dilation leave no index of coefficient ±1; LayerSpecError for a delta left."""
+        solved = Win.contract_shifted(expr, gradients)
+        if solved.has(sp.KroneckerDelta):
+            # δ(h, S·p + R·i − P) with stride and dilation > 1: no index has coefficient ±1 until the upstream
+            # gradient is dilated (t = S·p), after which t is pinned
+            predilated = self._predilate(solved, gradients, auxiliary)
+            if predilated is not None:
+                self._dilation_steps(name, predilated, auxiliary,
+                                     "a sum over p of a Kronecker delta in S·p is a sum over t = S·p of the dilated "
+                                     "upstream gradient")
+                solved = Win.contract_shifted(predilated, gradients | {a[0] for a in auxiliary})
+        if solved.has(sp.KroneckerDelta):
+            (delta, *_) = sorted(solved.atoms(sp.KroneckerDelta), key=sp.default_sort_key)
+            raise LayerSpecError(f"{gradient_name(name)}: the Kronecker delta δ({delta.args[0]}, {delta.args[1]}) of a "
+                                 f"read with index arithmetic cannot be solved: no summed index has coefficient ±1 in "
+                                 f"it; a strided read derives with a window index beside the strided one, read once "
+                                 f"per term (x[n, S*p + R*i - P])")
+        return solved
+
+    def _reversed(self, name, current, upstream):
+        """``current`` with every window index the upstream gradient reads backwards (h − R·i) reversed."""
+        terms, any_reversed = [], False
+        for term in sp.Add.make_args(current):
+            flat = _flatten(term)
+            body, limits, done = _reverse(*flat, upstream) if flat is not None else (term, [], False)
+            any_reversed |= done
+            terms.append(sp.Sum(body, *limits) if limits else body)
+        if not any_reversed:
+            return current
+        current = sp.Add(*terms)
+        self.step(name, current, Rule.FLIP,
+                  "a window index read backwards in the upstream gradient (h − R·i, R the dilation) runs forwards "
+                  "with u = K − 1 − i: the upstream gradient is read in a window of step R, zero-padded (the "
+                  "bracket on its read is its range), and the kernel is flipped in that axis")
+        return current
+
+    def _dilation_steps(self, name, current, auxiliary, what):
+        for aux in auxiliary:
+            definition = sp.Eq(sp.IndexedBase(aux[0], real=True)[aux[1]], aux[2], evaluate=False)
+            self.steps.append(Step(name, definition, Rule.DILATION,
+                                   f"{aux[0]}: the upstream gradient {aux[6]} with S − 1 zeros between its "
+                                   f"entries along the strided axes (the dilated δ)"))
+        self.step(name, current, Rule.DILATION,
+                  f"{what} ({', '.join(a[0] for a in auxiliary)}), zero where S does not divide t")
+
+    def _predilate(self, expr, gradients, auxiliary):
+        """Each summed p that a Kronecker delta holds as S·p (S > 1) and an upstream gradient reads bare
+        becomes t = S·p over the dilated upstream gradient; None when no term has one."""
+        terms, changed = [], False
+        for term in sp.Add.make_args(expr):
+            flat = _flatten(term)
+            if flat is None:
+                return None
+            body, limits = flat
+            for position, (var, lo, hi) in enumerate(limits):
+                deltas = [d for d in body.atoms(sp.KroneckerDelta) if var in d.free_symbols]
+                strides = {abs(sp.expand(d.args[0] - d.args[1]).coeff(var)) for d in deltas}
+                refs = [r for r in body.atoms(sp.Indexed) if var in r.free_symbols]
+                if (lo != 0 or len(strides) != 1 or len(refs) != 1 or list(refs[0].indices).count(var) != 1
+                        or refs[0].base.label.name not in gradients | {a[0] for a in auxiliary}):
+                    continue
+                (stride,) = strides
+                window = {v for v, _, _ in limits} - {var}
+                if not (stride.is_Integer and stride > 1) or not all(window & d.free_symbols for d in deltas):
+                    continue     # a strided read with no window index (x[n, 2*p]) would read dy_dil bare: refused
+                ref = refs[0]
+                axis = list(ref.indices).index(var)
+                if any(var in other.free_symbols for other in sp.Mul.make_args(body)
+                       if other is not ref and not isinstance(other, sp.KroneckerDelta)):
+                    continue
+                t = C.fresh(C.all_symbols(body) | {v for v, _, _ in limits}, "t")
+                dilated = {a[0]: a for a in auxiliary}
+                source = dilated[ref.base.label.name][6] if ref.base.label.name in dilated else ref.base.label.name
+                base_name = f"{source}_dil"
+                steps = dict(dilated[base_name][4]) if base_name in dilated else {}
+                steps[axis] = (stride, lo, hi)
+                new_ref = sp.IndexedBase(base_name, real=True)[tuple(t if k == axis else i
+                                                                       for k, i in enumerate(ref.indices))]
+                body = body.xreplace({ref: new_ref}).xreplace({var: t / stride})
+                limits = [*limits[:position], (t, 0, stride * hi), *limits[position + 1:]]
+                auxiliary[:] = [a for a in auxiliary if a[0] != base_name] + [_dilation(base_name, source, steps,
+                                                                                     self.layer)]
+                changed = True
+            terms.append(sp.Sum(body, *limits) if limits else body)
+        return sp.Add(*terms) if changed else None
 
     def _dilate(self, name, body, limits, auxiliary):
         """Each summed p read as S·p (S > 1) by a bracket becomes t = S·p over the dilated upstream gradient."""
@@ -111,7 +196,7 @@ class WindowMixin:
                     continue
                 refs = [r for r in body.atoms(sp.Indexed) if var in r.indices]
                 dilated = {a[0]: a for a in auxiliary}
-                upstream = {gradient_name(o) for o in self.layer.outputs}
+                upstream = {gradient_name(o) for o in self.layer.arrays}
                 if len(refs) != 1 or refs[0].base.label.name not in upstream | set(dilated):
                     continue
                 ref = refs[0]
@@ -204,3 +289,19 @@ def _flip(body, limits):
             done = True
             break
     return body, limits, done, kernels
+
+
+def _reverse(body, limits, upstream):
+    """Every summed window index i (from 0) that an upstream gradient reads with a negative coefficient
+    (dy[h − R·i], the dilated convolution's backward) replaced by K − 1 − u, so that it reads forwards."""
+    done = False
+    for position, (var, lo, hi) in enumerate(limits):
+        refs = [r for r in body.atoms(sp.Indexed) if r.base.label.name in upstream]
+        if lo != 0 or not any(sp.expand(i).coeff(var).is_negative for r in refs for i in r.indices):
+            continue
+        u = C.fresh(C.all_symbols(body) | {v for v, _, _ in limits}, "u")
+        body = body.xreplace({var: hi - u}).replace(
+            lambda e: isinstance(e, Win.InRange), lambda e: Win.InRange(sp.expand(e.args[0]), *e.args[1:]))
+        limits = [*limits[:position], (u, 0, hi), *limits[position + 1:]]
+        done = True
+    return body, limits, done

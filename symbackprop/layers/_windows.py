@@ -234,19 +234,55 @@ def contract_shifted(expr, upstream=frozenset()):
         return expr
     if isinstance(expr, sp.Sum):
         body = contract_shifted(expr.function, upstream)
-        # the window index is solved, not the index of the upstream gradient: with stride 1 both i and p
-        # have coefficient 1 in δ(h, p + i − P), and solving i leaves the kernel read at h + P − p
-        bare = {i for ref in body.atoms(sp.Indexed) if ref.base.label.name in upstream for i in ref.indices}
-        kept = []
-        for limit in sorted(expr.limits, key=lambda limit: limit[0] in bare):
-            solved = _solve_one(body, limit)
-            if solved is None:
-                kept.append(limit)
-            else:
-                body = solved
-        kept = [limit for limit in expr.limits if limit in kept]
-        return sp.Sum(body, *kept) if kept else body
+        solved = _contract_limits(body, list(expr.limits), upstream)
+        merged = _merged(body) if _pinned_inside(solved, expr.limits) else None
+        if merged is not None:
+            # δ(h, p + 2i − 1): i (the dilation 2) is not pinned inside Σ_i, but p is, once Σ_p Σ_i is one sum
+            solved = _contract_limits(merged[0], list(expr.limits) + merged[1], upstream)
+        return solved
     return expr.func(*[contract_shifted(arg, upstream) for arg in expr.args])
+
+
+def _contract_limits(body, limits, upstream):
+    """Σ_limits body with every limit a Kronecker delta pins contracted (the window index first)."""
+    # the window index is solved, not the index of the upstream gradient: with stride 1 both i and p
+    # have coefficient 1 in δ(h, p + i − P), and solving i leaves the kernel read at h + P − p; a dilated
+    # window index (coefficient R > 1) is not, and the upstream index is solved instead (p = h + P − R·i)
+    bare = {i for ref in body.atoms(sp.Indexed) if ref.base.label.name in upstream for i in ref.indices}
+    kept = []
+    for limit in sorted(limits, key=lambda limit: limit[0] in bare):
+        solved = _solve_one(body, limit)
+        if solved is None:
+            kept.append(limit)
+        else:
+            body = solved
+    kept = [limit for limit in limits if limit in kept]
+    return sp.Sum(body, *kept) if kept else body
+
+
+def _pinned_inside(expr, limits) -> bool:
+    """Whether a Kronecker delta inside a sum nested in ``expr`` holds one of the outer ``limits``' indices."""
+    variables = {limit[0] for limit in limits}
+    return any(variables & delta.free_symbols for total in expr.atoms(sp.Sum)
+               for delta in total.function.atoms(sp.KroneckerDelta))
+
+
+def _merged(body):
+    """(body, limits) of a product of factors and nested sums as one sum over all its bound indices (the
+    engine's bound indices are distinct, so A Σ_i B is Σ_i A B); None when a sum sits in anything else."""
+    if isinstance(body, sp.Sum):
+        inner = _merged(body.function)
+        return None if inner is None else (inner[0], list(body.limits) + inner[1])
+    if isinstance(body, sp.Mul):
+        factors, limits = [], []
+        for factor in body.args:
+            inner = _merged(factor)
+            if inner is None:
+                return None
+            factors.append(inner[0])
+            limits += inner[1]
+        return sp.Mul(*factors), limits
+    return None if body.has(sp.Sum) else (body, [])
 
 
 def _solve_one(body, limit):

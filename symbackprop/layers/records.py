@@ -189,11 +189,18 @@ def axis_record(name: str, axis) -> LayerRecord:
     return LayerRecord(name, f"{name} over the first axis", _OVER_FIRST_AXIS[name])
 
 
+def layer_names() -> tuple[str, ...]:
+    """Every name :func:`layer_record` accepts: the records, the recurrent ones and the window layers
+    (conv2d, avgpool, maxpool), for messages and --help."""
+    from ._window_records import NAMES
+    return (*BY_NAME, *NAMES)
+
+
 def layer_record(name: str) -> LayerRecord:
     """The built-in layer called ``name``; :class:`UnknownNameError` lists the others."""
     from ._window_records import NAMES, window_record
     if name in NAMES:                   # conv2d, avgpool: records with a stride, a padding and a layout
         return window_record(name)
     if name not in BY_NAME:
-        raise UnknownNameError("layer", name, [*BY_NAME, *NAMES])
+        raise UnknownNameError("layer", name, layer_names())
     return BY_NAME[name]

@@ -4,10 +4,10 @@ A model is composed into one :class:`~symbackprop.layers.Layer` and derived, ren
 as a layer is; a :class:`~symbackprop.network.Network` (an MLP) is the model
 ``affine(n2) > act > affine(n3) > ... > act``.
 """
-from ._model import LOSSES, Model, build_model
+from ._model import LOSSES, Model, build_model, default_loss
 from ._syntax import parse_model
 
-__all__ = ["LOSSES", "Model", "build_model", "derive_model", "parse_model"]
+__all__ = ["LOSSES", "Model", "build_model", "default_loss", "derive_model", "parse_model"]
 
 
 def derive_model(model):

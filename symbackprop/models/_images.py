@@ -16,7 +16,7 @@ from ..layers._window_records import window_record
 
 WINDOWS = ("conv2d", "maxpool", "avgpool")
 IMAGE = (*WINDOWS, "flatten")
-_OPTIONS = {"conv2d": ("k", "pad", "stride"), "maxpool": ("stride",), "avgpool": ("stride",), "flatten": ()}
+_OPTIONS = {"conv2d": ("k", "pad", "stride", "dilation"), "maxpool": ("stride",), "avgpool": ("stride",), "flatten": ()}
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ def image_stage(use, rank, error):
     if use.name == "conv2d":
         if len(use.widths) != 1:
             raise error("conv2d needs its number of filters, e.g. conv2d(8, k=3, pad=1)", use.column)
-        record = window_record("conv2d", options.get("stride", 1), options.get("pad", 0), layout="ng-dls")
+        record = window_record("conv2d", options.get("stride", 1), options.get("pad", 0), layout="ng-dls",
+                               dilation=options.get("dilation", 1))
         return record, (options.get("k", 3), use.widths[0])            # free sizes: the kernel Fk, the filters Co
     if use.name in ("maxpool", "avgpool"):
         if len(use.widths) != 1:

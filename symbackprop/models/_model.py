@@ -43,6 +43,18 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEYWORDS = ("input", "param", "const", "output", "size")   # a stage's sizes are the model's (numbers)
 
 
+#: the last stages whose output is a probability vector: the model's loss is then the categorical one
+_DISTRIBUTIONS = ("softmax", "log-softmax")
+
+
+def default_loss(spec: str) -> str:
+    """The loss of a model string when none is named: the categorical cross-entropy after softmax or
+    log-softmax (the binary one per unit would read a distribution as independent probabilities), the
+    cross-entropy otherwise."""
+    last = parse_model(spec)[-1]
+    return "categorical-cross-entropy" if isinstance(last, Use) and last.name in _DISTRIBUTIONS else "cross-entropy"
+
+
 @dataclass(frozen=True)
 class Model:
     """A model string read and composed: its stages, its loss, its sizes and the composed layer."""
@@ -92,6 +104,10 @@ def build_model(spec: str, loss: str, input_size: int) -> Model:
         lines.append("param  " + ", ".join(composer.params))
     if composer.constants:
         lines.append("const  " + ", ".join(composer.constants))
+    declared = _declared_sizes(lines)
+    derived = [f"{name} = {value}" for name, value in composer.derived.items() if name not in declared]
+    if derived:     # an image size no input or parameter has (a convolution's output read only by a pooling)
+        lines.append("size   " + ", ".join(derived))
     lines += composer.lines
     lines += [f"# the loss {loss}, per example; the cost is C = (1/N) Σ_n L[n], so dL[n] = 1/N",
               f"L[n] = {loss_text}", "output L"]
@@ -131,6 +147,32 @@ def _transformer_block(width: int) -> str:
 NAMED = {"transformer-block": _transformer_block}
 
 
+def _declared_sizes(lines) -> set:
+    """The size names the composed text's input and param lines give slots to."""
+    slots = (slot for line in lines for slot in re.findall(r"\[([^\]]*)\]", line))
+    return {size.split()[0] for slot in slots for size in slot.split(",") if size.strip()}
+
+
+def _size_definitions(text: str) -> dict:
+    """``size Ho = (Hp - K)/S + 1, Wo = ...`` lines of a record -> {'Ho': '(Hp - K)/S + 1', ...}."""
+    found = {}
+    for line in text.splitlines():
+        body = line.split("#", 1)[0].strip()
+        if body.split()[:1] != ["size"]:
+            continue
+        depth, start, parts, rest = 0, 0, [], body[len("size"):]
+        for position, character in enumerate(rest):
+            depth += {"(": 1, ")": -1}.get(character, 0)
+            if character == "," and depth == 0:
+                parts.append(rest[start:position])
+                start = position + 1
+        parts.append(rest[start:])
+        for part in parts:
+            name, value = part.split("=", 1)
+            found[name.strip()] = value.strip()
+    return found
+
+
 def _last_use(chain):
     last = chain[-1]
     return last if isinstance(last, Use) else None
@@ -151,6 +193,7 @@ class _Composer:
         self.count = 0
         self.outputs, self.stage_inputs, self.extra_inputs = [], [], []
         self.pads: dict = {}         # a model input read with index arithmetic -> {axis: padding}
+        self.derived: dict = {}      # a size a stage derives -> its formula in the model's names
 
     def size(self, width: int) -> str:
         if width not in self.sizes:
@@ -242,14 +285,17 @@ class _Composer:
                 self.pads.setdefault("X", {}).update({k - 1: pad for k, pad in enumerate(array.pads)
                                                       if pad is not None and k > 0})
         names = {str(s): v for s, v in sizes.items()}
+        for symbol in layer.constants:
+            names[str(symbol)] = f"{symbol}{number}"
+        for size, formula in _size_definitions(record.text).items():
+            # the first formula that gives a size its number declares it (if no input or parameter does)
+            self.derived.setdefault(names[size], _rename(formula, names))
         inputs = {**inputs, **{a.name: f"{a.name}{number}" for a in extra}}
         for array in extra:
             self.extra_inputs.append(f"{array.name}{number}[{', '.join(names[str(s)] for s in array.sizes)}]")
         names.update(inputs)
         for array in layer.params:
             names[array.name] = f"{array.name}{number}"
-        for symbol in layer.constants:
-            names[str(symbol)] = f"{symbol}{number}"
         letter = _OUTPUT_LETTER.get(record.name, "a")
         for quantity in layer.quantities:
             names[quantity] = f"{letter}{number}" if quantity in layer.outputs else f"{quantity}{number}"

@@ -93,7 +93,7 @@ _SYMBOL_TEXT = re.sub(r"\(\?P<\w+>", "(?:", re.sub(r"\s+#[^\n]*|\s+", "", _SYMBO
 _TOKEN = re.compile(r"""
       (?P<derivative>∂C/∂(?:(?P<dvar>""" + _SYMBOL_TEXT + r""")|(?P<dletter>[az])(?![A-Za-z0-9^_])))
     | (?P<transpose>\((?P<tvar>""" + _SYMBOL_TEXT + r""")\)\^T)
-    | (?P<prime>g'\((?P<pvar>""" + _SYMBOL_TEXT + r""")\))
+    | (?P<prime>g'\((?P<pvar>""" + _SYMBOL_TEXT + r"""|[0-9]+)\))
     | (?P<symbol>""" + _SYMBOL_TEXT + r""")
     | (?P<bare>(?P<bletter>[ayδ])_(?P<bindex>[0-9ijk])(?![A-Za-z0-9^_]))
     | (?P<sum>Σ_(?P<sindex>[ijkpq]))
@@ -109,13 +109,15 @@ _ROLE_LETTERS = {"a": S.a, "z": S.z, "C": S.C, "y": S.y}
 _STRONG = ("derivative", "transpose", "prime", "symbol", "bare", "sum", "call", "hadamard")
 
 
-def note_prose(note: str, latex_printer, text_printer) -> tuple:
+def note_prose(note: str, latex_printer, text_printer, function=None) -> tuple:
     """The note as prose (words and :class:`~._prose.Formula`): every formula in it, down to a lone index
-    ``k = i``, printed in the notation by ``latex_printer`` and ``text_printer``."""
+    ``k = i``, printed in the notation by ``latex_printer`` and ``text_printer``; the engine's g' written
+    with ``function`` (a Glyph: the letter of the activation the step differentiates), by default the
+    notation's letter."""
     from ._prose import Formula
     tokens = []   # (start, end, kind, latex, text)
     for match in _TOKEN.finditer(note):
-        printed = _token(match, latex_printer, text_printer, note)
+        printed = _token(match, latex_printer, text_printer, note, function)
         if printed is not None:
             tokens.append((match.start(), match.end(), match.lastgroup, *printed))
     # group tokens into formulas: neighbours joined by spaces only; a formula needs one strong token,
@@ -168,7 +170,7 @@ def _trim(group, note):
     return [] if any(note[token[0]:token[1]] in ("a", "z", "C") for token in group) else group
 
 
-def _token(match, latex_printer, text_printer, note):
+def _token(match, latex_printer, text_printer, note, function=None):
     """(latex, text) of one matched token, or None when it is not mathematics after all."""
     kind = match.lastgroup
     both = lambda obj: (latex_printer.doprint(obj), text_printer.doprint(obj))  # noqa: E731
@@ -182,10 +184,12 @@ def _token(match, latex_printer, text_printer, note):
         variable = _symbol_in(match, "tvar")
         return None if variable is None else both(sp.Transpose(variable) if variable.is_Matrix else variable)
     if kind == "prime":
+        g = function or latex_printer.notation.function
+        if match.group("pvar").isdigit():           # g'(0) at a kink
+            return r"%s'(%s)" % (g.latex, match.group("pvar")), "%s'(%s)" % (g.text, match.group("pvar"))
         variable = _symbol_in(match, "pvar")
         if variable is None:
             return None
-        g = latex_printer.notation.function
         return (r"%s'(%s)" % (g.latex, latex_printer.doprint(variable)),
                 "%s'(%s)" % (g.text, text_printer.doprint(variable)))
     if kind == "symbol":

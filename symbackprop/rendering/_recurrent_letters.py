@@ -1,5 +1,6 @@
 """A recurrent layer in a course's letters, for its derivation: ng-dls writes the rnn's state a⟨t⟩ and its
-weights W_ax, W_aa, b_a (the Deep Learning Specialization); cs231n keeps the records' own h, Wx, Wh, b.
+weights W_ax, W_aa, b_a (the Deep Learning Specialization), and the lstm's update gate as its notebook's code
+does, i (it, Wi, bi; the lectures' Γ_u); cs231n keeps the records' own h, Wx, Wh, b.
 
 The letters are a renaming of the layer's text, re-read by the layer language and derived again, so every
 step is in the course's names (da_prev, dW_aa) and nothing is rewritten after the derivation.
@@ -13,7 +14,8 @@ from ..errors import UnknownNameError
 #: notation -> layer name -> {the record's name: the course's}
 LETTERS = {
     "ng-dls": {"rnn": {"h0": "a0", "h": "a", "Wx": "W_ax", "Wh": "W_aa", "b": "b_a"},
-               "lstm": {"h0": "a0", "h": "a"}, "gru": {"h0": "a0", "h": "a"}},
+               "lstm": {"h0": "a0", "h": "a", "u": "i", "zu": "zi", "bu": "bi", "Wux": "Wix", "Wuh": "Wih"},
+               "gru": {"h0": "a0", "h": "a"}},
     "cs231n": {},
 }
 

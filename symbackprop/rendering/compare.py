@@ -19,6 +19,7 @@ from .. import symbols as S
 from .. import budget
 from ..derivation import Derivation, Rule
 from ..errors import SymbackpropError, UnknownNameError
+from ._function_letter import own_glyph
 from ._mathml import mathml
 from ._prose import Prose, plain, prose_html, prose_latex, prose_text, words_latex as latex_text
 from .notations import DEFAULT, notation as _notation
@@ -211,7 +212,8 @@ def _reason(left: Layout, right: Layout, difference: Optional[Difference]) -> Pr
     if difference.quantity in ("hidden_delta", "cost") and a.hidden_delta is not None and b.hidden_delta is not None \
             and not _same(a.hidden_delta.unit, b.hidden_delta.unit):
         ga, gb = a.hidden_delta.activation_derivative, b.hidden_delta.activation_derivative
-        return ("The hidden error differs by the activation's derivative: ", _equals(_prime(left, S.l), m(ga)),
+        return ("The hidden error differs by the activation's derivative: ",
+                _equals(_prime(left, S.l, a.network.hidden[0]), m(ga)),
                 f" under {a.network.hidden[0].name}, ", m(gb), f" under {b.network.hidden[0].name}.")
     if a.network.l2 != b.network.l2:
         return ("The batch gradient differs by the L2 term ", m(sp.MatMul(S.lam / S.m, S.matrix(S.l))), ": ",
@@ -225,14 +227,10 @@ def _reason(left: Layout, right: Layout, difference: Optional[Difference]) -> Pr
 
 
 def _prime(page: Layout, layer, activation=None) -> Formula:
-    """g'(z^layer) in the page's notation; with ``activation``, its own name (σ', tanh', exp')."""
-    name = _NAMES.get(activation.name) if activation is not None else None
-    g = name or page.notation.function
+    """g'(z^layer) in the page's notation; with ``activation``, its own name (σ', tanh', ReLU')."""
+    g = own_glyph(activation) if activation is not None else page.notation.function
     z = formula(S.vector("z", layer), page.latex_printer, page.text_printer)
     return Formula(r"%s'(%s)" % (g.latex, z.latex), "%s'(%s)" % (g.text, z.text))
-
-
-_NAMES = {"sigmoid": Formula(r"\sigma", "σ"), "tanh": Formula(r"\tanh", "tanh"), "exp": Formula(r"\exp", "exp")}
 
 
 def _equals(left: Formula, right: Formula) -> Formula:

@@ -23,6 +23,20 @@ from ..errors import UnknownNameError
 from ._prose import Formula as _M
 
 
+class CourseNetwork(NamedTuple):
+    """The network a course's own formulas are written for: what an option the user leaves out means
+    under this notation (where the bias lives, the L2 strength, the loss of a sigmoid output)."""
+
+    label: str                        #: e.g. "the DLS network", for the line that says what was assumed
+    bias: str                         #: "column" (a bias unit, Ng's ex4, Bishop's w_j0) or "separate"
+    l2: int                           #: the L2 strength λ
+    loss: str                         #: the loss of an elementwise output (a softmax output takes the categorical one)
+
+
+#: Andrew Ng's ex4 network: the default of every command when no notation is named
+EX4_NETWORK = CourseNetwork("Ng's ex4 network", bias="column", l2=1, loss="cross-entropy")
+
+
 class Glyph(NamedTuple):
     """How one letter is written: in LaTeX and in plain unicode text."""
 
@@ -58,7 +72,7 @@ class Notation:
     cost: Glyph                       #: the cost of one example (canonical C)
     batch_cost: Glyph                 #: the cost of a batch of m examples (canonical J)
     target: Glyph
-    function: Glyph                   #: the generic name of an activation function (g, sigma, f, h)
+    function: Glyph                   #: the name of an activation function (g, sigma, f, h)
     size: Glyph                       #: the width of a layer, n_l
     hadamard: Glyph                   #: the elementwise product
     layer_style: str                  #: one of LAYER_STYLES
@@ -78,6 +92,8 @@ class Notation:
     remarks: tuple[tuple, ...] = ()   #: sentences for the header, each a tuple of words and Formula(latex, text)
     code_language: Optional[str] = None  #: the course's language for the result's lines ('octave', 'numpy')
     accumulator_form: bool = False    #: also give the gradient as the author accumulates it (Ng's Δ and D)
+    course_network: CourseNetwork = EX4_NETWORK  #: the network options a user of this notation leaves out
+    function_means: Optional[str] = None  #: the activation ``function`` names (Nielsen's σ: sigmoid); None: any
 
     def __post_init__(self):
         def refuse(what, value, accepted):
@@ -156,7 +172,7 @@ NG_ML = Notation(
     target=_g("y", "y"), function=_g("g", "g"), size=_g("s", "s"), hadamard=_g(r"\mathbin{.*}", ".*"),
     example_cost=_g(r"\operatorname{cost}^{(%s)}", "cost^(%s)"),
     batch_letters={r"\delta": _g("d", "d")},
-    layer_style="paren", weight_offset=-1, size_subscript=True,
+    layer_style="paren", weight_offset=-1, size_subscript=True, function_means="sigmoid",
     bias_place="column", examples="rows", code_language="octave", accumulator_form=True,
     remarks=(("Layers are numbered 1..", _M("L", "L"), " with ", _M("a^{(1)} = x", "a^(1) = x"), "; ",
               _M(r"\Theta^{(l)}", "Θ^(l)"), " maps layer ", _M("l", "l"), " to layer ", _M("l+1", "l+1"),
@@ -176,6 +192,7 @@ NG_DLS = Notation(
     example_cost=_g(r"\mathcal{L}^{(%s)}", "ℒ^(%s)"),
     layer_style="bracket", layer_offset=-1, transpose_merged=True, gradient_style="d",
     bias_place="separate", examples="columns", code_language="numpy",
+    course_network=CourseNetwork("the DLS network", bias="separate", l2=0, loss="cross-entropy"),
     remarks=(("Layers are numbered 0..", _M("L", "L"), " with ", _M("a^{[0]} = x", "a^[0] = x"), "; ",
               _M("W^{[l]}", "W^[l]"), " maps layer ", _M("l-1", "l-1"), " to layer ", _M("l", "l"), "."),
              (_M("dz^{[l]}", "dz^[l]"), " stands for ", _M(r"\partial \mathcal{L}/\partial z^{[l]}", "∂ℒ/∂z^[l]"),
@@ -189,8 +206,10 @@ NIELSEN = Notation(
     activation=_g("a", "a"), preactivation=_g("z", "z"), weight=_g("w", "w"), bias=_g("b", "b"),
     error=_g(r"\delta", "δ"), cost=_g("C", "C"), batch_cost=_g(r"\overline{C}", "C̄"),
     target=_g("y", "y"), function=_g(r"\sigma", "σ"), size=_g("n", "n"), hadamard=_g(r"\odot", "⊙"),
-    layer_style="plain",
+    layer_style="plain", function_means="sigmoid",
     bias_place="separate", examples="columns",
+    # chapter 2, where backpropagation is derived (BP1-BP4) and network.py trains, uses the quadratic cost
+    course_network=CourseNetwork("Nielsen's network", bias="separate", l2=0, loss="quadratic"),
     remarks=(("Layers are numbered 1..", _M("L", "L"), " with ", _M("a^{1} = x", "a^1 = x"), "; ",
               _M("w^{l}_{jk}", "w^l_jk"), " is the weight from unit ", _M("k", "k"), " of layer ", _M("l-1", "l-1"),
               " to unit ", _M("j", "j"), " of layer ", _M("l", "l"), " (here written with indices ", _M("i", "i"),
@@ -209,6 +228,7 @@ GOODFELLOW = Notation(
     layer_style="paren", layer_offset=-1, layer_names={"l": "k", "L": "l"}, index_names={"k": "r"},
     transpose_merged=True,
     gradient_style="nabla", bias_place="separate", examples="rows",
+    course_network=CourseNetwork("Goodfellow's network", bias="separate", l2=0, loss="cross-entropy"),
     remarks=((_M("a^{(k)}", "a^(k)"), " is the pre-activation and ", _M("h^{(k)} = f(a^{(k)})", "h^(k) = f(a^(k))"),
               " the activation; ", _M("h^{(0)} = x", "h^(0) = x"), " and the output layer is ", _M("l", "l"),
               ", so ", _M(r"\hat{y} = h^{(l)}", "ŷ = h^(l)"), "."),
@@ -228,6 +248,8 @@ BISHOP = Notation(
     example_cost=_g(r"E_{%s}", "E_%s"),
     kronecker=_g("I", "I"),
     bias_place="separate", examples="rows",
+    # 5.3.1: "biases can be included in this sum by introducing an extra unit ... with activation fixed at +1"
+    course_network=CourseNetwork("Bishop's network", bias="column", l2=0, loss="cross-entropy"),
     remarks=((_M(r"a_{j} = \sum_{i} w_{ji} z_{i}", "a_j = Σ_i w_ji z_i"), " is the pre-activation and ",
               _M("z_{j} = h(a_{j})", "z_j = h(a_j)"), " the activation; the outputs are ", _M("y_{k}", "y_k"),
               " and the targets ", _M("t_{k}", "t_k"), "; ",

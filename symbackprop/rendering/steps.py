@@ -18,11 +18,12 @@ from ..derivation import Derivation, Quantity, Rule, Step
 from ..errors import NetworkSpecError
 from ._accumulator import accumulator_steps
 from ._code import Code, code as _code
+from ._function_letter import activation_glyph, layers_glyph, own_glyph
 from ._latex_printer import NotationLatexPrinter
 from ._notes import note_prose
 from ._prose import Formula, Prose, prose_latex, prose_text
 from ._text_printer import NotationTextPrinter
-from .notations import Notation, notation as _notation
+from .notations import Glyph, Notation, notation as _notation
 
 QUANTITIES = ("cost", "output_delta", "hidden_delta", "weight_gradient", "bias_gradient")
 __all__ = ["Formula", "Prose", "RenderedStep", "Section", "Result", "Layout", "layout", "formula", "is_batch"]
@@ -110,7 +111,8 @@ def layout(derivation: Derivation, notation="nielsen") -> Layout:
             number += 1
             batch = is_batch(step.statement)
             latex_printer, text_printer = both[batch]
-            prose = note_prose(step.note, latex_printer, text_printer) if step.note else ()
+            function = _step_function(step, derivation.network, notation)
+            prose = note_prose(step.note, latex_printer, text_printer, function) if step.note else ()
             statement = formula(step.statement, latex_printer, text_printer)
             if _is_assignment(step):
                 statement = Formula(statement.latex.replace(" = ", " := ", 1), statement.text.replace(" = ", " := ", 1))
@@ -129,6 +131,21 @@ def layout(derivation: Derivation, notation="nielsen") -> Layout:
                   latex_printer=one[0], text_printer=one[1], header=_header(derivation, notation, both),
                   conclusion=_conclusion(derivation, one),
                   code=_code(derivation, notation.code_language) if notation.code_language else None)
+
+
+def _step_function(step: Step, network, notation: Notation):
+    """The letter of the activation a step's note differentiates: the output's, the layer's, or one letter
+    for every hidden layer (f, each layer's own, where one letter cannot say them all)."""
+    if step.quantity == "output_delta":
+        return activation_glyph(notation, network.output)
+    if isinstance(step.layer, (int, sp.Integer)) and 2 <= step.layer <= network.depth:
+        return activation_glyph(notation, network.activation_of(int(step.layer)))
+    return layers_glyph(notation, network.hidden or (network.output,)) or _EACH_LAYERS
+
+
+#: the letter of "each layer's own activation" where a notation's letter names one function and the
+#: hidden layers have different ones (the forward-pass sentence says so)
+_EACH_LAYERS = Glyph("f", "f")
 
 
 def _is_assignment(step: Step) -> bool:
@@ -196,19 +213,37 @@ def _forward_pass(network, latex_printer, text_printer):
     else:
         affine = sp.MatAdd(sp.MatMul(S.matrix(l), S.vector("a", l - 1)), S.vector("b", l))
         bias_words = ""
-    z, a = one(S.vector("z", l)), one(S.vector("a", l))
-    g = latex_printer.notation.function
-    pre = one(affine)
-    activation = Formula(r"%s = %s(%s)" % (a.latex, g.latex, z.latex), "%s = %s(%s)" % (a.text, g.text, z.text))
+    z, pre = one(S.vector("z", l)), one(affine)
+    activation = _activation_words(network, latex_printer.notation, one)
     out = ["Layer ", one(l), " computes ", Formula(z.latex + " = " + pre.latex, z.text + " = " + pre.text)]
     if bias_words:
         out += [bias_words, one(S.vector("a", l - 1))]
         if latex_printer.notation.bias_place != "column":
             out += [" (so column 0 of ", one(S.matrix(l)), ", written ", one(S.vector("b", l)), ", is the bias)"]
         out += [","]
-    out += [" and ", activation, "; ", one(S.vector("y", S.L)), " is the target and ", one(S.C),
+    out += [" and ", *activation, "; ", one(S.vector("y", S.L)), " is the target and ", one(S.C),
             " the cost of one example."]
     return tuple(out)
+
+
+def _activation_words(network, notation: Notation, one) -> tuple:
+    """a^l = g(z^l), with the letter of the network's activation: one letter for all layers where it can,
+    else the hidden layers' and the output layer's apart."""
+    def applied(g: Glyph, layer) -> Formula:
+        a, z = one(S.vector("a", layer)), one(S.vector("z", layer))
+        return Formula(r"%s = %s(%s)" % (a.latex, g.latex, z.latex), "%s = %s(%s)" % (a.text, g.text, z.text))
+
+    every = layers_glyph(notation, (*network.hidden, network.output))
+    if every is not None:
+        return (applied(every, S.l),)
+    output = (" in a hidden layer and ", applied(activation_glyph(notation, network.output), S.L),
+              " in the output layer")
+    hidden = layers_glyph(notation, network.hidden)
+    if hidden is not None:
+        return (applied(hidden, S.l), *output)
+    names = ", ".join(own_glyph(h).text for h in dict.fromkeys(network.hidden))
+    return (applied(_EACH_LAYERS, S.l), ", ", Formula(_EACH_LAYERS.latex, _EACH_LAYERS.text),
+            " being the activation of layer ", one(S.l), f" ({names})", *output)
 
 
 def _batch_layout(notation: Notation, latex_printer, text_printer):
@@ -231,7 +266,7 @@ def _conclusion(derivation: Derivation, printers) -> Prose:
         return ()
     latex_printer, text_printer = printers
     delta = formula(S.vector("delta", S.L), latex_printer, text_printer)
-    g = latex_printer.notation.function
+    g = activation_glyph(latex_printer.notation, output.activation)
     z = formula(S.vector("z", S.L), latex_printer, text_printer)
     prime = Formula(r"%s'(%s)" % (g.latex, z.latex), "%s'(%s)" % (g.text, z.text))
     name = output.activation.name
