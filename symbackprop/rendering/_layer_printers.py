@@ -192,19 +192,27 @@ def signed_terms(expr, printer) -> list:
 
 def wrapped_text(statement, indent: str, width: int = 100) -> list:
     """A statement's text over lines of at most ``width`` columns, broken before a ``+`` or ``-`` between
-    whole terms (a term longer than a line keeps its line)."""
+    whole terms -- of the right-hand side, or of the bracketed sum a product ends with (``(γ/N) (N dy - ...)``);
+    a term longer than a line keeps its line."""
     whole = text(statement)
     if len(indent) + len(whole) <= width or not isinstance(statement, sp.Eq):
         return [indent + whole]
-    head = f"{indent}{text(statement.lhs)} = "
+    rhs, head, close = statement.rhs, f"{indent}{text(statement.lhs)} = ", ""
+    if not isinstance(rhs, sp.Add) and isinstance(rhs, sp.Mul):
+        printed = text(rhs)
+        inner = next((arg for arg in rhs.args if isinstance(arg, sp.Add) and printed.endswith(f"({text(arg)})")),
+                     None)
+        if inner is not None:
+            head += printed[:-len(text(inner)) - 1]
+            rhs, close = inner, ")"
     pad = " " * (len(head) - 2)
     lines, current = [], head
-    for sign, printed in signed_terms(statement.rhs, text):
+    for sign, printed in signed_terms(rhs, text):
         piece = printed if not sign else f" {sign} {printed}"
         if sign and len(current) + len(piece) > width and current.strip():
             lines.append(current)
             current = f"{pad}{sign} {printed}"
         else:
             current += piece
-    lines.append(current)
+    lines.append(current + close)
     return lines
