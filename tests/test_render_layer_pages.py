@@ -132,3 +132,10 @@ def test_a_model_renders_in_every_format():
     for fmt in FORMATS:
         assert page(fmt, *MODEL).strip()
     assert "dz4[n, m] = dL[n] (p5[n, m] - Y[n, m])" in page("text", *MODEL)    # p - y, the textbook's order
+
+
+def test_a_model_writes_each_quantity_with_its_layer_as_the_network_pages_do():
+    out = page("latex", *MODEL)
+    assert r"z^{[4]}" in out and r"\mathrm{z4}" not in out                     # z⁽⁴⁾, the DLS's z^[l]
+    assert latex_name("gamma2") == r"\gamma^{[2]}" and latex_name("dvar2") == r"d\left(\sigma^{[2]}\right)^{2}"
+    assert "The model, composed into one layer:" in page("html", *MODEL)

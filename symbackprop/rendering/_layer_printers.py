@@ -9,6 +9,8 @@ terms after the others, as :func:`._shape.positive_first` orders a network's sum
 """
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
@@ -20,6 +22,7 @@ _GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": 
 _SPECIAL_LATEX = {"eps": r"\varepsilon", "var": r"\sigma^{2}", "std": r"\sigma"}
 _SPECIAL_TEXT = {"eps": "ε", "var": "σ²", "std": "σ"}
 _HAT = "\u0302"
+_NUMBERED = re.compile(r"([A-Za-z_]*[A-Za-z])(\d+)")     # a model's quantity: z1, gamma2, xhat2 (the layer's number)
 
 
 def _is_gradient_name(name: str) -> bool:
@@ -27,7 +30,17 @@ def _is_gradient_name(name: str) -> bool:
 
 
 def latex_name(name: str) -> str:
-    """gamma -> \\gamma, xhat -> \\hat{x}, var -> \\sigma^{2}, dxhat -> d\\hat{x}, W -> W, other words upright."""
+    """gamma -> \\gamma, xhat -> \\hat{x}, var -> \\sigma^{2}, dxhat -> d\\hat{x}, W -> W, other words upright;
+    a model's numbered quantity carries its layer as the network pages write it: z1 -> z^{[1]}, var2 -> \\sigma^{2[2]}."""
+    numbered = _NUMBERED.fullmatch(name)
+    if numbered:
+        base, layer = numbered.groups()
+        if _is_gradient_name(base):                         # dvar2 = d(σ^[2])²: the d outside the layer's letter
+            return "d" + latex_name(name[1:])
+        inner = latex_name(base)
+        if inner.endswith("^{2}"):                          # σ² of layer 2 as (σ^{[2]})², not σ^{2[2]}
+            return r"\left(" + inner[:-4] + "^{[" + layer + r"]}\right)^{2}"
+        return inner + "^{[" + layer + "]}"
     if name in _SPECIAL_LATEX:
         return _SPECIAL_LATEX[name]
     if name in _GREEK:
@@ -46,7 +59,13 @@ def latex_name(name: str) -> str:
 
 
 def text_name(name: str) -> str:
-    """The same letters in unicode: gamma -> γ, xhat -> x̂, var -> σ², dxhat -> dx̂, eps -> ε."""
+    """The same letters in unicode: gamma -> γ, xhat -> x̂, var -> σ², dxhat -> dx̂, eps -> ε; a model's numbered
+    quantity keeps its number after the letter (gamma2 -> γ2, var2 -> var2: σ²2 would read as a power)."""
+    numbered = _NUMBERED.fullmatch(name)
+    if numbered:
+        base, layer = numbered.groups()
+        inner = text_name(base)
+        return (name if "²" in inner else inner + layer)
     if name in _SPECIAL_TEXT:
         return _SPECIAL_TEXT[name]
     if name in _GREEK:
@@ -139,7 +158,7 @@ class LayerLatexPrinter(LatexPrinter):
         return f"{name}_{{{indices}}}"
 
     def _print_Symbol(self, expr, style="plain"):
-        if expr.name in _SPECIAL_LATEX or expr.name in _GREEK:
+        if expr.name in _SPECIAL_LATEX or expr.name in _GREEK or _NUMBERED.fullmatch(expr.name):
             return latex_name(expr.name)
         return super()._print_Symbol(expr, style)
 

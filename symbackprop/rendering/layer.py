@@ -102,6 +102,10 @@ def _statement_rows(statement, width: int = 150) -> list:
     return rows if len(rows) > 1 else [whole]
 
 
+def _layer_heading(layer) -> str:
+    return "The model, composed into one layer:" if layer.boundaries else "The layer:"
+
+
 def _title(derivation) -> str:
     layer = derivation.layer
     if layer.boundaries and layer.description:       # a model (symbackprop.models), composed into one layer
@@ -111,8 +115,7 @@ def _title(derivation) -> str:
 
 def _text(derivation) -> str:
     layer = derivation.layer
-    lines = [_title(derivation), "", "The model, composed into one layer:" if derivation.layer.boundaries
-             else "The layer:"]
+    lines = [_title(derivation), "", _layer_heading(layer)]
     lines += ["  " + line for line in _layer_lines(layer)]
     lines.append("")
     number = 0
@@ -227,7 +230,7 @@ def _document(derivation) -> str:
 def _html(derivation) -> str:
     from .html import CSS
     parts = ['<div class="sbp">', f"<h1>{html.escape(_title(derivation))}</h1>",
-             '<p class="meta"><strong>The layer:</strong></p>',
+             f'<p class="meta"><strong>{html.escape(_layer_heading(derivation.layer))}</strong></p>',
              _layer_html(derivation.layer)]
     number = 0
     for position, (title, steps) in enumerate(_sections(derivation), start=1):
