@@ -28,7 +28,7 @@ def test_derive_layer_text_shows_the_closed_form(capsys):
     code, out, err = run(capsys, "derive", "--layer", "batchnorm")
     assert code == 0 and err == ""
     assert "[closed form]" in out and "[sum identity from a definition]" in out
-    assert "dx[n, d] = (gamma[d]/(N*sqrt(eps + var[d])))*(" in out
+    assert "dx[n, d] = (γ[d]/(N √(ε + σ²[d]))) (" in out
     assert "KroneckerDelta" not in out and "Indexed" not in out
 
 
@@ -146,7 +146,7 @@ def test_softmax_over_a_given_axis_equals_torch_and_is_stable(tmp_path, capsys, 
 
 def test_softmax_over_the_first_axis_derives_the_column_sum(capsys):
     code, out, _ = run(capsys, "derive", "--layer", "softmax", "--axis", "0")
-    assert code == 0 and "dx[n, k] = y[n, k]*(-Σ_j (dy[j, k]*y[j, k]) + dy[n, k])" in out
+    assert code == 0 and "dx[n, k] = y[n, k] (dy[n, k] - Σ_j (dy[j, k] y[j, k]))" in out
 
 
 @pytest.mark.parametrize("argv, message", [

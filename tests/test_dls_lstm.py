@@ -201,7 +201,7 @@ def test_derive_writes_the_lstm_in_the_notebooks_letters(capsys):
     assert main(["derive", "--layer", "lstm", "--notation", "ng-dls"]) == 0
     out = capsys.readouterr().out
     assert "∂C/∂a[t, n, k] = da[t, n, k] + da_prev[t + 1, n, k]" in out
-    assert "dzi[n, k] = (1 - i[n, k])*di[n, k]*i[n, k]" in out and "dWih[q, k]" in out and "dbi[k]" in out
+    assert "dzi[n, k] = (1 - i[n, k]) di[n, k] i[n, k]" in out and "dWih[q, k]" in out and "dbi[k]" in out
     assert "Wux" not in out and "dzu" not in out
 
 

@@ -158,7 +158,7 @@ def test_cli_derive_layer_second_order_shows_r_forward_and_r_backward(capsys):
     assert main(["derive", "--layer", "layernorm", "--second-order"]) == 0
     out = capsys.readouterr().out
     assert "Rxhat[n, d] = (-Rmu[n] + Rx[n, d])/sqrt(eps + var[n])" in out
-    assert "R{backward}: what the backward pass of the tangent layer computes" in out and "R_dgamma[d] = dgamma[d]" in out
+    assert "R{backward}: what the backward pass of the tangent layer computes" in out and "R_dgamma[d] = dγ[d]" in out
 
 
 def test_cli_derive_second_order_of_a_recurrent_layer_exits_2(capsys):

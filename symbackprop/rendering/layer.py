@@ -10,73 +10,21 @@ from __future__ import annotations
 import html
 import json
 
+import textwrap
+
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
 
 from ..errors import UnknownNameError
-from ..layers._printing import language, text
+from ..layers._printing import language
+from ._layer_printers import latex, latex_name, signed_terms, text, text_name, wrapped_text
 from ._mathml import mathml
 from ._notes import latex_text
 
+__all__ = ["FORMATS", "SCHEMA", "latex", "latex_name", "render_layer"]
+
 FORMATS = ("text", "json", "latex", "tex", "html")
+_WIDTH = 100            #: a terminal's columns: text lines break before this (a single long term keeps its line)
 SCHEMA = "symbackprop.layer-derivation/1"
-
-_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",
-          "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega"}
-_SPECIAL = {"eps": r"\varepsilon", "var": r"\sigma^{2}", "std": r"\sigma"}
-
-
-def latex_name(name: str) -> str:
-    """How an array or constant name is written: gamma -> \\gamma, xhat -> \\hat{x}, var -> \\sigma^{2},
-    dxhat -> d\\hat{x}, W -> W, other words upright."""
-    if name in _SPECIAL:
-        return _SPECIAL[name]
-    if name in _GREEK:
-        return "\\" + name
-    if name.endswith("hat") and len(name) > 3:
-        return r"\hat{" + latex_name(name[:-3]) + "}"
-    if name.startswith("d") and len(name) > 1 and not name[1:2].isdigit():
-        inner = latex_name(name[1:])
-        return r"d" + (inner if inner.startswith("\\") or len(name) == 2 else "{" + inner + "}")
-    if len(name) == 1:
-        return name
-    if "_" in name:
-        head, _, tail = name.partition("_")
-        return latex_name(head) + "_{" + latex_name(tail) + "}"
-    return r"\mathrm{" + name + "}"
-
-
-class IndexLatexPrinter(LatexPrinter):
-    """SymPy's LaTeX printer with the layer names and full-range sums ``\\sum_{k}``."""
-
-    def _print_Indexed(self, expr):
-        name = latex_name(expr.base.label.name)
-        indices = ",".join(self._print(i) for i in expr.indices)
-        if "^" in name and not name.endswith("}"):
-            name = "{" + name + "}"
-        if "^" in name or "_" in name:        # W_{O}, A_{prev}: braced, or its indices are a double subscript
-            name = "{" + name + "}"
-        return f"{name}_{{{indices}}}"
-
-    def _print_Symbol(self, expr, style="plain"):
-        if expr.name in _SPECIAL or expr.name in _GREEK:
-            return latex_name(expr.name)
-        return super()._print_Symbol(expr, style)
-
-    def _print_Sum(self, expr):
-        indices = ",".join(self._print(limit[0]) for limit in expr.limits)
-        body = self._print(expr.function)
-        if isinstance(expr.function, sp.Add):
-            body = r"\left(" + body + r"\right)"
-        return rf"\sum_{{{indices}}} {body}"
-
-
-def latex(expr) -> str:
-    printer = IndexLatexPrinter({"mul_symbol": None})
-    if isinstance(expr, sp.Eq):
-        return f"{printer.doprint(expr.lhs)} = {printer.doprint(expr.rhs)}"
-    return printer.doprint(expr)
-
 
 def render_layer(derivation, format: str = "text") -> str:
     """The derivation of a layer in ``format`` ('text', 'json', 'latex', 'tex' or 'html')."""
@@ -95,10 +43,67 @@ def _sections(derivation):
         yield titles[name], derivation.steps_for(name)
     for name, gradient in derivation.gradients.items():
         steps = derivation.steps_for(name)
-        yield f"{gradient.name} = ∂C/∂{name} ({gradient.kind})", steps
+        yield _Heading(f"{text_name(gradient.name)} = ∂C/∂{text_name(name)} ({gradient.kind})",
+                       rf"{latex_name(gradient.name)} = \partial C / \partial {latex_name(name)}", gradient.kind), steps
     for name in titles:
         if name not in before:
             yield titles[name], derivation.steps_for(name)
+
+
+class _Heading(str):
+    """A gradient's section title: its text, with the mathematics of its LaTeX for the typeset pages."""
+
+    def __new__(cls, text: str, math: str, kind: str):
+        heading = super().__new__(cls, text)
+        heading.math, heading.kind = math, kind
+        return heading
+
+
+def _heading_latex(title) -> str:
+    if isinstance(title, _Heading):
+        return rf"${title.math}$ ({latex_text(title.kind)})"
+    return latex_text(title)
+
+
+def _heading_html(title) -> str:
+    if isinstance(title, _Heading):
+        return f"{mathml(title.math, display=False)} ({html.escape(title.kind)})"
+    return html.escape(title)
+
+
+def _statement_latex(statement) -> str:
+    """A step for a display: one line, or an aligned block broken before whole terms when it is long."""
+    rows = _statement_rows(statement)
+    if len(rows) == 1:
+        return rows[0].replace("&", "")
+    return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+
+
+def _statement_html(statement) -> str:
+    """The rows of a step as MathML, one display per row (latex2mathml has no aligned environment)."""
+    rows = _statement_rows(statement)
+    return "".join(mathml(row.replace("&", ""), display=True) for row in rows)
+
+
+def _statement_rows(statement, width: int = 150) -> list:
+    """A statement's LaTeX rows (``&`` marks where they align), broken before whole terms past ``width``."""
+    whole = latex(statement)
+    if not isinstance(statement, sp.Eq) or len(whole) <= width:
+        return [whole]
+    rows, current = [], f"{latex(statement.lhs)} &= "
+    for sign, printed in signed_terms(statement.rhs, latex):
+        piece = printed if not sign else f" {sign} {printed}"
+        if sign and len(current) > 20 and len(current) + len(piece) > width:
+            rows.append(current)
+            current = rf"&\quad {sign} {printed}"
+        else:
+            current += piece
+    rows.append(current)
+    return rows if len(rows) > 1 else [whole]
+
+
+def _layer_heading(layer) -> str:
+    return "The model, composed into one layer:" if layer.boundaries else "The layer:"
 
 
 def _title(derivation) -> str:
@@ -110,8 +115,7 @@ def _title(derivation) -> str:
 
 def _text(derivation) -> str:
     layer = derivation.layer
-    lines = [_title(derivation), "", "The model, composed into one layer:" if derivation.layer.boundaries
-             else "The layer:"]
+    lines = [_title(derivation), "", _layer_heading(layer)]
     lines += ["  " + line for line in _layer_lines(layer)]
     lines.append("")
     number = 0
@@ -119,12 +123,17 @@ def _text(derivation) -> str:
         lines.append(title)
         for step in steps:
             number += 1
-            lines.append(f"  ({number}) {text(step.statement)}")
-            lines.append(f"       [{step.rule.value}] {step.note}")
+            label = f"  ({number}) "
+            first, *rest = wrapped_text(step.statement, label)
+            lines.append(first)
+            lines += [" " * len(label) + line.lstrip(" ") if not line.startswith(" " * len(label)) else line
+                      for line in rest]
+            lines += textwrap.wrap(f"[{step.rule.value}] {step.note}", _WIDTH, initial_indent=" " * 7,
+                                   subsequent_indent=" " * 8, break_long_words=False, break_on_hyphens=False)
         lines.append("")
     lines.append("Result:")
     for gradient in derivation.results:
-        lines.append(f"  {text(sp.Eq(gradient.lhs, gradient.display, evaluate=False))}")
+        lines += wrapped_text(sp.Eq(gradient.lhs, gradient.display, evaluate=False), "  ", _WIDTH)
     return "\n".join(lines) + "\n"
 
 
@@ -141,6 +150,24 @@ def _layer_lines(layer) -> list:
     lines += [language(sp.Eq(d.lhs, d.rhs, evaluate=False)) for d in layer.definitions]
     lines.append("output " + ", ".join(layer.outputs))
     return lines
+
+
+def _layer_html(layer) -> str:
+    """The layer as the network pages show a model: its arrays in words, its equations as mathematics."""
+    times = r" \times "
+
+    def slot(array):
+        return rf"{latex_name(array.name)} \in \mathbb{{R}}^{{{times.join(map(str, array.sizes))}}}"
+    items = []
+    for label, arrays in (("input", layer.inputs), ("parameters", layer.params)):
+        if arrays:
+            items.append(f"<li>{label}: " + ", ".join(mathml(slot(a), display=False) for a in arrays) + "</li>")
+    for symbol, value in layer.constants.items():
+        items.append(f"<li>constant: {mathml(f'{latex_name(str(symbol))} = {float(value)!r}', display=False)}</li>")
+    equations = [latex(sp.Eq(d.lhs, d.rhs, evaluate=False)) for d in layer.definitions]
+    rows = "".join(f'<div class="math">{mathml(equation, display=True)}</div>' for equation in equations)
+    output = ", ".join(mathml(latex_name(name), display=False) for name in layer.outputs)
+    return f'<ul class="layer">{"".join(items)}<li>output: {output}</li></ul>{rows}'
 
 
 def _json(derivation) -> str:
@@ -185,11 +212,11 @@ def _document(derivation) -> str:
                                for d in derivation.layer.definitions))
     body.append(r"\end{align*}")
     for position, (title, steps) in enumerate(_sections(derivation), start=1):
-        body.append(rf"\section*{{{position}.\ {latex_text(title)}}}")
+        body.append(rf"\section*{{{position}.\ {_heading_latex(title)}}}")
         body.append(r"\begin{itemize}")
         for step in steps:
             body.append(rf"\item \textbf{{{latex_text(step.rule.value)}}}: {latex_text(step.note)}"
-                        rf"\[ {latex(step.statement)} \]")
+                        rf"\[ {_statement_latex(step.statement)} \]")
         body.append(r"\end{itemize}")
     body.append(r"\section*{Result}")
     body.append(r"\begin{align*}")
@@ -203,16 +230,16 @@ def _document(derivation) -> str:
 def _html(derivation) -> str:
     from .html import CSS
     parts = ['<div class="sbp">', f"<h1>{html.escape(_title(derivation))}</h1>",
-             '<p class="meta"><strong>The layer:</strong></p>',
-             "<pre>" + html.escape("\n".join(_layer_lines(derivation.layer))) + "</pre>"]
+             f'<p class="meta"><strong>{html.escape(_layer_heading(derivation.layer))}</strong></p>',
+             _layer_html(derivation.layer)]
     number = 0
     for position, (title, steps) in enumerate(_sections(derivation), start=1):
-        parts.append(f'<section><h2>{position}. {html.escape(title)}</h2><ol class="steps">')
+        parts.append(f'<section><h2>{position}. {_heading_html(title)}</h2><ol class="steps">')
         for step in steps:
             number += 1
             rule_class = step.rule.name.lower()
             parts.append(f'<li class="step" id="step-{number}"><span class="num">({number})</span>'
-                         f'<div class="math">{mathml(latex(step.statement), display=True)}</div>'
+                         f'<div class="math">{_statement_html(step.statement)}</div>'
                          f'<div class="why"><span class="rule {rule_class}">{html.escape(step.rule.value)}</span>'
                          f'{html.escape(step.note)}</div></li>')
         parts.append("</ol></section>")
