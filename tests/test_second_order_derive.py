@@ -116,7 +116,7 @@ def test_cli_derive_second_order_in_every_format(capsys, form):
     elif form == "html":
         assert "<mo>diag</mo>" in out and "R-operator" in out
     else:
-        assert r"\operatorname{diag}\left(p_{4}\right)" in out
+        assert r"\operatorname{diag}\left(p^{[4]}\right)" in out   # the model's p4 with its layer, as the pages write it
 
 
 def test_cli_derive_second_order_of_a_network_exits_2(capsys):

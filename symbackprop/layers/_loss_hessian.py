@@ -66,7 +66,7 @@ def loss_hessian(head_layer, logits: str) -> LossHessian:
     matrix = _matrix_form(written, n, k, m)
     if matrix is not None:
         steps.append(Step(QUANTITY, sp.Eq(sp.Symbol(f"∂²L/∂{logits}∂{logits}ᵀ"), matrix, evaluate=False),
-                          Rule.VECTORISATION, "the terms with δ(k, m) are a diagonal matrix, a product of a factor "
+                          Rule.VECTORISATION, "the terms with [k = m] (the Kronecker delta) are a diagonal matrix, a product of a factor "
                                               "in k and a factor in m an outer product (one example's K × K block)"))
     return LossHessian(logits, (n, k, m), written, matrix, tuple(steps))
 
