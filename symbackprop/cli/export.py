@@ -71,9 +71,6 @@ def run_layer(args) -> int:
     from ..layers import derive_layer
     layer = layer_from_args(args)
     if getattr(layer, "recurrent", False):
-        if args.backend != "numpy":
-            raise ExportError(f"--backend {args.backend}: recurrent layers (rnn, lstm, gru) are exported for numpy "
-                              f"only so far")
         return run_recurrent(args, layer)
     layer = _in_notation(args, layer)
     export_layer_module(derive_layer(layer), args.output_file, force=args.force, backend=args.backend)
@@ -119,13 +116,15 @@ def run_op(args) -> int:
 
 
 def run_recurrent(args, layer) -> int:
-    from ..export._recurrent_module import export_recurrent_module, forward_arguments, layout_of
+    from ..export._recurrent_module import export_recurrent_module, forward_arguments, idioms_of, layout_of
     from ..layers import derive_layer
     layout = layout_of(args.notation)
-    export_recurrent_module(derive_layer(layer), args.output_file, force=args.force, notation=args.notation)
+    idioms_of(args.backend)          # refuses a backend the recurrent modules are not written for, before deriving
+    export_recurrent_module(derive_layer(layer), args.output_file, force=args.force, notation=args.notation,
+                            backend=args.backend)
     inputs = ", ".join(forward_arguments(layer, args.notation))
     print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) over every step and backward(dout, cache) "
-          f"through time for the {layer.describe()} (layout {layout.name})")
+          f"through time for the {layer.describe()} (layout {layout.name}, {args.backend})")
     return 0
 
 

@@ -1,0 +1,140 @@
+"""The recurrent layers (rnn, lstm, gru, a user's cell) exported for torch: forward and backward through time
+printed by the torch index printer, compared with torch autograd of torch.nn.RNN/LSTM/GRU (the reference of
+tests/test_layers_recurrent.py) or of the same forward written in torch, in float64."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from symbackprop.export._recurrent_module import recurrent_module, recurrent_source
+from symbackprop.layers import Layer, derive_layer, layer_record
+from optional_libraries import require
+from test_layers_recurrent import GATED, LEAKY, _params, _torch_reference
+
+torch = require("torch", "the torch export of the recurrent layers")
+
+
+def _close(got, want, tolerance=1e-10):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= tolerance * max(np.abs(want).max(), 1e-300)
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("T", [1, 2, 7])
+def test_torch_export_equals_torch_autograd(name, T):
+    rng = np.random.default_rng(100 + T)
+    N, D, H = 3, 4, 5
+    layer = layer_record(name).layer()
+    p = _params(name, D, H, rng)
+    x = rng.standard_normal((T, N, D))
+    states = [rng.standard_normal((N, H)) for _ in layer.states]
+    source = recurrent_source(derive_layer(name), backend="torch")
+    assert "import torch" in source and "np." not in source and "numpy" not in source.split('"""')[2]
+    module = recurrent_module(derive_layer(name), backend="torch")
+    out, cache = module.forward(torch.tensor(x), *(torch.tensor(s) for s in states),
+                                *(torch.tensor(v) for v in p.values()))
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float64
+    dout = rng.standard_normal(tuple(out.shape))
+    reference, final_c, leaves = _torch_reference(name, x, states, p)
+    cost = (reference * torch.tensor(dout)).sum()
+    extra = {}
+    if final_c is not None:
+        dc_last = rng.standard_normal((N, H))
+        extra = {"dc_last": torch.tensor(dc_last)}
+        cost = cost + (final_c * torch.tensor(dc_last)).sum()
+    cost.backward()
+    _close(out.numpy(), reference.detach().numpy())
+    grads = module.backward(torch.tensor(dout), cache, **extra)
+    assert len(grads) == len(leaves)
+    for got, leaf in zip(grads, leaves):
+        assert isinstance(got, torch.Tensor)
+        _close(got.numpy(), leaf.grad.numpy())
+
+
+@pytest.mark.parametrize("notation", ["cs231n", "ng-dls"])
+def test_torch_export_in_the_notations_layouts_equals_torch_autograd(notation):
+    rng = np.random.default_rng(21)
+    T, N, D, H = 3, 2, 3, 4
+    p = _params("lstm", D, H, rng)
+    x, h0, c0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    dout, dc_last = rng.standard_normal((T, N, H)), rng.standard_normal((N, H))
+    reference, final_c, leaves = _torch_reference("lstm", x, [h0, c0], p)
+    ((reference * torch.tensor(dout)).sum() + (final_c * torch.tensor(dc_last)).sum()).backward()
+    module = recurrent_module(derive_layer("lstm"), notation, backend="torch")
+    T_ = torch.tensor
+    if notation == "cs231n":
+        h, cache = module.forward(T_(x.transpose(1, 0, 2)), T_(h0), T_(c0), *map(T_, p.values()))
+        grads = [g.numpy() for g in module.backward(T_(dout.transpose(1, 0, 2)), cache, dc_last=T_(dc_last))]
+        converted = [g.transpose(1, 0, 2) if g.ndim == 3 else g for g in grads]
+        h = h.numpy().transpose(1, 0, 2)
+    else:
+        joined = [np.concatenate([p[f"W{g}h"].T, p[f"W{g}x"].T], axis=1) for g in "fuco"]
+        biases = [p[f"b{g}"][:, None] for g in "fuco"]
+        args = [x.T, h0.T, c0.T, *(v for pair in zip(joined, biases) for v in pair)]
+        h, cache = module.forward(*(T_(np.ascontiguousarray(a)) for a in args))
+        grads = [g.numpy() for g in module.backward(T_(np.ascontiguousarray(dout.T)), cache,
+                                                    dc_last=T_(np.ascontiguousarray(dc_last.T)))]
+        converted = [g.T for g in grads[:3]]
+        for dW, db in zip(grads[3::2], grads[4::2]):
+            converted += [dW[:, H:].T, dW[:, :H].T, db[:, 0]]
+        h = h.numpy().T
+    _close(h, reference.detach().numpy())
+    for got, leaf in zip(converted, leaves):
+        _close(got, leaf.grad.numpy())
+
+
+def _leaky_reference(arrays):
+    x, s0, W, U, lk = leaves = [torch.tensor(a, requires_grad=True) for a in arrays]
+    s, states = s0, []
+    for t in range(x.shape[0]):
+        a = torch.sigmoid(lk)
+        s = (1 - a) * s + a * torch.tanh(x[t] @ W + s @ U)
+        states.append(s)
+    return torch.stack(states), leaves
+
+
+def _gated_reference(arrays):
+    x, h, Wfx, Wfh, bf, Wcx, Wch, bc = leaves = [torch.tensor(a, requires_grad=True) for a in arrays]
+    states = []
+    for t in range(x.shape[0]):
+        f = torch.sigmoid(x[t] @ Wfx + h @ Wfh + bf)
+        h = (1 - f) * h + f * torch.tanh(x[t] @ Wcx + h @ Wch + bc)
+        states.append(h)
+    return torch.stack(states), leaves
+
+
+@pytest.mark.parametrize("text, name, reference, shapes", [
+    (LEAKY, "leaky", _leaky_reference, [(5, 2, 3), (2, 4), (3, 4), (4, 4), (4,)]),
+    (GATED, "gated", _gated_reference, [(4, 2, 3), (2, 5), (3, 5), (5, 5), (5,), (3, 5), (5, 5), (5,)]),
+])
+def test_a_user_cell_exported_for_torch_equals_autograd_of_its_forward(text, name, reference, shapes):
+    module = recurrent_module(derive_layer(Layer.parse(text, name)), backend="torch")
+    rng = np.random.default_rng(31)
+    arrays = [rng.standard_normal(shape) * 0.7 for shape in shapes]
+    out, cache = module.forward(*map(torch.tensor, arrays))
+    dout = rng.standard_normal(tuple(out.shape))
+    grads = module.backward(torch.tensor(dout), cache)
+    states, leaves = reference(arrays)
+    (states * torch.tensor(dout)).sum().backward()
+    _close(out.numpy(), states.detach().numpy())
+    for got, leaf in zip(grads, leaves):
+        _close(got.numpy(), leaf.grad.numpy())
+
+
+def test_a_recurrent_layer_for_jax_is_refused_with_what_is_accepted():
+    from symbackprop.errors import ExportError
+    with pytest.raises(ExportError, match="--backend jax: a recurrent layer is exported for numpy or torch"):
+        recurrent_source(derive_layer("rnn"), backend="jax")
+
+
+def test_cli_writes_the_torch_module_of_a_recurrent_layer_and_refuses_jax(tmp_path, capsys):
+    from symbackprop.cli import main
+    target = tmp_path / "gru_torch.py"
+    assert main(["export", "--layer", "gru", "--notation", "cs231n", "--backend", "torch", "-o", str(target)]) == 0
+    assert "(layout cs231n, torch)" in capsys.readouterr().out
+    source = target.read_text(encoding="utf-8")
+    assert "import torch" in source and "for t in range(T):" in source and "np." not in source
+    assert main(["export", "--layer", "rnn", "--backend", "jax", "-o", str(tmp_path / "rnn_jax.py")]) == 2
+    assert "--backend jax: a recurrent layer is exported for numpy or torch" in capsys.readouterr().err
+    assert not (tmp_path / "rnn_jax.py").exists()
