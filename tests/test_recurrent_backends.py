@@ -138,3 +138,94 @@ def test_cli_writes_the_torch_module_of_a_recurrent_layer_and_refuses_jax(tmp_pa
     assert main(["export", "--layer", "rnn", "--backend", "jax", "-o", str(tmp_path / "rnn_jax.py")]) == 2
     assert "--backend jax: a recurrent layer is exported for numpy or torch" in capsys.readouterr().err
     assert not (tmp_path / "rnn_jax.py").exists()
+
+
+# ---- as a torch autograd op: the time loop inside, backward the derived BPTT ---------------------------------
+
+def _op(derivation, notation=None):
+    from symbackprop.export._op_module import op_module
+    from symbackprop.export._recurrent_op import recurrent_op_source
+    return op_module(recurrent_op_source(derivation, "torch", notation), f"symbackprop_op_{derivation.layer.name}")
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("T", [1, 2, 7])
+def test_the_op_equals_autograd_of_torch_nn(name, T):
+    rng = np.random.default_rng(200 + T)
+    N, D, H = 2, 3, 4
+    layer = layer_record(name).layer()
+    p = _params(name, D, H, rng)
+    x = rng.standard_normal((T, N, D))
+    states = [rng.standard_normal((N, H)) for _ in layer.states]
+    dout = rng.standard_normal((T, N, H))
+    reference, _, leaves = _torch_reference(name, x, states, p)
+    (reference * torch.tensor(dout)).sum().backward()
+    op = _op(derive_layer(name))
+    mine = [torch.tensor(a, requires_grad=True) for a in [x, *states, *p.values()]]
+    out = getattr(op, name)(*mine)
+    _close(out.detach().numpy(), reference.detach().numpy())
+    (out * torch.tensor(dout)).sum().backward()
+    for got, leaf in zip(mine, leaves):
+        _close(got.grad.numpy(), leaf.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+def test_the_op_passes_gradcheck_and_its_module_holds_the_weights(name):
+    rng = np.random.default_rng(7)
+    T, N, D, H = 3, 2, 3, 2
+    layer = layer_record(name).layer()
+    p = _params(name, D, H, rng)
+    arrays = [rng.standard_normal((T, N, D)), *(rng.standard_normal((N, H)) for _ in layer.states), *p.values()]
+    op = _op(derive_layer(name))
+    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+    assert torch.autograd.gradcheck(getattr(op, name), tensors, eps=1e-6, atol=1e-8)
+    module = getattr(op, name.capitalize())(D=D, H=H, dtype=torch.float64)
+    assert sorted(n for n, _ in module.named_parameters()) == sorted(p)
+    with torch.no_grad():
+        for key, value in p.items():
+            getattr(module, key).copy_(torch.tensor(value))
+    x, *states = tensors[:1 + len(layer.states)]
+    out = module(x.detach(), *(s.detach() for s in states))
+    out.square().sum().backward()
+    reference, _, leaves = _torch_reference(name, arrays[0], [a for a in arrays[1:1 + len(layer.states)]], p)
+    reference.square().sum().backward()
+    for key, leaf in zip(p, leaves[1 + len(layer.states):]):
+        _close(getattr(module, key).grad.numpy(), leaf.grad.numpy())
+
+
+def test_a_user_cell_as_an_op_passes_gradcheck_and_equals_autograd():
+    derivation = derive_layer(Layer.parse(GATED, "gated"))
+    op = _op(derivation)
+    rng = np.random.default_rng(41)
+    shapes = [(4, 2, 3), (2, 3), (3, 3), (3, 3), (3,), (3, 3), (3, 3), (3,)]
+    arrays = [rng.standard_normal(shape) * 0.7 for shape in shapes]
+    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+    assert torch.autograd.gradcheck(op.gated, tensors, eps=1e-6, atol=1e-8)
+    out = op.gated(*tensors)
+    dout = rng.standard_normal(tuple(out.shape))
+    (out * torch.tensor(dout)).sum().backward()
+    states, leaves = _gated_reference(arrays)
+    (states * torch.tensor(dout)).sum().backward()
+    for got, leaf in zip(tensors, leaves):
+        _close(got.grad.numpy(), leaf.grad.numpy())
+
+
+def test_cli_writes_the_lstm_op_in_the_ng_dls_layout(tmp_path, capsys):
+    from symbackprop.cli import main
+    from symbackprop.export._op_module import op_module
+    target = tmp_path / "lstm_op.py"
+    assert main(["export", "--layer", "lstm", "--notation", "ng-dls", "--backend", "torch", "--op",
+                 "-o", str(target)]) == 0
+    assert "backward derived" in capsys.readouterr().out
+    op = op_module(target.read_text(encoding="utf-8"), "symbackprop_op_lstm_ng_dls")
+    rng = np.random.default_rng(3)
+    T, N, D, H = 3, 2, 3, 2
+    p = _params("lstm", D, H, rng)
+    x, h0, c0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    joined = [np.concatenate([p[f"W{g}h"].T, p[f"W{g}x"].T], axis=1) for g in "fuco"]
+    biases = [p[f"b{g}"][:, None] for g in "fuco"]
+    args = [x.T, h0.T, c0.T, *(v for pair in zip(joined, biases) for v in pair)]
+    tensors = [torch.tensor(np.ascontiguousarray(a), requires_grad=True) for a in args]
+    assert torch.autograd.gradcheck(op.lstm, tensors, eps=1e-6, atol=1e-8)
+    reference, _, _ = _torch_reference("lstm", x, [h0, c0], p)
+    _close(op.lstm(*tensors).detach().numpy().T, reference.detach().numpy())

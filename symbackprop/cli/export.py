@@ -66,7 +66,6 @@ def run(args) -> int:
 
 
 def run_layer(args) -> int:
-    from ..errors import ExportError
     from ..export._layer_module import export_layer_module
     from ..layers import derive_layer
     layer = layer_from_args(args)
@@ -103,8 +102,13 @@ def run_op(args) -> int:
     elif wants_layer(args):
         from ..layers import derive_layer
         layer = layer_from_args(args)
-        layer = _in_notation(args, layer)
-        source, subject = layer_op_source(derive_layer(layer), args.backend), layer.describe()
+        if getattr(layer, "recurrent", False):         # --notation is a layout for a recurrent layer
+            from ..export._recurrent_op import recurrent_op_source
+            source = recurrent_op_source(derive_layer(layer), args.backend, args.notation)
+        else:
+            layer = _in_notation(args, layer)
+            source = layer_op_source(derive_layer(layer), args.backend)
+        subject = layer.describe()
         use = f"{layer.name.replace('-', '_')}({', '.join(a.name for a in layer.differentiable)})"
     else:
         raise ExportError("--op: give --layer NAME, --layer-def FILE or --model SPEC (a network is exported "

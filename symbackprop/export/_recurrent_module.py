@@ -631,7 +631,8 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True, backend
         if state.name in layer.outputs:
             step.append(f"{target} = d{code_name(state.name)}_up[t]" + (f" + {carry_name}" if carry else ""))
         else:
-            step.append(f"{target} = {carry_name if carry else make('zeros', shape_code(cell.arrays[state.name].sizes), backward_like)}")
+            zeros = make('zeros', shape_code(cell.arrays[state.name].sizes), backward_like)
+            step.append(f"{target} = {carry_name if carry else zeros}")
     for name in layer.outputs:
         if name not in states:
             step.append(f"{step_names[gradient_name(name)]} = d{code_name(name)}_up[t]")
