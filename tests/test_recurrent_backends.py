@@ -122,22 +122,102 @@ def test_a_user_cell_exported_for_torch_equals_autograd_of_its_forward(text, nam
         _close(got.numpy(), leaf.grad.numpy())
 
 
-def test_a_recurrent_layer_for_jax_is_refused_with_what_is_accepted():
+def test_a_backend_without_idioms_is_refused_with_what_is_accepted():
     from symbackprop.errors import ExportError
-    with pytest.raises(ExportError, match="--backend jax: a recurrent layer is exported for numpy or torch"):
-        recurrent_source(derive_layer("rnn"), backend="jax")
+    with pytest.raises(ExportError, match="--backend cupy: a recurrent layer is exported for numpy or torch or jax"):
+        recurrent_source(derive_layer("rnn"), backend="cupy")
 
 
-def test_cli_writes_the_torch_module_of_a_recurrent_layer_and_refuses_jax(tmp_path, capsys):
+def _jax():
+    jax = require("jax", "the jax export of the recurrent layers")
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("T", [1, 2, 7])
+def test_jax_export_equals_torch_autograd(name, T):
+    jnp = _jax().numpy
+    rng = np.random.default_rng(300 + T)
+    N, D, H = 3, 4, 5
+    layer = layer_record(name).layer()
+    p = _params(name, D, H, rng)
+    x = rng.standard_normal((T, N, D))
+    states = [rng.standard_normal((N, H)) for _ in layer.states]
+    source = recurrent_source(derive_layer(name), backend="jax")
+    assert "import jax.numpy as jnp" in source and "np." not in source.replace("jnp.", "")
+    module = recurrent_module(derive_layer(name), backend="jax")
+    out, cache = module.forward(jnp.asarray(x), *map(jnp.asarray, states), *map(jnp.asarray, p.values()))
+    assert out.dtype == jnp.float64
+    dout = rng.standard_normal(out.shape)
+    reference, final_c, leaves = _torch_reference(name, x, states, p)
+    cost = (reference * torch.tensor(dout)).sum()
+    extra = {}
+    if final_c is not None:
+        dc_last = rng.standard_normal((N, H))
+        extra = {"dc_last": jnp.asarray(dc_last)}
+        cost = cost + (final_c * torch.tensor(dc_last)).sum()
+    cost.backward()
+    _close(np.asarray(out), reference.detach().numpy())
+    grads = module.backward(jnp.asarray(dout), cache, **extra)
+    assert len(grads) == len(leaves)
+    for got, leaf in zip(grads, leaves):
+        _close(np.asarray(got), leaf.grad.numpy())
+
+
+@pytest.mark.parametrize("notation", ["cs231n", "ng-dls"])
+def test_jax_export_in_the_notations_layouts_equals_the_numpy_export(notation):
+    """The same layout code as NumPy's (views, the ng-dls joined Wf), printed in jnp: equal to the tested NumPy module."""
+    jnp = _jax().numpy
+    rng = np.random.default_rng(22)
+    T, N, D, H = 3, 2, 3, 4
+    p = _params("lstm", D, H, rng)
+    x, h0, c0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    dout, dc_last = rng.standard_normal((T, N, H)), rng.standard_normal((N, H))
+    if notation == "cs231n":
+        args, dout, dc_last = [x.transpose(1, 0, 2), h0, c0, *p.values()], dout.transpose(1, 0, 2), dc_last
+    else:
+        joined = [np.concatenate([p[f"W{g}h"].T, p[f"W{g}x"].T], axis=1) for g in "fuco"]
+        biases = [p[f"b{g}"][:, None] for g in "fuco"]
+        args, dout, dc_last = [x.T, h0.T, c0.T, *(v for pair in zip(joined, biases) for v in pair)], dout.T, dc_last.T
+    numpy_module = recurrent_module(derive_layer("lstm"), notation)
+    jax_module = recurrent_module(derive_layer("lstm"), notation, backend="jax")
+    want, cache = numpy_module.forward(*args)
+    expected = numpy_module.backward(dout, cache, dc_last=dc_last)
+    got, cache = jax_module.forward(*map(jnp.asarray, args))
+    _close(np.asarray(got), want)
+    for g, e in zip(jax_module.backward(jnp.asarray(dout), cache, dc_last=jnp.asarray(dc_last)), expected):
+        _close(np.asarray(g), e)
+
+
+@pytest.mark.parametrize("text, name, reference, shapes", [
+    (LEAKY, "leaky", _leaky_reference, [(5, 2, 3), (2, 4), (3, 4), (4, 4), (4,)]),
+    (GATED, "gated", _gated_reference, [(4, 2, 3), (2, 5), (3, 5), (5, 5), (5,), (3, 5), (5, 5), (5,)]),
+])
+def test_a_user_cell_exported_for_jax_equals_autograd_of_its_forward(text, name, reference, shapes):
+    jnp = _jax().numpy
+    module = recurrent_module(derive_layer(Layer.parse(text, name)), backend="jax")
+    rng = np.random.default_rng(32)
+    arrays = [rng.standard_normal(shape) * 0.7 for shape in shapes]
+    out, cache = module.forward(*map(jnp.asarray, arrays))
+    dout = rng.standard_normal(out.shape)
+    grads = module.backward(jnp.asarray(dout), cache)
+    states, leaves = reference(arrays)
+    (states * torch.tensor(dout)).sum().backward()
+    _close(np.asarray(out), states.detach().numpy())
+    for got, leaf in zip(grads, leaves):
+        _close(np.asarray(got), leaf.grad.numpy())
+
+
+def test_cli_writes_the_torch_and_jax_modules_of_a_recurrent_layer(tmp_path, capsys):
     from symbackprop.cli import main
     target = tmp_path / "gru_torch.py"
     assert main(["export", "--layer", "gru", "--notation", "cs231n", "--backend", "torch", "-o", str(target)]) == 0
     assert "(layout cs231n, torch)" in capsys.readouterr().out
     source = target.read_text(encoding="utf-8")
     assert "import torch" in source and "for t in range(T):" in source and "np." not in source
-    assert main(["export", "--layer", "rnn", "--backend", "jax", "-o", str(tmp_path / "rnn_jax.py")]) == 2
-    assert "--backend jax: a recurrent layer is exported for numpy or torch" in capsys.readouterr().err
-    assert not (tmp_path / "rnn_jax.py").exists()
+    assert main(["export", "--layer", "rnn", "--backend", "jax", "-o", str(tmp_path / "rnn_jax.py")]) == 0
+    assert "import jax.numpy as jnp" in (tmp_path / "rnn_jax.py").read_text(encoding="utf-8")
 
 
 # ---- as a torch autograd op: the time loop inside, backward the derived BPTT ---------------------------------

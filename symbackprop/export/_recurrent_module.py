@@ -37,7 +37,7 @@ from ._gate_stacks import affine_inputs, back_product, stack_projection, stacked
 from ._index_printing import code_name, index_printer, shape_code
 
 #: The array idioms the module writes around the printed formulas, per backend ({like}: an array whose dtype and
-#: device new arrays take). JAX is not here: its arrays are immutable and the loops write into buffers.
+#: device new arrays take). JAX's arrays are immutable: its stores are written as ``a = a.at[t].set(v)`` (:func:`store`).
 IDIOMS = {
     "numpy": {"import": "import numpy as np", "empty": "np.empty({shape})", "zeros": "np.zeros({shape})",
               "concatenate": "np.concatenate([{items}], axis={axis})", "asarray": "np.asarray({x})",
@@ -48,7 +48,18 @@ IDIOMS = {
               "concatenate": "torch.cat([{items}], dim={axis})", "asarray": "torch.as_tensor({x})",
               "as_like": "torch.as_tensor({x}, dtype={like}.dtype, device={like}.device)",
               "transpose": "torch.permute({x}, {axes})"},
+    "jax": {"import": "import jax.numpy as jnp", "empty": "jnp.zeros({shape}, dtype={like}.dtype)",
+            "zeros": "jnp.zeros({shape}, dtype={like}.dtype)", "concatenate": "jnp.concatenate([{items}], axis={axis})",
+            "asarray": "jnp.asarray({x})", "as_like": "jnp.asarray({x}, dtype={like}.dtype)",
+            "transpose": "jnp.transpose({x}, {axes})"},
 }
+
+
+def store(backend, array, index, value) -> str:
+    """The statement writing ``value`` into ``array[index]``: in place, or as JAX's functional update."""
+    if backend == "jax":
+        return f"{array} = {array}.at[{index}].set({value})"
+    return f"{array}[{index}] = {value}"
 
 
 def idioms_of(backend) -> dict:
@@ -432,7 +443,8 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True, backend
         param_gradients[param.name] = merged[0] if merged is not None else expr
     # a stack's gradients dz_m are columns of one (T, N, 4H) array; a gradient that is the same expression of each
     # member's dz_m (dW_mx = Σ x dz_m for every m; dx's term Σ_k dz_m W_mx) is computed once from it and sliced
-    back_stacks = {g: stack for g, stack in stacks.items() if set(stack["members"]) <= kept}
+    # (not in JAX: each member's dz is written through a view of the stack's columns, which JAX has not)
+    back_stacks = {g: stack for g, stack in stacks.items() if set(stack["members"]) <= kept and backend != "jax"}
     for stack in back_stacks.values():
         base = f"d{stack['stem']}_seq"
         sizes = (layer.time, *cell.arrays[stack["members"][0]].sizes[:-1])
@@ -537,7 +549,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True, backend
     for state in layer.states:
         sizes = ", ".join(map(str, cell.arrays[state.name].sizes))
         body.append(f"{state.name}_steps = {make('empty', f'({layer.time} + 1, {sizes})', forward_like)}")
-        body.append(f"{state.name}_steps[0] = {user.to_layer(user.user(state.initial), state.initial)}")
+        body.append(store(backend, f"{state.name}_steps", 0, user.to_layer(user.user(state.initial), state.initial)))
     for param in layer.params:
         converted = (user.part_view(param.name) if param.name in user.joined
                      else user.to_layer(user.user(param.name), param.name))
@@ -557,9 +569,9 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True, backend
         step.append(f"{step_names[state.previous]} = {state.name}_steps[t]")
     step += forward.lines
     for state in layer.states:
-        step.append(f"{state.name}_steps[t + 1] = {step_names[state.carried]}")
+        step.append(store(backend, f"{state.name}_steps", "t + 1", step_names[state.carried]))
     for name in stored:
-        step.append(f"{seq(name)}[t] = {step_names[name]}")
+        step.append(store(backend, seq(name), "t", step_names[name]))
     body += loop_of(f"for t in range({layer.time}):", step)
     outputs = []
     for name in layer.outputs:
@@ -645,7 +657,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True, backend
         step.append(line)
     for name in sorted(kept):
         if not any(f"d{code_name(name)}_seq[t] = " in line for line in step):
-            step.append(f"d{code_name(name)}_seq[t] = {step_names[gradient_name(name)]}")
+            step.append(store(backend, f"d{code_name(name)}_seq", "t", step_names[gradient_name(name)]))
     body += loop_of(f"for t in range({layer.time} - 1, -1, -1):", step)
     for state in layer.states:
         body.append(f"d{code_name(state.initial)} = {step_names[gradient_name(state.previous)]}")
