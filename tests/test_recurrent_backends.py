@@ -309,3 +309,51 @@ def test_cli_writes_the_lstm_op_in_the_ng_dls_layout(tmp_path, capsys):
     assert torch.autograd.gradcheck(op.lstm, tensors, eps=1e-6, atol=1e-8)
     reference, _, _ = _torch_reference("lstm", x, [h0, c0], p)
     _close(op.lstm(*tensors).detach().numpy().T, reference.detach().numpy())
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("T", [1, 7])
+def test_the_jax_op_under_jit_and_grad_equals_autograd_of_torch_nn(name, T):
+    jax = _jax()
+    from symbackprop.export._op_module import op_module
+    from symbackprop.export._recurrent_op import recurrent_op_source
+    op = op_module(recurrent_op_source(derive_layer(name), "jax"), f"symbackprop_jax_op_{name}")
+    rng = np.random.default_rng(400 + T)
+    N, D, H = 2, 3, 4
+    layer = layer_record(name).layer()
+    p = _params(name, D, H, rng)
+    x = rng.standard_normal((T, N, D))
+    states = [rng.standard_normal((N, H)) for _ in layer.states]
+    dout = rng.standard_normal((T, N, H))
+    reference, _, leaves = _torch_reference(name, x, states, p)
+    (reference * torch.tensor(dout)).sum().backward()
+    arrays = [jax.numpy.asarray(a) for a in [x, *states, *p.values()]]
+    function = getattr(op, name)
+
+    def cost(*arguments):
+        return (function(*arguments) * dout).sum()
+    grads = jax.jit(jax.grad(cost, argnums=tuple(range(len(arrays)))))(*arrays)
+    _close(np.asarray(jax.jit(function)(*arrays)), reference.detach().numpy())
+    for got, leaf in zip(grads, leaves):
+        _close(np.asarray(got), leaf.grad.numpy())
+
+
+def test_cli_writes_the_jax_op_of_a_user_cell_in_its_own_layout(tmp_path, capsys):
+    jax = _jax()
+    from symbackprop.cli import main
+    from symbackprop.export._op_module import op_module
+    definition, target = tmp_path / "gated.layer", tmp_path / "gated_op.py"
+    definition.write_text(GATED, encoding="utf-8")
+    assert main(["export", "--layer-def", str(definition), "--backend", "jax", "--op", "-o", str(target)]) == 0
+    assert "jax.custom_vjp" in capsys.readouterr().out
+    op = op_module(target.read_text(encoding="utf-8"), "symbackprop_jax_op_gated_cli")
+    rng = np.random.default_rng(51)
+    shapes = [(4, 2, 3), (2, 5), (3, 5), (5, 5), (5,), (3, 5), (5, 5), (5,)]
+    arrays = [rng.standard_normal(shape) * 0.7 for shape in shapes]
+    dout = rng.standard_normal((4, 2, 5))
+    function = next(getattr(op, n) for n in dir(op) if hasattr(getattr(op, n), "defvjp"))
+    grads = jax.grad(lambda *a: (function(*a) * dout).sum(), argnums=tuple(range(8)))(*map(jax.numpy.asarray, arrays))
+    states, leaves = _gated_reference(arrays)
+    (states * torch.tensor(dout)).sum().backward()
+    for got, leaf in zip(grads, leaves):
+        _close(np.asarray(got), leaf.grad.numpy())
