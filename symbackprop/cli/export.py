@@ -20,6 +20,7 @@ def add_parser(subparsers, network_parent) -> None:
                "  symbackprop export --backend torch --layout ng --force -o grad_torch.py\n"
                "  symbackprop export --layer batchnorm -o batchnorm.py   (forward/backward, NumPy)\n"
                "  symbackprop export --layer batchnorm --backend torch --op -o batchnorm_op.py\n"
+               "  symbackprop export --layer lstm --notation cs231n --backend torch --op -o lstm_op.py\n"
                "  symbackprop export --model 'affine(64) > relu > affine(10) > softmax' "
                "--loss categorical-cross-entropy --input-size 32 -o model.py",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,14 +103,17 @@ def run_op(args) -> int:
     elif wants_layer(args):
         from ..layers import derive_layer
         layer = layer_from_args(args)
+        names = [a.name for a in layer.differentiable]
         if getattr(layer, "recurrent", False):         # --notation is a layout for a recurrent layer
+            from ..export._recurrent_module import forward_arguments
             from ..export._recurrent_op import recurrent_op_source
             source = recurrent_op_source(derive_layer(layer), args.backend, args.notation)
+            names = forward_arguments(layer, args.notation)
         else:
             layer = _in_notation(args, layer)
             source = layer_op_source(derive_layer(layer), args.backend)
         subject = layer.describe()
-        use = f"{layer.name.replace('-', '_')}({', '.join(a.name for a in layer.differentiable)})"
+        use = f"{layer.name.replace('-', '_')}({', '.join(names)})"
     else:
         raise ExportError("--op: give --layer NAME, --layer-def FILE or --model SPEC (a network is exported "
                           "without --op)")

@@ -1,5 +1,8 @@
-"""Standalone NumPy modules for recurrent layers: ``forward`` over a whole sequence and
+"""Standalone NumPy, torch or JAX modules for recurrent layers: ``forward`` over a whole sequence and
 ``backward(dout, cache)`` through time, printed from a :class:`~symbackprop.layers._bptt.RecurrentDerivation`.
+The formulas are printed by the backend's index printer; the few array idioms written around them (buffers,
+concatenation, axis permutations, stores into a sequence) come from :data:`IDIOMS` and :func:`store`. NumPy's
+loops then write into buffers made once (:mod:`._loop_buffers`); torch's and JAX's are plain Python loops over t.
 
 Nothing is written per layer. One step's forward code is the cell's equations and one step's backward
 code the cell's derived gradients (dz = (1 - h²) dh, dh_prev = dz Whᵀ), printed by
