@@ -359,7 +359,7 @@ def test_cli_writes_an_op_module(tmp_path, capsys, backend):
 
 @pytest.mark.parametrize("argv, message", [
     (["--layer", "batchnorm", "--op"], "--op --backend numpy: an op is written for --backend torch"),
-    (["--layer", "lstm", "--op", "--backend", "torch"], "the recurrent layer lstm is not exported as an op yet"),
+    (["--layer", "lstm", "--op"], "--op --backend numpy: an op is written for --backend torch"),
     (["--op", "--backend", "torch"], "--op: give --layer NAME, --layer-def FILE or --model SPEC"),
 ])
 def test_cli_refuses_an_op_it_cannot_write_in_one_line(tmp_path, capsys, argv, message):

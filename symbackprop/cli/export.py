@@ -20,6 +20,7 @@ def add_parser(subparsers, network_parent) -> None:
                "  symbackprop export --backend torch --layout ng --force -o grad_torch.py\n"
                "  symbackprop export --layer batchnorm -o batchnorm.py   (forward/backward, NumPy)\n"
                "  symbackprop export --layer batchnorm --backend torch --op -o batchnorm_op.py\n"
+               "  symbackprop export --layer lstm --notation cs231n --backend torch --op -o lstm_op.py\n"
                "  symbackprop export --model 'affine(64) > relu > affine(10) > softmax' "
                "--loss categorical-cross-entropy --input-size 32 -o model.py",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,14 +67,10 @@ def run(args) -> int:
 
 
 def run_layer(args) -> int:
-    from ..errors import ExportError
     from ..export._layer_module import export_layer_module
     from ..layers import derive_layer
     layer = layer_from_args(args)
     if getattr(layer, "recurrent", False):
-        if args.backend != "numpy":
-            raise ExportError(f"--backend {args.backend}: recurrent layers (rnn, lstm, gru) are exported for numpy "
-                              f"only so far")
         return run_recurrent(args, layer)
     layer = _in_notation(args, layer)
     export_layer_module(derive_layer(layer), args.output_file, force=args.force, backend=args.backend)
@@ -106,9 +103,17 @@ def run_op(args) -> int:
     elif wants_layer(args):
         from ..layers import derive_layer
         layer = layer_from_args(args)
-        layer = _in_notation(args, layer)
-        source, subject = layer_op_source(derive_layer(layer), args.backend), layer.describe()
-        use = f"{layer.name.replace('-', '_')}({', '.join(a.name for a in layer.differentiable)})"
+        names = [a.name for a in layer.differentiable]
+        if getattr(layer, "recurrent", False):         # --notation is a layout for a recurrent layer
+            from ..export._recurrent_module import forward_arguments
+            from ..export._recurrent_op import recurrent_op_source
+            source = recurrent_op_source(derive_layer(layer), args.backend, args.notation)
+            names = forward_arguments(layer, args.notation)
+        else:
+            layer = _in_notation(args, layer)
+            source = layer_op_source(derive_layer(layer), args.backend)
+        subject = layer.describe()
+        use = f"{layer.name.replace('-', '_')}({', '.join(names)})"
     else:
         raise ExportError("--op: give --layer NAME, --layer-def FILE or --model SPEC (a network is exported "
                           "without --op)")
@@ -119,13 +124,15 @@ def run_op(args) -> int:
 
 
 def run_recurrent(args, layer) -> int:
-    from ..export._recurrent_module import export_recurrent_module, forward_arguments, layout_of
+    from ..export._recurrent_module import export_recurrent_module, forward_arguments, idioms_of, layout_of
     from ..layers import derive_layer
     layout = layout_of(args.notation)
-    export_recurrent_module(derive_layer(layer), args.output_file, force=args.force, notation=args.notation)
+    idioms_of(args.backend)          # refuses a backend the recurrent modules are not written for, before deriving
+    export_recurrent_module(derive_layer(layer), args.output_file, force=args.force, notation=args.notation,
+                            backend=args.backend)
     inputs = ", ".join(forward_arguments(layer, args.notation))
     print(f"wrote {args.output_file}: forward({inputs}) -> (out, cache) over every step and backward(dout, cache) "
-          f"through time for the {layer.describe()} (layout {layout.name})")
+          f"through time for the {layer.describe()} (layout {layout.name}, {args.backend})")
     return 0
 
 

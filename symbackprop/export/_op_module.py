@@ -27,8 +27,8 @@ def layer_op_source(derivation, backend: str) -> str:
     """The op module of one layer's derivation: every input and parameter differentiable."""
     layer = derivation.layer
     if getattr(layer, "recurrent", False):
-        raise ExportError(f"--op: the recurrent layer {layer.name} is not exported as an op yet; "
-                          f"export it without --op (NumPy)")
+        from ._recurrent_op import recurrent_op_source
+        return recurrent_op_source(derivation, backend)
     code = layer_code(derivation, backend=backend, save_reads=True)
     params = tuple(code.arguments[len(code.arguments) - len(layer.params):]) if layer.params else ()
     return _op_source(code, _identifier(layer.name), backend, layer.describe(), params, None)

@@ -1,5 +1,8 @@
-"""Standalone NumPy modules for recurrent layers: ``forward`` over a whole sequence and
+"""Standalone NumPy, torch or JAX modules for recurrent layers: ``forward`` over a whole sequence and
 ``backward(dout, cache)`` through time, printed from a :class:`~symbackprop.layers._bptt.RecurrentDerivation`.
+The formulas are printed by the backend's index printer; the few array idioms written around them (buffers,
+concatenation, axis permutations, stores into a sequence) come from :data:`IDIOMS` and :func:`store`. NumPy's
+loops then write into buffers made once (:mod:`._loop_buffers`); torch's and JAX's are plain Python loops over t.
 
 Nothing is written per layer. One step's forward code is the cell's equations and one step's backward
 code the cell's derived gradients (dz = (1 - h²) dh, dh_prev = dz Whᵀ), printed by
@@ -34,7 +37,39 @@ from ..layers._bptt import timed
 from ..layers._derivation import gradient_name
 from ..layers._printing import language, text
 from ._gate_stacks import affine_inputs, back_product, stack_projection, stacked_parameters, stacked_products, stacked_terms
-from ._index_printing import IndexPrinter, code_name, shape_code
+from ._index_printing import code_name, index_printer, shape_code
+
+#: The array idioms the module writes around the printed formulas, per backend ({like}: an array whose dtype and
+#: device new arrays take). JAX's arrays are immutable: its stores are written as ``a = a.at[t].set(v)`` (:func:`store`).
+IDIOMS = {
+    "numpy": {"import": "import numpy as np", "empty": "np.empty({shape})", "zeros": "np.zeros({shape})",
+              "concatenate": "np.concatenate([{items}], axis={axis})", "asarray": "np.asarray({x})",
+              "as_like": "np.asarray({x}, dtype=float)", "transpose": "np.transpose({x}, {axes})"},
+    "torch": {"import": "import torch",
+              "empty": "torch.empty({shape}, dtype={like}.dtype, device={like}.device)",
+              "zeros": "torch.zeros({shape}, dtype={like}.dtype, device={like}.device)",
+              "concatenate": "torch.cat([{items}], dim={axis})", "asarray": "torch.as_tensor({x})",
+              "as_like": "torch.as_tensor({x}, dtype={like}.dtype, device={like}.device)",
+              "transpose": "torch.permute({x}, {axes})"},
+    "jax": {"import": "import jax.numpy as jnp", "empty": "jnp.zeros({shape}, dtype={like}.dtype)",
+            "zeros": "jnp.zeros({shape}, dtype={like}.dtype)", "concatenate": "jnp.concatenate([{items}], axis={axis})",
+            "asarray": "jnp.asarray({x})", "as_like": "jnp.asarray({x}, dtype={like}.dtype)",
+            "transpose": "jnp.transpose({x}, {axes})"},
+}
+
+
+def store(backend, array, index, value) -> str:
+    """The statement writing ``value`` into ``array[index]``: in place, or as JAX's functional update."""
+    if backend == "jax":
+        return f"{array} = {array}.at[{index}].set({value})"
+    return f"{array}[{index}] = {value}"
+
+
+def idioms_of(backend) -> dict:
+    if backend not in IDIOMS:
+        raise ExportError(f"--backend {backend}: a recurrent layer is exported for {' or '.join(IDIOMS)} so far")
+    return IDIOMS[backend]
+
 
 
 @dataclass(frozen=True)
@@ -80,8 +115,9 @@ def layout_of(notation) -> Layout:
 class _Arrays:
     """The user's names and axis orders for the arrays of one layer in one layout."""
 
-    def __init__(self, layer, layout: Layout):
+    def __init__(self, layer, layout: Layout, backend: str = "numpy"):
         self.layer, self.layout = layer, layout
+        self.idioms = idioms_of(backend)
         self.names = layout.names.get(layer.name, {})
         joins = layout.joins.get(layer.name, {})
         self.joined = {part: (name, parts) for name, parts in joins.items() for part in parts
@@ -124,7 +160,8 @@ class _Arrays:
     def joined_result(self, codes, parts) -> str:
         """Code putting the parts' gradients (in the layer's order) side by side as the user's joined array."""
         axis = self.join_axis(parts[0])
-        return f"np.concatenate([{', '.join(self.to_user(c, p) for c, p in zip(codes, parts))}], axis={axis})"
+        items = ", ".join(self.to_user(c, p) for c, p in zip(codes, parts))
+        return self.idioms["concatenate"].format(items=items, axis=axis)
 
     def argument_sizes(self, parts) -> tuple:
         """The shape of the user's array holding ``parts`` (one array, or the parts side by side)."""
@@ -164,7 +201,7 @@ class _Arrays:
         if permutation == tuple(range(len(permutation))):
             return code
         inverse = tuple(permutation.index(a) for a in range(len(permutation)))
-        return f"{code}.T" if len(permutation) == 2 else f"np.transpose({code}, {inverse})"
+        return f"{code}.T" if len(permutation) == 2 else self.idioms["transpose"].format(x=code, axes=inverse)
 
     def to_user(self, code, name) -> str:
         if self.column(name):
@@ -172,10 +209,10 @@ class _Arrays:
         permutation = self.permutation(name)
         if permutation == tuple(range(len(permutation))):
             return code
-        return f"{code}.T" if len(permutation) == 2 else f"np.transpose({code}, {permutation})"
+        return f"{code}.T" if len(permutation) == 2 else self.idioms["transpose"].format(x=code, axes=permutation)
 
 
-def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
+def recurrent_source(derivation, notation=None, steps=False, carry=True, backend="numpy") -> str:
     """The source of the standalone module for a recurrent layer's derivation, in a notation's layout.
 
     For the checker: ``steps`` makes ``backward`` also return every step's gradients ({'dz': (T, N, H), ...},
@@ -183,8 +220,25 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     gradient without what the next step sends back (a nearby formula, itself generated)."""
     layer, cell = derivation.layer, derivation.cell.layer
     layout = layout_of(notation)
-    user = _Arrays(layer, layout)
+    user = _Arrays(layer, layout, backend)
+    idioms = user.idioms
     t = derivation.time_index
+    # an array in scope whose dtype and device new arrays take: the first input in forward, its steps in backward
+    forward_like = code_name(user.arguments()[0][0])
+    backward_like = f"{code_name(layer.sequences[0])}_seq"
+
+    def make(kind, shape, like, **more):
+        return idioms[kind].format(shape=shape, like=like, **more)
+
+    def concatenate(items, axis):
+        return idioms["concatenate"].format(items=items, axis=axis)
+
+    def buffered(lines):
+        return buffered_block(lines, shapes) if backend == "numpy" else lines
+
+    def loop_of(header, step):
+        return _loop(header, step, shapes, kept_slots(step)) if backend == "numpy" else \
+            [header, *(f"    {line}" for line in step)]
     states = {s.name: s for s in layer.states}
     carried = {s.carried: s for s in layer.states}
     previous = {s.previous: s for s in layer.states}
@@ -226,8 +280,8 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
 
     # ---- one step forward; the terms that read only the inputs at t and the parameters (x⟨t⟩ Wx + b) are
     # computed for every step before the loop, one product over all steps instead of one per step
-    forward = IndexPrinter({**names, **step_names}, prefix="f")
-    before = IndexPrinter({**names}, prefix="p")
+    forward = index_printer(backend, {**names, **step_names}, prefix="f", like=forward_like)
+    before = index_printer(backend, {**names}, prefix="p", like=forward_like)
     hoisted = []
     shared = {a.name for a in cell.params}
     split = {}
@@ -277,9 +331,9 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         hoisted.append(definition.name)
     for state_input, stack in stacks.items():
         stem, width = stack["stem"], stack["width"]
-        before.lines.append(f"{stack['input']}_W = np.concatenate([{', '.join(stack['weights'])}], axis=1)")
+        before.lines.append(f"{stack['input']}_W = {concatenate(', '.join(stack['weights']), 1)}")
         if stack["biases"]:
-            before.lines.append(f"{stem}_b = np.concatenate([{', '.join(stack['biases'])}])")
+            before.lines.append(f"{stem}_b = {concatenate(', '.join(stack['biases']), 0)}")
         rows, axes, size = flat(stack_projection(stack, seq, t, cell), (t, stack["row"], stack["column"]),
                                 before_flats)
         before.assign(f"{stem}_in_flat", rows, axes, shape_code((size, width)))
@@ -289,7 +343,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     before.lines[:0] = list(before_flats.values())
     for state_input, members in groups.items():
         weights = ", ".join(code_name(weight) for _, weight, _ in members)
-        before.lines.append(f"{state_input}_W = np.concatenate([{weights}], axis=1)")
+        before.lines.append(f"{state_input}_W = {concatenate(weights, 1)}")
     # a function of a forward array that one step's backward needs again (the LSTM's tanh(c)): computed once in
     # the forward step and kept, as a hand-written cache keeps it
     shared_calls = _shared_calls(cell, derivation.step_gradients)
@@ -338,7 +392,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     forward.lines[:0] = stacked_lines
 
     # ---- one step backward: the quantities' gradients, then what goes back to the previous states
-    loop = IndexPrinter({**names, **step_names}, prefix="g")
+    loop = index_printer(backend, {**names, **step_names}, prefix="g", like=backward_like)
     in_loop = [n for n, g in derivation.cell.gradients.items() if g.kind == "quantity"] + [s.previous for s in
                                                                                            layer.states]
     for name in in_loop:
@@ -357,12 +411,12 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
                 for term in found:
                     terms.remove(term)
                 gradients = ", ".join(step_names[gradient_name(member)] for member, _, _ in members)
-                loop.lines.append(f"{name}_back = np.concatenate([{gradients}], axis=-1) @ {name}_W.T")
+                loop.lines.append(f"{name}_back = {concatenate(gradients, -1)} @ {name}_W.T")
                 expr = sp.Add(*terms) + sp.IndexedBase(f"{name}_back", real=True)[indices]
         loop.assign(step_names[gradient_name(name)], expr, indices, shape_code(cell.arrays[name].sizes))
 
     # ---- after the loop: every step's input gradients, the shared weights' sums over time
-    after = IndexPrinter({**names}, prefix="u")
+    after = index_printer(backend, {**names}, prefix="u", like=backward_like)
     flats = {}           # a (T, N, ...) array -> its (T·N, ...) view: every step's examples as rows of one matrix
     kept = set()
 
@@ -392,7 +446,8 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         param_gradients[param.name] = merged[0] if merged is not None else expr
     # a stack's gradients dz_m are columns of one (T, N, 4H) array; a gradient that is the same expression of each
     # member's dz_m (dW_mx = Σ x dz_m for every m; dx's term Σ_k dz_m W_mx) is computed once from it and sliced
-    back_stacks = {g: stack for g, stack in stacks.items() if set(stack["members"]) <= kept}
+    # (not in JAX: each member's dz is written through a view of the stack's columns, which JAX has not)
+    back_stacks = {g: stack for g, stack in stacks.items() if set(stack["members"]) <= kept and backend != "jax"}
     for stack in back_stacks.values():
         base = f"d{stack['stem']}_seq"
         sizes = (layer.time, *cell.arrays[stack["members"][0]].sizes[:-1])
@@ -482,7 +537,7 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
 
     # ---- the module
     inputs = [name for name, _ in user.arguments()]
-    lines = [f'"""{_docstring(derivation, user)}"""', "import numpy as np", ""]
+    lines = [f'"""{_docstring(derivation, user)}"""', idioms["import"], ""]
     for symbol, value in cell.constants.items():
         lines.append(f"{names[symbol]} = {float(value)!r}")
     lines += ["", "", f"def forward({', '.join(inputs)}):",
@@ -490,22 +545,23 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
               f'backward needs."""']
     body = []
     for name in inputs:
-        body.append(f"{name} = np.asarray({name})")
+        body.append(f"{name} = {idioms['asarray'].format(x=name)}")
     body += _shape_checks(layer, user)
     for name in layer.sequences:
         body.append(f"{seq(name)} = {user.to_layer(user.user(name), name)}")
     for state in layer.states:
         sizes = ", ".join(map(str, cell.arrays[state.name].sizes))
-        body.append(f"{state.name}_steps = np.empty(({layer.time} + 1, {sizes}))")
-        body.append(f"{state.name}_steps[0] = {user.to_layer(user.user(state.initial), state.initial)}")
+        body.append(f"{state.name}_steps = {make('empty', f'({layer.time} + 1, {sizes})', forward_like)}")
+        body.append(store(backend, f"{state.name}_steps", 0, user.to_layer(user.user(state.initial), state.initial)))
     for param in layer.params:
         converted = (user.part_view(param.name) if param.name in user.joined
                      else user.to_layer(user.user(param.name), param.name))
         if converted != code_name(param.name):
             body.append(f"{code_name(param.name)} = {converted}")
     for name in stored:
-        body.append(f"{seq(name)} = np.empty(({layer.time}, {', '.join(map(str, sizes_of(name)))}))")
-    body += buffered_block(before.lines, shapes)
+        shape = f"({layer.time}, {', '.join(map(str, sizes_of(name)))})"
+        body.append(f"{seq(name)} = {make('empty', shape, forward_like)}")
+    body += buffered(before.lines)
     step = []
     for name in layer.sequences:
         if _mentions(forward.lines, step_names[name]):
@@ -516,10 +572,10 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         step.append(f"{step_names[state.previous]} = {state.name}_steps[t]")
     step += forward.lines
     for state in layer.states:
-        step.append(f"{state.name}_steps[t + 1] = {step_names[state.carried]}")
+        step.append(store(backend, f"{state.name}_steps", "t + 1", step_names[state.carried]))
     for name in stored:
-        step.append(f"{seq(name)}[t] = {step_names[name]}")
-    body += _loop(f"for t in range({layer.time}):", step, shapes, kept_slots(step))
+        step.append(store(backend, seq(name), "t", step_names[name]))
+    body += loop_of(f"for t in range({layer.time}):", step)
     outputs = []
     for name in layer.outputs:
         full = f"{name}_steps[1:]" if name in states else seq(name)
@@ -542,27 +598,27 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
     body = [f"{n} = cache[{n!r}]" for n in cache_names]
     upstream = [f"d{user.user(o)}" for o in layer.outputs]
     if len(layer.outputs) == 1:
-        body.append(f"{upstream[0]} = np.asarray(dout)")
+        body.append(f"{upstream[0]} = {idioms['asarray'].format(x='dout')}")
     else:
-        body.append(f"{', '.join(upstream)} = (np.asarray(d) for d in douts)")
+        body.append(f"{', '.join(upstream)} = ({idioms['asarray'].format(x='d')} for d in douts)")
     for name, code in zip(layer.outputs, upstream):
         body.append(f"d{code_name(name)}_up = {user.to_layer(code, name)}")
     for state in layer.states:
         sizes = shape_code(cell.arrays[state.name].sizes)
         carried_name = step_names[gradient_name(state.previous)]
         if state.name in layer.outputs:
-            body.append(f"{carried_name} = np.zeros({sizes})")
+            body.append(f"{carried_name} = {make('zeros', sizes, backward_like)}")
         else:
             given = f"d{user.user(state.name)}_last"
-            body.append(f"{carried_name} = np.zeros({sizes}) if {given} is None else "
-                        f"np.asarray({user.to_layer(given, state.initial)}, dtype=float)")
+            body.append(f"{carried_name} = {make('zeros', sizes, backward_like)} if {given} is None else "
+                        f"{idioms['as_like'].format(x=user.to_layer(given, state.initial), like=backward_like)}")
         body.append(f"{state.name}_all = {state.name}_steps[1:]")
         body.append(f"{state.name}_before = {state.name}_steps[:-1]")
     in_stack = {}
     for stack in back_stacks.values():
         sizes = cell.arrays[stack["members"][0]].sizes
-        body.append(f"d{stack['stem']}_seq = np.empty(({layer.time}, {', '.join(map(str, sizes[:-1]))}, "
-                    f"{stack['width']}))")
+        shape = f"({layer.time}, {', '.join(map(str, sizes[:-1]))}, {stack['width']})"
+        body.append(f"d{stack['stem']}_seq = {make('empty', shape, backward_like)}")
         offset = sp.Integer(0)
         for member in stack["members"]:
             width = cell.arrays[member].sizes[-1]
@@ -571,8 +627,8 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
             offset += width
     for name in sorted(kept):
         if name not in in_stack:
-            body.append(f"d{code_name(name)}_seq = np.empty(({layer.time}, "
-                        f"{', '.join(map(str, cell.arrays[name].sizes))}))")
+            shape = f"({layer.time}, {', '.join(map(str, cell.arrays[name].sizes))})"
+            body.append(f"d{code_name(name)}_seq = {make('empty', shape, backward_like)}")
     step = []
     for name in needed_step:
         if name in layer.sequences:
@@ -590,24 +646,25 @@ def recurrent_source(derivation, notation=None, steps=False, carry=True) -> str:
         if state.name in layer.outputs:
             step.append(f"{target} = d{code_name(state.name)}_up[t]" + (f" + {carry_name}" if carry else ""))
         else:
-            step.append(f"{target} = {carry_name if carry else f'np.zeros({shape_code(cell.arrays[state.name].sizes)})'}")
+            zeros = make('zeros', shape_code(cell.arrays[state.name].sizes), backward_like)
+            step.append(f"{target} = {carry_name if carry else zeros}")
     for name in layer.outputs:
         if name not in states:
             step.append(f"{step_names[gradient_name(name)]} = d{code_name(name)}_up[t]")
     for line in loop.lines:
         for state_input, stack in back_stacks.items():
-            if line.startswith(f"{state_input}_back = np.concatenate("):
+            if line.startswith(f"{state_input}_back = {idioms['concatenate'].split('[')[0]}["):
                 # every member's dz is in its columns of d{stem}_seq[t] before the one product back
                 step += [f"d{code_name(m)}_seq[t] = {step_names[gradient_name(m)]}" for m in stack["members"]]
                 line = f"{state_input}_back = d{stack['stem']}_seq[t] @ {state_input}_W.T"
         step.append(line)
     for name in sorted(kept):
         if not any(f"d{code_name(name)}_seq[t] = " in line for line in step):
-            step.append(f"d{code_name(name)}_seq[t] = {step_names[gradient_name(name)]}")
-    body += _loop(f"for t in range({layer.time} - 1, -1, -1):", step, shapes, kept_slots(step))
+            step.append(store(backend, f"d{code_name(name)}_seq", "t", step_names[gradient_name(name)]))
+    body += loop_of(f"for t in range({layer.time} - 1, -1, -1):", step)
     for state in layer.states:
         body.append(f"d{code_name(state.initial)} = {step_names[gradient_name(state.previous)]}")
-    body += buffered_block(after.lines, shapes)
+    body += buffered(after.lines)
     results = []
     for name, parts in user.arguments():
         codes = [f"d{code_name(p)}_seq" if p in layer.sequences else code_name(gradient_name(p)) for p in parts]
@@ -744,12 +801,12 @@ def forward_arguments(layer, notation=None) -> list:
     return [name for name, _ in _Arrays(layer, layout_of(notation)).arguments()]
 
 
-def recurrent_module(derivation, notation=None, steps=False, carry=True) -> types.ModuleType:
+def recurrent_module(derivation, notation=None, steps=False, carry=True, backend="numpy") -> types.ModuleType:
     """The generated module, loaded in this process (for tests, benchmarks and the checker)."""
-    return load_module(recurrent_source(derivation, notation, steps, carry),
-                       f"symbackprop_recurrent_{derivation.layer.name.replace('-', '_')}")
+    return load_module(recurrent_source(derivation, notation, steps, carry, backend),
+                       f"symbackprop_recurrent_{derivation.layer.name.replace('-', '_')}_{backend}")
 
 
-def export_recurrent_module(derivation, path, force: bool = False, notation=None) -> Path:
+def export_recurrent_module(derivation, path, force: bool = False, notation=None, backend="numpy") -> Path:
     """Write the module to ``path``; refuses to overwrite unless ``force``."""
-    return write_module(recurrent_source(derivation, notation), path, force)
+    return write_module(recurrent_source(derivation, notation, backend=backend), path, force)
