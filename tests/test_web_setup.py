@@ -14,3 +14,30 @@ def test_an_empty_page_is_ex4_and_a_notation_brings_its_course():
 def test_a_bad_bias_is_named_with_what_is_accepted():
     answer = _jobs.run("derive", {"setup": {"bias": "sideways"}})
     assert answer["field"] == "bias" and "separate, column" in answer["error"]
+
+
+def _module(source: str):
+    import types
+    module = types.ModuleType("downloaded")
+    exec(compile(source, "downloaded.py", "exec"), module.__dict__)   # the project's own generated code
+    return module
+
+
+def test_a_layer_downloads_for_torch_and_jax_and_agrees_with_numpy():
+    """The page offers the NumPy, JAX and torch modules of a layer (not NumPy only): their backward passes agree
+    with the NumPy module's, which tests/test_layers_export.py compares with torch autograd."""
+    import numpy as np
+    from optional_libraries import require
+    torch = require("torch", "the downloaded torch module")
+    setup = {"mode": "layer", "layer": "batchnorm"}
+    modules = {what: _module(_jobs.run("export", {"setup": setup, "what": what})["text"]) for what in ("numpy", "torch")}
+    rng = np.random.default_rng(0)
+    x, gamma, beta, dout = rng.normal(size=(5, 3)), rng.normal(size=3), rng.normal(size=3), rng.normal(size=(5, 3))
+    _, cache = modules["numpy"].forward(x, gamma, beta)
+    want = modules["numpy"].backward(dout, cache)
+    as_torch = lambda a: torch.tensor(a, dtype=torch.float64)
+    _, cache = modules["torch"].forward(as_torch(x), as_torch(gamma), as_torch(beta))
+    got = modules["torch"].backward(as_torch(dout), cache)
+    for g, w in zip(got, want):
+        assert np.allclose(g.numpy(), w, rtol=1e-12, atol=1e-12)
+    assert "import jax" in _jobs.run("export", {"setup": setup, "what": "jax"})["text"]

@@ -227,23 +227,20 @@ def _module_source(setup, args, backend) -> str:
         from ..export import export_module
         network = _network(args)
         return export_module(network, backend=backend, layout=default_layout(network))
-    kind = "models" if setup["mode"] == "model" else "layers"
-    if backend != "numpy":
-        raise ExportError(f"--backend {backend}: {kind} are exported for numpy only so far")
     if setup["mode"] == "model":
         from ..export._model_module import model_source
         from ..models import derive_model
         model = _model(args)
-        return model_source(model, derive_model(model))
+        return model_source(model, derive_model(model), backend=backend)
     layer = _layer(setup, args)
     if getattr(layer, "recurrent", False):
         from ..export._recurrent_module import recurrent_source
-        return recurrent_source(derive_layer(layer), notation=args.notation)
+        return recurrent_source(derive_layer(layer), notation=args.notation, backend=backend)
     if args.notation is not None and getattr(args, "window_layout", None) is None:
         raise ExportError(f"--notation {args.notation}: only a recurrent (rnn, lstm, gru) or window layer (conv2d, "
                           f"avgpool) is exported in a notation's layout")
     from ..export._layer_module import layer_source
-    return layer_source(derive_layer(layer))
+    return layer_source(derive_layer(layer), backend=backend)
 
 
 def pdflatex() -> str | None:
