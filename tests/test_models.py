@@ -229,7 +229,7 @@ def test_cli_derive_model_every_format(capsys, form):
     elif form == "text":
         assert out.startswith("Backward pass of the model affine(5) > tanh > affine(3) > log-softmax")
         # log-softmax + cross-entropy: dz = dL (softmax - Y), with the given Σ_k Y[n, k] = 1
-        assert "dz3[n, m] = dL[n]*(-Y[n, m] + exp(q4[n, m]))" in out
+        assert "dz3[n, m] = dL[n] (exp(q4[n, m]) - Y[n, m])" in out     # typeset: reading order, products with a space
         assert "Σ_k Y[n, k] = 1 (given: each row of the targets Y sums to 1" in out
     elif form in ("latex", "tex"):
         assert r"\sum" in out
