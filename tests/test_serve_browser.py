@@ -179,7 +179,7 @@ def test_a_slow_derivation_shows_progress_and_can_be_cancelled(browser):
     _open(driver, url + SMALL)
     box = driver.find_element(By.NAME, "layers")
     box.clear()
-    box.send_keys(",".join(["2"] * 120))
+    box.send_keys(",".join(["2"] * 400))
     driver.find_element(By.ID, "derive").click()
     progress = driver.find_element(By.ID, "progress")
     deadline = time.monotonic() + 10
