@@ -134,7 +134,7 @@ def _matrix_form(expr, n, k, m):
     diagonal, parts = [], []
     for term in sp.Add.make_args(sp.expand(expr)):
         if term.has(sp.KroneckerDelta(k, m)):
-            coefficient = sp.sympify(term.xreplace({sp.KroneckerDelta(k, m): 1}))
+            coefficient = sp.sympify(term.xreplace({sp.KroneckerDelta(k, m): 1}), strict=True)
             diagonal.append(coefficient.xreplace({m: k}))
             continue
         factors = sp.Mul.make_args(term)
@@ -156,7 +156,7 @@ class _DiagonalOf(sp.MatrixExpr):
     """diag(v): the K × K matrix with the elementwise expression v (in one example's vectors) on its diagonal."""
 
     def __new__(cls, entries, size):
-        return super().__new__(cls, sp.sympify(entries), sp.sympify(size))
+        return super().__new__(cls, sp.sympify(entries, strict=True), sp.sympify(size, strict=True))
 
     @property
     def shape(self):
